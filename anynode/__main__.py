@@ -1,0 +1,5 @@
+"""`python -m anynode` is the `anynode` command."""
+
+from anynode.cli import main
+
+main()

@@ -1,0 +1,155 @@
+"""Errors that cross module boundaries.
+
+Every error a user can cause or meet is an :class:`AnyNodeError`: a one-line
+message, an optional hint ("did you mean ..."), an exit code for the CLI, an
+HTTP status for the REST server and, where AnyLog has one, its status code.
+They are raised in the core and rendered at the edges (CLI, REPL, servers,
+service runner); nothing in between catches them to print.
+"""
+
+from __future__ import annotations
+
+
+class AnyNodeError(Exception):
+    """Base of every error a user may see.
+
+    Args:
+        message: what was wrong, in one line.
+        hint: what would be right, or None.
+    """
+
+    exit_code: int = 1
+    http_status: int = 400
+    anylog_code: int = 3  # "Error Process Failure"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and hint as the single line a user is shown."""
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+    def to_wire(self) -> dict[str, object]:
+        """The error as carried by the network and REST replies."""
+        out: dict[str, object] = {
+            "error": self.message,
+            "kind": type(self).__name__,
+            "status": self.http_status,
+            "code": self.anylog_code,
+        }
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+
+class CommandNotFound(AnyNodeError):
+    """The words name no command."""
+
+    exit_code = 2
+    anylog_code = 1
+
+
+class CommandSyntaxError(AnyNodeError):
+    """A command line that does not follow the grammar of its command.
+
+    ``offset`` is the character position of the offending word in the line,
+    so the edges can point at it.
+    """
+
+    exit_code = 2
+    anylog_code = 2
+
+    def __init__(self, message: str, hint: str | None = None, offset: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.offset = offset
+
+
+class ValidationError(CommandSyntaxError):
+    """An option or argument value that its type refuses."""
+
+
+class NotPermitted(AnyNodeError):
+    """A command a caller may not run (a peer running a local-only command)."""
+
+    http_status = 403
+    anylog_code = 141
+
+
+class ConfigError(AnyNodeError):
+    """Settings that do not validate."""
+
+    exit_code = 78
+
+
+class ServiceError(AnyNodeError):
+    """A background service that could not start, stop or answer."""
+
+    http_status = 409
+    anylog_code = 3
+
+
+class AlreadyRunning(ServiceError):
+    """A service asked to start while it runs (AnyLog: Process already active)."""
+
+    anylog_code = 136
+
+
+class NodeLocked(AnyNodeError):
+    """Another node process holds the node home."""
+
+    exit_code = 75
+
+
+class StoreError(AnyNodeError):
+    """A database or metadata store failure."""
+
+    http_status = 500
+    anylog_code = 16
+
+
+class NoSuchDatabase(StoreError):
+    """A logical database that is not connected."""
+
+    http_status = 404
+    anylog_code = 5
+
+
+class IngestError(AnyNodeError):
+    """A data file that cannot be ingested; ``code`` is AnyLog's status code."""
+
+    http_status = 422
+
+    def __init__(self, message: str, hint: str | None = None, code: int = 67) -> None:
+        super().__init__(message, hint)
+        self.anylog_code = code
+
+
+class RemoteError(AnyNodeError):
+    """A peer that could not be reached or answered with an error."""
+
+    http_status = 502
+    anylog_code = 15
+
+
+class RemoteTimeout(RemoteError):
+    """A peer that did not answer in time."""
+
+    http_status = 504
+    anylog_code = 26
+
+
+class ScriptError(AnyNodeError):
+    """A script line that failed; the message starts with ``FILE:LINE:``."""
+
+    anylog_code = 56
+
+    def __init__(self, path: str, line: int, cause: AnyNodeError | str) -> None:
+        text = cause.one_line() if isinstance(cause, AnyNodeError) else cause
+        super().__init__(f"{path}:{line}: {text}")
+        self.path = path
+        self.line = line
+        self.cause = cause
+        if isinstance(cause, AnyNodeError):
+            self.exit_code = cause.exit_code
