@@ -21,6 +21,7 @@ class AnyNodeError(Exception):
     exit_code: int = 1
     http_status: int = 400
     anylog_code: int = 3  # "Error Process Failure"
+    offset: int | None = None  # position in the command line, when known
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

@@ -1,0 +1,99 @@
+"""Conditions of ``if``: comparisons joined by ``and``/``or``.
+
+``a == b``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``contains``,
+``startswith``, ``endswith``; ``not X``; a bare ``X`` is true when it is not
+empty, not ``false`` and not ``0``. Conditions join left to right with
+``and``/``or`` (short-circuit) and ``(...)`` groups nest.
+
+When both sides read as numbers the comparison is numeric, so
+``if !count > 3`` means what it says even when ``count`` is ``"10"``
+(EdgeLake compares the strings unless a side is cast with ``.int``, and
+``"10" > "3"`` is then false). Otherwise text compares without regard to case,
+as in AnyLog.
+"""
+
+from __future__ import annotations
+
+from anynode.errors import CommandSyntaxError
+from anynode.grammar.tokens import GROUP, OP, Token, tokenize
+
+_CMP = ("==", "!=", "<", "<=", ">", ">=")
+_WORD_OPS = ("contains", "startswith", "endswith")
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def compare(left: str, op: str, right: str) -> bool:
+    """Compare two values as numbers when both are numbers, else as text."""
+    if op in _WORD_OPS:
+        a, b = left.lower(), right.lower()
+        return {"contains": b in a, "startswith": a.startswith(b), "endswith": a.endswith(b)}[op]
+    ln, rn = _number(left), _number(right)
+    a: float | str
+    b: float | str
+    if ln is not None and rn is not None:
+        a, b = ln, rn
+    else:
+        a, b = left.lower(), right.lower()
+    return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]  # type: ignore[operator]
+
+
+def truthy(text: str) -> bool:
+    """A bare value as a condition."""
+    return text.strip().lower() not in ("", "false", "0")
+
+
+def _operand(toks: list[Token]) -> str:
+    return " ".join(t.text for t in toks)
+
+
+def _is_op(tok: Token) -> bool:
+    return (tok.kind == OP and tok.text in _CMP) or tok.is_word(*_WORD_OPS)
+
+
+def _one(toks: list[Token]) -> bool:
+    """One comparison, ``not`` form, group or bare value."""
+    if not toks:
+        raise CommandSyntaxError("a condition is empty", hint="write e.g. if !x == 5 then ...")
+    if toks[0].is_word("not"):
+        return not _one(toks[1:])
+    if len(toks) == 1 and toks[0].kind == GROUP:
+        inner = toks[0].text[1:-1]
+        return evaluate(tokenize(inner))
+    ops = [i for i, t in enumerate(toks) if _is_op(t)]
+    if not ops:
+        return truthy(_operand(toks))
+    i = ops[0]
+    if i == 0 or i == len(toks) - 1:
+        raise CommandSyntaxError(f"'{toks[i].text}' needs a value on each side", offset=toks[i].start,
+                                 hint="write e.g. !x == 5")
+    return compare(_operand(toks[:i]), toks[i].text.lower(), _operand(toks[i + 1:]))
+
+
+def evaluate(toks: list[Token]) -> bool:
+    """Evaluate a condition whose variables are already expanded.
+
+    Raises:
+        CommandSyntaxError: an empty condition or an operator without operands.
+    """
+    result: bool | None = None
+    joiner = ""
+    part: list[Token] = []
+    for tok in toks + [Token("and", "word", -1, -1)]:
+        if tok.is_word("and", "or"):
+            if result is None:
+                result = _one(part)
+            elif joiner == "and":
+                result = result and _one(part)
+            else:
+                result = result or _one(part)
+            joiner = tok.text.lower()
+            part = []
+        else:
+            part.append(tok)
+    return bool(result)

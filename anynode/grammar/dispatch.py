@@ -1,0 +1,234 @@
+"""Runs command lines: the language forms, then the declared commands.
+
+A line may hold several commands separated by ``&``. Each is tokenized, its
+variables expanded, and then it is one of:
+
+* ``name = value`` / ``set name = value``: an assignment. When the value
+  starts with a command, the command runs and its text is stored; ``a + b``
+  concatenates; otherwise the words are stored as text. An empty value
+  deletes the variable. ``$NAME = v`` sets the environment (EdgeLake drops
+  the first letter of the name; we do not). ``d[key] = v`` sets a key of a
+  JSON object held in ``d``.
+* ``!name`` or ``$NAME`` alone: the value.
+* ``a + b + c``: the concatenation.
+* a declared command, run by its handler.
+
+Handlers receive a :class:`Context` and return a Result. Nothing here prints
+and nothing here catches AnyNodeError: the edges render them.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from anynode.errors import CommandSyntaxError, NotPermitted
+from anynode.grammar.parser import parse
+from anynode.grammar.registry import Registry
+from anynode.grammar.tokens import OP, STRING, WORD, Token, split_commands, tokenize
+from anynode.grammar.variables import expand_tokens
+from anynode.results import Empty, Message, Result
+
+
+class Source(enum.Enum):
+    """Where a command came from; peers and REST may run only remote-safe commands."""
+
+    CLI = "cli"
+    REPL = "repl"
+    SCRIPT = "script"
+    REMOTE = "remote"
+    REST = "rest"
+    SCHEDULER = "scheduler"
+
+    @property
+    def external(self) -> bool:
+        """True for commands that arrived over the network."""
+        return self in (Source.REMOTE, Source.REST)
+
+
+class ControlFlow(Exception):
+    """A jump inside a script (goto, call, return, end script, exit scripts,
+    on error); only the script runner handles it."""
+
+    def __init__(self, kind: str, arg: str = "") -> None:
+        super().__init__(kind, arg)
+        self.kind = kind
+        self.arg = arg
+
+
+class NodeLike(Protocol):
+    """What the language needs of a node."""
+
+    registry: Registry
+
+    def get_var(self, name: str) -> str | None: ...
+
+    def set_var(self, name: str, value: str) -> None: ...
+
+    def del_var(self, name: str) -> None: ...
+
+
+@dataclass
+class Frame:
+    """State of one interactive session or one running script.
+
+    ``last_if`` is the outcome of the last ``if`` (for ``do``/``else`` lines);
+    ``script`` is the running script, or None at the prompt.
+    """
+
+    last_if: bool | None = None
+    script: Any = None
+
+
+@dataclass
+class Context:
+    """What a handler is called with: the node, where the command came from,
+    the session or script it runs in, and the peer that sent it."""
+
+    node: Any
+    source: Source = Source.CLI
+    frame: Frame = field(default_factory=Frame)
+    peer: str | None = None
+
+    def run(self, line: str) -> Result:
+        """Run a nested command line in this context."""
+        return execute(self, line)
+
+    def run_tokens(self, tokens: list[Token]) -> Result:
+        """Run already-expanded tokens as one command in this context."""
+        return execute_tokens(self, tokens)
+
+    def expand(self, tokens: list[Token]) -> list[Token]:
+        """Expand variables in ``tokens``."""
+        return expand_tokens(tokens, self.node.get_var, os.environ)
+
+
+@dataclass(frozen=True)
+class Batch(Result):
+    """Results of a line that held several commands."""
+
+    results: tuple[Result, ...] = ()
+    kind = "batch"  # type: ignore[assignment]
+
+    def to_json(self) -> Any:
+        return [r.to_json() for r in self.results]
+
+    def to_text(self) -> str:
+        return "\n".join(t for t in (r.to_text() for r in self.results) if t)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "batch", "results": [r.to_wire() for r in self.results]}
+
+
+def execute(ctx: Context, line: str) -> Result:
+    """Run every command of one line; the result of each, in a Batch when several."""
+    results: list[Result] = []
+    for text, offset in split_commands(line):
+        raw = tokenize(text)
+        if not raw:
+            continue
+        if len(raw) == 1 and raw[0].kind == WORD and raw[0].text[:1] in "!$" and len(raw[0].text) > 1:
+            results.append(Message(ctx.expand(raw)[0].text))
+            continue
+        try:
+            results.append(execute_tokens(ctx, ctx.expand(raw), raw))
+        except CommandSyntaxError as exc:
+            if exc.offset is not None and offset:
+                exc.offset += offset
+            raise
+    if not results:
+        return Empty()
+    return results[0] if len(results) == 1 else Batch(tuple(results))
+
+
+def _concat(tokens: list[Token]) -> str:
+    parts: list[list[str]] = [[]]
+    for tok in tokens:
+        if tok.is_op("+"):
+            parts.append([])
+        else:
+            parts[-1].append(tok.text)
+    return "".join(" ".join(p) for p in parts)
+
+
+def _value_of(ctx: Context, tokens: list[Token]) -> str | None:
+    """The text an assignment stores (None deletes)."""
+    if not tokens or (len(tokens) == 1 and tokens[0].kind == STRING and tokens[0].text == ""):
+        return None
+    words: list[str] = []
+    for tok in tokens:
+        if tok.kind != WORD:
+            break
+        words.append(tok.text)
+    if words and ctx.node.registry.match(words):
+        return execute_tokens(ctx, tokens).to_text()
+    if any(t.is_op("+") for t in tokens):
+        return _concat(tokens)
+    return " ".join(t.text for t in tokens)
+
+
+def _assign(ctx: Context, target: Token, value_tokens: list[Token]) -> Result:
+    if ctx.source.external:
+        raise NotPermitted(f"a peer may not set variables ('{target.text} = ...')",
+                           hint="run the assignment on the node itself")
+    name = target.text
+    value = _value_of(ctx, value_tokens)
+    if name.startswith("$"):
+        if value is None:
+            os.environ.pop(name[1:], None)
+        else:
+            os.environ[name[1:]] = value
+        return Empty()
+    if "[" in name and name.endswith("]"):
+        base, _, key = name[:-1].partition("[")
+        current = ctx.node.get_var(base) or "{}"
+        try:
+            obj = json.loads(current)
+        except ValueError:
+            raise CommandSyntaxError(f"'{base}' does not hold a JSON object", offset=target.start,
+                                     hint=f"start it with: {base} = {{}}") from None
+        if not isinstance(obj, dict):
+            raise CommandSyntaxError(f"'{base}' does not hold a JSON object", offset=target.start)
+        if value is None:
+            obj.pop(key, None)
+        else:
+            obj[key] = value
+        ctx.node.set_var(base, json.dumps(obj))
+        return Empty()
+    if value is None:
+        ctx.node.del_var(name)
+    else:
+        ctx.node.set_var(name, value)
+    return Empty()
+
+
+def execute_tokens(ctx: Context, tokens: list[Token], raw: list[Token] | None = None) -> Result:
+    """Run one command given as expanded tokens (``raw``: as typed, if known)."""
+    if not tokens:
+        return Empty()
+    raw = raw or tokens
+    if len(tokens) >= 2 and tokens[1].is_op("=") and raw[0].kind == WORD:
+        return _assign(ctx, raw[0], tokens[2:])
+    if len(tokens) >= 4 and tokens[0].is_word("set") and tokens[2].is_op("=") and raw[1].kind == WORD:
+        return _assign(ctx, raw[1], tokens[3:])
+    if len(tokens) >= 3 and tokens[1].is_op("+"):
+        return Message(_concat(tokens))
+    if tokens[0].kind == OP:
+        raise CommandSyntaxError(f"a command cannot start with '{tokens[0].text}'", offset=tokens[0].start,
+                                 hint="write a command, or name = value")
+    inv = parse(tokens, ctx.node.registry)
+    if ctx.source.external and not inv.spec.remote:
+        raise NotPermitted(f"'{inv.spec.name}' may not be run by a peer or a REST client",
+                           hint="run it on the node itself")
+    if inv.spec.raw:
+        result = inv.spec.handler(ctx, inv.rest)
+    else:
+        result = inv.spec.handler(ctx, **inv.kwargs)
+    if result is None:
+        return Empty()
+    if isinstance(result, str):
+        return Message(result)
+    return result

@@ -1,0 +1,118 @@
+"""The command table: one declaration per command, looked up by its words.
+
+``@command`` fills the default table when a handlers module is imported;
+each Node works on its own :class:`Registry` copy, so two nodes in one
+process never share mutable state.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable, Iterable, Iterator
+
+from anynode.errors import CommandNotFound
+from anynode.grammar.spec import Arg, CommandSpec, Opt
+
+_DEFAULT: dict[tuple[str, ...], CommandSpec] = {}
+
+
+def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = (),
+            examples: Iterable[str] = (), keywords: Iterable[str] = (), remote: bool = False,
+            http: str = "GET", hidden: bool = False, raw: bool = False,
+            aliases: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a command; the decorated function is its handler.
+
+    The handler's docstring is the help text: its first line the summary,
+    the rest the description. ``remote`` marks commands a peer or a REST
+    client may run; ``http`` is the method AnyLog requires for it over REST
+    (GET reads, POST changes state). ``raw`` handlers get the tokens after
+    the command words unparsed (language forms such as ``if``).
+    """
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        doc = inspect.cleandoc(fn.__doc__ or "")
+        summary, _, description = doc.partition("\n")
+        spec = CommandSpec(
+            words=tuple(words.split()), handler=fn, args=tuple(args), options=tuple(options),
+            summary=summary.strip(), description=description.strip(), examples=tuple(examples),
+            keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw,
+            aliases=tuple(tuple(a.split()) for a in aliases))
+        for key in (spec.words, *spec.aliases):
+            if key in _DEFAULT and _DEFAULT[key].handler is not fn:
+                raise RuntimeError(f"command {' '.join(key)!r} is declared twice")
+            _DEFAULT[key] = spec
+        return fn
+
+    return register
+
+
+class Registry:
+    """A node's command table."""
+
+    def __init__(self, specs: dict[tuple[str, ...], CommandSpec] | None = None) -> None:
+        self._by_words = dict(_DEFAULT if specs is None else specs)
+        self._longest = max((len(k) for k in self._by_words), default=1)
+
+    @classmethod
+    def default(cls) -> Registry:
+        """A copy of the default table, with every handler module loaded."""
+        import anynode.handlers  # noqa: F401  (registers the commands)
+
+        return cls()
+
+    def __iter__(self) -> Iterator[CommandSpec]:
+        seen: set[int] = set()
+        for key in sorted(self._by_words):
+            spec = self._by_words[key]
+            if id(spec) not in seen:
+                seen.add(id(spec))
+                yield spec
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def get(self, name: str) -> CommandSpec | None:
+        """The command whose words are exactly ``name``."""
+        return self._by_words.get(tuple(name.lower().split()))
+
+    def match(self, words: list[str]) -> tuple[CommandSpec, int] | None:
+        """Longest command whose words start ``words``; (spec, words used)."""
+        low = [w.lower() for w in words[:self._longest]]
+        for n in range(len(low), 0, -1):
+            spec = self._by_words.get(tuple(low[:n]))
+            if spec is not None:
+                return spec, n
+        return None
+
+    def continuations(self, words: list[str]) -> list[str]:
+        """Next words that extend ``words`` toward a command (for completion)."""
+        low = tuple(w.lower() for w in words)
+        out = {k[len(low)] for k in self._by_words if len(k) > len(low) and k[:len(low)] == low}
+        return sorted(out)
+
+    def suggest(self, words: list[str], limit: int = 3) -> list[str]:
+        """Known command names closest to what was typed."""
+        names = [" ".join(k) for k in self._by_words]
+        typed = " ".join(w.lower() for w in words[:self._longest])
+        picks: list[str] = []
+        for n in range(min(len(words), self._longest), 0, -1):
+            prefix = " ".join(w.lower() for w in words[:n])
+            picks += difflib.get_close_matches(prefix, names, n=limit, cutoff=0.6)
+        picks += difflib.get_close_matches(typed, names, n=limit, cutoff=0.5)
+        first = words[0].lower() if words else ""
+        picks += sorted(n for n in names if n.split()[0] == first)[:limit]
+        out: list[str] = []
+        for p in picks:
+            if p not in out:
+                out.append(p)
+        return out[:limit]
+
+    def not_found(self, words: list[str], offset: int = 0) -> CommandNotFound:
+        """The error for words that name no command, with suggestions."""
+        typed = " ".join(words[:4])
+        close = self.suggest(words)
+        hint = "did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else "type 'help' for the commands"
+        err = CommandNotFound(f"unknown command '{typed}'", hint=hint)
+        err.offset = offset
+        return err

@@ -1,0 +1,100 @@
+"""The declaration of a command.
+
+A command is declared once, with :func:`anynode.grammar.registry.command`.
+The parser, ``help``, ``help index``, REPL completion, ``docs/commands.md``
+and the registry tests all read this declaration; nothing else writes usage
+text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from anynode.grammar.types import TEXT, ValueType, Words
+
+
+@dataclass(frozen=True)
+class Arg:
+    """A positional argument after the command words.
+
+    ``rest`` takes every remaining token (a nested command, free text); the
+    handler then gets the tokens' text joined back as it was typed.
+    """
+
+    name: str
+    type: ValueType = TEXT
+    required: bool = True
+    default: Any = None
+    help: str = ""
+    rest: bool = False
+
+    def usage(self) -> str:
+        """This argument in a usage line."""
+        text = f"<{self.name}>" if not self.rest else f"<{self.name}...>"
+        return text if self.required else f"[{text}]"
+
+
+@dataclass(frozen=True)
+class Opt:
+    """A ``where name = value`` option."""
+
+    name: str
+    type: ValueType = TEXT
+    default: Any = None
+    required: bool = False
+    multiple: bool = False
+    help: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def param(self) -> str:
+        """The keyword the handler receives (option names may hold spaces)."""
+        return self.name.replace(" ", "_")
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """Everything known about one command."""
+
+    words: tuple[str, ...]
+    handler: Callable[..., Any]
+    args: tuple[Arg, ...] = ()
+    options: tuple[Opt, ...] = ()
+    summary: str = ""
+    description: str = ""
+    examples: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    remote: bool = False
+    http: str = "GET"
+    hidden: bool = False
+    raw: bool = False
+    aliases: tuple[tuple[str, ...], ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        """The command words as typed."""
+        return " ".join(self.words)
+
+    def option(self, name: str) -> Opt | None:
+        """The option called ``name`` (or one of its aliases), if any."""
+        low = name.lower()
+        for opt in self.options:
+            if opt.name == low or low in opt.aliases:
+                return opt
+        return None
+
+    def usage(self) -> str:
+        """One usage line generated from the declaration."""
+        parts = [self.name] + [a.usage() for a in self.args]
+        if self.options:
+            opts = []
+            for opt in self.options:
+                text = f"{opt.name} = <{opt.type.metavar}>"
+                opts.append(text if opt.required else f"[{text}]")
+            parts.append("where " + " and ".join(opts))
+        return " ".join(parts)
+
+    def takes_rest(self) -> bool:
+        """True when the last argument swallows the rest of the line."""
+        return bool(self.args) and (self.args[-1].rest or isinstance(self.args[-1].type, Words))

@@ -1,0 +1,221 @@
+"""Value types of command arguments and ``where`` options.
+
+Each type converts the text a user wrote into a Python value, refuses bad
+text with a message that says what it accepts, names its metavar for usage
+lines and, where it can, lists the values the REPL may complete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from anynode.errors import ValidationError
+
+
+class ValueType:
+    """Base type: the text as it is."""
+
+    metavar = "text"
+
+    def convert(self, text: str) -> Any:
+        """Turn ``text`` into the value a handler gets.
+
+        Raises:
+            ValidationError: the text is not of this type; the message says
+                what was expected (the parser adds which option it was).
+        """
+        return text
+
+    def accepts(self) -> str:
+        """What this type accepts, for error messages and help."""
+        return self.metavar
+
+    def choices(self) -> tuple[str, ...]:
+        """Values the REPL can complete (empty when they cannot be known)."""
+        return ()
+
+
+class Text(ValueType):
+    """Any text."""
+
+
+@dataclass(frozen=True)
+class Int(ValueType):
+    """A whole number, optionally bounded."""
+
+    min: int | None = None
+    max: int | None = None
+    metavar = "number"
+
+    def convert(self, text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValidationError(f"'{text}' is not a whole number", hint=f"expected {self.accepts()}") from None
+        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise ValidationError(f"{value} is out of range", hint=f"expected {self.accepts()}")
+        return value
+
+    def accepts(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"a whole number from {self.min} to {self.max}"
+        if self.min is not None:
+            return f"a whole number of at least {self.min}"
+        return "a whole number"
+
+
+class Port(Int):
+    """A TCP port number (0 lets the system choose)."""
+
+    metavar = "port"
+
+    def __init__(self) -> None:
+        super().__init__(0, 65535)
+
+
+_TRUE = ("true", "on", "yes", "1")
+_FALSE = ("false", "off", "no", "0")
+
+
+class Bool(ValueType):
+    """true/false (also on/off, yes/no)."""
+
+    metavar = "true|false"
+
+    def convert(self, text: str) -> bool:
+        low = text.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValidationError(f"'{text}' is not true or false", hint="expected true or false")
+
+    def choices(self) -> tuple[str, ...]:
+        return ("true", "false")
+
+
+class Choice(ValueType):
+    """One of a fixed set of words (any case)."""
+
+    def __init__(self, *values: str) -> None:
+        self.values = values
+        self.metavar = "|".join(values)
+
+    def convert(self, text: str) -> str:
+        low = text.strip().lower()
+        if low in self.values:
+            return low
+        raise ValidationError(f"'{text}' is not accepted", hint=f"expected one of: {', '.join(self.values)}")
+
+    def accepts(self) -> str:
+        return "one of: " + ", ".join(self.values)
+
+    def choices(self) -> tuple[str, ...]:
+        return self.values
+
+
+_UNITS = {
+    "s": 1, "sec": 1, "second": 1, "seconds": 1, "secs": 1,
+    "m": 60, "min": 60, "minute": 60, "minutes": 60, "mins": 60,
+    "h": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400,
+    "week": 604800, "weeks": 604800,
+    "month": 2592000, "months": 2592000, "year": 31536000, "years": 31536000,
+}
+
+
+class Seconds(ValueType):
+    """A duration: ``30 seconds``, ``5 minutes``, ``2h`` or a bare number of seconds."""
+
+    metavar = "N seconds|minutes|hours|days"
+
+    def convert(self, text: str) -> float:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+        if not m or m.group(2).lower() not in _UNITS and m.group(2):
+            raise ValidationError(f"'{text}' is not a duration", hint="expected e.g. 30 seconds, 5 minutes, 2 hours")
+        unit = _UNITS[m.group(2).lower()] if m.group(2) else 1
+        return float(m.group(1)) * unit
+
+
+class Storage(ValueType):
+    """A size: ``10000``, ``64KB``, ``2 MB`` (1024-based)."""
+
+    metavar = "N[KB|MB|GB]"
+
+    def convert(self, text: str) -> int:
+        m = re.fullmatch(r"\s*(\d+)\s*(B|KB|MB|GB|TB)?\s*", text, re.IGNORECASE)
+        if not m:
+            raise ValidationError(f"'{text}' is not a size", hint="expected e.g. 10000, 64KB, 2MB")
+        power = ["B", "KB", "MB", "GB", "TB"].index((m.group(2) or "B").upper())
+        return int(m.group(1)) * 1024 ** power
+
+
+class HostPort(ValueType):
+    """``ip:port``."""
+
+    metavar = "ip:port"
+
+    def convert(self, text: str) -> str:
+        m = re.fullmatch(r"\s*([^\s:]+):(\d{1,5})\s*", text)
+        if not m or int(m.group(2)) > 65535:
+            raise ValidationError(f"'{text}' is not ip:port", hint="expected e.g. 127.0.0.1:32048")
+        host = "127.0.0.1" if m.group(1) == "localhost" else m.group(1)
+        return f"{host}:{int(m.group(2))}"
+
+
+class Destinations(ValueType):
+    """``(ip:port, ip:port)``: the peers a command goes to (``()`` is the network)."""
+
+    metavar = "(ip:port, ...)"
+
+    def convert(self, text: str) -> list[str]:
+        body = text.strip()
+        if body.startswith("(") and body.endswith(")"):
+            body = body[1:-1]
+        parts = [p.strip() for p in re.split(r"[,\s]+", body) if p.strip()]
+        out: list[str] = []
+        for part in parts:
+            dest = HostPort().convert(part)
+            if dest not in out:
+                out.append(dest)
+        return out
+
+
+class JsonValue(ValueType):
+    """A JSON object or array."""
+
+    metavar = "{json}"
+
+    def convert(self, text: str) -> Any:
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ValidationError(f"not valid JSON: {exc}", hint="expected a JSON value like {\"key\": \"value\"}") from None
+
+
+class Path(ValueType):
+    """A file or directory path (``~`` is expanded)."""
+
+    metavar = "path"
+
+    def convert(self, text: str) -> str:
+        import os
+
+        if not text.strip():
+            raise ValidationError("the path is empty", hint="expected a file or directory path")
+        return os.path.expanduser(text.strip())
+
+
+class Words(ValueType):
+    """The rest of the line, as text (for ``echo``, nested commands ...)."""
+
+    metavar = "..."
+
+
+TEXT = Text()
+BOOL = Bool()
+SECONDS = Seconds()
+FORMAT = Choice("table", "json")

@@ -1,0 +1,165 @@
+"""The language's own commands: output, conditions and script flow."""
+
+from __future__ import annotations
+
+from anynode.errors import CommandSyntaxError
+from anynode.grammar.conditions import evaluate
+from anynode.grammar.dispatch import Context, ControlFlow
+from anynode.grammar.parser import Rest
+from anynode.grammar.registry import command
+from anynode.grammar.spec import Arg
+from anynode.grammar.tokens import Token
+from anynode.grammar.types import TEXT, Path, Words
+from anynode.results import Empty, Message, Result
+
+SCRIPT = ("script",)
+
+
+@command("echo", args=[Arg("text", Words(), required=False, help="words to show; !variables are replaced")],
+         remote=True, keywords=("cli", "script"), examples=["echo hello world", "echo node !node_name is up"])
+def echo(ctx: Context, text: Rest) -> Result:
+    """Show a line of text.
+
+    Undefined variables show as nothing (EdgeLake drops the whole line when
+    any word is empty; we keep the rest of it).
+    """
+    return Message(text.text)
+
+
+@command("print", args=[Arg("text", Words(), required=False, help="words to show")],
+         keywords=("cli", "script"), examples=["print 'Hello from' !node_name"])
+def print_(ctx: Context, text: Rest) -> Result:
+    """Show a line of text; single quotes around a word are removed."""
+    return Message(" ".join(t.text[1:-1] if t.text[:1] == t.text[-1:] == "'" and len(t.text) > 1 else t.text
+                            for t in text))
+
+
+def _split_then(tokens: list[Token]) -> tuple[list[Token], list[Token] | None, list[Token] | None]:
+    then = next((i for i, t in enumerate(tokens) if t.is_word("then")), None)
+    if then is None:
+        return tokens, None, None
+    action = tokens[then + 1:]
+    other = next((i for i, t in enumerate(action) if t.is_word("else")), None)
+    if other is None:
+        return tokens[:then], action, None
+    return tokens[:then], action[:other], action[other + 1:]
+
+
+@command("if", raw=True, keywords=SCRIPT,
+         examples=["if !count > 10 then echo many", "if !name == op1 then goto op1 else goto other",
+                   "if not !ledger_conn then echo no master", "ok = if !x.int >= 3"])
+def if_(ctx: Context, tokens: list[Token]) -> Result:
+    """Run a command when a condition holds: if <condition> then <command> [else <command>].
+
+    Conditions compare with ==, !=, <, <=, >, >=, contains, startswith,
+    endswith; join with and/or; `not X` negates; a bare value is true when it
+    is not empty, false or 0. Both sides numbers: numeric comparison (so
+    10 > 3 even for text values). Without `then` the outcome (true/false) is
+    returned and kept for following `do` and `else` lines.
+    """
+    cond, then, other = _split_then(tokens)
+    if not cond:
+        raise CommandSyntaxError("'if' needs a condition", hint="write: if !x == 5 then echo five")
+    outcome = evaluate(cond)
+    ctx.frame.last_if = outcome
+    if then is None:
+        return Message("true" if outcome else "false")
+    chosen = then if outcome else other
+    return ctx.run_tokens(chosen) if chosen else Empty()
+
+
+def _after_if(ctx: Context, word: str, tokens: list[Token], when: bool) -> Result:
+    if ctx.frame.last_if is None:
+        raise CommandSyntaxError(f"'{word}' without an 'if' before it", hint="write an 'if <condition>' line first")
+    if not tokens:
+        raise CommandSyntaxError(f"'{word}' needs a command", hint=f"write: {word} echo something")
+    return ctx.run_tokens(tokens) if ctx.frame.last_if is when else Empty()
+
+
+@command("do", raw=True, keywords=SCRIPT, examples=["do echo the condition held"])
+def do(ctx: Context, tokens: list[Token]) -> Result:
+    """Run a command when the last `if` was true."""
+    return _after_if(ctx, "do", tokens, True)
+
+
+@command("else", raw=True, keywords=SCRIPT, examples=["else echo the condition did not hold"])
+def else_(ctx: Context, tokens: list[Token]) -> Result:
+    """Run a command when the last `if` was false."""
+    return _after_if(ctx, "else", tokens, False)
+
+
+def _in_script(ctx: Context, word: str) -> None:
+    if ctx.frame.script is None:
+        raise CommandSyntaxError(f"'{word}' works only inside a script", hint="use it in a file run with 'process'")
+
+
+@command("process", args=[Arg("file", Path(), help="the script file")], keywords=SCRIPT,
+         examples=["process !local_scripts/start.al", "process commands/standalone.al"])
+def process(ctx: Context, file: str) -> Result:
+    """Run a script file: one command per line (see the script rules in the docs).
+
+    An error stops the script with FILE:LINE: message unless the script set
+    `on error`. Scripts may run other scripts.
+    """
+    from anynode.script import run_script
+
+    depth = ctx.frame.script.depth + 1 if ctx.frame.script is not None else 0
+    return run_script(ctx.node, file, depth=depth)
+
+
+@command("goto", args=[Arg("label", TEXT, help="a label written :name: in the script")], keywords=SCRIPT,
+         examples=["goto end-of-script"])
+def goto(ctx: Context, label: str) -> Result:
+    """Continue the script at a label."""
+    _in_script(ctx, "goto")
+    raise ControlFlow("goto", label)
+
+
+@command("call", args=[Arg("label", TEXT, help="a label written :name: in the script")], keywords=SCRIPT,
+         examples=["call set-defaults"])
+def call(ctx: Context, label: str) -> Result:
+    """Run the script from a label until `return`, then continue after the call."""
+    _in_script(ctx, "call")
+    raise ControlFlow("call", label)
+
+
+@command("return", keywords=SCRIPT, examples=["return"])
+def return_(ctx: Context) -> Result:
+    """Go back to the line after the last `call` (at top level: end the script)."""
+    _in_script(ctx, "return")
+    raise ControlFlow("return")
+
+
+@command("end script", keywords=SCRIPT, examples=["end script"])
+def end_script(ctx: Context) -> Result:
+    """End this script; the script that called it continues."""
+    _in_script(ctx, "end script")
+    raise ControlFlow("end")
+
+
+@command("exit scripts", keywords=SCRIPT, examples=["exit scripts"])
+def exit_scripts(ctx: Context) -> Result:
+    """End this script and every script that called it."""
+    _in_script(ctx, "exit scripts")
+    raise ControlFlow("exit_scripts")
+
+
+@command("on error", raw=True, keywords=SCRIPT,
+         examples=["on error goto config-error", "on error call report-error", "on error ignore",
+                   "on error end script"])
+def on_error(ctx: Context, tokens: list[Token]) -> Result:
+    """Choose what a later error in this script does: goto <label>, call <label>, ignore, or end script.
+
+    Without `on error`, an error stops the script with FILE:LINE: message.
+    """
+    words = [t.text.lower() for t in tokens]
+    if words in (["ignore"], ["end", "script"], ["stop"]):
+        mode = {"ignore": "ignore", "end": "end", "stop": "stop"}[words[0]]
+        arg = mode
+    elif len(words) == 2 and words[0] in ("goto", "call"):
+        arg = f"{words[0]} {tokens[1].text}"
+    else:
+        raise CommandSyntaxError("'on error' needs goto <label>, call <label>, ignore or end script",
+                                 hint="write e.g. on error goto failed")
+    _in_script(ctx, "on error")
+    raise ControlFlow("on_error", arg)

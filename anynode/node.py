@@ -1,0 +1,148 @@
+"""The Node: the only application state.
+
+One Node is one anynode node: its home directory, its name, its variables
+(AnyLog's "dictionary"), its command registry, its services and its logs.
+Everything a handler touches hangs off the Node, so two nodes can live in
+one process (the network tests start several).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from anynode import __version__
+from anynode.grammar.dispatch import Context, ControlFlow, Frame, Source, execute
+from anynode.grammar.registry import Registry
+from anynode.results import Result
+
+DEFAULT_HOME = "~/.anynode"
+
+# AnyLog's directory variables and where they live under the node home.
+WORK_DIRS = {
+    "watch_dir": "data/watch", "bkup_dir": "data/bkup", "err_dir": "data/error",
+    "archive_dir": "data/archive", "dbms_dir": "data/dbms", "prep_dir": "data/prep",
+    "distr_dir": "data/distr", "tmp_dir": "data/tmp", "blobs_dir": "data/blobs",
+    "test_dir": "data/test", "pem_dir": "pem", "blockchain_dir": "blockchain",
+    "local_scripts": "scripts", "log_dir": "logs",
+}
+
+
+def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
+    """The node home: ``home`` if given, else ``$ANYNODE_HOME``, else ``~/.anynode``."""
+    chosen = home or os.environ.get("ANYNODE_HOME") or DEFAULT_HOME
+    return Path(os.path.expanduser(str(chosen))).resolve()
+
+
+def local_ip() -> str:
+    """This machine's address on its default route, or 127.0.0.1 (no traffic is sent)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))
+            return str(s.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+
+
+class Node:
+    """One node: state shared by the prompt, scripts, services and peers.
+
+    Args:
+        home: the node home directory (created if missing).
+        name: the node name; defaults to the ``node_name`` variable or "anynode".
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None = None, name: str | None = None) -> None:
+        self.home = resolve_home(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.registry = Registry.default()
+        self.started = time.time()
+        self.debug = False
+        self.exit_event = threading.Event()
+        self._vars: dict[str, str] = {}
+        self._vars_lock = threading.RLock()
+        self.session = Frame()
+        self.emit: Callable[[Result], None] = lambda result: None
+        self._seed_dictionary()
+        if name:
+            self.set_var("node_name", name)
+        from anynode.services.manager import ServiceManager
+
+        self.services = ServiceManager()
+        from anynode.logs import NodeLogs
+
+        self.logs = NodeLogs(self.home / "logs")
+
+    # -- the dictionary -------------------------------------------------
+    def _seed_dictionary(self) -> None:
+        home = str(self.home)
+        seed = {"anynode_home": home, "anylog_home": home, "node_name": "anynode",
+                "hostname": socket.gethostname(), "ip": local_ip(), "version": __version__,
+                "blockchain_file": str(self.home / "blockchain" / "blockchain.json")}
+        for key, rel in WORK_DIRS.items():
+            seed[key] = str(self.home / rel)
+        seed["error_dir"] = seed["err_dir"]
+        self._vars.update(seed)
+
+    def get_var(self, name: str) -> str | None:
+        """A node variable, or None when it is not set."""
+        with self._vars_lock:
+            return self._vars.get(name)
+
+    def set_var(self, name: str, value: str) -> None:
+        """Set a node variable."""
+        with self._vars_lock:
+            self._vars[name] = value
+
+    def del_var(self, name: str) -> None:
+        """Remove a node variable (no error when it is not set)."""
+        with self._vars_lock:
+            self._vars.pop(name, None)
+
+    def variables(self) -> dict[str, str]:
+        """A copy of every node variable."""
+        with self._vars_lock:
+            return dict(self._vars)
+
+    @property
+    def name(self) -> str:
+        """The node name (``set node name``)."""
+        return self.get_var("node_name") or "anynode"
+
+    # -- running commands -----------------------------------------------
+    def context(self, source: Source = Source.CLI, frame: Frame | None = None, peer: str | None = None) -> Context:
+        """A context for running commands from ``source``."""
+        return Context(self, source, frame or (self.session if not source.external else Frame()), peer)
+
+    def execute(self, line: str, source: Source = Source.CLI, frame: Frame | None = None,
+                peer: str | None = None) -> Result:
+        """Run one command line and record it in the event or error log.
+
+        Raises:
+            AnyNodeError: the command failed; the caller renders it.
+        """
+        try:
+            result = execute(self.context(source, frame, peer), line)
+        except ControlFlow:
+            self.logs.command_ok(line, source.value)
+            raise
+        except Exception as exc:
+            self.logs.command_failed(line, exc, source.value)
+            raise
+        self.logs.command_ok(line, source.value)
+        return result
+
+    # -- lifecycle -------------------------------------------------------
+    def request_exit(self) -> None:
+        """Ask the process that owns this node to stop (``exit node``)."""
+        self.exit_event.set()
+
+    def close(self, timeout: float = 10.0) -> list[str]:
+        """Stop every service in reverse start order; returns their names."""
+        stopped = self.services.stop_all(timeout)
+        self.logs.close()
+        return stopped

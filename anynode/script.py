@@ -1,0 +1,261 @@
+"""Scripts: ``process FILE`` runs a file of commands.
+
+A script is read into logical lines first (so errors name the first physical
+line of each), then run line by line on the calling thread:
+
+* empty lines and ``#`` comments are skipped;
+* ``<`` starts a block that ends at a line ending with ``>``; its lines are
+  joined with single spaces;
+* a line whose quotes or ``{``/``[`` brackets are still open continues on
+  the next lines (JSON policies written over several lines);
+* ``:name:`` is a label for ``goto`` and ``call``. A line such as ``:name``
+  (no closing colon) is not a label: EdgeLake skips it silently and a later
+  ``goto name`` fails without saying why; we skip it too, and a ``goto`` to
+  it names the line and the right spelling.
+
+Flow commands raise :class:`ControlFlow`, which only the runner handles. An
+error stops the script with ``FILE:LINE: message`` unless ``on error``
+said otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from anynode.errors import AnyNodeError, ScriptError
+from anynode.grammar.dispatch import ControlFlow, Frame, Source
+from anynode.grammar.parser import parse
+from anynode.grammar.tokens import WORD, Token, is_complete, split_commands, tokenize
+from anynode.grammar.variables import expand_tokens
+from anynode.results import Empty, Result
+
+_LABEL = re.compile(r"^:([A-Za-z0-9_.\-]+):$")
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class ScriptLine:
+    """One logical line of a script and the physical line it starts on."""
+
+    lineno: int
+    text: str
+
+
+@dataclass
+class Script:
+    """A loaded script: its lines, labels, and near-labels (``:name`` lines)."""
+
+    path: str
+    lines: list[ScriptLine]
+    labels: dict[str, int]
+    near_labels: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ScriptState:
+    """What a running script keeps between lines."""
+
+    script: Script
+    depth: int = 0
+    calls: list[int] = field(default_factory=list)
+    on_error: tuple[str, str] = ("stop", "")
+
+
+def parse_script(text: str, path: str = "<script>") -> Script:
+    """Split script text into logical lines and labels.
+
+    Raises:
+        ScriptError: a label defined twice, or a block or bracket never closed.
+    """
+    lines: list[ScriptLine] = []
+    labels: dict[str, int] = {}
+    near: dict[str, int] = {}
+    pending: list[str] = []
+    start = 0
+    in_block = False
+    for n, physical in enumerate(text.splitlines(), 1):
+        line = physical.strip()
+        if not pending:
+            if not line or line.startswith("#"):
+                continue
+            start = n
+            if line.startswith(":"):
+                m = _LABEL.match(line)
+                if m:
+                    if m.group(1) in labels:
+                        raise ScriptError(path, n, f"label '{m.group(1)}' is defined twice (first at line "
+                                                   f"{lines[labels[m.group(1)]].lineno if labels[m.group(1)] < len(lines) else '?'})")
+                    labels[m.group(1)] = len(lines)
+                else:
+                    near[line.strip(":;").strip()] = n
+                continue
+            in_block = line.startswith("<")
+            if in_block:
+                line = line[1:]
+        if in_block:
+            done = line.endswith(">")
+            pending.append(line[:-1] if done else line)
+            if done:
+                in_block = False
+                lines.append(ScriptLine(start, " ".join(p.strip() for p in pending if p.strip())))
+                pending = []
+            continue
+        pending.append(line)
+        joined = " ".join(pending)
+        if is_complete(joined):
+            lines.append(ScriptLine(start, joined))
+            pending = []
+    if pending:
+        what = "block started with '<' is never closed with '>'" if in_block else "quote or bracket is never closed"
+        raise ScriptError(path, start, f"the {what}")
+    return Script(path, lines, labels, near)
+
+
+def load_script(path: str | Path) -> Script:
+    """Read and parse a script file.
+
+    Raises:
+        ScriptError: the file cannot be read or does not parse.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScriptError(str(path), 0, "no such script file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScriptError(str(path), 0, f"cannot read the script: {exc}") from None
+    return parse_script(text, str(path))
+
+
+def _jump(state: ScriptState, label: str, lineno: int) -> int:
+    script = state.script
+    if label in script.labels:
+        return script.labels[label]
+    if label in script.near_labels:
+        raise ScriptError(script.path, lineno, f"no label '{label}': line {script.near_labels[label]} "
+                                               f"is not a label; write it as ':{label}:'")
+    raise ScriptError(script.path, lineno, f"no label '{label}' in this script")
+
+
+def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | None = None,
+               source: Source = Source.SCRIPT, depth: int = 0) -> Result:
+    """Run a script on the calling thread; each command's result goes to ``emit``.
+
+    Raises:
+        ScriptError: a line failed and the script did not handle it.
+        ControlFlow: ``exit scripts`` (only for nested scripts; depth > 0).
+    """
+    if depth > MAX_DEPTH:
+        raise ScriptError(str(path), 0, f"scripts nest deeper than {MAX_DEPTH} (does a script process itself?)")
+    script = load_script(path)
+    state = ScriptState(script, depth)
+    frame = Frame(script=state)
+    out = emit or node.emit
+    pc = 0
+    while pc < len(script.lines):
+        line = script.lines[pc]
+        pc += 1
+        try:
+            result = node.execute(line.text, source, frame)
+        except ControlFlow as flow:
+            if flow.kind in ("goto", "call"):
+                if flow.kind == "call":
+                    state.calls.append(pc)
+                pc = _jump(state, flow.arg, line.lineno)
+            elif flow.kind == "return":
+                if not state.calls:
+                    return Empty()
+                pc = state.calls.pop()
+            elif flow.kind == "end":
+                return Empty()
+            elif flow.kind == "exit_scripts":
+                if depth:
+                    raise
+                return Empty()
+            elif flow.kind == "on_error":
+                mode, _, label = flow.arg.partition(" ")
+                state.on_error = (mode, label)
+            continue
+        except AnyNodeError as exc:
+            mode, label = state.on_error
+            if mode == "ignore":
+                continue
+            if mode == "end":
+                return Empty()
+            if mode in ("goto", "call"):
+                if mode == "call":
+                    state.calls.append(pc)
+                pc = _jump(state, label, line.lineno)
+                continue
+            if isinstance(exc, ScriptError) and exc.path == script.path:
+                raise
+            raise ScriptError(script.path, line.lineno, exc) from exc
+        if not isinstance(result, Empty):
+            out(result)
+    return Empty()
+
+
+def check_script(node: Any, path: str | Path) -> list[str]:
+    """Parse every line of a script against the registry without running it.
+
+    Returns ``FILE:LINE: reason`` for each line that would fail to parse, for
+    gotos and calls to labels that do not exist, and for ``:name`` lines that
+    look like labels but are not. Values that come from variables are not
+    type-checked (they are only known when the script runs).
+    """
+    try:
+        script = load_script(path)
+    except ScriptError as exc:
+        return [exc.message]
+    problems = [f"{script.path}:{n}: ':{label}' is not a label; write ':{label}:'"
+                for label, n in script.near_labels.items()]
+    for line in script.lines:
+        try:
+            for text, _ in split_commands(line.text):
+                _check_tokens(node, tokenize(text), script, line.lineno)
+        except AnyNodeError as exc:
+            problems.append(exc.message if isinstance(exc, ScriptError) else
+                            f"{script.path}:{line.lineno}: {exc.one_line()}")
+    return problems
+
+
+def _leading_words(toks: list[Token]) -> list[str]:
+    words = []
+    for tok in toks:
+        if tok.kind != WORD:
+            break
+        words.append(tok.text)
+    return words
+
+
+def _check_tokens(node: Any, toks: list[Token], script: Script, lineno: int) -> None:
+    """Check one command's tokens, following assignments, ``if`` and ``do``/``else``."""
+    if not toks:
+        return
+    assignment = False
+    if len(toks) >= 2 and toks[1].is_op("="):
+        toks, assignment = toks[2:], True
+    elif len(toks) >= 4 and toks[0].is_word("set") and toks[2].is_op("="):
+        toks, assignment = toks[3:], True
+    elif (len(toks) == 1 and toks[0].text[:1] in "!$") or (len(toks) >= 3 and toks[1].is_op("+")):
+        return
+    if not toks or (assignment and not node.registry.match(_leading_words(toks) or [""])):
+        return
+    inv = parse(expand_tokens(toks, lambda name: None, {}), node.registry, lenient=True)
+    name = inv.spec.name
+    if name in ("goto", "call") and "!" not in str(inv.kwargs.get("label", "")):
+        _jump(ScriptState(script), str(inv.kwargs["label"]), lineno)
+    elif name == "if":
+        rest = inv.rest
+        then = next((i for i, t in enumerate(rest) if t.is_word("then")), None)
+        if then is not None:
+            action = rest[then + 1:]
+            other = next((i for i, t in enumerate(action) if t.is_word("else")), None)
+            _check_tokens(node, action[:other] if other is not None else action, script, lineno)
+            if other is not None:
+                _check_tokens(node, action[other + 1:], script, lineno)
+    elif name in ("do", "else"):
+        _check_tokens(node, inv.rest, script, lineno)
