@@ -54,14 +54,23 @@ class Node:
     Args:
         home: the node home directory (created if missing).
         name: the node name; defaults to the ``node_name`` variable or "anynode".
+        lock: hold the home's lock, so a second node process on it fails at once.
     """
 
-    def __init__(self, home: str | os.PathLike[str] | None = None, name: str | None = None) -> None:
+    def __init__(self, home: str | os.PathLike[str] | None = None, name: str | None = None,
+                 lock: bool = False) -> None:
         self.home = resolve_home(home)
         self.home.mkdir(parents=True, exist_ok=True)
+        self._lock = None
+        if lock:
+            from anynode.lock import HomeLock
+
+            self._lock = HomeLock(self.home)
+            self._lock.acquire()
         self.registry = Registry.default()
         self.started = time.time()
         self.debug = False
+        self.fmt = "table"
         self.exit_event = threading.Event()
         self._vars: dict[str, str] = {}
         self._vars_lock = threading.RLock()
@@ -115,8 +124,14 @@ class Node:
 
     # -- running commands -----------------------------------------------
     def context(self, source: Source = Source.CLI, frame: Frame | None = None, peer: str | None = None) -> Context:
-        """A context for running commands from ``source``."""
-        return Context(self, source, frame or (self.session if not source.external else Frame()), peer)
+        """A context for running commands from ``source``.
+
+        Local commands answer in the node's output format (``--format json``
+        makes commands with a ``format`` option answer in JSON unless the line
+        chose otherwise); peers choose their own.
+        """
+        fmt = self.fmt if not source.external else "table"
+        return Context(self, source, frame or (self.session if not source.external else Frame()), peer, fmt)
 
     def execute(self, line: str, source: Source = Source.CLI, frame: Frame | None = None,
                 peer: str | None = None) -> Result:
@@ -145,4 +160,7 @@ class Node:
         """Stop every service in reverse start order; returns their names."""
         stopped = self.services.stop_all(timeout)
         self.logs.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         return stopped

@@ -92,6 +92,7 @@ class Context:
     source: Source = Source.CLI
     frame: Frame = field(default_factory=Frame)
     peer: str | None = None
+    fmt: str = "table"
 
     def run(self, line: str) -> Result:
         """Run a nested command line in this context."""
@@ -226,6 +227,8 @@ def execute_tokens(ctx: Context, tokens: list[Token], raw: list[Token] | None = 
     if inv.spec.raw:
         result = inv.spec.handler(ctx, inv.rest)
     else:
+        if ctx.fmt == "json" and "format" in inv.kwargs and "format" not in inv.given:
+            inv.kwargs["format"] = "json"
         result = inv.spec.handler(ctx, **inv.kwargs)
     if result is None:
         return Empty()

@@ -40,6 +40,7 @@ class Invocation:
     spec: CommandSpec
     kwargs: dict[str, Any] = field(default_factory=dict)
     rest: list[Token] = field(default_factory=list)
+    given: frozenset[str] = frozenset()
 
 
 def _fail(message: str, tok: Token | None, hint: str | None = None, base: int = 0) -> CommandSyntaxError:
@@ -118,7 +119,7 @@ def _option_values(spec: CommandSpec, toks: list[Token], base: int) -> list[tupl
     return out
 
 
-def _bind_options(spec: CommandSpec, toks: list[Token], base: int, lenient: bool) -> dict[str, Any]:
+def _bind_options(spec: CommandSpec, toks: list[Token], base: int, lenient: bool) -> tuple[dict[str, Any], set[str]]:
     kwargs: dict[str, Any] = {o.param: ([] if o.multiple else o.default) for o in spec.options}
     seen: set[str] = set()
     for opt, value, key in _option_values(spec, toks, base):
@@ -138,7 +139,7 @@ def _bind_options(spec: CommandSpec, toks: list[Token], base: int, lenient: bool
         if opt.required and opt.name not in seen:
             raise _fail(f"'{spec.name}' needs option '{opt.name}'", None,
                         hint=f"add: where {opt.name} = <{opt.type.metavar}>")
-    return kwargs
+    return kwargs, seen
 
 
 def parse(tokens: list[Token], registry: Registry, base: int = 0, lenient: bool = False) -> Invocation:
@@ -169,11 +170,10 @@ def parse(tokens: list[Token], registry: Registry, base: int = 0, lenient: bool 
     if rest and rest[0].is_word("where"):
         if len(rest) == 1:
             raise _fail("'where' is not followed by an option", rest[0], hint=f"usage: {spec.usage()}", base=base)
-        kwargs.update(_bind_options(spec, rest[1:], base, lenient))
+        rest = rest[1:]
     elif rest:
         raise _fail(f"unexpected '{rest[0].text}' after '{spec.name}'", rest[0],
                     hint=f"usage: {spec.usage()}", base=base)
-    else:
-        kwargs.update(_bind_options(spec, [], base, lenient))
-    return Invocation(spec, kwargs, [])
-
+    options, given = _bind_options(spec, rest, base, lenient)
+    kwargs.update(options)
+    return Invocation(spec, kwargs, [], frozenset(given))

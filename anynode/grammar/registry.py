@@ -93,24 +93,25 @@ class Registry:
 
     def suggest(self, words: list[str], limit: int = 3) -> list[str]:
         """Known command names closest to what was typed."""
-        names = [" ".join(k) for k in self._by_words]
-        typed = " ".join(w.lower() for w in words[:self._longest])
+        names = sorted({" ".join(k) for k in self._by_words})
+        low = [w.lower() for w in words]
         picks: list[str] = []
-        for n in range(min(len(words), self._longest), 0, -1):
-            prefix = " ".join(w.lower() for w in words[:n])
-            picks += difflib.get_close_matches(prefix, names, n=limit, cutoff=0.6)
-        picks += difflib.get_close_matches(typed, names, n=limit, cutoff=0.5)
-        first = words[0].lower() if words else ""
-        picks += sorted(n for n in names if n.split()[0] == first)[:limit]
-        out: list[str] = []
-        for p in picks:
-            if p not in out:
-                out.append(p)
-        return out[:limit]
+        for n in range(min(len(low), self._longest), 0, -1):
+            typed = " ".join(low[:n])
+            same = [c for c in names if len(c.split()) == n]
+            picks += difflib.get_close_matches(typed, same, n=limit, cutoff=0.6)
+        if not picks and low:
+            family = [c for c in names if c.split()[0] == low[0]]
+            picks += difflib.get_close_matches(" ".join(low), family, n=limit, cutoff=0.3) or family[:limit]
+        if not picks and low:
+            picks += difflib.get_close_matches(low[0], names, n=limit, cutoff=0.5)
+        return list(dict.fromkeys(picks))[:limit]
 
     def not_found(self, words: list[str], offset: int = 0) -> CommandNotFound:
         """The error for words that name no command, with suggestions."""
-        typed = " ".join(words[:4])
+        cut = next((i for i, w in enumerate(words) if w.lower() == "where"), len(words))
+        words = words[:min(cut, 4)] or words[:1]
+        typed = " ".join(words)
         close = self.suggest(words)
         hint = "did you mean " + " or ".join(f"'{c}'" for c in close) + "?" if close else "type 'help' for the commands"
         err = CommandNotFound(f"unknown command '{typed}'", hint=hint)

@@ -30,3 +30,13 @@ class ServiceManager:
     def stop_all(self, timeout: float = 10.0) -> list[str]:
         """Stop everything."""
         return []
+
+    def running(self) -> list[str]:
+        """Names of running services."""
+        return []
+
+    def stop(self, name: str, timeout: float = 5.0) -> ServiceStatus:
+        """Stop one service."""
+        from anynode.errors import ServiceError
+
+        raise ServiceError(f"{name} is not running", hint="'get processes' shows what runs")

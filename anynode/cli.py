@@ -1,0 +1,152 @@
+"""The ``anynode`` command: REPL, one-shot commands, scripts, and the script checker.
+
+    anynode                          open the prompt
+    anynode -e "get status" [-e ...] run commands and exit (-i: then open the prompt)
+    anynode process FILE             run a node script; keep running while services run
+    anynode check FILE...            parse scripts without running them
+
+Exit status: 0 on success, the error's exit code otherwise (2 for command
+errors, 75 when the node home is in use, 70 for internal errors).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from anynode import __version__
+
+INTERNAL_ERROR = 70
+
+
+def _open_node(home: str | None, fmt: str, debug: bool, lock: bool = True) -> Any:
+    from anynode.node import Node
+
+    node = Node(home, lock=lock)
+    node.fmt = fmt
+    node.debug = debug
+    return node
+
+
+def _fail(exc: BaseException, line: str | None, debug: bool) -> int:
+    """Print an error for the user; return the exit code it calls for."""
+    from anynode.errors import AnyNodeError
+    from anynode.output.render import error_text
+
+    click.echo(error_text(exc, line, debug), err=True)
+    return exc.exit_code if isinstance(exc, AnyNodeError) else INTERNAL_ERROR
+
+
+def run_line(node: Any, line: str) -> int:
+    """Run one command line from the shell, print its result; 0 or an exit code."""
+    from anynode.output.render import render
+
+    try:
+        result = node.execute(line)
+    except Exception as exc:  # rendered at this edge; internal errors included
+        return _fail(exc, line, node.debug)
+    render(result, sys.stdout, node.fmt)
+    return 0
+
+
+def _emit_to_stdout(node: Any) -> None:
+    from anynode.output.render import render
+
+    node.emit = lambda result: render(result, sys.stdout, node.fmt)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-e", "--execute", "commands", multiple=True, metavar="COMMAND",
+              help="Run a command (repeatable) and exit.")
+@click.option("-i", "--interactive", is_flag=True, help="Open the prompt after the -e commands.")
+@click.option("--home", type=click.Path(file_okay=False), default=None,
+              help="Node home directory (default $ANYNODE_HOME or ~/.anynode).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              help="Output format; json prints what a REST client gets.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(__version__, "--version", prog_name="anynode")
+@click.pass_context
+def cli(ctx: click.Context, commands: tuple[str, ...], interactive: bool, home: str | None,
+        fmt: str, debug: bool) -> None:
+    """anynode: an edge data node you drive with AnyLog-style commands."""
+    ctx.obj = {"home": home, "fmt": fmt, "debug": debug}
+    if ctx.invoked_subcommand:
+        return
+    try:
+        node = _open_node(home, fmt, debug)
+    except Exception as exc:
+        ctx.exit(_fail(exc, None, debug))
+    code = 0
+    try:
+        _emit_to_stdout(node)
+        for line in commands:
+            code = run_line(node, line)
+            if code or node.exit_event.is_set():
+                break
+        if (interactive or not commands) and not code and not node.exit_event.is_set():
+            from anynode.repl.session import run_repl
+
+            code = run_repl(node)
+    finally:
+        node.close()
+    ctx.exit(code)
+
+
+@cli.command("process")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_context
+def process_cmd(ctx: click.Context, file: str) -> None:
+    """Run a node script, then keep the node up while services run (until SIGTERM or `exit node`)."""
+    opts = ctx.obj
+    try:
+        node = _open_node(opts["home"], opts["fmt"], opts["debug"])
+    except Exception as exc:
+        ctx.exit(_fail(exc, None, opts["debug"]))
+    from anynode.lifecycle import install
+
+    code = 0
+    try:
+        _emit_to_stdout(node)
+        install(node)
+        try:
+            from anynode.script import run_script
+
+            run_script(node, file)
+        except Exception as exc:
+            code = _fail(exc, None, node.debug)
+        if not code and node.services.running() and not node.exit_event.is_set():
+            while not node.exit_event.wait(0.5):
+                pass
+    finally:
+        stopped = node.close()
+    if stopped:
+        click.echo(f"stopped: {', '.join(stopped)}", err=True)
+    ctx.exit(code)
+
+
+@cli.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.pass_context
+def check_cmd(ctx: click.Context, files: tuple[str, ...]) -> None:
+    """Parse node scripts against the command table without running them; print FILE:LINE: reason."""
+    from anynode.script import check_script
+
+    node = _open_node(ctx.obj["home"], "table", ctx.obj["debug"], lock=False)
+    problems: list[str] = []
+    try:
+        for path in files:
+            problems += check_script(node, path)
+    finally:
+        node.close()
+    for line in problems:
+        click.echo(line)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {len(files)} file(s)", err=True)
+    ctx.exit(1 if problems else 0)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="anynode")

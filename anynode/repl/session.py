@@ -1,0 +1,101 @@
+"""The interactive prompt.
+
+On a terminal: prompt_toolkit with completion from the registry, history in
+``<home>/history``, a bottom toolbar naming the node and its running
+services, and background output (services, scripts) printed above the
+prompt without breaking the line being typed. Ctrl-C drops the line, Ctrl-D
+or ``exit node`` leaves (the caller then stops the services).
+
+When stdin is not a terminal, lines are read plainly, with no prompt and no
+redraw noise, so ``anynode < script.al`` behaves like a script.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Any
+
+from anynode.grammar.dispatch import Source
+
+
+def prompt_text(node: Any) -> str:
+    """The prompt: ``AN <node name> > ``."""
+    return f"AN {node.name} > "
+
+
+def toolbar_text(node: Any) -> str:
+    """The bottom toolbar: node name, home, running services."""
+    running = node.services.running()
+    services = ", ".join(running) if running else "no services running"
+    return f" {node.name} | {node.home} | {services} | Ctrl-D exits"
+
+
+def _execute(node: Any, line: str, out: IO[str], err: IO[str]) -> int:
+    from anynode.output.render import error_text, render
+
+    try:
+        result = node.execute(line, Source.REPL)
+    except Exception as exc:  # rendered at this edge
+        err.write(error_text(exc, line, node.debug) + "\n")
+        err.flush()
+        return 1
+    render(result, out, node.fmt)
+    out.flush()
+    return 0
+
+
+def run_plain(node: Any, stdin: IO[str], out: IO[str], err: IO[str]) -> int:
+    """Read commands line by line from a pipe or file; return 1 if any failed."""
+    failed = 0
+    for line in stdin:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        failed |= _execute(node, line, out, err)
+        if node.exit_event.is_set():
+            break
+    return failed
+
+
+def build_session(node: Any, **kwargs: Any) -> Any:
+    """A PromptSession for ``node`` (tests pass input/output through kwargs)."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    from anynode.repl.completer import NodeCompleter
+
+    return PromptSession(
+        history=FileHistory(str(node.home / "history")),
+        completer=NodeCompleter(node),
+        complete_while_typing=False,
+        bottom_toolbar=lambda: toolbar_text(node),
+        **kwargs,
+    )
+
+
+def run_interactive(node: Any, session: Any = None) -> int:
+    """The prompt loop; returns 0 when the user leaves."""
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    from anynode.output.render import render
+
+    session = session or build_session(node)
+    with patch_stdout(raw=True):
+        node.emit = lambda result: render(result, sys.stdout, node.fmt, color=True)
+        while not node.exit_event.is_set():
+            try:
+                line = session.prompt(lambda: prompt_text(node))
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                break
+            if line.strip():
+                _execute(node, line.strip(), sys.stdout, sys.stderr)
+    return 0
+
+
+def run_repl(node: Any) -> int:
+    """Open the prompt on a terminal, or read commands plainly from a pipe."""
+    if not sys.stdin.isatty():
+        return run_plain(node, sys.stdin, sys.stdout, sys.stderr)
+    return run_interactive(node)
