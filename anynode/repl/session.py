@@ -57,6 +57,38 @@ def run_plain(node: Any, stdin: IO[str], out: IO[str], err: IO[str]) -> int:
     return failed
 
 
+def _key_bindings() -> Any:
+    """Tab completes at once: one candidate is inserted, several insert their
+    common start and open the menu (prompt_toolkit's default completes in the
+    background, so a fast typist's Enter can beat it)."""
+    import os
+
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.key_binding import KeyBindings
+
+    kb = KeyBindings()
+
+    @kb.add("tab")
+    def _complete(event: Any) -> None:
+        buf = event.current_buffer
+        if buf.complete_state:
+            buf.complete_next()
+            return
+        found = list(buf.completer.get_completions(buf.document, CompleteEvent(completion_requested=True)))
+        if len(found) == 1:
+            buf.apply_completion(found[0])
+            return
+        common = os.path.commonprefix([c.text for c in found])
+        typed = -found[0].start_position if found else 0
+        if len(common) > typed:
+            buf.delete_before_cursor(typed)
+            buf.insert_text(common)
+        elif found:
+            buf.start_completion(select_first=False)
+
+    return kb
+
+
 def build_session(node: Any, **kwargs: Any) -> Any:
     """A PromptSession for ``node`` (tests pass input/output through kwargs)."""
     from prompt_toolkit import PromptSession
@@ -68,20 +100,27 @@ def build_session(node: Any, **kwargs: Any) -> Any:
         history=FileHistory(str(node.home / "history")),
         completer=NodeCompleter(node),
         complete_while_typing=False,
+        key_bindings=_key_bindings(),
         bottom_toolbar=lambda: toolbar_text(node),
         **kwargs,
     )
 
 
-def run_interactive(node: Any, session: Any = None) -> int:
-    """The prompt loop; returns 0 when the user leaves."""
+def run_interactive(node: Any, session: Any = None, out: IO[str] | None = None,
+                    err: IO[str] | None = None) -> int:
+    """The prompt loop; returns 0 when the user leaves.
+
+    Output goes above the prompt (``out``/``err`` replace it in tests).
+    """
     from prompt_toolkit.patch_stdout import patch_stdout
 
     from anynode.output.render import render
 
     session = session or build_session(node)
     with patch_stdout(raw=True):
-        node.emit = lambda result: render(result, sys.stdout, node.fmt, color=True)
+        out = out or sys.stdout
+        err = err or sys.stderr
+        node.emit = lambda result: render(result, out, node.fmt, color=True)
         while not node.exit_event.is_set():
             try:
                 line = session.prompt(lambda: prompt_text(node))
@@ -90,7 +129,7 @@ def run_interactive(node: Any, session: Any = None) -> int:
             except EOFError:
                 break
             if line.strip():
-                _execute(node, line.strip(), sys.stdout, sys.stderr)
+                _execute(node, line.strip(), out, err)
     return 0
 
 
