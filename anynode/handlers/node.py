@@ -52,6 +52,14 @@ def get_node_name(ctx: Context) -> Result:
     return Message(ctx.node.name)
 
 
+@command("get hostname", remote=True, keywords=NODE_INFO, examples=["get hostname", "hostname = get hostname"])
+def get_hostname(ctx: Context) -> Result:
+    """Show the host name of the machine the node runs on."""
+    import socket
+
+    return Message(socket.gethostname())
+
+
 @command("set node name", args=[Arg("name", TEXT, help="the new name")], http="POST",
          keywords=NODE_INFO, examples=["set node name operator1", "set node name !node_name"])
 def set_node_name(ctx: Context, name: str) -> Result:
