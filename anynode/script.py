@@ -73,6 +73,7 @@ def parse_script(text: str, path: str = "<script>") -> Script:
     lines: list[ScriptLine] = []
     labels: dict[str, int] = {}
     near: dict[str, int] = {}
+    label_at: dict[str, int] = {}
     pending: list[str] = []
     start = 0
     in_block = False
@@ -85,10 +86,11 @@ def parse_script(text: str, path: str = "<script>") -> Script:
             if line.startswith(":"):
                 m = _LABEL.match(line)
                 if m:
-                    if m.group(1) in labels:
-                        raise ScriptError(path, n, f"label '{m.group(1)}' is defined twice (first at line "
-                                                   f"{lines[labels[m.group(1)]].lineno if labels[m.group(1)] < len(lines) else '?'})")
-                    labels[m.group(1)] = len(lines)
+                    name = m.group(1)
+                    if name in labels:
+                        raise ScriptError(path, n, f"label '{name}' is defined twice (first at line {label_at[name]})")
+                    labels[name] = len(lines)
+                    label_at[name] = n
                 else:
                     near[line.strip(":;").strip()] = n
                 continue

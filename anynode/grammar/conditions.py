@@ -34,13 +34,10 @@ def compare(left: str, op: str, right: str) -> bool:
         a, b = left.lower(), right.lower()
         return {"contains": b in a, "startswith": a.startswith(b), "endswith": a.endswith(b)}[op]
     ln, rn = _number(left), _number(right)
-    a: float | str
-    b: float | str
-    if ln is not None and rn is not None:
-        a, b = ln, rn
-    else:
-        a, b = left.lower(), right.lower()
-    return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]  # type: ignore[operator]
+    x: float | str = ln if ln is not None and rn is not None else left.lower()
+    y: float | str = rn if ln is not None and rn is not None else right.lower()
+    return {"==": x == y, "!=": x != y, "<": x < y, "<=": x <= y,  # type: ignore[operator]
+            ">": x > y, ">=": x >= y}[op]  # type: ignore[operator]
 
 
 def truthy(text: str) -> bool:
