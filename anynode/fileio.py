@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from anynode.errors import StoreError
 
@@ -114,7 +115,7 @@ def load_with_fallback(
             continue
         try:
             value = parse(data)
-        except Exception as exc:  # any parse failure means "not a complete generation": try the next one
+        except Exception as exc:  # noqa: BLE001 - any parse failure means "not a complete generation": try the next one
             problems.append(f"{candidate} does not parse ({type(exc).__name__}: {exc})")
             continue
         if problems:

@@ -39,8 +39,9 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from anynode.errors import AnyNodeError
 from anynode.services.manager import ServiceManager
@@ -176,7 +177,7 @@ class Lifecycle:
                 self._on_hup()
             except AnyNodeError as exc:
                 self._log.error("%s: settings not reloaded, keeping the old ones: %s", name, exc.one_line())
-            except Exception:  # a broken reload must not take the signal thread down
+            except Exception:  # noqa: BLE001 - a broken reload must not take the signal thread down
                 self._log.error("%s: reload failed, keeping the old settings", name, exc_info=True)
             return
         with self._lock:
@@ -207,7 +208,7 @@ class Lifecycle:
                 code = 1
                 self._log.error("services still busy at the shutdown deadline: %s", ", ".join(busy))
             self._on_exit(code)
-        except Exception:  # the process must still be able to exit
+        except Exception:  # noqa: BLE001 - the process must still be able to exit
             code = 1
             self._log.error("shutdown failed", exc_info=True)
         finally:

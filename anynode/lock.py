@@ -67,7 +67,7 @@ class HomeLock:
 
     close = release
 
-    def __enter__(self) -> HomeLock:
+    def __enter__(self) -> HomeLock:  # noqa: PYI034 - typing.Self needs Python 3.11; we support 3.10
         return self.acquire()
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -24,9 +24,10 @@ import logging.handlers
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 from anynode.services.base import Service
 from anynode.services.manager import ServiceStatus, error_line
@@ -88,7 +89,7 @@ class _RingHandler(logging.Handler):
         try:
             text = record.getMessage().splitlines()[0] if record.getMessage() else ""
             self.ring.add(record.levelname.title(), text, record.threadName or "", record.created)
-        except Exception:  # logging must never raise into the caller; the stdlib reports it
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller; the stdlib reports it
             self.handleError(record)
 
 
@@ -177,7 +178,8 @@ class NodeLogs:
     def reopen(self) -> None:
         """Reopen root.log and stats.log at their paths (after logrotate renamed them)."""
         for handler in (self._root, self._stats):
-            old = handler.setStream(open(handler.baseFilename, "a", encoding="utf-8"))
+            stream = open(handler.baseFilename, "a", encoding="utf-8")  # noqa: SIM115 - the handler owns it now
+            old = handler.setStream(stream)
             if old is not None:
                 old.close()
         self.logger.info("log files reopened")
@@ -206,7 +208,7 @@ def service_stats(manager: _Manager) -> Callable[[], list[tuple[str, dict[str, A
             if status.state == "Running" and service is not None:
                 try:
                     info.update(service.info())
-                except Exception as exc:  # one broken info() must not hide the other services' stats
+                except Exception as exc:  # noqa: BLE001 - one broken info() must not hide the other services' stats
                     info["info_error"] = error_line(exc)
             out.append((status.name, info))
         return out

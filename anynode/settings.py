@@ -24,10 +24,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from anynode.errors import ConfigError
 
@@ -124,7 +124,7 @@ class Setting:
             if not matches:
                 raise ValueError(expected)
             value = matches[0]
-        if self.minimum is not None and value < self.minimum:
+        if self.minimum is not None and isinstance(value, (int, float)) and value < self.minimum:
             raise ValueError(f"{expected}, at least {self.minimum:g}")
         return value
 

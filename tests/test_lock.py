@@ -76,7 +76,6 @@ def test_lock_is_free_after_the_holder_is_killed(tmp_path: Path) -> None:
 
 
 def test_same_process_second_lock_is_refused_too(tmp_path: Path) -> None:
-    with HomeLock(tmp_path):
-        with pytest.raises(NodeLocked, match=f"in use by process {os.getpid()}"):
-            HomeLock(tmp_path).acquire()
+    with HomeLock(tmp_path), pytest.raises(NodeLocked, match=f"in use by process {os.getpid()}"):
+        HomeLock(tmp_path).acquire()
     HomeLock(tmp_path).acquire().release()

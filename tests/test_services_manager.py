@@ -5,15 +5,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from anynode.errors import AlreadyRunning, ConfigError, ServiceError
 from anynode.services.base import RestartPolicy, Service
 from anynode.services.manager import SERVICE_NAMES, ServiceManager
-from tests.svc_helpers import FAST, Crashy, FailsToStart, NeverReady, Sleepy, Stubborn, anynode_threads, \
-    assert_no_anynode_threads
+from tests.svc_helpers import (
+    FAST,
+    Crashy,
+    FailsToStart,
+    NeverReady,
+    Sleepy,
+    Stubborn,
+    anynode_threads,
+    assert_no_anynode_threads,
+)
 
 pytestmark = pytest.mark.timeout(20)
 

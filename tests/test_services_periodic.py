@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -149,7 +149,7 @@ def test_call_style_gets_a_deadline_check() -> None:
     clock = FakeClock()
     done = []
 
-    def work(expired: "callable") -> int:  # type: ignore[valid-type]
+    def work(expired: callable) -> int:  # type: ignore[valid-type]
         n = 0
         while not expired():
             clock.advance(1)

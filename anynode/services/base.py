@@ -11,8 +11,9 @@ only with ``stop.wait(seconds)`` so that every stop is prompt.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)

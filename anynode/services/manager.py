@@ -29,8 +29,8 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence
 
 from anynode.errors import AlreadyRunning, AnyNodeError, ConfigError, ServiceError
 from anynode.services.base import RestartPolicy, Service
@@ -314,7 +314,7 @@ class ServiceManager:
             return row
         try:
             details = slot.service.details()
-        except Exception as exc:  # a broken details() shows as such instead of failing the listing
+        except Exception as exc:  # noqa: BLE001 - a broken details() shows as such instead of failing the listing
             details = f"details unavailable: {error_line(exc)}"
         return replace(row, details=details)
 
@@ -322,7 +322,7 @@ class ServiceManager:
         slot.stop.set()
         try:
             slot.service.wake()
-        except Exception:  # wake() is the service's code; the join below still bounds the wait
+        except Exception:  # noqa: BLE001 - wake() is the service's code; the join below still bounds the wait
             self._log.error("%s: wake() failed while stopping", slot.name, exc_info=True)
 
     def _supervise(self, slot: _Slot) -> None:
@@ -377,7 +377,7 @@ class ServiceManager:
 
         try:
             slot.service.run(slot.stop, ready)
-        except Exception as exc:  # the service's failure, reported through the manager
+        except Exception as exc:  # noqa: BLE001 - the service's failure, reported through the manager
             if slot.stop.is_set():
                 self._log.warning("%s raised while stopping: %s", slot.name, error_line(exc))
                 return None
@@ -406,7 +406,7 @@ class ServiceManager:
                                       f"last: {slot.last_error}")
             self._log.error("%s: gave up after %d failures within %gs", slot.name, count, policy.window)
             return None
-        delay = min(policy.backoff * (2 ** (count - 1)), policy.max_backoff)
+        delay = float(min(policy.backoff * 2.0 ** (count - 1), policy.max_backoff))
         self._set(slot, "Restarting", f"restart in {delay:g}s (failure {count} of {policy.give_up_after} "
                                       f"within {policy.window:g}s): {slot.last_error}")
         return delay

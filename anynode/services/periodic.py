@@ -33,7 +33,8 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from anynode.services.base import RestartPolicy, Service
 from anynode.services.manager import error_line
@@ -168,7 +169,7 @@ class PeriodicTask:
             self._iter = None
             self._log.warning("task %s cancelled itself: %s", self.name, self.cancelled)
             return
-        except Exception as exc:  # isolate the task: log it, count it, run again next time
+        except Exception as exc:  # noqa: BLE001 - isolate the task: log it, count it, run again next time
             self._iter = None
             self.errors += 1
             self.last_error = error_line(exc)
@@ -202,7 +203,7 @@ class PeriodicTask:
                 self._process(item)
             except CancelTask:
                 raise
-            except Exception as exc:  # one bad item must not stop the others
+            except Exception as exc:  # noqa: BLE001 - one bad item must not stop the others
                 self.errors += 1
                 self.last_error = f"{item!r}: {error_line(exc)}"
                 self._log.error("task %s: item %r failed: %s", self.name, item, error_line(exc), exc_info=True)
