@@ -116,6 +116,8 @@ def test_stop_that_times_out_says_so_and_shows_stopping(manager: ServiceManager)
         manager.stop("publisher", timeout=0.1)
     assert manager.status("Publisher").state == "Stopping"
     assert "Publisher" not in manager.running()
+    with pytest.raises(AlreadyRunning, match="Publisher is still stopping"):
+        manager.start(Stubborn("Publisher"))
     svc.release.set()
     assert manager.wait_for("Publisher", {"Stopped"}, timeout=2).state == "Stopped"
 

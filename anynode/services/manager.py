@@ -121,17 +121,17 @@ class ServiceManager:
         key = name.lower()
         with self._lock:
             old = self._slots.get(key)
-            if old is not None and (old.state in ACTIVE_STATES or old.state == "Stopping"):
-                raise AlreadyRunning(
-                    f"{name} is already running", hint=f"use 'exit {name.lower()}' first to restart it"
-                )
+            if old is not None and old.state in ACTIVE_STATES:
+                raise AlreadyRunning(f"{name} is already running", hint=f"use 'exit {name.lower()}' first to restart it")
+            if old is not None and old.state == "Stopping":
+                raise AlreadyRunning(f"{name} is still stopping", hint="start it again once 'get processes' shows Stopped")
             slot = _Slot(name=name, service=service, policy=service.restart_policy)
+            slot.thread = threading.Thread(target=self._supervise, args=(slot,), name=thread_name(name), daemon=True)
             self._slots[key] = slot
             if key in self._order:
                 self._order.remove(key)
             self._order.append(key)
             self._changed.notify_all()
-        slot.thread = threading.Thread(target=self._supervise, args=(slot,), name=thread_name(name), daemon=True)
         slot.thread.start()
         slot.first_outcome.wait(timeout)
         with self._lock:
