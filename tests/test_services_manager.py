@@ -267,3 +267,31 @@ def test_run_returning_by_itself_is_stopped_not_restarted(manager: ServiceManage
     manager.start(Once())
     status = manager.wait_for("Scheduler", {"Stopped"}, timeout=2)
     assert status.details == "run() returned by itself"
+
+
+def test_get_processes_picture_with_every_state() -> None:
+    m = ServiceManager()
+    try:
+        m.start(Sleepy("TCP"))
+        with pytest.raises(ServiceError):
+            m.start(FailsToStart("REST"))
+        m.start(Crashy("Operator", policy=RestartPolicy(backoff=30, max_backoff=30, give_up_after=5, window=60)))
+        m.start(Sleepy("Publisher"))
+        m.stop("Publisher")
+        m.start(Crashy("HA", policy=RestartPolicy(restart=False)))
+        m.wait_for("Operator", {"Restarting"}, timeout=5)
+        m.wait_for("HA", {"Crashed"}, timeout=5)
+        picture = {s.name: (s.state, s.details) for s in m.statuses()}
+        assert picture == {
+            "TCP": ("Running", "every 3600s, ticks 0"),
+            "REST": ("Failed", "start failed: OSError: [Errno 98] Address already in use: 127.0.0.1:32149"),
+            "Operator": ("Restarting", "restart in 30s (failure 1 of 5 within 60s): RuntimeError: disk full on run 1"),
+            "Publisher": ("Stopped", ""),
+            "Blockchain Sync": ("Not declared", ""),
+            "Scheduler": ("Not declared", ""),
+            "HA": ("Crashed", "crashed: RuntimeError: disk full on run 1"),
+        }
+        assert m.running() == ["TCP", "Operator"]  # Restarting still counts: its thread waits to run again
+    finally:
+        assert sorted(m.stop_all(2)) == ["Operator", "TCP"]
+    assert_no_anynode_threads()

@@ -252,7 +252,7 @@ def test_service_runs_tasks_and_stops_promptly_during_an_hour_wait(manager: Serv
     svc = PeriodicService("Scheduler", [task])
     manager.start(svc)
     assert ran.wait(5)
-    assert svc.details() in {"1 tasks, next in 3600s", "1 tasks, next in 3599s"}
+    assert svc.details() in {"1 task, next in 3600s", "1 task, next in 3599s"}
     began = time.monotonic()
     manager.stop("scheduler", timeout=1)
     assert time.monotonic() - began < 1

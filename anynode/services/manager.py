@@ -37,8 +37,13 @@ from anynode.services.base import RestartPolicy, Service
 
 SERVICE_NAMES: tuple[str, ...] = ("TCP", "REST", "Operator", "Publisher", "Blockchain Sync", "Scheduler", "HA")
 
-ACTIVE_STATES = frozenset({"Starting", "Running", "Crashed", "Restarting"})
-"""States in which a service's thread is alive and no stop was asked for."""
+ACTIVE_STATES = frozenset({"Starting", "Running", "Restarting"})
+"""States in which a service's thread is alive and no stop was asked for.
+
+Crashed is not one: with a restart policy a crash moves to Restarting (or
+Failed) at once, so Crashed stays visible only when the policy never restarts
+and the thread has ended.
+"""
 
 
 def thread_name(name: str) -> str:

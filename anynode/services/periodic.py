@@ -286,10 +286,11 @@ class PeriodicService(Service):
     def details(self) -> str:
         """Task count and when the next one runs."""
         tasks = self.tasks
+        count = f"{len(tasks)} task" + ("" if len(tasks) == 1 else "s")
         dues = [d for d in (t.next_due() for t in tasks) if d is not None]
         if not dues:
-            return f"{len(tasks)} tasks, none scheduled"
-        return f"{len(tasks)} tasks, next in {max(0.0, min(dues) - self._clock()):.0f}s"
+            return f"{count}, none scheduled"
+        return f"{count}, next in {max(0.0, min(dues) - self._clock()):.0f}s"
 
     def info(self) -> dict[str, Any]:
         """Each task's counters, by task name."""
