@@ -51,6 +51,15 @@ def run_line(node: Any, line: str) -> int:
     return 0
 
 
+def _install_signals(node: Any, interrupt: bool) -> Any:
+    """SIGTERM (and SIGINT when ``interrupt``) stop the services then end the node; SIGHUP reloads."""
+    from anynode import lifecycle
+
+    hup = lifecycle.reload_on_hup(node.logs, lambda: node.settings, node.apply_settings, node.log)
+    return lifecycle.install(node.services, on_exit=lambda code: node.request_exit(), on_hup=hup,
+                             logger=node.log, timeout=float(node.settings["shutdown_timeout"]), interrupt=interrupt)
+
+
 def _emit_to_stdout(node: Any) -> None:
     from anynode.output.render import render
 
@@ -79,6 +88,7 @@ def cli(ctx: click.Context, commands: tuple[str, ...], interactive: bool, home: 
     except Exception as exc:
         ctx.exit(_fail(exc, None, debug))
     code = 0
+    lifecycle = None
     try:
         _emit_to_stdout(node)
         for line in commands:
@@ -88,9 +98,13 @@ def cli(ctx: click.Context, commands: tuple[str, ...], interactive: bool, home: 
         if (interactive or not commands) and not code and not node.exit_event.is_set():
             from anynode.repl.session import run_repl
 
+            lifecycle = _install_signals(node, interrupt=False)
+            node.start_housekeeping()
             code = run_repl(node)
     finally:
         node.close()
+        if lifecycle is not None:
+            lifecycle.close()
     ctx.exit(code)
 
 
@@ -104,23 +118,26 @@ def process_cmd(ctx: click.Context, file: str) -> None:
         node = _open_node(opts["home"], opts["fmt"], opts["debug"])
     except Exception as exc:
         ctx.exit(_fail(exc, None, opts["debug"]))
-    from anynode.lifecycle import install
-
     code = 0
+    lifecycle = None
     try:
         _emit_to_stdout(node)
-        install(node)
+        lifecycle = _install_signals(node, interrupt=True)
+        node.start_housekeeping()
         try:
             from anynode.script import run_script
 
             run_script(node, file)
-        except Exception as exc:
+        except Exception as exc:  # rendered at this edge
             code = _fail(exc, None, node.debug)
-        if not code and node.services.running() and not node.exit_event.is_set():
+        if not code and node.user_services() and not node.exit_event.is_set():
             while not node.exit_event.wait(0.5):
                 pass
+            code = lifecycle.exit_code or 0
     finally:
         stopped = node.close()
+        if lifecycle is not None:
+            lifecycle.close()
     if stopped:
         click.echo(f"stopped: {', '.join(stopped)}", err=True)
     ctx.exit(code)

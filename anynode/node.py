@@ -8,6 +8,7 @@ one process (the network tests start several).
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -16,11 +17,16 @@ from pathlib import Path
 from typing import Callable
 
 from anynode import __version__
+from anynode.errors import AnyNodeError
 from anynode.grammar.dispatch import Context, ControlFlow, Frame, Source, execute
 from anynode.grammar.registry import Registry
 from anynode.results import Result
+from anynode.settings import Settings
 
 DEFAULT_HOME = "~/.anynode"
+
+# Commands from these sources are logged at DEBUG: a busy REST client must not flood root.log.
+_QUIET_SOURCES = (Source.REST, Source.REMOTE, Source.SCHEDULER)
 
 # AnyLog's directory variables and where they live under the node home.
 WORK_DIRS = {
@@ -59,37 +65,34 @@ class Node:
 
     def __init__(self, home: str | os.PathLike[str] | None = None, name: str | None = None,
                  lock: bool = False) -> None:
+        from anynode.lock import HomeLock
+        from anynode.logs import NodeLogs
+        from anynode.services.manager import ServiceManager
+
         self.home = resolve_home(home)
         self.home.mkdir(parents=True, exist_ok=True)
-        self._lock = None
-        if lock:
-            from anynode.lock import HomeLock
-
-            self._lock = HomeLock(self.home)
-            self._lock.acquire()
+        self.settings = Settings.load(self.home)
+        self._lock = HomeLock(self.home).acquire() if lock else None
         self.registry = Registry.default()
         self.started = time.time()
         self.debug = False
         self.fmt = "table"
         self.exit_event = threading.Event()
+        self._exit_listeners: list[Callable[[], None]] = []
         self._vars: dict[str, str] = {}
         self._vars_lock = threading.RLock()
         self.session = Frame()
         self.emit: Callable[[Result], None] = lambda result: None
         self._seed_dictionary()
-        if name:
-            self.set_var("node_name", name)
-        from anynode.services.manager import ServiceManager
-
-        self.services = ServiceManager()
-        from anynode.logs import NodeLogs
-
-        self.logs = NodeLogs(self.home / "logs")
+        self.set_var("node_name", name or self.settings["node_name"])
+        self.logs = NodeLogs.from_settings(self.home, self.settings)
+        self.log = self.logs.logger
+        self.services = ServiceManager(logger=self.log.getChild("services"))
 
     # -- the dictionary -------------------------------------------------
     def _seed_dictionary(self) -> None:
         home = str(self.home)
-        seed = {"anynode_home": home, "anylog_home": home, "node_name": "anynode",
+        seed = {"anynode_home": home, "anylog_home": home,
                 "hostname": socket.gethostname(), "ip": local_ip(), "version": __version__,
                 "blockchain_file": str(self.home / "blockchain" / "blockchain.json")}
         for key, rel in WORK_DIRS.items():
@@ -140,25 +143,56 @@ class Node:
         Raises:
             AnyNodeError: the command failed; the caller renders it.
         """
+        level = logging.DEBUG if source in _QUIET_SOURCES else logging.INFO
         try:
             result = execute(self.context(source, frame, peer), line)
         except ControlFlow:
-            self.logs.command_ok(line, source.value)
+            self.log.log(level, "(ok) %s", line)
             raise
-        except Exception as exc:
-            self.logs.command_failed(line, exc, source.value)
+        except AnyNodeError as exc:
+            self.log.warning("(Failed: %s) %s", exc.one_line(), line)
             raise
-        self.logs.command_ok(line, source.value)
+        except Exception:
+            self.log.exception("(Failed: internal error) %s", line)
+            raise
+        self.log.log(level, "(ok) %s", line)
         return result
 
     # -- lifecycle -------------------------------------------------------
-    def request_exit(self) -> None:
-        """Ask the process that owns this node to stop (``exit node``)."""
-        self.exit_event.set()
+    def on_exit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (from any thread) when the node is asked to exit."""
+        self._exit_listeners.append(listener)
 
-    def close(self, timeout: float = 10.0) -> list[str]:
-        """Stop every service in reverse start order; returns their names."""
-        stopped = self.services.stop_all(timeout)
+    def request_exit(self) -> None:
+        """Ask the process that owns this node to stop (``exit node``, SIGTERM)."""
+        self.exit_event.set()
+        for listener in list(self._exit_listeners):
+            listener()
+
+    def apply_settings(self, new: Settings) -> None:
+        """Install settings that validated (a SIGHUP reload)."""
+        self.settings = new
+
+    def user_services(self) -> list[str]:
+        """Running services, less the node's own housekeeping."""
+        return [n for n in self.services.running() if n != "Housekeeping"]
+
+    def start_housekeeping(self) -> None:
+        """Start the node's own periodic jobs (the stats log) for a long-running node."""
+        from anynode.logs import service_stats
+        from anynode.services.periodic import PeriodicService
+
+        task = self.logs.stats_task(service_stats(self.services), float(self.settings["stats_interval"]))
+        self.services.start(PeriodicService("Housekeeping", [task]))
+
+    def close(self) -> list[str]:
+        """Stop every service in reverse start order, then close logs and the home lock.
+
+        Returns the names of the services that were stopped.
+        """
+        stopped = self.services.stop_all(float(self.settings["shutdown_timeout"]))
+        if stopped:
+            self.log.info("stopped: %s", ", ".join(stopped))
         self.logs.close()
         if self._lock is not None:
             self._lock.release()

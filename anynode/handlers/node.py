@@ -97,9 +97,9 @@ def get_processes(ctx: Context, format: str) -> Result:
 
 
 def _log_table(entries: list, fmt: str) -> Result:
-    rows = [(e.id, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.time)), e.thread, e.type, e.text)
+    rows = [(e.id, e.count, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.time)), e.thread, e.type, e.text)
             for e in entries]
-    columns = ["ID", "Time", "Thread", "Type", "Text"]
+    columns = ["ID", "Count", "Time", "Thread", "Type", "Text"]
     return Json([dict(zip(columns, r)) for r in rows]) if fmt == "json" else Table.of(columns, rows)
 
 
@@ -122,6 +122,21 @@ def reset_error_log(ctx: Context) -> Result:
     """Forget the entries of the error log."""
     ctx.node.logs.errors.clear()
     return Message("error log reset")
+
+
+@command("get settings", options=[FMT], remote=True, keywords=("configuration", "node info"),
+         examples=["get settings", "get settings where format = json"])
+def get_settings(ctx: Context, format: str) -> Result:
+    """Show the node's settings, each with where its value came from.
+
+    Values come from the defaults, `<home>/anynode.cfg` (`key = value` lines),
+    `ANYNODE_<KEY>` environment variables, in that order; SIGHUP reloads them
+    when the new ones validate.
+    """
+    rows = [(name, str(value), source) for name, value, source in ctx.node.settings.describe()]
+    if format == "json":
+        return Json({name: {"value": value, "source": source} for name, value, source in rows})
+    return Table.of(["Setting", "Value", "Source"], rows)
 
 
 @command("create work directories", http="POST", keywords=("node info", "configuration"),

@@ -25,7 +25,7 @@ def prompt_text(node: Any) -> str:
 
 def toolbar_text(node: Any) -> str:
     """The bottom toolbar: node name, home, running services."""
-    running = node.services.running()
+    running = node.user_services()
     services = ", ".join(running) if running else "no services running"
     return f" {node.name} | {node.home} | {services} | Ctrl-D exits"
 
@@ -117,6 +117,13 @@ def run_interactive(node: Any, session: Any = None, out: IO[str] | None = None,
     from anynode.output.render import render
 
     session = session or build_session(node)
+
+    def leave() -> None:  # SIGTERM or `exit node` from a peer: end the prompt from any thread
+        app = session.app
+        if app.is_running and app.loop is not None:
+            app.loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()) if app.is_running else None)
+
+    node.on_exit(leave)
     with patch_stdout(raw=True):
         out = out or sys.stdout
         err = err or sys.stderr

@@ -5,19 +5,27 @@ run by the ServiceManager on a thread named ``anynode:<name>``. The manager
 calls :meth:`Service.run` with a stop event and a ``ready`` callback; the
 service calls ``ready()`` once it is serving (so ``run x`` can answer
 "running: ..." or the start error), then works until ``stop`` is set, waiting
-only with ``stop.wait(seconds)`` so that every stop is prompt.
+only with ``stop.wait(seconds)`` so that every stop is prompt. A service that
+blocks on something else (a socket, a queue) unblocks it in :meth:`Service.wake`,
+which the manager calls right after setting ``stop``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
 class RestartPolicy:
-    """What the manager does when a service's run() raises.
+    """What the manager does when a service's run() raises after ready().
+
+    The n-th failure within ``window`` waits ``backoff * 2**(n-1)`` seconds
+    (at most ``max_backoff``) on the stop event, so ``exit`` interrupts it; a
+    ConfigError is never retried (a restart will not fix the configuration),
+    and a raise before ready() is a start failure reported by start().
 
     Args:
         restart: restart at all.

@@ -1,0 +1,290 @@
+"""Node settings, declared once and validated at start.
+
+Every setting is one :class:`Setting` in :data:`SETTINGS` (name, default, type,
+help). Values are loaded in this order, each layer overriding the previous:
+
+1. the default in :data:`SETTINGS`;
+2. ``<home>/anynode.cfg``: plain ``key = value`` lines (the same shape as an
+   AnyLog assignment). ``#`` starts a comment line; blank lines are ignored;
+   a value may be quoted with ``"`` or ``'``; there are no sections and no
+   inline comments. Keys are case-insensitive and ``-`` equals ``_``;
+3. environment variables ``ANYNODE_<KEY>`` (``ANYNODE_STATS_INTERVAL=10``);
+   names in :data:`ENV_IGNORED` belong to the CLI, not to settings;
+4. explicit overrides (command-line options).
+
+Every value remembers where it came from (``settings.source("log_level")``).
+An unknown key or a value of the wrong type is a :class:`ConfigError` naming
+the file and line (or the variable), the key, and what would be right — the
+valid keys with a "did you mean", or the expected type. A misspelt key is never
+silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from anynode.errors import ConfigError
+
+CONFIG_FILE = "anynode.cfg"
+ENV_PREFIX = "ANYNODE_"
+ENV_IGNORED: tuple[str, ...] = ("ANYNODE_HOME",)
+"""``ANYNODE_*`` variables that are not settings (read by the CLI itself)."""
+
+
+class Seconds(float):
+    """A duration in seconds; written as ``30``, ``30s``, ``30 seconds``, ``5 minutes``, ``1h``."""
+
+
+class ByteSize(int):
+    """A size in bytes; written as ``1048576``, ``512KB``, ``10 MB``, ``1GB``."""
+
+
+_UNITS = {"": 1, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60,
+          "minute": 60, "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
+          "days": 86400}
+_SIZES = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
+_NUMBER_UNIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def _to_seconds(text: str) -> Seconds:
+    match = _NUMBER_UNIT.match(text)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(text)
+    return Seconds(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def _to_bytes(text: str) -> ByteSize:
+    match = _NUMBER_UNIT.match(text)
+    if not match or match.group(2).lower() not in _SIZES:
+        raise ValueError(text)
+    return ByteSize(int(float(match.group(1)) * _SIZES[match.group(2).lower()]))
+
+
+def _to_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "on", "1"):
+        return True
+    if lowered in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(text)
+
+
+_CONVERTERS: dict[type, tuple[Callable[[str], Any], str]] = {
+    str: (str, "a string"),
+    int: (lambda t: int(t.strip()), "an integer"),
+    float: (lambda t: float(t.strip()), "a number"),
+    bool: (_to_bool, "true or false"),
+    Seconds: (_to_seconds, "a duration like 30, '30 seconds' or '5 minutes'"),
+    ByteSize: (_to_bytes, "a size like 1048576, '512KB' or '10MB'"),
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name, default, type and a one-line help.
+
+    ``choices`` limits the values (compared case-insensitively, stored as
+    declared); ``reloadable`` says whether a SIGHUP reload may change it on a
+    running node (the others need a restart).
+    """
+
+    name: str
+    default: Any
+    type: type
+    help: str
+    choices: tuple[str, ...] | None = None
+    reloadable: bool = True
+    minimum: float | None = None
+
+    def convert(self, raw: Any) -> Any:
+        """``raw`` (text, or an already typed override) as this setting's type.
+
+        Raises ValueError with the expected type in words when it does not fit.
+        """
+        converter, expected = _CONVERTERS[self.type]
+        if self.choices:
+            expected = "one of " + ", ".join(self.choices)
+        if isinstance(raw, self.type) and not (self.type is int and isinstance(raw, bool)):
+            value = raw
+        elif isinstance(raw, (int, float)) and not isinstance(raw, bool) and self.type in (int, float, Seconds, ByteSize):
+            value = self.type(raw)
+        else:
+            try:
+                value = converter(str(raw))
+            except ValueError:
+                raise ValueError(expected) from None
+        if self.choices:
+            matches = [c for c in self.choices if c.lower() == str(value).lower()]
+            if not matches:
+                raise ValueError(expected)
+            value = matches[0]
+        if self.minimum is not None and isinstance(value, (int, float)) and value < self.minimum:
+            raise ValueError(f"{expected}, at least {self.minimum:g}")
+        return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("node_name", "anynode", str, "The node's name, as 'get status' shows it.", reloadable=False),
+    Setting("log_level", "INFO", str, "Lowest level written to logs/root.log and the event log.",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting("log_max_bytes", ByteSize(10 * 1024**2), ByteSize, "root.log and stats.log rotate at this size.",
+            reloadable=False, minimum=1024),
+    Setting("log_backups", 5, int, "Rotated log files kept.", reloadable=False, minimum=0),
+    Setting("stats_interval", Seconds(30), Seconds, "How often each service's counters go to logs/stats.log.",
+            minimum=1),
+    Setting("error_log_size", 100, int, "Entries kept for 'get error log'.", reloadable=False, minimum=1),
+    Setting("event_log_size", 100, int, "Entries kept for 'get event log'.", reloadable=False, minimum=1),
+    Setting("start_timeout", Seconds(10), Seconds, "How long 'run <service>' waits for the service to be ready.",
+            minimum=0.1),
+    Setting("shutdown_timeout", Seconds(10), Seconds, "Deadline for stopping every service at exit.", minimum=0.1),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Value:
+    """A setting's value and where it came from ("default", "<file>:<line>", "env ANYNODE_X", "override")."""
+
+    value: Any
+    source: str
+
+
+def _normal(key: str) -> str:
+    return key.strip().lower().replace("-", "_")
+
+
+def _unknown(key: str, where: str) -> ConfigError:
+    names = [s.name for s in SETTINGS]
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = (f"did you mean '{close[0]}'? " if close else "") + "valid settings: " + ", ".join(names)
+    return ConfigError(f"{where}: unknown setting '{key}'", hint=hint)
+
+
+def _typed(key: str, raw: Any, where: str) -> Any:
+    try:
+        return _BY_NAME[key].convert(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {key} = {str(raw)!r} is not {exc}", hint=f"{key}: {_BY_NAME[key].help}") from None
+
+
+def read_config_file(path: Path) -> dict[str, tuple[str, str]]:
+    """The ``key = value`` lines of ``path`` as {key: (raw value, "path:line")}.
+
+    Raises ConfigError for a line that is not ``key = value`` or names an
+    unknown setting.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", hint="fix or remove the file") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        where = f"{path}:{number}"
+        key, sep, raw = stripped.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{where}: expected 'key = value', got {stripped!r}",
+                              hint="one setting per line, e.g. stats_interval = 30 seconds")
+        name = _normal(key)
+        if name not in _BY_NAME:
+            raise _unknown(key.strip(), where)
+        raw = raw.strip()
+        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+            raw = raw[1:-1]
+        out[name] = (raw, where)
+    return out
+
+
+class Settings(Mapping[str, Any]):
+    """The node's validated settings: a read-only mapping name → value.
+
+    Also readable as attributes (``settings.stats_interval``). Build it with
+    :meth:`load`; :meth:`reload` reads the same sources again.
+    """
+
+    def __init__(self, values: Mapping[str, Value], home: Path | None = None,
+                 env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> None:
+        self._values = dict(values)
+        self._home = home
+        self._env = env
+        self._overrides = dict(overrides or {})
+
+    @classmethod
+    def load(cls, home: str | Path | None = None, env: Mapping[str, str] | None = None,
+             overrides: Mapping[str, Any] | None = None) -> Settings:
+        """Defaults < ``<home>/anynode.cfg`` < ``ANYNODE_*`` env < ``overrides``.
+
+        ``env`` defaults to os.environ as it is at each (re)load. Raises
+        ConfigError on the first unknown key or bad value.
+        """
+        home_path = Path(home) if home is not None else None
+        values = {s.name: Value(s.default, "default") for s in SETTINGS}
+        if home_path is not None and (home_path / CONFIG_FILE).is_file():
+            for name, (raw, where) in read_config_file(home_path / CONFIG_FILE).items():
+                values[name] = Value(_typed(name, raw, where), where)
+        environ = os.environ if env is None else env
+        for var in sorted(environ):
+            if not var.startswith(ENV_PREFIX) or var in ENV_IGNORED:
+                continue
+            where = f"environment variable {var}"
+            name = _normal(var[len(ENV_PREFIX):])
+            if name not in _BY_NAME:
+                raise _unknown(name, where)
+            values[name] = Value(_typed(name, environ[var], where), f"env {var}")
+        for key, raw in (overrides or {}).items():
+            name = _normal(key)
+            if name not in _BY_NAME:
+                raise _unknown(key, "override")
+            values[name] = Value(_typed(name, raw, "override"), "override")
+        return cls(values, home_path, env, overrides)
+
+    def reload(self) -> Settings:
+        """New Settings from the same sources; raises ConfigError (keep the old ones) if they do not validate."""
+        return Settings.load(self._home, self._env, self._overrides)
+
+    def source(self, name: str) -> str:
+        """Where ``name``'s value came from."""
+        return self._entry(name).source
+
+    def changed(self, other: Settings) -> list[str]:
+        """Names whose value differs between these settings and ``other``, in declaration order."""
+        return [s.name for s in SETTINGS if self[s.name] != other[s.name]]
+
+    def describe(self) -> list[tuple[str, Any, str]]:
+        """(name, value, source) for every setting, in declaration order."""
+        return [(s.name, self._values[s.name].value, self._values[s.name].source) for s in SETTINGS]
+
+    def _entry(self, name: str) -> Value:
+        key = _normal(name)
+        if key not in self._values:
+            raise _unknown(name, "setting")
+        return self._values[key]
+
+    def __getitem__(self, name: str) -> Any:
+        return self._entry(name).value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._entry(name).value
+        except ConfigError as exc:
+            raise AttributeError(exc.one_line()) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{k}={v.value!r}" for k, v in self._values.items()) + ")"
