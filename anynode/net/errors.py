@@ -26,7 +26,7 @@ class ProtocolError(RemoteError):
     http_status = 400
 
 
-class AuthError(RemoteError):
+class AuthError(ProtocolError):
     """A frame refused by network-key authentication (missing, wrong or
     expired signature, replayed nonce)."""
 
