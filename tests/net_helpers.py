@@ -7,7 +7,8 @@ import contextlib
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -98,7 +99,7 @@ def read_until_closed(sock: socket.socket, limit: float = 3.0) -> bytes:
         sock.settimeout(max(deadline - time.monotonic(), 0.01))
         try:
             data = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             break
         except ConnectionResetError:
             break

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from net_helpers import (  # noqa: F401
+    no_leaked_threads,
+    raw_connect,
+    read_until_closed,
+    running_server,
+)
 
 from anynode.net.auth import Authenticator, make_authenticator
 from anynode.net.client import NetClient
 from anynode.net.errors import AuthError
 from anynode.net.protocol import FrameCodec
-from net_helpers import no_leaked_threads, raw_connect, read_until_closed, running_server  # noqa: F401
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -9,10 +9,10 @@ import time
 
 import orjson
 import pytest
+from net_helpers import no_leaked_threads  # noqa: F401  (autouse fixture)
 
 from anynode.net.errors import ConnectionLost, ProtocolError
 from anynode.net.protocol import MAGIC, PREFIX, PREFIX_SIZE, FrameCodec
-from net_helpers import no_leaked_threads  # noqa: F401  (autouse fixture)
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -10,13 +10,21 @@ import threading
 import time
 
 import pytest
+from net_helpers import (  # noqa: F401
+    dead_port,
+    echo,
+    hanging_peer,
+    no_leaked_threads,
+    raw_connect,
+    read_until_closed,
+    running_server,
+    wait_until,
+)
 
 from anynode.errors import NotPermitted, RemoteTimeout, ServiceError, ValidationError
 from anynode.net.client import NetClient, parse_dest
 from anynode.net.errors import ConnectionLost, PeerError, ProtocolError, Unreachable
 from anynode.net.protocol import MAGIC, PREFIX, FrameCodec
-from net_helpers import (dead_port, echo, hanging_peer, no_leaked_threads,  # noqa: F401
-                         raw_connect, read_until_closed, running_server, wait_until)
 
 pytestmark = pytest.mark.timeout(30)
 

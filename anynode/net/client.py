@@ -14,13 +14,20 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence, Union
+from typing import Any, Union
 
 from anynode.errors import AnyNodeError, RemoteTimeout, ValidationError
-from anynode.net.errors import (AuthError, ConnectionLost, ProtocolError, RemoteError,
-                                Unreachable, error_from_wire)
+from anynode.net.errors import (
+    AuthError,
+    ConnectionLost,
+    ProtocolError,
+    RemoteError,
+    Unreachable,
+    error_from_wire,
+)
 from anynode.net.protocol import DEFAULT_MAX_FRAME, FrameCodec, Signer
 
 Dest = Union[str, "tuple[str, int]"]
@@ -79,7 +86,7 @@ class PeerReply:
 class _Conn:
     """One socket to one peer, with its own request-id counter."""
 
-    __slots__ = ("sock", "key", "ids", "last_used", "reused")
+    __slots__ = ("ids", "key", "last_used", "reused", "sock")
 
     def __init__(self, sock: socket.socket, key: str) -> None:
         self.sock = sock
@@ -310,7 +317,7 @@ class NetClient:
             raise RemoteTimeout(f"no time left to connect to {key} within {_secs(limit)} s")
         try:
             sock = socket.create_connection((host, port), timeout=left)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise RemoteTimeout(f"connecting to {key} timed out after {_secs(left)} s",
                                 "is the peer up and reachable from here?") from None
         except ConnectionRefusedError:

@@ -120,7 +120,7 @@ class FrameCodec:
 
     # -- decoding -----------------------------------------------------------
 
-    def parse_prefix(self, prefix: bytes) -> tuple[int, int]:
+    def parse_prefix(self, prefix: bytes | bytearray) -> tuple[int, int]:
         """Check a 12-byte prefix; return (header length, payload length)."""
         magic, major, minor, hlen, plen = PREFIX.unpack(prefix)
         if magic != MAGIC:
@@ -241,7 +241,7 @@ def _recv_exact(sock: socket.socket, size: int, deadline: float | None, eof_ok: 
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise socket.timeout("timed out")
+                raise TimeoutError("timed out")
             sock.settimeout(left)
         n = sock.recv_into(view[got:])
         if n == 0:

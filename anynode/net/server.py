@@ -17,12 +17,19 @@ import logging
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from anynode.errors import AnyNodeError, ServiceError
 from anynode.net.errors import AuthError, ConnectionLost, ProtocolError
-from anynode.net.protocol import DEFAULT_MAX_FRAME, Frame, FrameCodec, IdleTimeout, Signer
+from anynode.net.protocol import (
+    DEFAULT_MAX_FRAME,
+    Frame,
+    FrameCodec,
+    IdleTimeout,
+    Signer,
+)
 
 log = logging.getLogger("anynode.net.server")
 
