@@ -177,3 +177,16 @@ def test_prefix_layout_is_twelve_bytes_magic_version_lengths():
     hlen = int.from_bytes(head[4:8], "big")
     assert orjson.loads(head[12:12 + hlen]) == {"kind": "event", "id": 0}
     assert int.from_bytes(head[8:12], "big") == 3 and payload == b"abc"
+
+
+def test_buffered_read_takes_back_to_back_frames_from_one_recv(pair):
+    a, b = pair
+    codec = FrameCodec()
+    first, _ = codec.encode({"kind": "reply", "id": 1}, b"")
+    second, body = codec.encode({"kind": "reply", "id": 2}, b"two")
+    a.sendall(first + second + body)
+    buffer = bytearray()
+    assert codec.read(b, time.monotonic() + 2, buffer).id == 1
+    assert len(buffer) > 0  # the second frame came with the first recv
+    frame = codec.read(b, time.monotonic() + 2, buffer)
+    assert (frame.id, frame.payload, buffer) == (2, b"two", bytearray())

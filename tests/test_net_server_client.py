@@ -326,3 +326,28 @@ def test_connect_timeout_is_bounded():
         finally:
             for s in fillers:
                 s.close()
+
+
+def test_a_peer_that_sends_stray_bytes_after_its_reply_is_not_pooled():
+    codec = FrameCodec()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def fake_peer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            request = codec.read(conn, time.monotonic() + 3)
+            head, body = codec.encode({"kind": "reply", "id": request.id, "ok": True}, b"fine")
+            conn.sendall(head + body + b"stray bytes")
+            conn.recv(1)  # hold the connection until the client closes it
+
+    peer = threading.Thread(target=fake_peer)
+    peer.start()
+    try:
+        with NetClient() as client:
+            header, payload = client.send_command(f"127.0.0.1:{port}", "x", timeout=3)
+            assert payload == b"fine"
+            assert client.stats()["idle"] == 0  # out of step: discarded, not reused
+    finally:
+        peer.join(3)
+        listener.close()

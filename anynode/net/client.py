@@ -31,6 +31,7 @@ from anynode.net.errors import (
 from anynode.net.protocol import DEFAULT_MAX_FRAME, FrameCodec, Signer
 
 Dest = Union[str, "tuple[str, int]"]
+_TRUST_IDLE = 1.0  # a socket idle less than this is used without a liveness probe
 _DEST_HINT = "write a destination as host:port, e.g. 10.0.0.1:32148"
 
 
@@ -86,7 +87,7 @@ class PeerReply:
 class _Conn:
     """One socket to one peer, with its own request-id counter."""
 
-    __slots__ = ("ids", "key", "last_used", "reused", "sock")
+    __slots__ = ("ids", "key", "last_used", "rbuf", "reused", "sock")
 
     def __init__(self, sock: socket.socket, key: str) -> None:
         self.sock = sock
@@ -94,6 +95,7 @@ class _Conn:
         self.ids = 0
         self.last_used = time.monotonic()
         self.reused = False
+        self.rbuf = bytearray()
 
     def next_id(self) -> int:
         self.ids += 1
@@ -303,7 +305,8 @@ class NetClient:
                 conn = queue.pop() if queue else None
             if conn is None:
                 break
-            if now - conn.last_used < self.idle_timeout and conn.alive():
+            idle = now - conn.last_used
+            if idle < self.idle_timeout and (idle < _TRUST_IDLE or conn.alive()):
                 conn.reused = True
                 self._count("reuses")
                 return conn
@@ -340,7 +343,7 @@ class NetClient:
     def _checkin(self, conn: _Conn) -> None:
         conn.last_used = time.monotonic()
         with self._lock:
-            if not self._closed:
+            if not self._closed and not conn.rbuf:  # stray bytes: the stream is out of step
                 queue = self._idle.setdefault(conn.key, deque())
                 if len(queue) < self.max_idle_per_peer:
                     queue.append(conn)
@@ -361,7 +364,7 @@ class NetClient:
                 self.codec.write(conn.sock, frame_header, payload)
             except (BrokenPipeError, ConnectionResetError):
                 raise _Stale() from None
-            reply = self.codec.read(conn.sock, deadline)
+            reply = self.codec.read(conn.sock, deadline, conn.rbuf)
             if reply is None:
                 raise _Stale()
         except _Stale:

@@ -173,20 +173,28 @@ class FrameCodec:
             sock.sendall(body)
         return len(head) + len(body)
 
-    def read(self, sock: socket.socket, deadline: float | None = None) -> Frame | None:
+    def read(self, sock: socket.socket, deadline: float | None = None,
+             buffer: bytearray | None = None) -> Frame | None:
         """Read one frame from a blocking socket; None on a clean close.
 
         ``deadline`` (time.monotonic) bounds the whole frame, so a peer that
         dribbles bytes cannot hold the reader past it (socket.timeout).
+        ``buffer``, kept per connection, lets one recv take a whole small
+        frame; bytes read past the frame stay in it for the next call.
+        Without it nothing past the frame is consumed.
         """
-        prefix = _recv_exact(sock, PREFIX_SIZE, deadline, eof_ok=True)
-        if prefix is None:
+        buf = bytearray() if buffer is None else buffer
+        greedy = buffer is not None
+        if not _fill(sock, buf, PREFIX_SIZE, deadline, greedy, eof_ok=True):
             return None
-        hlen, plen = self.parse_prefix(prefix)
-        body = _recv_exact(sock, hlen + plen, deadline, eof_ok=False)
-        assert body is not None
-        view = memoryview(body)
-        return self.parse_body(view[:hlen].tobytes(), view[hlen:].tobytes())
+        hlen, plen = self.parse_prefix(bytes(buf[:PREFIX_SIZE]))
+        total = PREFIX_SIZE + hlen + plen
+        _fill(sock, buf, total, deadline, greedy, eof_ok=False)
+        with memoryview(buf) as view:
+            head = view[PREFIX_SIZE:PREFIX_SIZE + hlen].tobytes()
+            payload = view[PREFIX_SIZE + hlen:total].tobytes()
+        del buf[:total]
+        return self.parse_body(head, payload)
 
     # -- asyncio streams ------------------------------------------------------
 
@@ -228,25 +236,29 @@ class FrameCodec:
         return self.parse_body(head, payload)
 
 
-def _recv_exact(sock: socket.socket, size: int, deadline: float | None, eof_ok: bool) -> bytearray | None:
-    """Receive exactly ``size`` bytes before ``deadline``.
+def _fill(sock: socket.socket, buf: bytearray, size: int, deadline: float | None,
+          greedy: bool, eof_ok: bool) -> bool:
+    """Receive into ``buf`` until it holds ``size`` bytes, before ``deadline``.
 
-    Returns None when the peer closes before the first byte and ``eof_ok``;
-    raises ConnectionLost when it closes later, socket.timeout at the deadline.
+    Greedy reads take up to 64 KiB more than needed. Returns False when the
+    peer closes before anything was read and ``eof_ok``; raises ConnectionLost
+    when it closes later, socket.timeout at the deadline.
     """
-    buf = bytearray(size)
-    view = memoryview(buf)
-    got = 0
-    while got < size:
+    start = len(buf)
+    while len(buf) < size:
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError("timed out")
-            sock.settimeout(left)
-        n = sock.recv_into(view[got:])
-        if n == 0:
-            if got == 0 and eof_ok:
-                return None
-            raise ConnectionLost(f"connection closed in the middle of a frame ({got} of {size} bytes)")
-        got += n
-    return buf
+                raise socket.timeout("timed out")
+            current = sock.gettimeout()
+            if current is None or current > left + 0.01:  # settimeout is a syscall: only to shorten
+                sock.settimeout(left)
+        want = size - len(buf)
+        chunk = sock.recv(max(want, 65536) if greedy else want)
+        if not chunk:
+            if len(buf) == start == 0 and eof_ok:
+                return False
+            raise ConnectionLost(f"connection closed in the middle of a frame "
+                                 f"({len(buf)} of {size} bytes)")
+        buf += chunk
+    return True

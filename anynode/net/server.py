@@ -37,8 +37,10 @@ Handler = Callable[[dict[str, Any], bytes], "tuple[dict[str, Any], bytes]"]
 _STOP_POLL = 0.1  # seconds between checks of the stop event
 
 
-def new_event_loop() -> asyncio.AbstractEventLoop:
+def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
     """A uvloop loop when uvloop is installed (measured faster), else asyncio's."""
+    if not use_uvloop:
+        return asyncio.new_event_loop()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
@@ -67,6 +69,7 @@ class FrameServer:
         read_timeout: a frame, once begun, must arrive within this many seconds.
         housekeeping: called every ``housekeeping_interval`` s on the pool
             (e.g. TransferReceiver.sweep).
+        use_uvloop: run on uvloop when installed (False: asyncio's own loop).
     """
 
     def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0, *,
@@ -75,7 +78,7 @@ class FrameServer:
                  idle_timeout: float = 60.0, read_timeout: float = 20.0,
                  max_connections: int = 1024, backlog: int = 128,
                  housekeeping: Callable[[], None] | None = None,
-                 housekeeping_interval: float = 5.0) -> None:
+                 housekeeping_interval: float = 5.0, use_uvloop: bool = True) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
         self.handler = handler
@@ -90,6 +93,7 @@ class FrameServer:
         self.backlog = backlog
         self.housekeeping = housekeeping
         self.housekeeping_interval = housekeeping_interval
+        self.use_uvloop = use_uvloop
         self._bound: tuple[str, int] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -134,7 +138,7 @@ class FrameServer:
         and leaves no thread behind. Raises ServiceError if it cannot listen.
         """
         lsock = self._listen()
-        loop = new_event_loop()
+        loop = new_event_loop(self.use_uvloop)
         self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="anynode:tcp-worker")
         try:
             loop.run_until_complete(self._main(lsock, stop, ready))
