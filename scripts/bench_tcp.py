@@ -32,9 +32,9 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from anynode.net.client import NetClient  # noqa: E402
-from anynode.net.protocol import FrameCodec  # noqa: E402
-from anynode.net.server import FrameServer  # noqa: E402
+from anynode.net.client import NetClient
+from anynode.net.protocol import FrameCodec
+from anynode.net.server import FrameServer
 
 LEN = struct.Struct("!I")
 COMMAND = "get status where format = json"

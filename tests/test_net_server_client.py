@@ -46,12 +46,20 @@ def error_reply_of(port: int, data: bytes) -> dict:
 
 
 def test_round_trip_with_request_ids_and_payload():
-    with running_server() as server, NetClient() as client:
+    peers: list[str] = []
+
+    def handler(header, payload):
+        peers.append(header["_peer"])
+        return echo(header, payload)
+
+    with running_server(handler) as server, NetClient() as client:
         dest = ("localhost", server.port)
-        first, _ = client.send_command(dest, "get status", timeout=3)
+        first, _ = client.send_command(dest, "get status", timeout=3, _peer="10.9.9.9:1")
         second, payload = client.request(dest, {"kind": "command", "command": "x"}, b"\x00" * 100_000, 3)
         assert (first["echo"], first["ok"], first["kind"], first["id"]) == ("get status", True, "reply", 1)
         assert second["id"] == 2 and payload == b"\x00" * 100_000
+        (conn,) = client._idle[f"127.0.0.1:{server.port}"]
+        assert peers == [f"127.0.0.1:{conn.sock.getsockname()[1]}"] * 2  # set by the server, not the peer
 
 
 def test_pooled_connection_is_reused_for_later_requests():
@@ -345,9 +353,20 @@ def test_a_peer_that_sends_stray_bytes_after_its_reply_is_not_pooled():
     peer.start()
     try:
         with NetClient() as client:
-            header, payload = client.send_command(f"127.0.0.1:{port}", "x", timeout=3)
+            _, payload = client.send_command(f"127.0.0.1:{port}", "x", timeout=3)
             assert payload == b"fine"
             assert client.stats()["idle"] == 0  # out of step: discarded, not reused
     finally:
         peer.join(3)
         listener.close()
+
+
+def test_a_reply_too_big_for_a_frame_becomes_an_error_and_the_server_goes_on():
+    def huge(header, payload):
+        return {}, b"x" * (2 << 20) if header["command"] == "huge" else b"small"
+
+    with running_server(huge, max_frame_size=1 << 20) as server, NetClient() as client:
+        dest = f"127.0.0.1:{server.port}"
+        with pytest.raises(ProtocolError, match="reply could not be sent: frame of 2097.* exceeds"):
+            client.send_command(dest, "huge", timeout=3)
+        assert client.send_command(dest, "next", timeout=3)[1] == b"small"

@@ -60,6 +60,8 @@ class FrameServer:
         handler: ``handler(header, payload) -> (reply_header, reply_payload)``;
             blocking; may raise AnyNodeError to answer with that error. It is
             not called for ``reply`` frames; ``event`` frames get no reply.
+            ``header["_peer"]`` is set by the server to the socket's
+            "host:port" (whatever the peer sent under that key is replaced).
         host, port: where to listen (port 0 picks a free port, see ``port``).
         threads: size of the handler worker pool.
         ssl_context: serve TLS with this server context.
@@ -236,6 +238,8 @@ class FrameServer:
         st = self._stats
         codec = self.codec
         loop = asyncio.get_running_loop()
+        peername = writer.get_extra_info("peername")
+        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else str(peername)
         while True:
             try:
                 frame = await codec.read_async(reader, self.idle_timeout, self.read_timeout)
@@ -267,6 +271,7 @@ class FrameServer:
                 await self._send_error(writer, ProtocolError(
                     "a reply frame was sent to a server", "send command, file or event frames"), frame.id)
                 continue
+            frame.header["_peer"] = peer
             header, payload, failed = await loop.run_in_executor(self._executor, self._call, frame)
             if failed:
                 st["errors"] += 1
