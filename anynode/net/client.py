@@ -1,0 +1,412 @@
+"""NetClient: requests to peers over pooled connections, and fan-out.
+
+A connection to a peer is kept in a small idle pool after its reply and reused
+by the next request to the same host:port, so ``run client`` and query
+fan-outs pay the TCP handshake once. Broken or stale sockets are discarded
+(a request on a reused socket that the peer had closed is retried once on a
+fresh one). Every call is bounded: connect, send and read share one deadline.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from anynode.errors import AnyNodeError, RemoteTimeout, ValidationError
+from anynode.net.errors import (
+    AuthError,
+    ConnectionLost,
+    ProtocolError,
+    RemoteError,
+    Unreachable,
+    error_from_wire,
+)
+from anynode.net.protocol import DEFAULT_MAX_FRAME, FrameCodec, Signer
+
+Dest = Union[str, "tuple[str, int]"]
+_TRUST_IDLE = 1.0  # a socket idle less than this is used without a liveness probe
+_DEST_HINT = "write a destination as host:port, e.g. 10.0.0.1:32148"
+
+
+def parse_dest(dest: Dest) -> tuple[str, int]:
+    """("host", port) from "host:port", "[v6]:port" or a tuple; localhost is 127.0.0.1."""
+    if isinstance(dest, tuple):
+        if len(dest) != 2:
+            raise ValidationError(f"destination {dest!r} is not (host, port)", _DEST_HINT)
+        host, port_text = str(dest[0]), str(dest[1])
+    elif isinstance(dest, str):
+        text = dest.strip()
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            port_text = rest[1:] if rest.startswith(":") else ""
+        else:
+            host, _, port_text = text.rpartition(":")
+    else:
+        raise ValidationError(f"destination {dest!r} is not a host:port string", _DEST_HINT)
+    host = host.strip()
+    if not host or not port_text.strip().isdigit() or not 0 < int(port_text) < 65536:
+        raise ValidationError(f"destination {dest!r} is not host:port with a port 1-65535", _DEST_HINT)
+    if host.lower() == "localhost":
+        host = "127.0.0.1"
+    return host, int(port_text)
+
+
+def _secs(seconds: float) -> str:
+    """Seconds as a user reads them: 1, 0.3, 20."""
+    return f"{seconds:.3g}"
+
+
+def dest_key(host: str, port: int) -> str:
+    """The canonical "host:port" text of a destination."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@dataclass
+class PeerReply:
+    """One destination's outcome in a fan-out: its reply, or the error instead."""
+
+    dest: str
+    header: dict[str, Any] | None = None
+    payload: bytes = b""
+    error: AnyNodeError | None = None
+    elapsed: float = field(default=0.0, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the peer answered without error."""
+        return self.error is None
+
+
+class _Conn:
+    """One socket to one peer, with its own request-id counter."""
+
+    __slots__ = ("ids", "key", "last_used", "rbuf", "reused", "sock")
+
+    def __init__(self, sock: socket.socket, key: str) -> None:
+        self.sock = sock
+        self.key = key
+        self.ids = 0
+        self.last_used = time.monotonic()
+        self.reused = False
+        self.rbuf = bytearray()
+
+    def next_id(self) -> int:
+        self.ids += 1
+        return self.ids
+
+    def alive(self) -> bool:
+        """False when the peer closed the idle socket or sent unexpected bytes."""
+        if isinstance(self.sock, ssl.SSLSocket):
+            return True  # no peeking under TLS; a stale socket is retried instead
+        try:
+            self.sock.setblocking(False)
+            try:
+                self.sock.recv(1, socket.MSG_PEEK)  # b"" (closed) or stray bytes: unusable
+                return False
+            finally:
+                self.sock.setblocking(True)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class _Stale(Exception):
+    """A reused socket that turned out to be closed before the reply began."""
+
+
+class NetClient:
+    """Sends frames to peers over pooled connections; owns the fan-out pool.
+
+    Args:
+        auth: authenticator for signing requests and verifying replies.
+        ssl_context: a client TLS context (None: plain TCP).
+        connect_timeout: seconds to establish a connection.
+        timeout: default seconds for a whole request (connect + send + reply).
+        idle_timeout: a pooled connection unused this long is not reused;
+            keep it below the servers' idle timeout.
+        max_idle_per_peer: idle connections kept per host:port.
+        workers: fan-out threads (created on demand, named anynode:client).
+    """
+
+    def __init__(self, *, auth: Signer | None = None, ssl_context: ssl.SSLContext | None = None,
+                 connect_timeout: float = 6.0, timeout: float = 20.0, idle_timeout: float = 30.0,
+                 max_idle_per_peer: int = 4, max_frame_size: int = DEFAULT_MAX_FRAME,
+                 workers: int = 32) -> None:
+        self.codec = FrameCodec(max_frame_size, auth)
+        self.ssl_context = ssl_context
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
+        self.idle_timeout = idle_timeout
+        self.max_idle_per_peer = max_idle_per_peer
+        self._idle: dict[str, deque[_Conn]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="anynode:client")
+        self._stats = dict.fromkeys(("connects", "reuses", "requests", "errors", "discarded"), 0)
+
+    # -- public ---------------------------------------------------------------
+
+    def request(self, dest: Dest, header: dict[str, Any], payload: bytes = b"",
+                timeout: float | None = None) -> tuple[dict[str, Any], bytes]:
+        """Send one frame to ``dest`` and return its reply (header, payload).
+
+        ``header["kind"]`` defaults to ``command``; the id is set here.
+        Raises Unreachable, RemoteTimeout, ConnectionLost, ProtocolError,
+        AuthError, or PeerError when the peer answered with an error.
+        """
+        limit = self.timeout if timeout is None else timeout
+        return self._request(dest, header, payload, time.monotonic() + limit, limit)
+
+    def _request(self, dest: Dest, header: dict[str, Any], payload: bytes, deadline: float,
+                 limit: float) -> tuple[dict[str, Any], bytes]:
+        """request() against an absolute deadline; ``limit`` is the timeout errors quote."""
+        host, port = parse_dest(dest)
+        key = dest_key(host, port)
+        self._count("requests")
+        try:
+            for attempt in (1, 2):
+                conn = self._checkout(key, host, port, deadline, limit)
+                try:
+                    return self._exchange(conn, header, payload, deadline, limit)
+                except _Stale:
+                    self._count("discarded")
+                    conn.close()
+                    if attempt == 2 or not conn.reused:
+                        raise ConnectionLost(f"{key} closed the connection before replying",
+                                             "the peer may be stopping; check it with get status") from None
+            raise AssertionError("unreachable")  # pragma: no cover
+        except AnyNodeError:
+            self._count("errors")
+            raise
+
+    def send_command(self, dest: Dest, command: str, timeout: float | None = None,
+                     **fields: Any) -> tuple[dict[str, Any], bytes]:
+        """Ask ``dest`` to run ``command``; return its reply (header, payload)."""
+        return self.request(dest, {"kind": "command", "command": command, **fields}, b"", timeout)
+
+    def send_event(self, dest: Dest, header: dict[str, Any], payload: bytes = b"",
+                   timeout: float | None = None) -> None:
+        """Send a one-way ``event`` frame (no reply is awaited)."""
+        host, port = parse_dest(dest)
+        key = dest_key(host, port)
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        conn = self._checkout(key, host, port, deadline, limit)
+        try:
+            frame = dict(header, kind="event", id=conn.next_id())
+            conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            self.codec.write(conn.sock, frame, payload)
+        except (OSError, AnyNodeError) as exc:
+            conn.close()
+            raise self._translate(exc, key, limit) from None
+        self._checkin(conn)
+
+    def fan_out(self, dests: Iterable[Dest], header: dict[str, Any], payload: bytes = b"",
+                timeout: float | None = None) -> list[PeerReply]:
+        """Send the same frame to every destination in parallel.
+
+        Returns within ``timeout`` one PeerReply per distinct destination, in
+        the given order: the reply, or the error (unreachable, timed out,
+        refused by auth, protocol error, or the peer's own error).
+        """
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        entries: list[PeerReply] = []
+        futures = {}
+        seen: set[str] = set()
+        for dest in dests:
+            try:
+                key = dest_key(*parse_dest(dest))
+            except ValidationError as exc:
+                entries.append(PeerReply(str(dest), error=exc))
+                continue
+            if key in seen:
+                continue
+            seen.add(key)
+            entry = PeerReply(key)
+            entries.append(entry)
+            futures[self._pool.submit(self._one, entry, header, payload, deadline, limit)] = entry
+        if futures:
+            wait(futures, timeout=max(deadline - time.monotonic(), 0) + 0.2)
+        for fut, entry in futures.items():
+            if not fut.done():
+                entry.error = RemoteTimeout(f"no reply from {entry.dest} within {_secs(limit)} s")
+                entry.elapsed = limit
+        return entries
+
+    def fan_out_command(self, dests: Iterable[Dest], command: str,
+                        timeout: float | None = None) -> list[PeerReply]:
+        """Run ``command`` on every destination in parallel (see fan_out)."""
+        return self.fan_out(dests, {"kind": "command", "command": command}, b"", timeout)
+
+    def stats(self) -> dict[str, int]:
+        """Counters: connects, reuses, requests, errors, discarded, idle."""
+        with self._lock:
+            out = dict(self._stats)
+            out["idle"] = sum(len(q) for q in self._idle.values())
+        return out
+
+    def close(self) -> None:
+        """Close pooled connections and stop the fan-out threads."""
+        with self._lock:
+            self._closed = True
+            idle = [c for q in self._idle.values() for c in q]
+            self._idle.clear()
+        for conn in idle:
+            conn.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> NetClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._stats[name] += n
+
+    def _one(self, entry: PeerReply, header: dict[str, Any], payload: bytes, deadline: float,
+             limit: float) -> None:
+        started = time.monotonic()
+        try:
+            if deadline <= started:
+                raise RemoteTimeout(f"no reply from {entry.dest}: the fan-out deadline passed before sending")
+            entry.header, entry.payload = self._request(entry.dest, header, payload, deadline, limit)
+        except AnyNodeError as exc:
+            entry.error = exc
+        except Exception as exc:  # keep one bad peer from hiding the others' replies
+            entry.error = RemoteError(f"request to {entry.dest} failed: {type(exc).__name__}: {exc}")
+        entry.elapsed = time.monotonic() - started
+
+    def _checkout(self, key: str, host: str, port: int, deadline: float, limit: float) -> _Conn:
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise RemoteError("the network client is closed", "this node is shutting down")
+                queue = self._idle.get(key)
+                conn = queue.pop() if queue else None
+            if conn is None:
+                break
+            idle = now - conn.last_used
+            if idle < self.idle_timeout and (idle < _TRUST_IDLE or conn.alive()):
+                conn.reused = True
+                self._count("reuses")
+                return conn
+            self._count("discarded")
+            conn.close()
+        return self._connect(key, host, port, deadline, limit)
+
+    def _connect(self, key: str, host: str, port: int, deadline: float, limit: float) -> _Conn:
+        left = min(self.connect_timeout, deadline - time.monotonic())
+        if left <= 0:
+            raise RemoteTimeout(f"no time left to connect to {key} within {_secs(limit)} s")
+        try:
+            sock = socket.create_connection((host, port), timeout=left)
+        except TimeoutError:
+            raise RemoteTimeout(f"connecting to {key} timed out after {_secs(left)} s",
+                                "is the peer up and reachable from here?") from None
+        except ConnectionRefusedError:
+            raise Unreachable(f"cannot reach {key}: connection refused",
+                              "is a TCP server running there (run tcp server)?") from None
+        except OSError as exc:
+            raise Unreachable(f"cannot reach {key}: {exc.strerror or exc}",
+                              "check the address and the network") from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.ssl_context is not None:
+            try:
+                sock = self.ssl_context.wrap_socket(sock, server_hostname=host)
+            except (ssl.SSLError, OSError) as exc:
+                sock.close()
+                raise ProtocolError(f"TLS handshake with {key} failed: {exc}",
+                                    "check that both nodes use TLS and trust each other's certificate") from None
+        self._count("connects")
+        return _Conn(sock, key)
+
+    def _checkin(self, conn: _Conn) -> None:
+        conn.last_used = time.monotonic()
+        with self._lock:
+            if not self._closed and not conn.rbuf:  # stray bytes: the stream is out of step
+                queue = self._idle.setdefault(conn.key, deque())
+                if len(queue) < self.max_idle_per_peer:
+                    queue.append(conn)
+                    return
+        conn.close()
+
+    def _exchange(self, conn: _Conn, header: dict[str, Any], payload: bytes,
+                  deadline: float, limit: float) -> tuple[dict[str, Any], bytes]:
+        """Write the request, read the matching reply; pool the socket if clean."""
+        key = conn.key
+        request_id = conn.next_id()
+        frame_header = dict(header)
+        frame_header.setdefault("kind", "command")
+        frame_header["id"] = request_id
+        try:
+            conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                self.codec.write(conn.sock, frame_header, payload)
+            except (BrokenPipeError, ConnectionResetError):
+                raise _Stale() from None
+            reply = self.codec.read(conn.sock, deadline, conn.rbuf)
+            if reply is None:
+                raise _Stale()
+        except _Stale:
+            raise
+        except (OSError, AnyNodeError) as exc:
+            conn.close()
+            raise self._translate(exc, key, limit) from None
+        head = reply.header
+        if reply.kind != "reply" or reply.id not in (request_id, 0):
+            conn.close()
+            raise ProtocolError(f"{key} answered request {request_id} with a {reply.kind!r} frame "
+                                f"for request {reply.id}")
+        if head.get("ok") is False or "error" in head:
+            err = error_from_wire(head.get("error"), key)
+            if isinstance(err, (ProtocolError, AuthError)):
+                conn.close()  # the server closes after a refusal
+            else:
+                self._checkin(conn)
+            raise err
+        if reply.id != request_id:
+            conn.close()
+            raise ProtocolError(f"{key} answered request {request_id} with reply id {reply.id}")
+        self._checkin(conn)
+        return head, reply.payload
+
+    @staticmethod
+    def _translate(exc: BaseException, key: str, limit: float) -> AnyNodeError:
+        """One clear error for a socket-level failure talking to ``key``."""
+        if isinstance(exc, AuthError):
+            return AuthError(f"reply from {key} refused: {exc.message}", exc.hint)
+        if isinstance(exc, AnyNodeError):
+            return type(exc)(f"{key}: {exc.message}", exc.hint)
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            return RemoteTimeout(f"no reply from {key} within {_secs(limit)} s",
+                                 "the peer is busy or stalled; raise the timeout or check the peer")
+        if isinstance(exc, ssl.SSLError):
+            return ProtocolError(f"TLS failure talking to {key}: {exc}")
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+            return ConnectionLost(f"{key} closed the connection: {exc.strerror or exc}")
+        return RemoteError(f"network error talking to {key}: {exc}")
+
+
+def replies_by_dest(replies: Sequence[PeerReply]) -> dict[str, PeerReply]:
+    """Index fan-out replies by their "host:port"."""
+    return {r.dest: r for r in replies}
