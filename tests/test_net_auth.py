@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from net_helpers import (  # noqa: F401
+from tests.net_helpers import (  # noqa: F401
     no_leaked_threads,
     raw_connect,
     read_until_closed,

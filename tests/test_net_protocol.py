@@ -9,7 +9,7 @@ import time
 
 import orjson
 import pytest
-from net_helpers import no_leaked_threads  # noqa: F401  (autouse fixture)
+from tests.net_helpers import no_leaked_threads  # noqa: F401  (autouse fixture)
 
 from anynode.net.errors import ConnectionLost, ProtocolError
 from anynode.net.protocol import MAGIC, PREFIX, PREFIX_SIZE, FrameCodec

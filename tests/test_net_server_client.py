@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from net_helpers import (  # noqa: F401
+from tests.net_helpers import (  # noqa: F401
     dead_port,
     echo,
     hanging_peer,

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from net_helpers import dead_port, no_leaked_threads, running_server, wait_until  # noqa: F401
+from tests.net_helpers import dead_port, no_leaked_threads, running_server, wait_until  # noqa: F401
 
 from anynode.errors import ConfigError
 from anynode.net.client import NetClient
