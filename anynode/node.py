@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from anynode import __version__
 from anynode.errors import AnyNodeError
@@ -88,6 +88,9 @@ class Node:
         self.logs = NodeLogs.from_settings(self.home, self.settings)
         self.log = self.logs.logger
         self.services = ServiceManager(logger=self.log.getChild("services"))
+        self.network_key: str = self.settings["network_key"]
+        self._client: Any = None
+        self._client_lock = threading.Lock()
 
     # -- the dictionary -------------------------------------------------
     def _seed_dictionary(self) -> None:
@@ -147,16 +150,51 @@ class Node:
         try:
             result = execute(self.context(source, frame, peer), line)
         except ControlFlow:
-            self.log.log(level, "(ok) %s", line)
+            if self.log.isEnabledFor(level):
+                self.log.log(level, "(ok) %s", self.registry.redact(line))
             raise
         except AnyNodeError as exc:
-            self.log.warning("(Failed: %s) %s", exc.one_line(), line)
+            self.log.warning("(Failed: %s) %s", exc.one_line(), self.registry.redact(line))
             raise
         except Exception:
-            self.log.exception("(Failed: internal error) %s", line)
+            self.log.exception("(Failed: internal error) %s", self.registry.redact(line))
             raise
-        self.log.log(level, "(ok) %s", line)
+        if self.log.isEnabledFor(level):
+            self.log.log(level, "(ok) %s", self.registry.redact(line))
         return result
+
+    # -- the network -----------------------------------------------------
+    def authenticator(self) -> Any:
+        """The frame signer for the network key, or None when no key is set."""
+        from anynode.net import make_authenticator
+
+        return make_authenticator(self.network_key or None)
+
+    def set_network_key(self, key: str) -> None:
+        """Use ``key`` for every frame from now on (client and TCP server)."""
+        self.network_key = key
+        auth = self.authenticator()
+        with self._client_lock:
+            if self._client is not None:
+                self._client.codec.auth = auth
+        tcp = self.services.get("TCP")
+        if tcp is not None and hasattr(tcp, "set_auth"):
+            tcp.set_auth(auth)
+
+    def client(self) -> Any:
+        """The node's NetClient (pooled connections to peers), made on first use."""
+        with self._client_lock:
+            if self._client is None:
+                from anynode.net import NetClient
+
+                ctx = None
+                if self.settings["tls_ca_file"]:
+                    from anynode.services.tcp_server import client_ssl_context
+
+                    ctx = client_ssl_context(self.settings["tls_ca_file"])
+                self._client = NetClient(auth=self.authenticator(), ssl_context=ctx,
+                                         timeout=float(self.settings["remote_timeout"]))
+            return self._client
 
     # -- lifecycle -------------------------------------------------------
     def on_exit(self, listener: Callable[[], None]) -> None:
@@ -193,6 +231,10 @@ class Node:
         stopped = self.services.stop_all(float(self.settings["shutdown_timeout"]))
         if stopped:
             self.log.info("stopped: %s", ", ".join(stopped))
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
         self.logs.close()
         if self._lock is not None:
             self._lock.release()

@@ -128,6 +128,23 @@ class Json(Result):
         return {"type": self.kind, "value": self.value}
 
 
+@dataclass(frozen=True)
+class Batch(Result):
+    """Results of a line that held several commands (``a & b``)."""
+
+    results: tuple[Result, ...] = ()
+    kind: ClassVar[str] = "batch"
+
+    def to_json(self) -> Any:
+        return [r.to_json() for r in self.results]
+
+    def to_text(self) -> str:
+        return "\n".join(t for t in (r.to_text() for r in self.results) if t)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.kind, "results": [r.to_wire() for r in self.results]}
+
+
 def from_wire(obj: dict[str, Any]) -> Result:
     """Rebuild a Result from :meth:`Result.to_wire` output.
 
@@ -145,4 +162,60 @@ def from_wire(obj: dict[str, Any]) -> Result:
         return Json(obj.get("value"))
     if kind == "empty":
         return Empty()
+    if kind == "replies":
+        return Replies(tuple(Reply(r["dest"], from_wire(r["result"]) if r.get("result") else None, r.get("error"),
+                                   float(r.get("elapsed", 0.0))) for r in obj.get("replies", [])))
+    if kind == "batch":
+        return Batch(tuple(from_wire(r) for r in obj.get("results", [])))
     raise ValueError(f"unknown result type {kind!r}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What one peer answered: its result, or the error that stood in for it."""
+
+    dest: str
+    result: Result | None = None
+    error: dict[str, Any] | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the peer answered with a result."""
+        return self.error is None
+
+    def text(self) -> str:
+        """The reply as plain text, or ``error: ...``."""
+        if self.result is not None:
+            return self.result.to_text()
+        err = self.error or {}
+        hint = f" ({err['hint']})" if err.get("hint") else ""
+        return f"error: {err.get('error', 'no reply')}{hint}"
+
+
+@dataclass(frozen=True)
+class Replies(Result):
+    """The answers of several peers to one command (``run client``)."""
+
+    replies: tuple[Reply, ...] = ()
+    kind: ClassVar[str] = "replies"
+
+    def to_json(self) -> Any:
+        return {r.dest: (r.result.to_json() if r.result is not None else r.error) for r in self.replies}
+
+    def to_text(self) -> str:
+        blocks = []
+        for r in self.replies:
+            body = r.text()
+            sep = "\n" if "\n" in body or r.ok else " "
+            blocks.append(f"[From Node {r.dest}]{sep}{body}")
+        return "\n".join(blocks)
+
+    def pairs(self) -> list[list[str]]:
+        """``[[dest, text], ...]`` as AnyLog's ``name[] = run client ...`` stores them."""
+        return [[r.dest, r.text()] for r in self.replies]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.kind, "replies": [
+            {"dest": r.dest, "result": r.result.to_wire() if r.result is not None else None,
+             "error": r.error, "elapsed": r.elapsed} for r in self.replies]}

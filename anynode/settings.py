@@ -143,6 +143,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("start_timeout", Seconds(10), Seconds, "How long 'run <service>' waits for the service to be ready.",
             minimum=0.1),
     Setting("shutdown_timeout", Seconds(10), Seconds, "Deadline for stopping every service at exit.", minimum=0.1),
+    Setting("network_key", "", str, "Shared key of the network: when set, every node-to-node frame is signed "
+            "(HMAC-SHA256) and frames without it are refused. Empty: off."),
+    Setting("tls_ca_file", "", str, "When set, 'run client' talks TLS to peers and trusts this CA (PEM file)."),
+    Setting("remote_timeout", Seconds(20), Seconds, "How long 'run client' waits for peers' replies.", minimum=0.1),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -17,7 +17,7 @@ import pytest
 from anynode import lifecycle
 from anynode.logs import NodeLogs
 from anynode.services.manager import ServiceManager
-from anynode.settings import Settings
+from anynode.settings import SETTINGS, Settings
 from tests.svc_helpers import Sleepy, Stubborn, assert_no_anynode_threads
 
 pytestmark = pytest.mark.timeout(30)
@@ -152,8 +152,7 @@ def test_sighup_reopens_logs_and_reloads_only_valid_settings(tmp_path: Path, man
         assert holder[0].log_level == "DEBUG"  # the old settings stay
         assert logs.errors.entries()[-1].text == (
             f"SIGHUP: settings not reloaded, keeping the old ones: {cfg}:2: unknown setting 'log_levl' "
-            "(did you mean 'log_level'? valid settings: node_name, log_level, log_max_bytes, log_backups, "
-            "stats_interval, error_log_size, event_log_size, start_timeout, shutdown_timeout)")
+            "(did you mean 'log_level'? valid settings: " + ", ".join(s.name for s in SETTINGS) + ")")
     finally:
         lc.close()
         logs.close()

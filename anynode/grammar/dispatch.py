@@ -30,7 +30,7 @@ from anynode.grammar.parser import parse
 from anynode.grammar.registry import Registry
 from anynode.grammar.tokens import OP, STRING, WORD, Token, split_commands, tokenize
 from anynode.grammar.variables import expand_tokens
-from anynode.results import Empty, Message, Result
+from anynode.results import Batch, Empty, Message, Result
 
 
 class Source(enum.Enum):
@@ -107,23 +107,6 @@ class Context:
         return expand_tokens(tokens, self.node.get_var, os.environ)
 
 
-@dataclass(frozen=True)
-class Batch(Result):
-    """Results of a line that held several commands."""
-
-    results: tuple[Result, ...] = ()
-    kind = "batch"  # type: ignore[assignment]
-
-    def to_json(self) -> Any:
-        return [r.to_json() for r in self.results]
-
-    def to_text(self) -> str:
-        return "\n".join(t for t in (r.to_text() for r in self.results) if t)
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"type": "batch", "results": [r.to_wire() for r in self.results]}
-
-
 def execute(ctx: Context, line: str) -> Result:
     """Run every command of one line; the result of each, in a Batch when several."""
     results: list[Result] = []
@@ -155,8 +138,9 @@ def _concat(tokens: list[Token]) -> str:
     return "".join(" ".join(p) for p in parts)
 
 
-def _value_of(ctx: Context, tokens: list[Token]) -> str | None:
-    """The text an assignment stores (None deletes)."""
+def _value_of(ctx: Context, tokens: list[Token], shape: str) -> Any:
+    """What an assignment stores: text, or for ``name[]``/``name{}`` a JSON
+    list/object of the peers' replies; None deletes."""
     if not tokens or (len(tokens) == 1 and tokens[0].kind == STRING and tokens[0].text == ""):
         return None
     words: list[str] = []
@@ -165,7 +149,11 @@ def _value_of(ctx: Context, tokens: list[Token]) -> str | None:
             break
         words.append(tok.text)
     if words and ctx.node.registry.match(words):
-        return execute_tokens(ctx, tokens).to_text()
+        result = execute_tokens(ctx, tokens)
+        if shape and hasattr(result, "pairs"):
+            pairs = result.pairs()
+            return json.dumps(pairs if shape == "[]" else dict(pairs))
+        return result.to_text()
     if any(t.is_op("+") for t in tokens):
         return _concat(tokens)
     return " ".join(t.text for t in tokens)
@@ -176,7 +164,9 @@ def _assign(ctx: Context, target: Token, value_tokens: list[Token]) -> Result:
         raise NotPermitted(f"a peer may not set variables ('{target.text} = ...')",
                            hint="run the assignment on the node itself")
     name = target.text
-    value = _value_of(ctx, value_tokens)
+    shape = name[-2:] if name.endswith(("[]", "{}")) else ""
+    name = name[:-2] if shape else name
+    value = _value_of(ctx, value_tokens, shape)
     if name.startswith("$"):
         if value is None:
             os.environ.pop(name[1:], None)

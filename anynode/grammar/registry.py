@@ -19,7 +19,7 @@ _DEFAULT: dict[tuple[str, ...], CommandSpec] = {}
 
 def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = (),
             examples: Iterable[str] = (), keywords: Iterable[str] = (), remote: bool = False,
-            http: str = "GET", hidden: bool = False, raw: bool = False,
+            http: str = "GET", hidden: bool = False, raw: bool = False, secret: bool = False,
             aliases: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a command; the decorated function is its handler.
 
@@ -27,7 +27,8 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
     the rest the description. ``remote`` marks commands a peer or a REST
     client may run; ``http`` is the method AnyLog requires for it over REST
     (GET reads, POST changes state). ``raw`` handlers get the tokens after
-    the command words unparsed (language forms such as ``if``).
+    the command words unparsed (language forms such as ``if``). ``secret``
+    commands are logged without their arguments (keys, passwords).
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -36,7 +37,7 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
         spec = CommandSpec(
             words=tuple(words.split()), handler=fn, args=tuple(args), options=tuple(options),
             summary=summary.strip(), description=description.strip(), examples=tuple(examples),
-            keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw,
+            keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw, secret=secret,
             aliases=tuple(tuple(a.split()) for a in aliases))
         for key in (spec.words, *spec.aliases):
             if key in _DEFAULT and _DEFAULT[key].handler is not fn:
@@ -106,6 +107,16 @@ class Registry:
         if not picks and low:
             picks += difflib.get_close_matches(low[0], names, n=limit, cutoff=0.5)
         return list(dict.fromkeys(picks))[:limit]
+
+    def redact(self, line: str) -> str:
+        """``line`` as it may be logged: a secret command's arguments are masked."""
+        if "key" not in line and "password" not in line and "secret" not in line:
+            return line
+        words = line.split()
+        found = self.match(words)
+        if found is not None and found[0].secret and len(words) > found[1]:
+            return " ".join(words[:found[1]]) + " ****"
+        return line
 
     def not_found(self, words: list[str], offset: int = 0) -> CommandNotFound:
         """The error for words that name no command, with suggestions."""

@@ -69,6 +69,7 @@ class CommandSpec:
     http: str = "GET"
     hidden: bool = False
     raw: bool = False
+    secret: bool = False
     aliases: tuple[tuple[str, ...], ...] = field(default=())
 
     @property

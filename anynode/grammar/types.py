@@ -42,6 +42,9 @@ class Text(ValueType):
     """Any text."""
 
 
+TEXT = Text()
+
+
 @dataclass(frozen=True)
 class Int(ValueType):
     """A whole number, optionally bounded."""
@@ -97,6 +100,9 @@ class Bool(ValueType):
         return ("true", "false")
 
 
+BOOL = Bool()
+
+
 class Choice(ValueType):
     """One of a fixed set of words (any case)."""
 
@@ -140,6 +146,9 @@ class Seconds(ValueType):
         return float(m.group(1)) * unit
 
 
+SECONDS = Seconds()
+
+
 class Storage(ValueType):
     """A size: ``10000``, ``64KB``, ``2 MB`` (1024-based)."""
 
@@ -166,22 +175,60 @@ class HostPort(ValueType):
         return f"{host}:{int(m.group(2))}"
 
 
+@dataclass(frozen=True)
+class DestinationList:
+    """Peers named in ``(ip:port, ip:port, timeout = 30, subset = true)``.
+
+    ``query`` holds the text when the destinations are a metadata query
+    (``blockchain get operator ...``) rather than addresses.
+    """
+
+    dests: tuple[str, ...] = ()
+    timeout: float | None = None
+    subset: bool = False
+    query: str = ""
+
+
+def parse_destinations(text: str) -> DestinationList:
+    """Parse a ``run client`` destination: ``(a:p, b:p)``, ``a:p``, ``()``, with options inside.
+
+    Raises:
+        ValidationError: an item that is neither ip:port nor a known option.
+    """
+    body = text.strip()
+    if body.startswith("(") and body.endswith(")"):
+        body = body[1:-1].strip()
+    if re.match(r"^(blockchain\s|operator\b|publisher\b|query\b|master\b|dbms\s*=)", body):
+        return DestinationList(query=body)
+    dests: list[str] = []
+    timeout: float | None = None
+    subset = False
+    for part in (p.strip() for p in body.split(",")):
+        if not part:
+            continue
+        if "=" in part:
+            key, _, value = (x.strip() for x in part.partition("="))
+            if key == "timeout":
+                timeout = SECONDS.convert(value)
+            elif key == "subset":
+                subset = BOOL.convert(value)
+            else:
+                raise ValidationError(f"'{key}' is not a destination option", hint="use timeout = N or subset = true")
+            continue
+        for item in part.split():
+            dest = HostPort().convert(item)
+            if dest not in dests:
+                dests.append(dest)
+    return DestinationList(tuple(dests), timeout, subset)
+
+
 class Destinations(ValueType):
-    """``(ip:port, ip:port)``: the peers a command goes to (``()`` is the network)."""
+    """``(ip:port, ip:port)``: the peers a command goes to (``()`` is the whole network)."""
 
     metavar = "(ip:port, ...)"
 
-    def convert(self, text: str) -> list[str]:
-        body = text.strip()
-        if body.startswith("(") and body.endswith(")"):
-            body = body[1:-1]
-        parts = [p.strip() for p in re.split(r"[,\s]+", body) if p.strip()]
-        out: list[str] = []
-        for part in parts:
-            dest = HostPort().convert(part)
-            if dest not in out:
-                out.append(dest)
-        return out
+    def convert(self, text: str) -> DestinationList:
+        return parse_destinations(text)
 
 
 class JsonValue(ValueType):
@@ -215,7 +262,4 @@ class Words(ValueType):
     metavar = "..."
 
 
-TEXT = Text()
-BOOL = Bool()
-SECONDS = Seconds()
 FORMAT = Choice("table", "json")

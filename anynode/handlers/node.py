@@ -133,7 +133,7 @@ def get_settings(ctx: Context, format: str) -> Result:
     `ANYNODE_<KEY>` environment variables, in that order; SIGHUP reloads them
     when the new ones validate.
     """
-    rows = [(name, str(value), source) for name, value, source in ctx.node.settings.describe()]
+    rows = [(n, "****" if n.endswith("key") and v else v, s) for n, v, s in ctx.node.settings.describe()]
     if format == "json":
         return Json({name: {"value": value, "source": source} for name, value, source in rows})
     return Table.of(["Setting", "Value", "Source"], rows)

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from anynode.net.errors import AuthError
+from anynode.net.protocol import json_default
 
 _DOMAIN = b"anynode-frame-v1\0"
 _HINT = "set the same network key on every node of the network"
@@ -59,7 +60,7 @@ class Authenticator:
         return int(self._clock() * 1000)
 
     def _mac(self, header: dict[str, Any], payload: bytes, ts: int, nonce: str) -> str:
-        canonical = orjson.dumps({k: v for k, v in header.items() if k != "auth"},
+        canonical = orjson.dumps({k: v for k, v in header.items() if k != "auth"}, default=json_default,
                                  option=orjson.OPT_SORT_KEYS)
         msg = b"".join((_DOMAIN, canonical, b"\0", hashlib.sha256(payload).digest(),
                         b"\0", str(ts).encode(), b"\0", nonce.encode()))

@@ -22,10 +22,12 @@ on asyncio streams, and signs/verifies them when it has an authenticator.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import socket
 import struct
 import time
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Protocol
 
 import orjson
@@ -40,6 +42,24 @@ PREFIX_SIZE = PREFIX.size
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 KINDS = frozenset({"command", "reply", "file", "event"})
 _SMALL = 64 * 1024  # payloads below this are sent in one write with the header
+
+
+def json_default(value: Any) -> Any:
+    """Values orjson does not encode itself but results carry: float
+    subclasses (durations), Decimal (PostgreSQL numerics), paths, sets, bytes.
+
+    Raises:
+        TypeError: anything else (the caller reports it as not serialisable).
+    """
+    if isinstance(value, (float, decimal.Decimal)):
+        return float(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 class IdleTimeout(TimeoutError):
@@ -107,7 +127,7 @@ class FrameCodec:
         if self.auth is not None:
             header = self.auth.sign(header, payload)
         try:
-            head = orjson.dumps(header)
+            head = orjson.dumps(header, default=json_default)
         except TypeError as exc:
             raise ProtocolError(f"frame header is not JSON-serialisable: {exc}") from None
         total = len(head) + len(payload)

@@ -72,6 +72,7 @@ class FrameServer:
         housekeeping: called every ``housekeeping_interval`` s on the pool
             (e.g. TransferReceiver.sweep).
         use_uvloop: run on uvloop when installed (False: asyncio's own loop).
+        logger: where refused peers and handler failures are logged.
     """
 
     def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0, *,
@@ -80,7 +81,8 @@ class FrameServer:
                  idle_timeout: float = 60.0, read_timeout: float = 20.0,
                  max_connections: int = 1024, backlog: int = 128,
                  housekeeping: Callable[[], None] | None = None,
-                 housekeeping_interval: float = 5.0, use_uvloop: bool = True) -> None:
+                 housekeeping_interval: float = 5.0, use_uvloop: bool = True,
+                 logger: logging.Logger | None = None) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
         self.handler = handler
@@ -96,6 +98,7 @@ class FrameServer:
         self.housekeeping = housekeeping
         self.housekeeping_interval = housekeeping_interval
         self.use_uvloop = use_uvloop
+        self.log = logger or log
         self._bound: tuple[str, int] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -202,7 +205,7 @@ class FrameServer:
         try:
             self.housekeeping()
         except Exception:  # one failed chore must not stop the server
-            log.exception("TCP server housekeeping failed")
+            self.log.exception("TCP server housekeeping failed")
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -222,7 +225,7 @@ class FrameServer:
             pass
         except Exception:  # a bug in one connection must not reach the loop
             st["errors"] += 1
-            log.exception("TCP connection failed unexpectedly")
+            self.log.exception("TCP connection failed unexpectedly")
         finally:
             st["active_connections"] -= 1
             self._tasks.discard(task)
@@ -259,6 +262,7 @@ class FrameServer:
             except ProtocolError as exc:
                 st["errors"] += 1
                 st["auth_errors" if isinstance(exc, AuthError) else "protocol_errors"] += 1
+                self.log.warning("refused a frame from %s: %s", peer, exc.one_line())
                 await self._send_error(writer, exc, getattr(exc, "request_id", None) or 0)
                 return
             if frame is None:
@@ -297,7 +301,7 @@ class FrameServer:
         except AnyNodeError as exc:
             return error_header(exc, frame.id), b"", True
         except Exception as exc:  # a handler bug must not kill the connection or the server
-            log.exception("TCP handler failed on a %s frame", frame.kind)
+            self.log.exception("TCP handler failed on a %s frame", frame.kind)
             err = AnyNodeError(f"internal error on the peer: {type(exc).__name__}: {exc}")
             return error_header(err, frame.id), b"", True
         out = dict(header)

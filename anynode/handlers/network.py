@@ -1,0 +1,156 @@
+"""Node-to-node commands: run tcp server, run client, set network key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from anynode.errors import AnyNodeError, CommandSyntaxError, RemoteError
+from anynode.grammar.dispatch import Context
+from anynode.grammar.parser import Rest
+from anynode.grammar.registry import command
+from anynode.grammar.spec import Arg, Opt
+from anynode.grammar.types import BOOL, TEXT, Destinations, DestinationList, Int, Path as PathType, Port, Words
+from anynode.results import Message, Replies, Reply, Result, from_wire
+
+NETWORK = ("network", "background processes")
+
+
+def _address(ctx: Context, ip: str | None, port: int | None, other_ip: str | None,
+             other_port: int | None) -> tuple[str, int]:
+    host = ip or other_ip or ctx.node.get_var("ip") or "127.0.0.1"
+    chosen = port if port is not None else other_port
+    if chosen is None:
+        raise CommandSyntaxError("'run tcp server' needs a port",
+                                 hint="add: where internal_ip = 127.0.0.1 and internal_port = 32048")
+    return host, chosen
+
+
+@command("run tcp server", http="POST", keywords=NETWORK, options=[
+    Opt("external_ip", TEXT, help="the address peers use to reach this node"),
+    Opt("external_port", Port(), help="the port peers use (default: internal_port)"),
+    Opt("internal_ip", TEXT, aliases=("ip",), help="the address on this machine's network (default: external_ip)"),
+    Opt("internal_port", Port(), aliases=("port",), help="the port to listen on (0: any free port)"),
+    Opt("bind", BOOL, default=False, help="true: listen on internal_ip only; false: on every interface"),
+    Opt("threads", Int(1, 64), default=6, help="workers running peers' commands"),
+    Opt("ssl", BOOL, default=False, help="serve TLS (needs cert_file and key_file)"),
+    Opt("cert_file", PathType(), help="PEM certificate of this node (with ssl)"),
+    Opt("key_file", PathType(), help="PEM private key of this node (with ssl)"),
+    Opt("ca_file", PathType(), help="PEM CA: peers must present a certificate it signed (with ssl)"),
+], examples=[
+    "run tcp server where external_ip = !external_ip and external_port = !anylog_server_port "
+    "and internal_ip = !ip and internal_port = !anylog_server_port and bind = false and threads = 6",
+    "run tcp server where internal_ip = 127.0.0.1 and internal_port = 32048 and bind = true",
+])
+def run_tcp_server(ctx: Context, external_ip: str | None, external_port: int | None, internal_ip: str | None,
+                   internal_port: int | None, bind: bool, threads: int, ssl: bool, cert_file: str | None,
+                   key_file: str | None, ca_file: str | None) -> Result:
+    """Serve other nodes: they run remote-safe commands here and send files into the watch directory.
+
+    Frames are length-prefixed with a JSON header; with a network key (`set
+    network key`) every frame is signed and strangers are refused; with ssl,
+    the connection is TLS.
+    """
+    from anynode.services.tcp_server import TcpConfig, TcpService, server_ssl_context
+
+    int_ip, int_port = _address(ctx, internal_ip, internal_port, external_ip, external_port)
+    ext_ip, ext_port = _address(ctx, external_ip, external_port, internal_ip, internal_port)
+    context = None
+    if ssl:
+        if not cert_file or not key_file:
+            raise CommandSyntaxError("ssl = true needs cert_file and key_file",
+                                     hint="add: and cert_file = node.crt and key_file = node.key")
+        context = server_ssl_context(cert_file, key_file, ca_file)
+    service = TcpService(ctx.node, TcpConfig(ext_ip, ext_port, int_ip, int_port, bind, threads, context))
+    status = ctx.node.services.start(service, float(ctx.node.settings["start_timeout"]))
+    return Message(f"TCP server running: {status.details}")
+
+
+@command("set network key", args=[Arg("key", TEXT, help="the shared secret of the network; \"\" turns signing off")],
+         http="POST", keywords=("network", "security"), secret=True,
+         examples=["set network key !network_key", "set network key \"\""])
+def set_network_key(ctx: Context, key: str) -> Result:
+    """Sign every node-to-node frame with a shared key and refuse peers without it.
+
+    HMAC-SHA256 over each frame with a timestamp and a nonce (replayed or
+    stale frames are refused). Every node of the network needs the same key;
+    the setting `network_key` sets it at start.
+    """
+    ctx.node.set_network_key(key)
+    return Message("network key set: frames are signed" if key else "network key removed: frames are not signed")
+
+
+def _reply(dest: str, header: dict[str, Any] | None, error: AnyNodeError | None, elapsed: float) -> Reply:
+    if error is not None:
+        return Reply(dest, None, error.to_wire(), elapsed)
+    try:
+        return Reply(dest, from_wire((header or {}).get("result") or {}), None, elapsed)
+    except ValueError as exc:
+        return Reply(dest, None, RemoteError(f"{dest} sent a reply this node cannot read: {exc}").to_wire(), elapsed)
+
+
+def _file_copy(ctx: Context, dests: list[str], words: Rest, timeout: float) -> Result:
+    """``run client (dest) file copy <local file> <!!target_dir/name>``: send a file to peers."""
+    from anynode.net import send_file
+
+    if len(words) != 4:
+        raise CommandSyntaxError("file copy needs a local file and a destination",
+                                 hint="write: run client (ip:port) file copy data.json !!watch_dir/data.json")
+    source, target = words[2].text, words[3].text
+    if not Path(source).is_file():
+        raise CommandSyntaxError(f"no file '{source}' to copy", hint="give the path of a file on this node")
+    dir_part, _, name = target.rpartition("/")
+    if not dir_part.startswith("!") or not dir_part.endswith("_dir") or "/" in dir_part:
+        raise CommandSyntaxError(f"'{target}' is not a place a peer accepts files",
+                                 hint="use !!watch_dir/<name> (also !!prep_dir, !!bkup_dir, !!blobs_dir, !!tmp_dir)")
+    replies = []
+    for dest in dests:
+        try:
+            report = send_file(ctx.node.client(), dest, source, name=name or Path(source).name,
+                               target=dir_part[1:].removesuffix("_dir"), timeout=timeout)
+            replies.append(Reply(dest, Message(f"{report.size} bytes delivered as {report.name}"), None))
+        except AnyNodeError as exc:
+            replies.append(Reply(dest, None, exc.to_wire()))
+    return _replies_or_raise(replies)
+
+
+def _replies_or_raise(replies: list[Reply]) -> Result:
+    if replies and not any(r.ok for r in replies):
+        if len(replies) == 1:
+            err = replies[0].error or {}
+            raise RemoteError(f"{replies[0].dest}: {err.get('error', 'no reply')}", hint=err.get("hint"))
+        raise RemoteError("no peer answered: " + "; ".join(f"{r.dest}: {(r.error or {}).get('error')}"
+                                                            for r in replies))
+    return Replies(tuple(replies))
+
+
+@command("run client", args=[
+    Arg("destination", Destinations(), help="(ip:port, ip:port) — and inside: timeout = N, subset = true"),
+    Arg("command", Words(), help="the command the peers run"),
+], remote=False, keywords=("network",), examples=[
+    "run client (127.0.0.1:32148) get status",
+    "run client (10.0.0.2:32148, 10.0.0.3:32148, timeout = 5) get processes where format = json",
+    "run client (!operator_conn) get status",
+    "run client (127.0.0.1:32148) file copy data/my.json !!watch_dir/demo.readings.0.json",
+])
+def run_client(ctx: Context, destination: DestinationList, command: Rest) -> Result:
+    """Run a command on other nodes, in parallel, and show each node's reply or error.
+
+    Peers run only commands declared remote-safe. The reply of each
+    destination comes back within the timeout (default: setting
+    remote_timeout); an unreachable, refusing or slow peer shows its error
+    instead. `!!name` defers a variable to the peer.
+    """
+    if destination.query:
+        raise CommandSyntaxError("destinations from metadata are not available yet",
+                                 hint="name the peers: run client (ip:port, ip:port) <command>")
+    if not destination.dests:
+        raise CommandSyntaxError("'run client ()' (the whole network) is not available yet",
+                                 hint="name the peers: run client (ip:port) <command>")
+    timeout = destination.timeout or float(ctx.node.settings["remote_timeout"])
+    dests = list(destination.dests)
+    if len(command) >= 2 and command[0].is_word("file") and command[1].is_word("copy"):
+        return _file_copy(ctx, dests, command, timeout)
+    replies = [_reply(r.dest, r.header, r.error, r.elapsed)
+               for r in ctx.node.client().fan_out_command(dests, command.source, timeout=timeout)]
+    return _replies_or_raise(replies)

@@ -1,0 +1,156 @@
+"""``run tcp server``: the node-to-node service.
+
+Peers send anynode frames (see anynode.net.protocol). A ``command`` frame
+runs a remote-safe command as Source.REMOTE and replies with its result on
+the same connection; a ``file`` frame is a chunk of a file transfer, staged
+and verified before it lands in the named target directory. The server
+itself (asyncio, bounded worker pool, timeouts, optional key and TLS) is
+anynode.net.server.FrameServer.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from anynode.errors import CommandSyntaxError
+from anynode.grammar.dispatch import Source
+from anynode.services.base import Service
+
+TRANSFER_TARGETS = ("watch_dir", "prep_dir", "bkup_dir", "blobs_dir", "tmp_dir")
+
+
+@dataclass(frozen=True)
+class TcpConfig:
+    """Where the TCP service listens and what it advertises."""
+
+    external_ip: str
+    external_port: int
+    internal_ip: str
+    internal_port: int
+    bind: bool = False
+    threads: int = 6
+    ssl_context: ssl.SSLContext | None = None
+
+    @property
+    def listen_host(self) -> str:
+        """``bind = true`` listens on the internal address only; false on every interface (AnyLog)."""
+        return self.internal_ip if self.bind else "0.0.0.0"
+
+
+def transfer_targets(node: Any) -> dict[str, Path]:
+    """Directories a peer may send files into, by AnyLog variable name (``watch`` = ``!watch_dir``)."""
+    out: dict[str, Path] = {}
+    for var in TRANSFER_TARGETS:
+        path = node.get_var(var)
+        if path:
+            out[var.removesuffix("_dir")] = Path(path)
+    return out
+
+
+class TcpService(Service):
+    """Serves peers: remote-safe commands and file transfers."""
+
+    name = "TCP"
+
+    def __init__(self, node: Any, config: TcpConfig) -> None:
+        self.node = node
+        self.config = config
+        self.server: Any = None
+        self.port = config.internal_port
+        self.commands = 0
+
+    def run(self, stop: threading.Event, ready: Callable[[], None]) -> None:
+        from anynode.net import FrameServer, TransferReceiver
+
+        targets = transfer_targets(self.node)
+        for path in targets.values():
+            path.mkdir(parents=True, exist_ok=True)
+        staging = Path(self.node.get_var("tmp_dir") or self.node.home / "data" / "tmp") / "incoming"
+        receiver = TransferReceiver(staging, targets)
+
+        def handle(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
+            kind = header.get("kind")
+            if kind == "file":
+                return receiver.handle(header, payload)
+            if kind != "command":
+                raise CommandSyntaxError(f"this node does not take '{kind}' frames", hint="send command or file")
+            command = header.get("command")
+            if not isinstance(command, str) or not command.strip():
+                raise CommandSyntaxError("the command frame has no command text")
+            self.commands += 1
+            result = self.node.execute(command, Source.REMOTE, peer=header.get("_peer"))
+            return {"result": result.to_wire()}, b""
+
+        self.server = FrameServer(handle, self.config.listen_host, self.config.internal_port,
+                                  threads=self.config.threads, ssl_context=self.config.ssl_context,
+                                  auth=self.node.authenticator(), housekeeping=receiver.sweep,
+                                  logger=self.node.log.getChild("tcp"))
+
+        def on_ready() -> None:
+            self.port = self.server.port
+            self.node.set_var("anylog_server_port", str(self.port))
+            self.node.set_var("tcp_address", f"{self.config.external_ip}:{self.external_port}")
+            ready()
+
+        try:
+            self.server.serve(stop, on_ready)
+        finally:
+            receiver.close()
+
+    @property
+    def external_port(self) -> int:
+        """The advertised port (the bound one when port 0 was asked)."""
+        return self.config.external_port or self.port
+
+    def set_auth(self, auth: Any) -> None:
+        """Take a new network key for frames that arrive from now on."""
+        if self.server is not None:
+            self.server.codec.auth = auth
+
+    def wake(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+
+    def details(self) -> str:
+        ext = f"{self.config.external_ip}:{self.external_port}"
+        internal = f"{self.config.internal_ip}:{self.port}"
+        where = ext if ext == internal else f"{ext} and {internal}"
+        secure = ", TLS" if self.config.ssl_context else ""
+        keyed = ", key" if self.node.authenticator() is not None else ""
+        return f"Listening on: {where}, Threads Pool: {self.config.threads}{secure}{keyed}"
+
+    def info(self) -> dict[str, Any]:
+        stats = dict(self.server.stats()) if self.server is not None else {}
+        stats["commands"] = self.commands
+        return stats
+
+
+def server_ssl_context(cert: str, key: str, ca: str | None = None) -> ssl.SSLContext:
+    """A TLS server context; with ``ca``, peers must present a certificate it signed.
+
+    Raises:
+        CommandSyntaxError: a file that is missing or not a certificate/key.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cert, key)
+        if ca:
+            ctx.load_verify_locations(ca)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise CommandSyntaxError(f"cannot load the TLS files: {exc}",
+                                 hint="give cert_file and key_file in PEM form") from None
+    return ctx
+
+
+def client_ssl_context(ca: str) -> ssl.SSLContext:
+    """A TLS client context trusting ``ca`` (peers are checked against it, not by host name)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.check_hostname = False
+    return ctx
+
