@@ -87,7 +87,7 @@ class TcpService(Service):
 
         self.server = FrameServer(handle, self.config.listen_host, self.config.internal_port,
                                   threads=self.config.threads, ssl_context=self.config.ssl_context,
-                                  auth=self.node.authenticator(), housekeeping=receiver.sweep,
+                                  auth=self.node.authenticator(), housekeeping=lambda: None if receiver.sweep() else None,
                                   logger=self.node.log.getChild("tcp"))
 
         def on_ready() -> None:
