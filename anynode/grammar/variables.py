@@ -8,7 +8,8 @@ one word and never changes the shape of the command. Plain words and
   remembers the name so a ``where`` option can refuse it).
 * ``$NAME`` is the environment variable; a value that itself starts with
   ``!`` is looked up again as a node variable.
-* ``!!name`` stays ``!name`` (deferred to the peer that runs the command).
+* ``!!name`` stays ``!name`` (deferred to the peer that runs the command),
+  with its cast and selectors: ``!!n.int`` stays ``!n.int``.
 * Inside a word: ``!watch_dir/sub/f.json`` and ``!host.$DOMAIN`` compose.
 * A cast at the end of the word: ``.int``, ``.float``, ``.bool``, ``.str``,
   ``.len``, ``.name``; ``!x[key]`` / ``!x[0]`` index JSON values and
@@ -89,7 +90,7 @@ def expand_text(text: str, lookup: Lookup, environ: Mapping[str, str]) -> tuple[
         return text, (), None
     body = text
     m = re.search(r"\.(" + "|".join(CASTS) + r")$", text)
-    if m and _REF.match(text) and _REF.fullmatch(text[:m.start()]):
+    if m and _REF.match(text) and _REF.fullmatch(text[:m.start()]) and not text.startswith("!!"):
         body, cast = text[:m.start()], m.group(1)
 
     def sub(match: re.Match[str]) -> str:
