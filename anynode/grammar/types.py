@@ -167,7 +167,10 @@ class HostPort(ValueType):
 
 
 class Destinations(ValueType):
-    """``(ip:port, ip:port)``: the peers a command goes to (``()`` is the network)."""
+    """``(ip:port, ip:port)``: the peers a command goes to (``()`` is the network).
+
+    ``(ip port)`` is read as ``ip:port``, as AnyLog does.
+    """
 
     metavar = "(ip:port, ...)"
 
@@ -175,7 +178,14 @@ class Destinations(ValueType):
         body = text.strip()
         if body.startswith("(") and body.endswith(")"):
             body = body[1:-1]
-        parts = [p.strip() for p in re.split(r"[,\s]+", body) if p.strip()]
+        words = [p.strip() for p in re.split(r"[,\s]+", body) if p.strip()]
+        parts: list[str] = []
+        for word in words:
+            # AnyLog also takes "ip port" ("run client (!ip 2048) ...").
+            if parts and word.isdigit() and ":" not in parts[-1] and not parts[-1].isdigit():
+                parts[-1] += ":" + word
+            else:
+                parts.append(word)
         out: list[str] = []
         for part in parts:
             dest = HostPort().convert(part)
