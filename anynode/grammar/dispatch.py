@@ -6,7 +6,8 @@ variables expanded, and then it is one of:
 * ``name = value`` / ``set name = value``: an assignment. When the value
   starts with a command, the command runs and its text is stored; ``a + b``
   concatenates; otherwise the words are stored as text. An empty value
-  deletes the variable. ``$NAME = v`` sets the environment (EdgeLake drops
+  (``""``, or ``!x`` when x is not set) deletes the variable, so a later
+  ``where k = !name`` says the variable is not defined. ``$NAME = v`` sets the environment (EdgeLake drops
   the first letter of the name; we do not). ``d[key] = v`` sets a key of a
   JSON object held in ``d``.
 * ``!name`` or ``$NAME`` alone: the value.
@@ -176,7 +177,7 @@ def _assign(ctx: Context, target: Token, value_tokens: list[Token]) -> Result:
         raise NotPermitted(f"a peer may not set variables ('{target.text} = ...')",
                            hint="run the assignment on the node itself")
     name = target.text
-    value = _value_of(ctx, value_tokens)
+    value = _value_of(ctx, value_tokens) or None  # an empty value deletes, as "" does
     if name.startswith("$"):
         if value is None:
             os.environ.pop(name[1:], None)
