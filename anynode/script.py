@@ -192,6 +192,10 @@ def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | Non
                     state.calls.append(pc)
                 pc = _jump(state, label, line.lineno)
                 continue
+            if isinstance(exc, ScriptError) and exc.line == 0:
+                # A script this line processes could not start (missing, unreadable,
+                # nested too deep): name this line, then the script it names.
+                raise ScriptError(script.path, line.lineno, f"{exc.path}: {exc.cause_text}") from exc
             if isinstance(exc, ScriptError) and exc.path == script.path:
                 raise
             raise ScriptError(script.path, line.lineno, exc) from exc
@@ -250,6 +254,9 @@ def _check_tokens(node: Any, toks: list[Token], script: Script, lineno: int) -> 
     name = inv.spec.name
     if name in ("goto", "call") and "!" not in str(inv.kwargs.get("label", "")):
         _jump(ScriptState(script), str(inv.kwargs["label"]), lineno)
+    elif name == "on error" and len(inv.rest) == 2 and inv.rest[0].is_word("goto", "call") \
+            and "!" not in inv.rest[1].text:
+        _jump(ScriptState(script), inv.rest[1].text, lineno)
     elif name == "if":
         rest = inv.rest
         then = next((i for i, t in enumerate(rest) if t.is_word("then")), None)
