@@ -144,7 +144,7 @@ def _scan_word(line: str, i: int) -> int:
         c = line[j]
         if c.isspace() or _op_at(line, j):
             break
-        if c in "[{(" and j > i:
+        if c in "[{(":
             j = _scan_nested(line, j)
             continue
         if c in ")]}":
