@@ -54,8 +54,8 @@ def _cast(value: str, cast: str) -> str:
     return value
 
 
-def _index(value: str, selectors: str) -> str:
-    """Apply ``[key]``/``[0]``/``[a:b]`` selectors to a value."""
+def _index(value: str, selectors: str) -> str | None:
+    """Apply ``[key]``/``[0]``/``[a:b]`` selectors to a value; None when one selects nothing."""
     for sel in re.findall(r"\[([^\[\]]*)\]", selectors):
         if ":" in sel and re.fullmatch(r"-?\d*:-?\d*", sel):
             a, b = sel.split(":")
@@ -64,16 +64,16 @@ def _index(value: str, selectors: str) -> str:
         try:
             obj = json.loads(value)
         except ValueError:
-            return ""
+            return None
         try:
             if isinstance(obj, list):
                 obj = obj[int(sel)]
             elif isinstance(obj, dict):
                 obj = obj[sel.strip("\"'")]
             else:
-                return ""
+                return None
         except (ValueError, IndexError, KeyError):
-            return ""
+            return None
         value = obj if isinstance(obj, str) else json.dumps(obj)
     return value
 
@@ -106,7 +106,13 @@ def expand_text(text: str, lookup: Lookup, environ: Mapping[str, str]) -> tuple[
         if value is None:
             missing.append(("$" if sigil == "$" else "!") + name)
             return ""
-        return _index(value, selectors) if selectors else value
+        if not selectors:
+            return value
+        picked = _index(value, selectors)
+        if picked is None:  # no such key or index: as undefined as a missing name
+            missing.append(("$" if sigil == "$" else "!") + name + selectors)
+            return ""
+        return picked
 
     out = _REF.sub(sub, body)
     if cast:
