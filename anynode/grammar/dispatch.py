@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from anynode.errors import CommandSyntaxError, NotPermitted
 from anynode.grammar.parser import parse
 from anynode.grammar.registry import Registry
-from anynode.grammar.tokens import OP, STRING, WORD, Token, split_commands, tokenize
+from anynode.grammar.tokens import OP, QUOTED, STRING, WORD, Token, split_commands, tokenize
 from anynode.grammar.variables import expand_tokens
 from anynode.results import Empty, Message, Result
 
@@ -158,8 +158,8 @@ def _concat(tokens: list[Token]) -> str:
 
 def _value_of(ctx: Context, tokens: list[Token]) -> str | None:
     """The text an assignment stores (None deletes)."""
-    if not tokens or (len(tokens) == 1 and tokens[0].kind == STRING and tokens[0].text == ""):
-        return None
+    if not tokens or (len(tokens) == 1 and (tokens[0].kind, tokens[0].text) in ((STRING, ""), (QUOTED, "''"))):
+        return None  # k = "" and k = '' delete k (spec 2.4)
     words: list[str] = []
     for tok in tokens:
         if tok.kind != WORD:
