@@ -237,6 +237,11 @@ def _leading_words(toks: list[Token]) -> list[str]:
     return words
 
 
+def _from_variable(toks: list[Token], i: int) -> bool:
+    """True when token ``i`` (as written) refers to a variable."""
+    return i < len(toks) and toks[i].kind == WORD and ("!" in toks[i].text or "$" in toks[i].text)
+
+
 def _check_tokens(node: Any, toks: list[Token], script: Script, lineno: int) -> None:
     """Check one command's tokens, following assignments, ``if`` and ``do``/``else``."""
     if not toks:
@@ -252,10 +257,11 @@ def _check_tokens(node: Any, toks: list[Token], script: Script, lineno: int) -> 
         return
     inv = parse(expand_tokens(toks, lambda name: None, {}), node.registry, lenient=True)
     name = inv.spec.name
-    if name in ("goto", "call") and "!" not in str(inv.kwargs.get("label", "")):
+    # A label that comes from a variable (goto !next) is known only when the script runs.
+    if name in ("goto", "call") and inv.kwargs.get("label") and not _from_variable(toks, 1):
         _jump(ScriptState(script), str(inv.kwargs["label"]), lineno)
     elif name == "on error" and len(inv.rest) == 2 and inv.rest[0].is_word("goto", "call") \
-            and "!" not in inv.rest[1].text:
+            and inv.rest[1].text and not _from_variable(toks, 3):
         _jump(ScriptState(script), inv.rest[1].text, lineno)
     elif name == "if":
         rest = inv.rest
