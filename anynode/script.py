@@ -15,7 +15,9 @@ line of each), then run line by line on the calling thread:
 
 Flow commands raise :class:`ControlFlow`, which only the runner handles. An
 error stops the script with ``FILE:LINE: message`` unless ``on error``
-said otherwise.
+said otherwise. An error in the lines an ``on error goto|call`` handler runs
+(before the handler's next goto, call, return or on error) stops the script:
+handling it again would jump back to the same failing line for ever.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class ScriptState:
     depth: int = 0
     calls: list[int] = field(default_factory=list)
     on_error: tuple[str, str] = ("stop", "")
+    in_handler: bool = False  # running the lines an error jumped to, until the next jump
 
 
 def parse_script(text: str, path: str = "<script>") -> Script:
@@ -163,6 +166,7 @@ def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | Non
         try:
             result = node.execute(line.text, source, frame)
         except ControlFlow as flow:
+            state.in_handler = False
             if flow.kind in ("goto", "call"):
                 if flow.kind == "call":
                     state.calls.append(pc)
@@ -187,11 +191,16 @@ def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | Non
                 continue
             if mode == "end":
                 return Empty()
-            if mode in ("goto", "call"):
+            if mode in ("goto", "call") and not state.in_handler:
                 if mode == "call":
                     state.calls.append(pc)
                 pc = _jump(state, label, line.lineno)
+                state.in_handler = True
                 continue
+            if mode in ("goto", "call"):
+                # The handler failed itself: handling it again would loop for ever.
+                raise ScriptError(script.path, line.lineno,
+                                  f"{exc.one_line()} (in the 'on error {mode} {label}' handler)") from exc
             if isinstance(exc, ScriptError) and exc.line == 0:
                 # A script this line processes could not start (missing, unreadable,
                 # nested too deep): name this line, then the script it names.

@@ -384,3 +384,30 @@ def test_check_script_runs_nothing(node, out, write) -> None:  # type: ignore[no
     path = write("s.al", "set node name changed\nexit node\necho hi\n")
     assert check_script(node, path) == []
     assert node.name == "anynode" and not node.exit_event.is_set() and out == []
+
+
+@pytest.mark.parametrize("mode", ["goto", "call"])
+def test_script_error_inside_the_error_handler_stops_instead_of_looping(node, out, write,  # type: ignore[no-untyped-def]
+                                                                        mode: str) -> None:
+    path = write("s.al", f"on error {mode} h\nget foo\n:h:\necho handling\nget bar\nreturn\n")
+    with pytest.raises(ScriptError) as err:
+        run_file(node, path)
+    assert err.value.message.startswith(f"{path}:5: unknown command 'get bar'")
+    assert f"(in the 'on error {mode} h' handler)" in err.value.message
+    assert texts(out) == ["handling"]
+
+
+def test_script_handler_that_rearms_handles_later_errors(node, out, write) -> None:  # type: ignore[no-untyped-def]
+    run_file(node, write("s.al", """
+        on error goto h
+        get foo
+        echo never
+        :h:
+        echo handled
+        on error goto h2
+        get bar
+        echo never
+        :h2:
+        echo handled again
+    """))
+    assert texts(out) == ["handled", "handled again"]
