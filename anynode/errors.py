@@ -148,7 +148,9 @@ class ScriptError(AnyNodeError):
 
     def __init__(self, path: str, line: int, cause: AnyNodeError | str) -> None:
         text = cause.one_line() if isinstance(cause, AnyNodeError) else cause
-        super().__init__(f"{path}:{line}: {text}")
+        # Line 0: the script as a whole (missing, unreadable), not one of its lines.
+        super().__init__(f"{path}:{line}: {text}" if line else f"{path}: {text}")
+        self.cause_text = text
         self.path = path
         self.line = line
         self.cause = cause

@@ -15,7 +15,9 @@ line of each), then run line by line on the calling thread:
 
 Flow commands raise :class:`ControlFlow`, which only the runner handles. An
 error stops the script with ``FILE:LINE: message`` unless ``on error``
-said otherwise.
+said otherwise. An error in the lines an ``on error goto|call`` handler runs
+(before the handler's next goto, call, return or on error) stops the script:
+handling it again would jump back to the same failing line for ever.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class ScriptState:
     depth: int = 0
     calls: list[int] = field(default_factory=list)
     on_error: tuple[str, str] = ("stop", "")
+    in_handler: bool = False  # running the lines an error jumped to, until the next jump
 
 
 def parse_script(text: str, path: str = "<script>") -> Script:
@@ -163,6 +166,7 @@ def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | Non
         try:
             result = node.execute(line.text, source, frame)
         except ControlFlow as flow:
+            state.in_handler = False
             if flow.kind in ("goto", "call"):
                 if flow.kind == "call":
                     state.calls.append(pc)
@@ -187,11 +191,20 @@ def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | Non
                 continue
             if mode == "end":
                 return Empty()
-            if mode in ("goto", "call"):
+            if mode in ("goto", "call") and not state.in_handler:
                 if mode == "call":
                     state.calls.append(pc)
                 pc = _jump(state, label, line.lineno)
+                state.in_handler = True
                 continue
+            if mode in ("goto", "call"):
+                # The handler failed itself: handling it again would loop for ever.
+                raise ScriptError(script.path, line.lineno,
+                                  f"{exc.one_line()} (in the 'on error {mode} {label}' handler)") from exc
+            if isinstance(exc, ScriptError) and exc.line == 0:
+                # A script this line processes could not start (missing, unreadable,
+                # nested too deep): name this line, then the script it names.
+                raise ScriptError(script.path, line.lineno, f"{exc.path}: {exc.cause_text}") from exc
             if isinstance(exc, ScriptError) and exc.path == script.path:
                 raise
             raise ScriptError(script.path, line.lineno, exc) from exc
@@ -233,6 +246,11 @@ def _leading_words(toks: list[Token]) -> list[str]:
     return words
 
 
+def _from_variable(toks: list[Token], i: int) -> bool:
+    """True when token ``i`` (as written) refers to a variable."""
+    return i < len(toks) and toks[i].kind == WORD and ("!" in toks[i].text or "$" in toks[i].text)
+
+
 def _check_tokens(node: Any, toks: list[Token], script: Script, lineno: int) -> None:
     """Check one command's tokens, following assignments, ``if`` and ``do``/``else``."""
     if not toks:
@@ -248,8 +266,12 @@ def _check_tokens(node: Any, toks: list[Token], script: Script, lineno: int) -> 
         return
     inv = parse(expand_tokens(toks, lambda name: None, {}), node.registry, lenient=True)
     name = inv.spec.name
-    if name in ("goto", "call") and "!" not in str(inv.kwargs.get("label", "")):
+    # A label that comes from a variable (goto !next) is known only when the script runs.
+    if name in ("goto", "call") and inv.kwargs.get("label") and not _from_variable(toks, 1):
         _jump(ScriptState(script), str(inv.kwargs["label"]), lineno)
+    elif name == "on error" and len(inv.rest) == 2 and inv.rest[0].is_word("goto", "call") \
+            and inv.rest[1].text and not _from_variable(toks, 3):
+        _jump(ScriptState(script), inv.rest[1].text, lineno)
     elif name == "if":
         rest = inv.rest
         then = next((i for i, t in enumerate(rest) if t.is_word("then")), None)

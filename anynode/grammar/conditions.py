@@ -14,6 +14,8 @@ as in AnyLog.
 
 from __future__ import annotations
 
+import re
+
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.tokens import GROUP, OP, Token, tokenize
 
@@ -21,11 +23,14 @@ _CMP = ("==", "!=", "<", "<=", ">", ">=")
 _WORD_OPS = ("contains", "startswith", "endswith")
 
 
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
+    """The value of a decimal number; None for anything else (``nan``,
+    ``inf`` and ``1_000`` are text here, although Python's float takes them)."""
+    text = text.strip()
+    return float(text) if _NUMBER.fullmatch(text) else None
 
 
 def compare(left: str, op: str, right: str) -> bool:

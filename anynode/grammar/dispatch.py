@@ -6,7 +6,8 @@ variables expanded, and then it is one of:
 * ``name = value`` / ``set name = value``: an assignment. When the value
   starts with a command, the command runs and its text is stored; ``a + b``
   concatenates; otherwise the words are stored as text. An empty value
-  deletes the variable. ``$NAME = v`` sets the environment (EdgeLake drops
+  (``""``, or ``!x`` when x is not set) deletes the variable, so a later
+  ``where k = !name`` says the variable is not defined. ``$NAME = v`` sets the environment (EdgeLake drops
   the first letter of the name; we do not). ``d[key] = v`` sets a key of a
   JSON object held in ``d``.
 * ``!name`` or ``$NAME`` alone: the value.
@@ -28,7 +29,7 @@ from typing import Any, Protocol
 from anynode.errors import CommandSyntaxError, NotPermitted
 from anynode.grammar.parser import parse
 from anynode.grammar.registry import Registry
-from anynode.grammar.tokens import OP, STRING, WORD, Token, split_commands, tokenize
+from anynode.grammar.tokens import OP, QUOTED, STRING, WORD, Token, split_commands, tokenize
 from anynode.grammar.variables import expand_tokens
 from anynode.results import Batch, Empty, Message, Result
 
@@ -141,8 +142,8 @@ def _concat(tokens: list[Token]) -> str:
 def _value_of(ctx: Context, tokens: list[Token], shape: str) -> Any:
     """What an assignment stores: text, or for ``name[]``/``name{}`` a JSON
     list/object of the peers' replies; None deletes."""
-    if not tokens or (len(tokens) == 1 and tokens[0].kind == STRING and tokens[0].text == ""):
-        return None
+    if not tokens or (len(tokens) == 1 and (tokens[0].kind, tokens[0].text) in ((STRING, ""), (QUOTED, "''"))):
+        return None  # k = "" and k = '' delete k (spec 2.4)
     words: list[str] = []
     for tok in tokens:
         if tok.kind != WORD:
@@ -166,7 +167,7 @@ def _assign(ctx: Context, target: Token, value_tokens: list[Token]) -> Result:
     name = target.text
     shape = name[-2:] if name.endswith(("[]", "{}")) else ""
     name = name[:-2] if shape else name
-    value = _value_of(ctx, value_tokens, shape)
+    value = _value_of(ctx, value_tokens, shape) or None  # an empty value deletes, as "" does
     if name.startswith("$"):
         if value is None:
             os.environ.pop(name[1:], None)

@@ -98,14 +98,23 @@ def _option_values(spec: CommandSpec, toks: list[Token], base: int) -> list[tupl
         key = toks[i]
         if key.kind != WORD:
             raise _fail(f"expected an option name, found '{key.text}'", key, hint=f"usage: {spec.usage()}", base=base)
-        opt = spec.option(key.text)
+        # The name runs up to '=' and may hold several words ("external ip").
+        k = i
+        while k < len(toks) and toks[k].kind == WORD and not toks[k].is_word("and"):
+            k += 1
+        has_eq = k < len(toks) and toks[k].is_op("=")
+        name = " ".join(t.text for t in toks[i:k]) if has_eq else key.text
+        opt = spec.option(name)
+        if opt is None and has_eq and k - i > 1 and spec.option(key.text) is not None:
+            opt, has_eq = spec.option(key.text), False
         if opt is None:
             names = [o.name for o in spec.options]
-            close = difflib.get_close_matches(key.text.lower(), names, n=1)
+            close = difflib.get_close_matches(name.lower(), names, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"valid options: {', '.join(names) or 'none'}"
-            raise _fail(f"unknown option '{key.text}' for '{spec.name}'", key, hint=hint, base=base)
-        if i + 1 >= len(toks) or not toks[i + 1].is_op("="):
+            raise _fail(f"unknown option '{name}' for '{spec.name}'", key, hint=hint, base=base)
+        if not has_eq:
             raise _fail(f"option '{opt.name}' needs '= value'", key, hint=f"write: {opt.name} = <{opt.type.metavar}>", base=base)
+        i = k - 1
         j = i + 2
         while j < len(toks) and not toks[j].is_word("and"):
             j += 1

@@ -78,10 +78,14 @@ class CommandSpec:
         return " ".join(self.words)
 
     def option(self, name: str) -> Opt | None:
-        """The option called ``name`` (or one of its aliases), if any."""
-        low = name.lower()
+        """The option called ``name`` (or one of its aliases), if any.
+
+        A name declared with spaces may be typed with underscores as well
+        (``external ip`` or ``external_ip``), as AnyLog spells them.
+        """
+        low = " ".join(name.lower().split())
         for opt in self.options:
-            if opt.name == low or low in opt.aliases:
+            if low in (opt.name, opt.param) or low.replace("_", " ") == opt.name or low in opt.aliases:
                 return opt
         return None
 

@@ -9,12 +9,14 @@ Rules, in priority order:
 * Whitespace separates words.
 * ``=``, ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=`` and ``+`` are tokens of
   their own even without spaces around them (``a=b`` is three tokens). A
-  ``!`` not followed by ``=`` belongs to the word (``!name``).
+  ``!`` not followed by ``=`` belongs to the word (``!name``). A word that
+  starts with ``->`` gives the token ``->``.
 * ``"..."`` is one word with the quotes removed (``\\"`` inside is a quote);
   ``'...'`` and `````...````` are one word with their quotes kept.
 * ``(...)``, ``{...}`` and ``[...]`` at the start of a word are one word,
   nesting and quotes respected; ``[a][b]`` and ``name[]`` stay one word.
-* An unmatched quote or bracket is an error that names its position.
+* An unmatched quote or bracket (opening or closing) is an error that names
+  its position.
 
 Separating several commands with ``&`` is :func:`split_commands`'s job: it
 splits only on a lone ``&`` outside quotes and brackets (EdgeLake splits
@@ -132,15 +134,23 @@ def _op_at(line: str, i: int) -> str | None:
 
 
 def _scan_word(line: str, i: int) -> int:
-    """Scan a plain word; brackets inside it (``a[0]``, ``x[]``) nest."""
+    """Scan a plain word; brackets inside it (``a[0]``, ``x[]``) nest.
+
+    A closing bracket that nothing opened is an error, as an unmatched
+    opening one is (EdgeLake refuses unbalanced parentheses too).
+    """
     j = i
     while j < len(line):
         c = line[j]
         if c.isspace() or _op_at(line, j):
             break
-        if c in "[{(" and j > i:
+        if c in "[{(":
             j = _scan_nested(line, j)
             continue
+        if c in ")]}":
+            opener = {")": "(", "]": "[", "}": "{"}[c]
+            raise CommandSyntaxError(f"'{c}' at column {j + 1} closes nothing",
+                                     hint=f"remove it, open it with '{opener}', or quote the text", offset=j)
         j += 1
     return j
 
@@ -160,6 +170,10 @@ def tokenize(line: str) -> list[Token]:
             continue
         if c == "#":
             break
+        if line.startswith("->", i):
+            tokens.append(Token("->", WORD, i, i + 2))
+            i += 2
+            continue
         op = _op_at(line, i)
         if op:
             tokens.append(Token(op, OP, i, i + len(op)))
@@ -190,28 +204,23 @@ def split_commands(line: str) -> list[tuple[str, int]]:
     """Split a line on lone ``&`` words outside quotes and brackets.
 
     Returns (command text, offset of the command in ``line``) pairs; empty
-    commands are dropped.
+    commands are dropped. The split uses the tokenizer, so quotes and brackets
+    mean the same here as in the command itself (a quote inside a word, as in
+    ``don't``, starts nothing).
+
+    Raises:
+        CommandSyntaxError: an unmatched quote or bracket, with its offset.
     """
     parts: list[tuple[str, int]] = []
-    start = i = 0
-    n = len(line)
-    while i < n:
-        c = line[i]
-        if c == "#" and (i == 0 or line[i - 1].isspace()):
-            n = i
-            break
-        if c in "\"'`":
-            _, i = _scan_quoted(line, i)
-            continue
-        if c in "([{" and (i == 0 or line[i - 1].isspace() or c == "["):
-            i = _scan_nested(line, i)
-            continue
-        if c == "&" and (i == 0 or line[i - 1].isspace()) and (i + 1 >= n or line[i + 1].isspace()):
-            parts.append((line[start:i], start))
-            start = i + 1
-        i += 1
-    parts.append((line[start:n], start))
-    return [(text.strip(), off + len(text) - len(text.lstrip())) for text, off in parts if text.strip()]
+    group: list[Token] = []
+    for tok in tokenize(line) + [Token("&", WORD, len(line), len(line))]:
+        if tok.kind == WORD and tok.text == "&":
+            if group:
+                parts.append((line[group[0].start:group[-1].end], group[0].start))
+            group = []
+        else:
+            group.append(tok)
+    return parts
 
 
 def is_complete(text: str) -> bool:

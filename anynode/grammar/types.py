@@ -215,7 +215,14 @@ def parse_destinations(text: str) -> DestinationList:
             else:
                 raise ValidationError(f"'{key}' is not a destination option", hint="use timeout = N or subset = true")
             continue
-        for item in part.split():
+        items: list[str] = []
+        for word in part.split():
+            # AnyLog also takes "ip port" ("run client (!ip 2048) ...").
+            if items and word.isdigit() and ":" not in items[-1] and not items[-1].isdigit():
+                items[-1] += ":" + word
+            else:
+                items.append(word)
+        for item in items:
             dest = HostPort().convert(item)
             if dest not in dests:
                 dests.append(dest)

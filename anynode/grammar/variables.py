@@ -8,7 +8,8 @@ one word and never changes the shape of the command. Plain words and
   remembers the name so a ``where`` option can refuse it).
 * ``$NAME`` is the environment variable; a value that itself starts with
   ``!`` is looked up again as a node variable.
-* ``!!name`` stays ``!name`` (deferred to the peer that runs the command).
+* ``!!name`` stays ``!name`` (deferred to the peer that runs the command),
+  with its cast and selectors: ``!!n.int`` stays ``!n.int``.
 * Inside a word: ``!watch_dir/sub/f.json`` and ``!host.$DOMAIN`` compose.
 * A cast at the end of the word: ``.int``, ``.float``, ``.bool``, ``.str``,
   ``.len``, ``.name``; ``!x[key]`` / ``!x[0]`` index JSON values and
@@ -53,8 +54,8 @@ def _cast(value: str, cast: str) -> str:
     return value
 
 
-def _index(value: str, selectors: str) -> str:
-    """Apply ``[key]``/``[0]``/``[a:b]`` selectors to a value."""
+def _index(value: str, selectors: str) -> str | None:
+    """Apply ``[key]``/``[0]``/``[a:b]`` selectors to a value; None when one selects nothing."""
     for sel in re.findall(r"\[([^\[\]]*)\]", selectors):
         if ":" in sel and re.fullmatch(r"-?\d*:-?\d*", sel):
             a, b = sel.split(":")
@@ -63,16 +64,16 @@ def _index(value: str, selectors: str) -> str:
         try:
             obj = json.loads(value)
         except ValueError:
-            return ""
+            return None
         try:
             if isinstance(obj, list):
                 obj = obj[int(sel)]
             elif isinstance(obj, dict):
                 obj = obj[sel.strip("\"'")]
             else:
-                return ""
+                return None
         except (ValueError, IndexError, KeyError):
-            return ""
+            return None
         value = obj if isinstance(obj, str) else json.dumps(obj)
     return value
 
@@ -89,7 +90,7 @@ def expand_text(text: str, lookup: Lookup, environ: Mapping[str, str]) -> tuple[
         return text, (), None
     body = text
     m = re.search(r"\.(" + "|".join(CASTS) + r")$", text)
-    if m and _REF.match(text) and _REF.fullmatch(text[:m.start()]):
+    if m and _REF.match(text) and _REF.fullmatch(text[:m.start()]) and not text.startswith("!!"):
         body, cast = text[:m.start()], m.group(1)
 
     def sub(match: re.Match[str]) -> str:
@@ -105,7 +106,13 @@ def expand_text(text: str, lookup: Lookup, environ: Mapping[str, str]) -> tuple[
         if value is None:
             missing.append(("$" if sigil == "$" else "!") + name)
             return ""
-        return _index(value, selectors) if selectors else value
+        if not selectors:
+            return value
+        picked = _index(value, selectors)
+        if picked is None:  # no such key or index: as undefined as a missing name
+            missing.append(("$" if sigil == "$" else "!") + name + selectors)
+            return ""
+        return picked
 
     out = _REF.sub(sub, body)
     if cast:
