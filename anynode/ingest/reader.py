@@ -162,8 +162,8 @@ def _objects(values: list[Any], first_line: int = 1, what: str = "element") -> l
     if values and set(map(type, values)) != {dict}:
         for i, v in enumerate(values):
             if type(v) is not dict:
-                where = f"line {first_line + i}" if what == "line" else f"element {first_line + i}"
-                raise bad(f"Row at {where} is {_kind(v)}, not a JSON object",
+                where = f"on line {first_line + i}" if what == "line" else f"{first_line + i}"
+                raise bad(f"Row {where} is {_kind(v)}, not a JSON object",
                           hint="every row must be an object like {\"column\": value}")
     return values
 
@@ -200,19 +200,14 @@ def _whole(data: bytes, limits: ReadLimits) -> Iterator[list[dict[str, Any]]]:
 # --- streamed files -------------------------------------------------
 def _stream(chunks: Iterator[bytes], limits: ReadLimits) -> Iterator[list[dict[str, Any]]]:
     """Decide between JSON lines and a parsed stream from the first line, then stream."""
-    pending: list[bytes] = []
+    joined = b""
     for piece in chunks:
-        pending.append(piece)
-        joined = b"".join(pending)
-        if joined.startswith(codecs.BOM_UTF8):
-            joined = joined[3:]
-        if joined.lstrip(b" \t\r\n") and (b"\n" in joined.lstrip(b" \t\r\n") or len(joined) > limits.max_record_bytes):
+        joined += piece
+        body = joined.lstrip(b" \t\r\n")
+        if len(joined) >= 65536 and (b"\n" in body or len(joined) > limits.max_record_bytes):
             break
-        pending = [joined]
-    else:
-        joined = b"".join(pending)
-        if joined.startswith(codecs.BOM_UTF8):
-            joined = joined[3:]
+    if joined.startswith(codecs.BOM_UTF8):
+        joined = joined[3:]
     first = _check_start(joined[:65536])
     rest = _prepend(joined, chunks)
     if first == b"{":
@@ -225,7 +220,13 @@ def _stream(chunks: Iterator[bytes], limits: ReadLimits) -> Iterator[list[dict[s
             yield from _json_lines(rest, limits)
             return
     elif first != b"[":
-        raise bad(f"Not JSON: the file starts with {joined.lstrip()[:20].decode('utf-8', 'replace')!r}")
+        head = joined.lstrip()
+        kind = ("a string" if first == b'"' else "a number" if first in b"-0123456789"
+                else "a boolean" if head.startswith((b"true", b"false")) else "null" if head.startswith(b"null")
+                else None)
+        if kind:
+            raise bad(f"The file holds {kind}, not JSON objects")
+        raise bad(f"Not JSON: the file starts with {head[:20].decode('utf-8', 'replace')!r}")
     yield from _values(rest, first == b"[", limits)
 
 
@@ -247,9 +248,9 @@ def _json_lines(chunks: Iterable[bytes], limits: ReadLimits) -> Iterator[list[di
                       hint="split the row or raise the record size limit")
         batch.extend(_parse_lines(lines, line_no, limits))
         line_no += len(lines)
-        if len(batch) >= limits.batch_rows:
-            yield batch
-            batch = []
+        while len(batch) >= limits.batch_rows:
+            yield batch[:limits.batch_rows]
+            batch = batch[limits.batch_rows:]
     if carry.strip():
         batch.extend(_parse_lines([carry], line_no, limits))
     if batch:
@@ -353,6 +354,9 @@ class _Text:
                 raise bad(f"Invalid JSON at {self.where()}: {exc}") from None
             except RecursionError:
                 raise bad(f"JSON nested too deeply at {self.where()}", hint="flatten the rows") from None
+            if end - self.pos > self.limits.max_record_bytes:
+                raise bad(f"Row at {self.where()} is longer than {self.limits.max_record_bytes} bytes",
+                          hint="split the row or raise the record size limit")
             self.pos = end
             return value
 
@@ -378,7 +382,7 @@ def _values(chunks: Iterable[bytes], array: bool, limits: ReadLimits) -> Iterato
         v = t.value()
         n += 1
         if type(v) is not dict:
-            raise bad(f"Row at {at} is {_kind(v)}, not a JSON object",
+            raise bad(f"Row {n} is {_kind(v)}, not a JSON object (at {at})",
                       hint="every row must be an object like {\"column\": value}")
         batch.append(v)
         if len(batch) >= limits.batch_rows:
@@ -389,7 +393,7 @@ def _values(chunks: Iterable[bytes], array: bool, limits: ReadLimits) -> Iterato
             if c == "]":
                 t.pos += 1
                 if t.peek() != "":
-                    raise bad(f"Data after the end of the array at {t.where()}")
+                    raise bad(f"Invalid JSON at {t.where()}: data after the end of the array")
                 break
             if c != ",":
                 if c == "":
