@@ -155,6 +155,8 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32) -> Batch:
     Raises:
         IngestError: 27 for keys that cannot be columns, 67 for too deep nesting.
     """
+    if not all(rows):
+        raise IngestError("A row is an empty object {}", hint="every row needs at least one value", code=67)
     raw_keys = list(dict.fromkeys(chain.from_iterable(rows)))
     cols: dict[str, list[Any]] = {k: [r.get(k) for r in rows] for k in raw_keys}
     if any(dict in set(map(type, v)) for v in cols.values()):
