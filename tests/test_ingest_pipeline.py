@@ -20,7 +20,7 @@ SMALL = ReadLimits(batch_rows=2, whole_file_bytes=64, chunk_bytes=32)  # streame
 
 def select(cat: DatabaseCatalog, dbms: str, sql: str) -> list[dict[str, Any]]:
     cols, rows = cat.query(dbms, sql)
-    return [{c: (v.isoformat(" ", "microseconds") if isinstance(v, datetime) else v) for c, v in zip(cols, r)}
+    return [{c: (str(v) if isinstance(v, datetime) else v) for c, v in zip(cols, r)}
             for r in rows]
 
 
@@ -101,7 +101,7 @@ def test_mixed_types_across_files_widen_to_text(catalog: DatabaseCatalog, dbms: 
     ingest_file(write_rows(tmp_path, f"{dbms}.sensor.1.json", first), catalog)
     ingest_file(write_rows(tmp_path, f"{dbms}.sensor.2.json", later), catalog)
     got = [r["v"] for r in select(catalog, dbms, "SELECT v FROM sensor ORDER BY row_id")]
-    assert [g[:len(e)] for g, e in zip(got, expected)] == expected  # a timestamp may carry .000000
+    assert got == expected
 
 
 def test_types_widen_inside_one_streamed_file(catalog: DatabaseCatalog, dbms: str, tmp_path: Path) -> None:
@@ -122,8 +122,8 @@ def test_timestamps_are_stored_in_utc(catalog: DatabaseCatalog, dbms: str, tmp_p
     rows = [{"ts": "2026-03-01T10:00:00+02:00"}, {"ts": "2026-03-01 10:00:00.25"}, {"ts": "2026-03-01T23:30:00Z"}]
     ingest_file(write_rows(tmp_path, f"{dbms}.sensor.json", rows), catalog)
     got = [r["ts"] for r in select(catalog, dbms, "SELECT ts FROM sensor ORDER BY row_id")]
-    assert got == ["2026-03-01 08:00:00.000000", "2026-03-01 10:00:00.250000", "2026-03-01 23:30:00.000000"]
-    assert select(catalog, dbms, "SELECT max(ts) AS m FROM sensor")[0]["m"] == "2026-03-01 23:30:00.000000"
+    assert got == ["2026-03-01 08:00:00", "2026-03-01 10:00:00.250000", "2026-03-01 23:30:00"]
+    assert select(catalog, dbms, "SELECT max(ts) AS m FROM sensor")[0]["m"] == "2026-03-01 23:30:00"
 
 
 def test_nested_objects_are_flattened_and_names_normalised(catalog: DatabaseCatalog, dbms: str,
@@ -189,3 +189,12 @@ def test_existing_table_made_by_hand_gets_the_system_columns(catalog: DatabaseCa
     catalog.execute(dbms, "CREATE TABLE sensor (v INTEGER)")
     ingest_file(write_rows(tmp_path, f"{dbms}.sensor.json", [{"v": 1}]), catalog)
     assert {"insert_timestamp", "tsd_name", "tsd_id", "v"} <= {c for c, _ in catalog.columns(dbms, "sensor")}
+
+
+@pytest.mark.parametrize("value", ["2026-13-45T00:00:00Z", "2026-01-01", "20260101T000000", "12:00:00",
+                                   "2026-01-01T00:00:00 and more"])
+def test_strings_that_are_not_date_times_stay_text(catalog: DatabaseCatalog, dbms: str, tmp_path: Path,
+                                                   value: str) -> None:
+    ingest_file(write_rows(tmp_path, f"{dbms}.sensor.json", [{"v": value}]), catalog)
+    assert select(catalog, dbms, "SELECT v FROM sensor") == [{"v": value}]
+    assert dict(catalog.columns(dbms, "sensor"))["v"].lower() == "text"

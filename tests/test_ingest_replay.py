@@ -32,11 +32,11 @@ dbms_dir, path, where, dbms, kind, user, password, host, port = sys.argv[1:]
 if where == "mid-transaction":
     real = pipeline.prepare
     seen = []
-    def dying_prepare(rows, max_depth=32):
+    def dying_prepare(*args):
         seen.append(1)
         if len(seen) == 4:          # three batches already inserted, uncommitted
             os._exit(9)
-        return real(rows, max_depth)
+        return real(*args)
     pipeline.prepare = dying_prepare
 elif where == "after-commit":
     tsd.set_rows = lambda *a: os._exit(9)   # rows committed, almgm not yet updated

@@ -15,7 +15,6 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import repeat
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -122,17 +121,15 @@ def _load(conn: Any, backend: Backend, table: str, batches: Iterable[list[dict[s
     state = _Table(backend, conn, table)
     as_text = backend.timestamps_as_text
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    inserted: Any = now.isoformat(" ", "microseconds") if as_text else now
+    inserted: Any = str(now) if as_text else now
+    constants = list(zip(_SYSTEM_NAMES, (inserted, member, file_id)))
     n = 0
     for rows in batches:
-        batch = prepare(rows, max_depth)
+        batch = prepare(rows, max_depth, as_text)
         types = state.fit(batch)
-        values = [column_values(batch, c, t, as_text) for c, t in zip(batch.columns, types)]
-        k = batch.size
-        prepared = list(zip(repeat(inserted, k), repeat(member, k), repeat(file_id, k), *values))
-        backend.insert_rows(conn, table, _SYSTEM_NAMES + batch.columns,
-                            [t for _, t in SYSTEM_COLUMNS] + types, prepared)
-        n += k
+        values = [column_values(batch, c, t) for c, t in zip(batch.columns, types)]
+        backend.insert_rows(conn, table, batch.columns, types, list(zip(*values)), constants)
+        n += batch.size
     if n == 0:
         raise bad("No rows to ingest", hint="send at least one JSON object")
     if rec is not None:

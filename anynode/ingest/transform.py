@@ -14,7 +14,7 @@ Rules (documented for users in the operator docs):
   mixed = text. Integers outside 64 bits become float (as orjson reads them).
 * **Timestamps** with an offset are converted to UTC; without one they are
   taken as UTC already (a node's local zone says nothing about the data).
-  Stored as ``YYYY-MM-DD HH:MM:SS.ffffff`` text (SQLite) or ``timestamp`` (PostgreSQL).
+  Stored as ``YYYY-MM-DD HH:MM:SS[.ffffff]`` text (SQLite) or ``timestamp`` (PostgreSQL).
 * ``null`` is NULL; an empty string stays an empty string.
 
 The work is column-wise (one list per column, types by ``set(map(type, ...))``)
@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -37,7 +38,11 @@ from anynode.store.backend import MAX_IDENT, RESERVED_COLUMNS, ColType
 MAP_FAILED = 27  # AnyLog: "Failed to map JSON to SQL insert"
 _NONE = type(None)
 _UNSAFE = re.compile(r"[^a-z0-9_]")
-_TS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?")
+# The start of an ISO 8601 date-time; datetime.fromisoformat then checks the whole value.
+_TS_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
+_TS_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?![0-9])")
+_ZERO = timedelta(0)
+_fromiso = datetime.fromisoformat
 _INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -69,7 +74,7 @@ class Batch:
     types: dict[str, ColType | None]
     values: dict[str, list[Any]]
     size: int
-    timestamps: dict[str, list[datetime | None]] = field(default_factory=dict)
+    timestamps: dict[str, list[Any]] = field(default_factory=dict)
     kinds: dict[str, set[type]] = field(default_factory=dict)
 
 
@@ -106,28 +111,40 @@ def _flatten(rows: list[dict[str, Any]], max_depth: int) -> list[dict[str, Any]]
     return out
 
 
-def _timestamps(strs: list[Any]) -> list[datetime | None] | None:
-    """The values as naive UTC datetimes when all non-null ones are ISO timestamps, else None."""
-    if not all(_TS.fullmatch(s) for s in strs if s is not None):
+def _timestamps(vals: list[Any], has_none: bool, as_text: bool) -> list[Any] | None:
+    """The values as UTC timestamps when every non-null one is an ISO 8601 date-time, else None.
+
+    Text is ``str(datetime)``: ``YYYY-MM-DD HH:MM:SS[.ffffff]``, one spelling per
+    instant (the same as PostgreSQL's), and it sorts in time order.
+    """
+    strs = [v for v in vals if v is not None] if has_none else vals
+    with_seconds = all(map(_TS_SECONDS.match, strs))
+    if not with_seconds and not all(map(_TS_START.match, strs)):
         return None
-    out: list[datetime | None] = []
-    utc = timezone.utc
     try:
-        for s in strs:
-            if s is None:
-                out.append(None)
-                continue
-            dt = datetime.fromisoformat(s)
-            if dt.tzinfo is not None:
-                dt = dt.astimezone(utc).replace(tzinfo=None)
-            out.append(dt)
+        parsed = list(map(_fromiso, strs))
     except ValueError:
         return None
-    return out
+    zones = {d.tzinfo for d in parsed}
+    utc_only = all(z is None or z.utcoffset(None) == _ZERO for z in zones)
+    out: list[Any]
+    if as_text and with_seconds and utc_only:
+        # Same text as str(naive datetime), built from the string: str() costs 4x more.
+        out = [f"{s[:10]} {s[11:19]}.{d.microsecond:06d}" if d.microsecond else f"{s[:10]} {s[11:19]}"
+               for s, d in zip(strs, parsed)]
+    else:
+        if zones != {None}:
+            utc = timezone.utc
+            parsed = [d if d.tzinfo is None else d.astimezone(utc).replace(tzinfo=None) for d in parsed]
+        out = list(map(str, parsed)) if as_text else parsed
+    if not has_none:
+        return out
+    it = iter(out)
+    return [None if v is None else next(it) for v in vals]
 
 
-def _infer(vals: list[Any], kinds: set[type], ts_cache: dict[str, list[datetime | None]],
-           col: str) -> ColType | None:
+def _infer(vals: list[Any], kinds: set[type], ts_cache: dict[str, list[Any]], col: str,
+           as_text: bool) -> ColType | None:
     has_none = _NONE in kinds
     kinds = kinds - {_NONE}
     if not kinds:
@@ -142,27 +159,41 @@ def _infer(vals: list[Any], kinds: set[type], ts_cache: dict[str, list[datetime 
     if kinds == {bool}:
         return ColType.BOOL
     if kinds == {str}:
-        ts = _timestamps(vals)
+        ts = _timestamps(vals, has_none, as_text)
         if ts is not None:
             ts_cache[col] = ts
             return ColType.TIMESTAMP
     return ColType.TEXT
 
 
-def prepare(rows: list[dict[str, Any]], max_depth: int = 32) -> Batch:
+def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, list[Any]]]:
+    """The keys in first-seen order and each key's values (None where a row lacks it)."""
+    keys = list(rows[0])
+    if len(keys) > 1 and set(map(len, rows)) == {len(keys)}:
+        try:  # rows shaped like the first: one C-level pass per row, then a transpose
+            return keys, dict(zip(keys, map(list, zip(*map(itemgetter(*keys), rows)))))
+        except KeyError:  # same sizes, other keys
+            pass
+    keys = list(dict.fromkeys(chain.from_iterable(rows)))
+    return keys, {k: [r.get(k) for r in rows] for k in keys}
+
+
+def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True) -> Batch:
     """Turn a batch of row dicts into columns with inferred types.
+
+    ``ts_as_text`` gives timestamps as text (SQLite) rather than naive UTC datetimes.
 
     Raises:
         IngestError: 27 for keys that cannot be columns, 67 for too deep nesting.
     """
     if not all(rows):
         raise IngestError("A row is an empty object {}", hint="every row needs at least one value", code=67)
-    raw_keys = list(dict.fromkeys(chain.from_iterable(rows)))
-    cols: dict[str, list[Any]] = {k: [r.get(k) for r in rows] for k in raw_keys}
-    if any(dict in set(map(type, v)) for v in cols.values()):
+    raw_keys, cols = _columns(rows)
+    kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
+    if any(dict in kinds for kinds in kinds_of.values()):
         rows = _flatten(rows, max_depth)
-        raw_keys = list(dict.fromkeys(chain.from_iterable(rows)))
-        cols = {k: [r.get(k) for r in rows] for k in raw_keys}
+        raw_keys, cols = _columns(rows)
+        kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
     names: dict[str, str] = {}
     for k in raw_keys:
         name = column_name(k)
@@ -173,9 +204,9 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32) -> Batch:
     batch = Batch(list(names), {}, {}, len(rows))
     for name, key in names.items():
         vals = cols[key]
-        kinds = set(map(type, vals))
+        kinds = kinds_of[key]
         batch.kinds[name] = kinds
-        batch.types[name] = _infer(vals, kinds, batch.timestamps, name)
+        batch.types[name] = _infer(vals, kinds, batch.timestamps, name, ts_as_text)
         batch.values[name] = vals
         if list in kinds:
             deepest = max((_depth(v) for v in vals if type(v) is list), default=0)
@@ -195,19 +226,14 @@ def _as_text(v: Any) -> Any:
     return str(v)
 
 
-def _ts_text(dt: datetime | None) -> str | None:
-    return None if dt is None else dt.isoformat(" ", "microseconds")
-
-
-def column_values(batch: Batch, name: str, final: ColType, ts_as_text: bool) -> list[Any]:
+def column_values(batch: Batch, name: str, final: ColType) -> list[Any]:
     """The values of one column converted for a column of type ``final`` (never narrower than the batch's)."""
     vals = batch.values[name]
     inferred = batch.types[name]
     if inferred is None:
         return vals
     if final is ColType.TIMESTAMP and inferred is ColType.TIMESTAMP:
-        ts = batch.timestamps[name]
-        return list(map(_ts_text, ts)) if ts_as_text else ts
+        return batch.timestamps[name]
     kinds = batch.kinds[name]
     if final is ColType.TEXT and kinds - {str, _NONE}:
         return list(map(_as_text, vals))

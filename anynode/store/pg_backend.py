@@ -165,16 +165,18 @@ class PostgresBackend(Backend):
     def timestamps_as_text(self) -> bool:
         return False
 
-    def insert_rows(self, conn: Any, table: str, columns: Sequence[str],
-                    types: Sequence[ColType], rows: Sequence[tuple[Any, ...]]) -> None:
+    def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
+                    rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = ()) -> None:
         q = self.quote
+        names = [c for c, _ in constants] + list(columns)
+        tail = tuple(v for _, v in constants)
         udt = self._udt_names(conn, table)
-        names = [udt.get(c, "") for c in columns]
-        binary = all(n in _BINARY_OK for n in names)
-        stmt = f"COPY {q(table)} ({', '.join(map(q, columns))}) FROM STDIN"
+        kinds = [udt.get(c, "") for c in names]
+        binary = all(k in _BINARY_OK for k in kinds)
+        stmt = f"COPY {q(table)} ({', '.join(map(q, names))}) FROM STDIN"
         with conn.cursor() as cur:
             with cur.copy(stmt + (" (FORMAT BINARY)" if binary else "")) as copy:
                 if binary:
-                    copy.set_types(names)
+                    copy.set_types(kinds)
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row(tail + row)

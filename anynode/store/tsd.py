@@ -38,7 +38,7 @@ class TsdRecord:
 
 
 def _time(backend: Backend, t: datetime) -> Any:
-    return t.isoformat(" ", "microseconds") if backend.timestamps_as_text else t
+    return str(t) if backend.timestamps_as_text else t
 
 
 def ensure_tsd_table(backend: Backend, conn: Any, serial: bool) -> None:
