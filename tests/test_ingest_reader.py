@@ -10,13 +10,13 @@ import pytest
 from data_helpers import write_bytes, write_rows
 
 from anynode.errors import IngestError
-from anynode.ingest.reader import ReadLimits, body_hash, file_hash, read_batches
+from anynode.ingest.reader import DEFAULT_LIMITS, ReadLimits, body_hash, file_hash, read_batches
 
 ROWS = [{"id": i, "name": f"n{i}", "v": i / 2} for i in range(1, 8)]
 STREAM = ReadLimits(batch_rows=3, whole_file_bytes=16, chunk_bytes=7)  # force the streaming paths
 
 
-def rows_of(source: Path | bytes, limits: ReadLimits = ReadLimits()) -> list[dict]:
+def rows_of(source: Path | bytes, limits: ReadLimits = DEFAULT_LIMITS) -> list[dict]:
     return [r for batch in read_batches(source, limits) for r in batch]
 
 

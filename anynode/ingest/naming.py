@@ -90,8 +90,8 @@ def parse_file_name(name: str | PurePath) -> FileName:
     for what, value in (("dbms", dbms), ("table", table)):
         if not _IDENT.match(value) or len(value) > 63:
             raise _bad(base, f"{what} {value!r} is not a name (letters, digits and _, not starting with a digit)")
-    rest = (parts[2:5] + ["0", "0", "0"])[:3]
-    fn = FileName(dbms, table, *rest, compressed=suffix == ".json.gz")
+    source, fhash, instructions = (parts[2:5] + ["0", "0", "0"])[:3]
+    fn = FileName(dbms, table, source, fhash, instructions, compressed=suffix == ".json.gz")
     if len(parts) == 8:
         member, row_id, date = parts[5:8]
         if member != "@" and not member.isdigit():

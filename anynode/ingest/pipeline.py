@@ -212,8 +212,8 @@ def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, c
     """
     dbms, table = dbms.lower(), table.lower()
     if not re.match(r"^[a-z_][a-z0-9_]{0,62}$", table):
-        raise IngestError(f"Table name {table!r} is not a name", hint="letters, digits and _, not starting with a digit",
-                          code=BAD_NAME)
+        raise IngestError(f"Table name {table!r} is not a name",
+                          hint="letters, digits and _, not starting with a digit", code=BAD_NAME)
     batches: Iterable[list[dict[str, Any]]]
     if isinstance(rows, (bytes, bytearray)):
         batches = read_batches(bytes(rows), limits)

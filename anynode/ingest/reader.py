@@ -70,14 +70,16 @@ def open_data(path: str | Path) -> IO[bytes]:
     try:
         f: IO[bytes] = open(path, "rb")
     except OSError as exc:
-        raise bad(f"Cannot read {Path(path).name}: {exc.strerror}", hint="check that the file exists and is readable")
+        raise bad(f"Cannot read {Path(path).name}: {exc.strerror}",
+                  hint="check that the file exists and is readable") from exc
     magic = f.read(2)
     f.seek(0)
     if magic == _GZIP_MAGIC:
         return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
     if str(path).lower().endswith(".gz"):
         f.close()
-        raise bad(f"{Path(path).name} is named .gz but is not gzip-compressed", hint="compress it with gzip or drop .gz")
+        raise bad(f"{Path(path).name} is named .gz but is not gzip-compressed",
+                  hint="compress it with gzip or drop .gz")
     return f
 
 
@@ -378,11 +380,11 @@ def _values(chunks: Iterable[bytes], array: bool, limits: ReadLimits) -> Iterato
                 raise bad(f"The JSON ends early at {t.where()}: the array is not closed (truncated file?)",
                           hint="send the complete file")
             break
-        at = t.where()
+        start = t.pos
         v = t.value()
         n += 1
         if type(v) is not dict:
-            raise bad(f"Row {n} is {_kind(v)}, not a JSON object (at {at})",
+            raise bad(f"Row {n} is {_kind(v)}, not a JSON object (at {t.where(start)})",
                       hint="every row must be an object like {\"column\": value}")
         batch.append(v)
         if len(batch) >= limits.batch_rows:

@@ -86,27 +86,26 @@ def _depth(v: Any) -> int:
     return 0
 
 
+def _walk(obj: dict[str, Any], prefix: str, depth: int, flat: dict[str, Any], n: int, max_depth: int) -> None:
+    if depth > max_depth:
+        raise IngestError(f"Row {n} is nested deeper than {max_depth} levels at {prefix[:60]!r}",
+                          hint="flatten the data or raise the nesting limit", code=67)
+    for k, v in obj.items():
+        key = f"{prefix}_{k}" if prefix else k
+        if type(v) is dict and v:
+            _walk(v, key, depth + 1, flat, n, max_depth)
+        elif key in flat:
+            raise _map_error(f"Row {n}: key {key!r} appears both nested and flat", hint="rename one of them")
+        else:
+            flat[key] = None if type(v) is dict else v
+
+
 def _flatten(rows: list[dict[str, Any]], max_depth: int) -> list[dict[str, Any]]:
     """Rows with nested objects replaced by ``parent_child`` keys (in the order they appear)."""
     out = []
     for n, row in enumerate(rows, 1):
         flat: dict[str, Any] = {}
-
-        def walk(obj: dict[str, Any], prefix: str, depth: int) -> None:
-            if depth > max_depth:
-                raise IngestError(f"Row {n} is nested deeper than {max_depth} levels at {prefix[:60]!r}",
-                                  hint="flatten the data or raise the nesting limit", code=67)
-            for k, v in obj.items():
-                key = f"{prefix}_{k}" if prefix else k
-                if type(v) is dict and v:
-                    walk(v, key, depth + 1)
-                elif key in flat:
-                    raise _map_error(f"Row {n}: key {key!r} appears both nested and flat",
-                                     hint="rename one of them")
-                else:
-                    flat[key] = None if type(v) is dict else v
-
-        walk(row, "", 1)
+        _walk(row, "", 1, flat, n, max_depth)
         out.append(flat)
     return out
 

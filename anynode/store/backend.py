@@ -179,7 +179,7 @@ class Backend(ABC):
 
     @property
     def timestamps_as_text(self) -> bool:
-        """True when timestamps are bound as ``str(datetime)`` text (``YYYY-MM-DD HH:MM:SS[.ffffff]``), False for datetimes."""
+        """True when timestamps are bound as ``str(datetime)`` text, False when as naive UTC datetimes."""
         return True
 
     def read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
