@@ -1,0 +1,236 @@
+"""The ingest pipeline: a JSON file (or rows) into a table, once.
+
+``file name -> dbms/table -> read in batches -> columns and types -> schema
+change if needed -> bulk insert``, all of one file in one transaction on the
+database's writer together with the file's ``tsd_info`` record, so that a
+file is either fully in the table and recorded, or not at all (see
+:mod:`anynode.store.tsd` for where the records live and why). Used by the
+operator (watch directory), REST PUT/POST and tests; it starts no thread of
+its own and leaves files where they are (moving them is the operator's job).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from anynode.errors import IngestError, NoSuchDatabase
+from anynode.ingest.naming import BAD_NAME, FileName, parse_file_name
+from anynode.ingest.reader import DEFAULT_LIMITS, ReadLimits, bad, file_hash, read_batches
+from anynode.ingest.transform import MAP_FAILED, Batch, column_values, prepare
+from anynode.store import tsd
+from anynode.store.backend import SYSTEM_COLUMNS, Backend, ColType, widen
+from anynode.store.catalog import SYSTEM_DATABASES, Database, DatabaseCatalog, driver_errors
+
+DUPLICATE = 86  # AnyLog: "Duplicate JSON File"
+NOT_OPEN = 10   # AnyLog: "DBMS not open"
+_RESERVED_TABLES = re.compile(r"^tsd_(info|\d+)$")
+_SYSTEM_NAMES = [n for n, _ in SYSTEM_COLUMNS]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest did: where the rows went, how many, how long, and the file's record.
+
+    ``name`` is the file's 8-section name (``dbms.table.source.hash.instr.member.file_id.date``)
+    for archiving; ``file_id`` is its row in ``almgm.tsd_info`` (0 when not recorded).
+    """
+
+    dbms: str
+    table: str
+    rows: int
+    seconds: float
+    file_hash: str | None
+    file_id: int = 0
+    columns_added: tuple[str, ...] = ()
+    columns_widened: tuple[str, ...] = ()
+    name: FileName | None = None
+
+
+@dataclass
+class _Table:
+    """The target table's columns as they change during one transaction."""
+
+    backend: Backend
+    conn: Any
+    name: str
+    columns: dict[str, ColType] = field(default_factory=dict)
+    added: list[str] = field(default_factory=list)
+    widened: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.columns = self.backend.table_columns(self.conn, self.name)
+        if self.columns:
+            for col, ctype in SYSTEM_COLUMNS:  # a table made by hand may lack them
+                if col not in self.columns:
+                    self.backend.add_column(self.conn, self.name, col, ctype)
+                    self.columns[col] = ctype
+
+    def fit(self, batch: Batch) -> list[ColType]:
+        """Create, extend or widen the table for the batch; the final type of each batch column."""
+        if not self.columns:
+            spec = [(c, batch.types[c] or ColType.TEXT) for c in batch.columns]
+            self.backend.create_table(self.conn, self.name, spec)
+            self.columns = self.backend.table_columns(self.conn, self.name)
+            self.added.extend(batch.columns)
+        for col in batch.columns:
+            new = batch.types[col]
+            have = self.columns.get(col)
+            if have is None:
+                self.backend.add_column(self.conn, self.name, col, new or ColType.TEXT)
+                self.columns[col] = new or ColType.TEXT
+                self.added.append(col)
+                continue
+            final = widen(have, new)
+            if final is not None and final is not have:
+                self.backend.widen_column(self.conn, self.name, col, have, final)
+                self.columns[col] = final
+                self.widened.append(col)
+        return [self.columns[c] for c in batch.columns]
+
+
+def _target_db(catalog: DatabaseCatalog, dbms: str, table: str) -> Database:
+    if dbms in SYSTEM_DATABASES:
+        raise IngestError(f"Database {dbms} holds the node's own records, not data",
+                          hint="send the data to a user database", code=NOT_OPEN)
+    if _RESERVED_TABLES.match(table):
+        raise IngestError(f"Table name {table!r} is reserved for file records",
+                          hint="use another table name", code=BAD_NAME)
+    try:
+        return catalog.get(dbms)
+    except NoSuchDatabase:
+        raise IngestError(f"Logical DBMS '{dbms}' not connected",
+                          hint=f"connect dbms {dbms} where type = sqlite", code=NOT_OPEN) from None
+
+
+def _almgm(catalog: DatabaseCatalog, name: str) -> Database:
+    if not catalog.is_connected(name):
+        catalog.connect(name)
+    return catalog.get(name)
+
+
+def _load(conn: Any, backend: Backend, table: str, batches: Iterable[list[dict[str, Any]]], member: str,
+          file_id: int, rec: tsd.TsdRecord | None, max_depth: int) -> tuple[int, list[str], list[str]]:
+    """The writer job: every batch into the table and the file's record, in the caller's transaction."""
+    if rec is not None and tsd.lookup(backend, conn, rec.file_hash):
+        raise _duplicate(rec.file_hash, rec.dbms)
+    state = _Table(backend, conn, table)
+    as_text = backend.timestamps_as_text
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    inserted: Any = str(now) if as_text else now
+    constants = list(zip(_SYSTEM_NAMES, (inserted, member, file_id)))
+    n = 0
+    for rows in batches:
+        batch = prepare(rows, max_depth, as_text)
+        types = state.fit(batch)
+        values = [column_values(batch, c, t) for c, t in zip(batch.columns, types)]
+        backend.insert_rows(conn, table, batch.columns, types, list(zip(*values)), constants)
+        n += batch.size
+    if n == 0:
+        raise bad("No rows to ingest", hint="send at least one JSON object")
+    if rec is not None:
+        tsd.record(backend, conn, file_id, rec, n)
+    return n, state.added, state.widened
+
+
+def _duplicate(file_hash: str, dbms: str) -> IngestError:
+    return IngestError(f"Duplicate JSON File: hash {file_hash} is already ingested in {dbms}",
+                       hint="its rows are already in the table; nothing was inserted again",
+                       code=DUPLICATE)
+
+
+def _run(catalog: DatabaseCatalog, dbms: str, table: str, batches: Iterable[list[dict[str, Any]]], *,
+         file_hash: str | None, source: str, instructions: str, member: str, limits: ReadLimits,
+         almgm: str, timeout: float | None) -> tuple[IngestReport, datetime]:
+    start = time.perf_counter()
+    db = _target_db(catalog, dbms, table)
+    when = datetime.now(timezone.utc)
+    rec = None
+    file_id = 0
+    if file_hash:
+        rec = tsd.TsdRecord(dbms, table, source, file_hash, instructions, when.replace(tzinfo=None))
+        done = _committed(db, file_hash)
+        mgm = _almgm(catalog, almgm)
+        if done is not None:
+            mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, file_hash, done[1]), timeout)
+            raise _duplicate(file_hash, dbms)
+        file_id = mgm.writer.run(lambda c: tsd.allocate(mgm.backend, c, rec), timeout)  # type: ignore[arg-type]
+    job = lambda conn: _load(conn, db.backend, table, batches, member, file_id, rec,  # noqa: E731
+                             limits.max_depth)
+    try:
+        rows, added, widened = db.writer.run(job, timeout)
+    except driver_errors() as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",
+                          hint="check the table's columns against the data", code=MAP_FAILED) from exc
+    if rec is not None:
+        mgm = _almgm(catalog, almgm)
+        mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, rec.file_hash, rows), timeout)  # type: ignore[union-attr]
+    report = IngestReport(dbms, table, rows, time.perf_counter() - start, file_hash, file_id,
+                          tuple(added), tuple(widened))
+    return report, when
+
+
+def _committed(db: Database, file_hash: str) -> tuple[int, int] | None:
+    with db.backend.reader() as conn:
+        return tsd.lookup(db.backend, conn, file_hash)
+
+
+def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, member: str = "0",
+                limits: ReadLimits = DEFAULT_LIMITS, almgm: str = "almgm",
+                timeout: float | None = None) -> IngestReport:
+    """Ingest one data file named by AnyLog's convention into ``dbms.table``; the file is not moved.
+
+    The hash in the name is used when there is one, else it is computed (md5 of
+    ``dbms.table`` + content). ``member`` goes into every row's ``tsd_name``.
+
+    Raises:
+        IngestError: with AnyLog's code: 119 bad name, 10 dbms not connected, 67 bad JSON,
+            27 values the table cannot take, 86 file already ingested.
+    """
+    name = parse_file_name(path)
+    fhash = name.hash if name.hash != "0" else file_hash(path, name.dbms, name.table, limits.chunk_bytes)
+    report, when = _run(catalog, name.dbms, name.table, read_batches(path, limits), file_hash=fhash,
+                        source=name.source, instructions=name.instructions, member=member, limits=limits,
+                        almgm=almgm, timeout=timeout)
+    archived = name.with_hash(fhash).with_tsd(member, report.file_id, when)
+    return IngestReport(**{**report.__dict__, "name": archived})
+
+
+def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, catalog: DatabaseCatalog, *,
+                file_hash: str | None = None, source: str = "0", instructions: str = "0", member: str = "0",
+                limits: ReadLimits = DEFAULT_LIMITS, almgm: str = "almgm",
+                timeout: float | None = None) -> IngestReport:
+    """Ingest rows that did not come from a file (REST PUT/POST): a JSON body or a list of objects.
+
+    With ``file_hash`` (e.g. :func:`anynode.ingest.reader.body_hash` of the body) the rows are
+    recorded in tsd_info and a repeat is refused with code 86; without it they are not recorded.
+    """
+    dbms, table = dbms.lower(), table.lower()
+    if not re.match(r"^[a-z_][a-z0-9_]{0,62}$", table):
+        raise IngestError(f"Table name {table!r} is not a name",
+                          hint="letters, digits and _, not starting with a digit", code=BAD_NAME)
+    batches: Iterable[list[dict[str, Any]]]
+    if isinstance(rows, (bytes, bytearray)):
+        batches = read_batches(bytes(rows), limits)
+    else:
+        batches = _list_batches(list(rows), limits.batch_rows)
+    report, _ = _run(catalog, dbms, table, batches, file_hash=file_hash, source=source,
+                     instructions=instructions, member=member, limits=limits, almgm=almgm, timeout=timeout)
+    return report
+
+
+def _list_batches(rows: list[Any], size: int) -> Iterator[list[dict[str, Any]]]:
+    for i, r in enumerate(rows):
+        if type(r) is not dict:
+            raise bad(f"Row {i + 1} is {type(r).__name__}, not a JSON object",
+                      hint="every row must be an object like {\"column\": value}")
+    for i in range(0, len(rows), size):
+        yield rows[i:i + size]
+
+
+__all__ = ["IngestReport", "ingest_file", "ingest_rows", "DUPLICATE", "NOT_OPEN"]

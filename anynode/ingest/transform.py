@@ -1,0 +1,241 @@
+"""Map JSON rows to columns: names, flattening, types and values.
+
+Rules (documented for users in the operator docs):
+
+* **Names**: lower-cased; every character other than ``a-z0-9_`` becomes
+  ``_``; a leading digit gets a ``_`` prefix (AnyLog's ``_40001``). Two keys
+  of one file that end up with the same name are refused rather than mixed.
+* **Nested objects** are flattened, parts joined with ``_``:
+  ``{"a": {"b": 1}}`` is column ``a_b``. (AnyLog stores the object as a JSON
+  string; flattening makes the values queryable.) Arrays are kept as JSON text.
+* **Types** come from *all* rows, not the first (AnyLog quirk 14, fixed):
+  bool, int, float, timestamp (ISO 8601 strings), text. Mixed values widen by
+  :func:`anynode.store.backend.widen`: int + float = float, anything else
+  mixed = text. Integers outside 64 bits become float (as orjson reads them).
+* **Timestamps** with an offset are converted to UTC; without one they are
+  taken as UTC already (a node's local zone says nothing about the data).
+  Stored as ``YYYY-MM-DD HH:MM:SS[.ffffff]`` text (SQLite) or ``timestamp`` (PostgreSQL).
+* ``null`` is NULL; an empty string stays an empty string.
+
+The work is column-wise (one list per column, types by ``set(map(type, ...))``)
+so that most of it runs in C: this is the hot path of ingest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from itertools import chain
+from operator import itemgetter
+from typing import Any
+
+import orjson
+
+from anynode.errors import IngestError
+from anynode.store.backend import MAX_IDENT, RESERVED_COLUMNS, ColType
+
+MAP_FAILED = 27  # AnyLog: "Failed to map JSON to SQL insert"
+_NONE = type(None)
+_UNSAFE = re.compile(r"[^a-z0-9_]")
+# The start of an ISO 8601 date-time; datetime.fromisoformat then checks the whole value.
+_TS_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
+_TS_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?![0-9])")
+_ZERO = timedelta(0)
+_fromiso = datetime.fromisoformat
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _map_error(message: str, hint: str) -> IngestError:
+    return IngestError(message, hint=hint, code=MAP_FAILED)
+
+
+def column_name(key: str) -> str:
+    """The column a JSON key maps to (see the module rules)."""
+    name = _UNSAFE.sub("_", key.strip().lower())
+    if not name:
+        raise _map_error(f"A row has an empty key {key!r}", hint="give every value a name")
+    if name[0].isdigit():
+        name = "_" + name
+    if len(name) > MAX_IDENT:
+        raise _map_error(f"Key {key[:40]!r}... is longer than {MAX_IDENT} characters as a column name",
+                         hint="use shorter keys (or flatter objects)")
+    if name in RESERVED_COLUMNS:
+        raise _map_error(f"Key {key!r} is a system column name ({', '.join(sorted(RESERVED_COLUMNS))})",
+                         hint="rename the key in the data")
+    return name
+
+
+@dataclass
+class Batch:
+    """Rows of one batch in columns: names in first-seen order, inferred types, values."""
+
+    columns: list[str]
+    types: dict[str, ColType | None]
+    values: dict[str, list[Any]]
+    size: int
+    timestamps: dict[str, list[Any]] = field(default_factory=dict)
+    kinds: dict[str, set[type]] = field(default_factory=dict)
+
+
+def _depth(v: Any) -> int:
+    if isinstance(v, dict):
+        return 1 + max(map(_depth, v.values()), default=0)
+    if isinstance(v, list):
+        return 1 + max(map(_depth, v), default=0)
+    return 0
+
+
+def _walk(obj: dict[str, Any], prefix: str, depth: int, flat: dict[str, Any], n: int, max_depth: int) -> None:
+    if depth > max_depth:
+        raise IngestError(f"Row {n} is nested deeper than {max_depth} levels at {prefix[:60]!r}",
+                          hint="flatten the data or raise the nesting limit", code=67)
+    for k, v in obj.items():
+        key = f"{prefix}_{k}" if prefix else k
+        if type(v) is dict and v:
+            _walk(v, key, depth + 1, flat, n, max_depth)
+        elif key in flat:
+            raise _map_error(f"Row {n}: key {key!r} appears both nested and flat", hint="rename one of them")
+        else:
+            flat[key] = None if type(v) is dict else v
+
+
+def _flatten(rows: list[dict[str, Any]], max_depth: int) -> list[dict[str, Any]]:
+    """Rows with nested objects replaced by ``parent_child`` keys (in the order they appear)."""
+    out = []
+    for n, row in enumerate(rows, 1):
+        flat: dict[str, Any] = {}
+        _walk(row, "", 1, flat, n, max_depth)
+        out.append(flat)
+    return out
+
+
+def _timestamps(vals: list[Any], has_none: bool, as_text: bool) -> list[Any] | None:
+    """The values as UTC timestamps when every non-null one is an ISO 8601 date-time, else None.
+
+    Text is ``str(datetime)``: ``YYYY-MM-DD HH:MM:SS[.ffffff]``, one spelling per
+    instant (the same as PostgreSQL's), and it sorts in time order.
+    """
+    strs = [v for v in vals if v is not None] if has_none else vals
+    with_seconds = all(map(_TS_SECONDS.match, strs))
+    if not with_seconds and not all(map(_TS_START.match, strs)):
+        return None
+    try:
+        parsed = list(map(_fromiso, strs))
+    except ValueError:
+        return None
+    zones = {d.tzinfo for d in parsed}
+    utc_only = all(z is None or z.utcoffset(None) == _ZERO for z in zones)
+    out: list[Any]
+    if as_text and with_seconds and utc_only:
+        # Same text as str(naive datetime), built from the string: str() costs 4x more.
+        out = [f"{s[:10]} {s[11:19]}.{d.microsecond:06d}" if d.microsecond else f"{s[:10]} {s[11:19]}"
+               for s, d in zip(strs, parsed)]
+    else:
+        if zones != {None}:
+            utc = timezone.utc
+            parsed = [d if d.tzinfo is None else d.astimezone(utc).replace(tzinfo=None) for d in parsed]
+        out = list(map(str, parsed)) if as_text else parsed
+    if not has_none:
+        return out
+    it = iter(out)
+    return [None if v is None else next(it) for v in vals]
+
+
+def _infer(vals: list[Any], kinds: set[type], ts_cache: dict[str, list[Any]], col: str,
+           as_text: bool) -> ColType | None:
+    has_none = _NONE in kinds
+    kinds = kinds - {_NONE}
+    if not kinds:
+        return None
+    if kinds == {int}:
+        nums = [v for v in vals if v is not None] if has_none else vals
+        if min(nums) < _INT64[0] or max(nums) > _INT64[1]:
+            return ColType.FLOAT
+        return ColType.INT
+    if kinds <= {int, float}:
+        return ColType.FLOAT
+    if kinds == {bool}:
+        return ColType.BOOL
+    if kinds == {str}:
+        ts = _timestamps(vals, has_none, as_text)
+        if ts is not None:
+            ts_cache[col] = ts
+            return ColType.TIMESTAMP
+    return ColType.TEXT
+
+
+def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, list[Any]]]:
+    """The keys in first-seen order and each key's values (None where a row lacks it)."""
+    keys = list(rows[0])
+    if len(keys) > 1 and set(map(len, rows)) == {len(keys)}:
+        try:  # rows shaped like the first: one C-level pass per row, then a transpose
+            return keys, dict(zip(keys, map(list, zip(*map(itemgetter(*keys), rows)))))
+        except KeyError:  # same sizes, other keys
+            pass
+    keys = list(dict.fromkeys(chain.from_iterable(rows)))
+    return keys, {k: [r.get(k) for r in rows] for k in keys}
+
+
+def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True) -> Batch:
+    """Turn a batch of row dicts into columns with inferred types.
+
+    ``ts_as_text`` gives timestamps as text (SQLite) rather than naive UTC datetimes.
+
+    Raises:
+        IngestError: 27 for keys that cannot be columns, 67 for too deep nesting.
+    """
+    if not all(rows):
+        raise IngestError("A row is an empty object {}", hint="every row needs at least one value", code=67)
+    raw_keys, cols = _columns(rows)
+    kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
+    if any(dict in kinds for kinds in kinds_of.values()):
+        rows = _flatten(rows, max_depth)
+        raw_keys, cols = _columns(rows)
+        kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
+    names: dict[str, str] = {}
+    for k in raw_keys:
+        name = column_name(k)
+        if name in names:
+            raise _map_error(f"Keys {names[name]!r} and {k!r} both map to column {name!r}",
+                             hint="rename one of them in the data")
+        names[name] = k
+    batch = Batch(list(names), {}, {}, len(rows))
+    for name, key in names.items():
+        vals = cols[key]
+        kinds = kinds_of[key]
+        batch.kinds[name] = kinds
+        batch.types[name] = _infer(vals, kinds, batch.timestamps, name, ts_as_text)
+        batch.values[name] = vals
+        if list in kinds:
+            deepest = max((_depth(v) for v in vals if type(v) is list), default=0)
+            if deepest > max_depth:
+                raise IngestError(f"Column {name!r} holds an array nested deeper than {max_depth} levels",
+                                  hint="flatten the data or raise the nesting limit", code=67)
+    return batch
+
+
+def _as_text(v: Any) -> Any:
+    if v is None or type(v) is str:
+        return v
+    if type(v) is bool:
+        return "true" if v else "false"
+    if type(v) in (list, dict):
+        return orjson.dumps(v).decode()
+    return str(v)
+
+
+def column_values(batch: Batch, name: str, final: ColType) -> list[Any]:
+    """The values of one column converted for a column of type ``final`` (never narrower than the batch's)."""
+    vals = batch.values[name]
+    inferred = batch.types[name]
+    if inferred is None:
+        return vals
+    if final is ColType.TIMESTAMP and inferred is ColType.TIMESTAMP:
+        return batch.timestamps[name]
+    kinds = batch.kinds[name]
+    if final is ColType.TEXT and kinds - {str, _NONE}:
+        return list(map(_as_text, vals))
+    if final is ColType.FLOAT and int in kinds:
+        return [None if v is None else float(v) for v in vals]
+    return vals

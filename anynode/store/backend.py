@@ -1,0 +1,193 @@
+"""What the ingest pipeline needs from a database engine, whichever it is.
+
+A :class:`Backend` hides the differences between SQLite and PostgreSQL
+(connections, placeholders, quoting, DDL, type names, bulk insert) so that the
+pipeline, the tsd records and the catalog are written once. Column types are
+the small lattice :class:`ColType`; :func:`widen` is the one rule that decides
+what a column becomes when a file brings a value of another type.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from enum import Enum
+from typing import Any, Sequence
+
+from anynode.errors import StoreError
+
+
+class ColType(str, Enum):
+    """The logical type of a column: what JSON values it holds."""
+
+    BOOL = "bool"
+    INT = "int"
+    FLOAT = "float"
+    TIMESTAMP = "timestamp"
+    TEXT = "text"
+
+
+def widen(a: ColType | None, b: ColType | None) -> ColType | None:
+    """The narrowest type that holds values of both ``a`` and ``b``.
+
+    The rule: equal types stay; int and float give float; every other mix
+    (bool with a number, a timestamp with a number or free text, ...) gives
+    text, which holds anything. ``None`` means "no value seen yet".
+    """
+    if a is None:
+        return b
+    if b is None or a is b:
+        return a
+    if {a, b} == {ColType.INT, ColType.FLOAT}:
+        return ColType.FLOAT
+    return ColType.TEXT
+
+
+# System columns every ingested table starts with (AnyLog's layout).
+SYSTEM_COLUMNS: tuple[tuple[str, ColType], ...] = (
+    ("insert_timestamp", ColType.TIMESTAMP),
+    ("tsd_name", ColType.TEXT),
+    ("tsd_id", ColType.INT),
+)
+ROW_ID = "row_id"
+RESERVED_COLUMNS = frozenset([ROW_ID] + [name for name, _ in SYSTEM_COLUMNS])
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+MAX_IDENT = 63  # PostgreSQL's NAMEDATALEN - 1; longer names would be cut silently
+
+
+def check_identifier(name: str, what: str) -> str:
+    """Return ``name`` when it is a lower-case SQL identifier anynode may create, else raise StoreError."""
+    if not _IDENT.match(name) or len(name) > MAX_IDENT:
+        raise StoreError(f"Invalid {what} name {name!r}",
+                         hint=f"use lower-case letters, digits and _ (not first), at most {MAX_IDENT} characters")
+    return name
+
+
+class Backend(ABC):
+    """One database engine behind a logical dbms: connections, schema, bulk insert.
+
+    Writer connections are opened by the database's writer thread only; reader
+    connections come from :meth:`reader`, one per query, never shared.
+    """
+
+    kind: str = ""
+    param: str = "?"
+
+    # --- connections -------------------------------------------------
+    @abstractmethod
+    def open_writer(self) -> Any:
+        """Open the write connection (called on the writer thread)."""
+
+    @abstractmethod
+    def reader(self) -> AbstractContextManager[Any]:
+        """A read-only connection for one query, released when the block ends."""
+
+    @abstractmethod
+    def close_connection(self, conn: Any) -> None:
+        """Close a connection this backend opened."""
+
+    def begin(self, conn: Any) -> None:
+        """Start the write transaction."""
+
+    def commit(self, conn: Any) -> None:
+        """Commit the write transaction."""
+        conn.commit()
+
+    def rollback(self, conn: Any) -> None:
+        """Roll the write transaction back."""
+        conn.rollback()
+
+    def close(self) -> None:
+        """Release what the backend holds beside the writer (reader pools)."""
+
+    # --- description -------------------------------------------------
+    @property
+    @abstractmethod
+    def address(self) -> str:
+        """``ip:port`` for a server, ``local`` for an embedded file."""
+
+    @property
+    @abstractmethod
+    def storage(self) -> str:
+        """Where the data lives: a file path, ``memory`` or ``host:port/db``."""
+
+    # --- SQL text ----------------------------------------------------
+    def sql(self, text: str) -> str:
+        """Turn ``?`` placeholders of anynode's own statements into the driver's style."""
+        return text if self.param == "?" else text.replace("?", self.param)
+
+    @staticmethod
+    def quote(name: str) -> str:
+        """Quote an identifier (both engines accept double quotes)."""
+        return '"' + name.replace('"', '""') + '"'
+
+    # --- schema ------------------------------------------------------
+    @abstractmethod
+    def table_names(self, conn: Any) -> list[str]:
+        """The user tables of the database, sorted."""
+
+    @abstractmethod
+    def column_decls(self, conn: Any, table: str) -> list[tuple[str, str]]:
+        """``(column, declared type)`` in table order; empty when the table does not exist."""
+
+    @abstractmethod
+    def type_of_decl(self, decl: str) -> ColType:
+        """The logical type of a declared SQL type."""
+
+    @abstractmethod
+    def sql_type(self, ctype: ColType) -> str:
+        """The SQL type this backend declares for a logical type."""
+
+    @abstractmethod
+    def row_id_decl(self) -> str:
+        """The declaration of the auto-increment ``row_id`` primary key."""
+
+    def table_columns(self, conn: Any, table: str) -> dict[str, ColType]:
+        """The logical types of a table's columns, in order; empty when it does not exist."""
+        return {name: self.type_of_decl(decl) for name, decl in self.column_decls(conn, table)}
+
+    def create_table(self, conn: Any, table: str, columns: Sequence[tuple[str, ColType]]) -> None:
+        """Create an ingest table: row_id, the system columns, then ``columns``.
+
+        No index is made: AnyLog's (tsd_name, tsd_id) index costs about 40% of
+        the insert time on SQLite; a user who deletes by file can create it.
+        """
+        q = self.quote
+        cols = [f"{ROW_ID} {self.row_id_decl()}"]
+        cols += [f"{q(n)} {self.sql_type(t)}" for n, t in (*SYSTEM_COLUMNS, *columns)]
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {q(table)} ({', '.join(cols)})")
+
+    def add_column(self, conn: Any, table: str, name: str, ctype: ColType) -> None:
+        """Add a nullable column."""
+        conn.execute(f"ALTER TABLE {self.quote(table)} ADD COLUMN {self.quote(name)} {self.sql_type(ctype)}")
+
+    @abstractmethod
+    def widen_column(self, conn: Any, table: str, name: str, old: ColType, new: ColType) -> None:
+        """Change a column's type to a wider one, converting the stored values."""
+
+    # --- data --------------------------------------------------------
+    @abstractmethod
+    def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
+                    rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = ()) -> None:
+        """Insert prepared tuples (values already converted for ``types``).
+
+        ``constants`` are ``(column, value)`` pairs that are the same for every
+        row (the system columns of one file): a backend may bind them once.
+        """
+
+    @property
+    def timestamps_as_text(self) -> bool:
+        """True when timestamps are bound as ``str(datetime)`` text, False when as naive UTC datetimes."""
+        return True
+
+    def read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one read-only statement and return ``(columns, rows)``."""
+        with self.reader() as conn:
+            cur = conn.execute(sql, params)
+            if cur.description is None:
+                raise StoreError("The statement returned no rows",
+                                 hint="only SELECT runs on the read path; use execute for other statements")
+            cols = [d[0] for d in cur.description]
+            return cols, [tuple(r) for r in cur.fetchall()]

@@ -1,0 +1,242 @@
+"""The node's connected logical databases (``connect dbms``, ``get databases``, ``sql``).
+
+A :class:`DatabaseCatalog` maps a logical name to a backend (a SQLite file
+``<dbms_dir>/<name>.dbms`` or a PostgreSQL database) and to that database's
+one :class:`~anynode.store.writer.Writer`. Reads open their own read-only
+connection per query; writes are submitted to the writer. Two catalogs in one
+process are independent (no module state), so two nodes can share a process.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+from anynode.errors import NoSuchDatabase, StoreError
+from anynode.store.backend import Backend, check_identifier
+from anynode.store.pg_backend import PostgresBackend
+from anynode.store.sqlite_backend import SqliteBackend
+from anynode.store.writer import Writer
+
+T = TypeVar("T")
+SYSTEM_DATABASES = frozenset({"almgm", "blockchain", "system_query"})
+DBMS_TYPES = ("sqlite", "psql")
+_TYPE_ALIASES = {"sqlite": "sqlite", "sqlite3": "sqlite", "psql": "psql", "postgres": "psql", "postgresql": "psql"}
+_READ_WORDS = ("select", "with", "values", "explain")
+_FIRST_WORD = re.compile(r"^(?:\s|--[^\n]*\n|/\*.*?\*/|\()*([A-Za-z]+)", re.S)
+
+
+def _coded(err: StoreError, code: int) -> StoreError:
+    err.anylog_code = code
+    return err
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """One row of ``get databases``."""
+
+    name: str
+    type: str
+    owner: str
+    address: str
+    storage: str
+
+
+@dataclass
+class Database:
+    """A connected logical database: where it is and the one thread that writes to it."""
+
+    name: str
+    backend: Backend
+    writer: Writer
+
+    @property
+    def info(self) -> DatabaseInfo:
+        """The ``get databases`` row of this database."""
+        owner = "system" if self.name in SYSTEM_DATABASES else "user"
+        return DatabaseInfo(self.name, self.backend.kind, owner, self.backend.address, self.backend.storage)
+
+
+def driver_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes of the database drivers that are installed."""
+    errors: list[type[BaseException]] = [sqlite3.Error]
+    try:
+        import psycopg
+        errors.append(psycopg.Error)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+class DatabaseCatalog:
+    """The logical databases a node has connected, each with its writer thread.
+
+    Args:
+        dbms_dir: where SQLite databases live (``<dbms_dir>/<name>.dbms``); created when missing.
+    """
+
+    def __init__(self, dbms_dir: str | Path) -> None:
+        self.dbms_dir = Path(dbms_dir)
+        self._dbs: dict[str, Database] = {}
+        self._lock = threading.Lock()
+        self._errors = driver_errors()
+
+    # --- connect / disconnect ----------------------------------------
+    def connect(self, name: str, type: str = "sqlite", *, user: str | None = None, password: str | None = None,
+                host: str | None = None, port: int | None = None, memory: bool = False,
+                create: bool = True) -> DatabaseInfo:
+        """Connect logical database ``name`` (``connect dbms``); reconnecting with the same type is a no-op.
+
+        Raises:
+            StoreError: unknown type (AnyLog 104), a name in use with another type, or the database
+                cannot be opened / created.
+        """
+        name = check_identifier(name.lower(), "database")
+        kind = _TYPE_ALIASES.get(type.lower())
+        if kind is None:
+            raise _coded(StoreError(f"Wrong DBMS type {type!r} for database {name}",
+                                    hint=f"use type = {' or '.join(DBMS_TYPES)}"), 104)
+        with self._lock:
+            have = self._dbs.get(name)
+            if have is not None:
+                if have.backend.kind == kind:
+                    return have.info
+                raise StoreError(f"Database {name} is already connected as {have.backend.kind}",
+                                 hint=f"disconnect dbms {name} first")
+            backend = self._make_backend(name, kind, user, password, host, port, memory, create)
+            try:
+                writer = Writer(name, backend)
+            except BaseException:
+                backend.close()
+                raise
+            db = Database(name, backend, writer)
+            self._dbs[name] = db
+            return db.info
+
+    def _make_backend(self, name: str, kind: str, user: str | None, password: str | None, host: str | None,
+                      port: int | None, memory: bool, create: bool) -> Backend:
+        if kind == "sqlite":
+            if memory:
+                return SqliteBackend(name, None)
+            path = self.dbms_dir / f"{name}.dbms"
+            if not path.exists() and not create:
+                raise StoreError(f"Database {name} does not exist at {path}", hint="connect it with create allowed")
+            try:
+                self.dbms_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"Cannot create the dbms directory {self.dbms_dir}: {exc.strerror}",
+                                 hint="set dbms_dir to a writable directory") from exc
+            return SqliteBackend(name, path)
+        if memory:
+            raise _coded(StoreError("memory = true is only for sqlite", hint="drop memory or use type = sqlite"), 104)
+        return PostgresBackend(name, user, password, host or "127.0.0.1", port or 5432, create=create)
+
+    def disconnect(self, name: str, timeout: float = 10.0) -> None:
+        """Stop the database's writer (after its queued jobs) and forget it (``disconnect dbms``)."""
+        with self._lock:
+            db = self._get(name)
+            del self._dbs[db.name]
+        try:
+            if not db.writer.close(timeout):
+                raise StoreError(f"Database {db.name}: the writer did not stop within {timeout:g} s",
+                                 hint="a long write is still running; try again when it ends")
+        finally:
+            db.backend.close()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Disconnect every database (node shutdown)."""
+        for name in list(self._dbs):
+            try:
+                self.disconnect(name, timeout)
+            except NoSuchDatabase:
+                pass
+
+    def __enter__(self) -> DatabaseCatalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- lookup ------------------------------------------------------
+    def _get(self, name: str) -> Database:
+        db = self._dbs.get(name.lower())
+        if db is None:
+            raise NoSuchDatabase(f"Logical DBMS '{name}' not connected",
+                                 hint=f"connect dbms {name} where type = sqlite")
+        return db
+
+    def get(self, name: str) -> Database:
+        """The connected database ``name``; NoSuchDatabase (AnyLog 5) when it is not connected."""
+        with self._lock:
+            return self._get(name)
+
+    def is_connected(self, name: str) -> bool:
+        """True when ``name`` is connected."""
+        return name.lower() in self._dbs
+
+    def databases(self) -> list[DatabaseInfo]:
+        """Every connected database, by name (``get databases``)."""
+        with self._lock:
+            return [self._dbs[n].info for n in sorted(self._dbs)]
+
+    # --- reads -------------------------------------------------------
+    def tables(self, dbms: str) -> list[str]:
+        """The tables of a database, sorted (``get tables``)."""
+        db = self.get(dbms)
+        with db.backend.reader() as conn:
+            return db.backend.table_names(conn)
+
+    def columns(self, dbms: str, table: str) -> list[tuple[str, str]]:
+        """``(name, declared type)`` of a table's columns in order (``get columns``)."""
+        db = self.get(dbms)
+        with db.backend.reader() as conn:
+            cols = db.backend.column_decls(conn, table.lower())
+        if not cols:
+            raise StoreError(f"Table '{table}' not found in database {db.name}",
+                             hint=f"get tables where dbms = {db.name}")
+        return cols
+
+    def query(self, dbms: str, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+              ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a SELECT on a read-only connection and return ``(columns, rows)``.
+
+        Raises:
+            StoreError: the statement is not a query (the read path refuses writes) or SQL failed (16).
+        """
+        db = self.get(dbms)
+        m = _FIRST_WORD.match(sql)
+        word = m.group(1).lower() if m else ""
+        if word not in _READ_WORDS:
+            shown = word.upper() or repr(sql.strip()[:20])
+            raise StoreError(f"Only SELECT runs as a query, not {shown}",
+                             hint="run other statements through execute, which uses the database's writer")
+        try:
+            return db.backend.read(sql, params)
+        except self._errors as exc:
+            raise StoreError(f"SQL failed on {db.name}: {_first_line(exc)}", hint="check the SQL text") from exc
+
+    # --- writes ------------------------------------------------------
+    def submit(self, dbms: str, fn: Callable[[Any], T]) -> Future[T]:
+        """Queue ``fn(conn)`` on the database's writer; it runs in one transaction."""
+        return self.get(dbms).writer.submit(fn)
+
+    def execute(self, dbms: str, sql: str, params: Sequence[Any] | dict[str, Any] = (),
+                timeout: float | None = None) -> int:
+        """Run one statement through the writer in its own transaction; returns the row count (-1 if none)."""
+        def job(conn: Any) -> int:
+            cur = conn.execute(sql, params)
+            return int(cur.rowcount if cur.rowcount is not None else -1)
+        try:
+            return self.submit(dbms, job).result(timeout)
+        except self._errors as exc:
+            raise StoreError(f"SQL failed on {dbms}: {_first_line(exc)}", hint="check the SQL text") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
