@@ -9,7 +9,8 @@ help). Values are loaded in this order, each layer overriding the previous:
    a value may be quoted with ``"`` or ``'``; there are no sections and no
    inline comments. Keys are case-insensitive and ``-`` equals ``_``;
 3. environment variables ``ANYNODE_<KEY>`` (``ANYNODE_STATS_INTERVAL=10``);
-   names in :data:`ENV_IGNORED` belong to the CLI, not to settings;
+   names in :data:`ENV_IGNORED` belong to the CLI and ``ANYNODE_TEST_*``,
+   ``ANYNODE_SVC_*``, ``ANYNODE_PG_*`` to the tests and scripts, not to settings;
 4. explicit overrides (command-line options).
 
 Every value remembers where it came from (``settings.source("log_level")``).
@@ -34,6 +35,8 @@ from anynode.errors import ConfigError
 CONFIG_FILE = "anynode.cfg"
 ENV_PREFIX = "ANYNODE_"
 ENV_IGNORED: tuple[str, ...] = ("ANYNODE_HOME",)
+# Variables of the project's own tooling (tests, scripts/services), never settings.
+ENV_IGNORED_PREFIXES: tuple[str, ...] = ("ANYNODE_TEST_", "ANYNODE_SVC_", "ANYNODE_PG_")
 """``ANYNODE_*`` variables that are not settings (read by the CLI itself)."""
 
 
@@ -237,7 +240,7 @@ class Settings(Mapping[str, Any]):
                 values[name] = Value(_typed(name, raw, where), where)
         environ = os.environ if env is None else env
         for var in sorted(environ):
-            if not var.startswith(ENV_PREFIX) or var in ENV_IGNORED:
+            if not var.startswith(ENV_PREFIX) or var in ENV_IGNORED or var.startswith(ENV_IGNORED_PREFIXES):
                 continue
             where = f"environment variable {var}"
             name = _normal(var[len(ENV_PREFIX):])

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from data_helpers import catalog, dbms, kind, no_leaked_threads, table_exists, write_bytes  # noqa: F401
+from tests.data_helpers import catalog, dbms, kind, no_leaked_threads, table_exists, write_bytes  # noqa: F401
 
 from anynode.errors import IngestError
 from anynode.ingest.pipeline import ingest_file

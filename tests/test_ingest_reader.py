@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from data_helpers import write_bytes, write_rows
+from tests.data_helpers import write_bytes, write_rows
 
 from anynode.errors import IngestError
 from anynode.ingest.reader import DEFAULT_LIMITS, ReadLimits, body_hash, file_hash, read_batches
