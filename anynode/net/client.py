@@ -228,6 +228,14 @@ class NetClient:
         entries: list[PeerReply] = []
         futures = {}
         seen: set[str] = set()
+        dests = list(dests)
+        if len(dests) == 1:  # nothing to overlap: skip the hand-off to a pool thread (bounded by deadline)
+            try:
+                entry = PeerReply(dest_key(*parse_dest(dests[0])))
+            except ValidationError as exc:
+                return [PeerReply(str(dests[0]), error=exc)]
+            self._one(entry, header, payload, deadline, limit)
+            return [entry]
         for dest in dests:
             try:
                 key = dest_key(*parse_dest(dest))
