@@ -93,6 +93,15 @@ def test_commands_run_in_the_named_worker_pool(node) -> None:  # type: ignore[no
         assert [f.result().text for f in waiting] == ["done waiting"] * 2
 
 
+def test_only_non_blocking_commands_run_on_the_event_loop(node) -> None:  # type: ignore[no-untyped-def]
+    add_test_commands(node)
+    url = start(node)
+    assert httpx.get(url, headers={"command": "test where"}, timeout=5).text.startswith("anynode:rest-worker_")
+    assert httpx.get(url, headers={"command": "test quick"}, timeout=5).text == "anynode:rest"
+    both = httpx.get(url, headers={"command": "test quick & test where"}, timeout=5).json()
+    assert both[1].startswith("anynode:rest-worker_")
+
+
 def test_a_slow_command_gets_504(node) -> None:  # type: ignore[no-untyped-def]
     release = add_test_commands(node)
     url = start(node)

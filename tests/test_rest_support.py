@@ -12,9 +12,10 @@ from anynode.results import Message
 
 
 def add_test_commands(node: Any) -> threading.Event:
-    """Give ``node`` (only it: its own registry copy) two remote commands:
-    ``test bump`` (POST, changes a variable) and ``test wait`` (GET, blocks
-    until the returned event is set, at most 5 s)."""
+    """Give ``node`` (only it: its own registry copy) remote test commands:
+    ``test bump`` (POST, changes a variable), ``test wait`` (GET, blocks
+    until the returned event is set, at most 5 s), ``test where`` and
+    ``test quick`` (the thread they run on; quick is declared non-blocking)."""
     release = threading.Event()
 
     def bump(ctx: Any) -> Message:
@@ -26,7 +27,14 @@ def add_test_commands(node: Any) -> threading.Event:
         release.wait(5)
         return Message("done waiting")
 
+    def where(ctx: Any) -> Message:
+        return Message(threading.current_thread().name)
+
     specs = {spec.words: spec for spec in node.registry}
+    specs[("test", "where")] = CommandSpec(words=("test", "where"), handler=where, remote=True)
+    quick = CommandSpec(words=("test", "quick"), handler=where, remote=True)
+    object.__setattr__(quick, "blocking", False)  # as a declaration will say it
+    specs[("test", "quick")] = quick
     specs[("test", "bump")] = CommandSpec(words=("test", "bump"), handler=bump, remote=True, http="POST")
     specs[("test", "wait")] = CommandSpec(words=("test", "wait"), handler=wait, remote=True, http="GET")
     node.registry = Registry(specs)

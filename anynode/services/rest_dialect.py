@@ -138,30 +138,36 @@ class MethodRule:
     GET is for commands that read, POST for commands that change the node;
     a declaration may allow both with ``http="GET|POST"``. Unknown commands
     pass: running them produces the "unknown command" error with its hint.
-    Answers are cached per command text, which keeps the hot path cheap.
+    :meth:`check` also says whether the line may run on the event loop: only
+    when every command on it is declared non-blocking (``blocking = False``
+    on its CommandSpec, when the grammar offers it); everything else goes to
+    the worker pool. Answers are cached per command text (hot path).
     """
 
     def __init__(self, registry: Registry, cache_size: int = 2048) -> None:
         self.registry = registry
-        self._cache: dict[str, tuple[str, str] | None] = {}
+        self._cache: dict[str, tuple[tuple[str, str] | None, bool]] = {}
         self._size = cache_size
 
-    def check(self, method: str, line: str) -> None:
-        """Raise WrongMethod when ``line`` needs another method than ``method``."""
+    def check(self, method: str, line: str) -> bool:
+        """Raise WrongMethod when ``line`` needs another method than ``method``;
+        return True when the line may run inline (no command on it blocks)."""
         key = method + " " + line
-        if key in self._cache:
-            wrong = self._cache[key]
-        else:
-            wrong = self._wrong(method, line)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._judge(method, line)
             if len(self._cache) >= self._size:
                 self._cache.clear()
-            self._cache[key] = wrong
+            self._cache[key] = found
+        wrong, inline = found
         if wrong is not None:
             name, needed = wrong
             raise WrongMethod(f"wrong HTTP method: '{name}' is sent with {needed}, not {method}",
                               hint=f"send it with {needed}")
+        return inline
 
-    def _wrong(self, method: str, line: str) -> tuple[str, str] | None:
+    def _judge(self, method: str, line: str) -> tuple[tuple[str, str] | None, bool]:
+        inline = True
         for text, _ in split_commands(line):
             words: list[str] = []
             for word in text.split():
@@ -170,12 +176,14 @@ class MethodRule:
                 words.append(word)
             found = self.registry.match(words) if words else None
             if found is None:
+                inline = False
                 continue
             spec = found[0]
+            inline = inline and getattr(spec, "blocking", True) is False
             allowed = spec.http.upper().split("|")
             if method not in allowed:
-                return spec.name, " or ".join(allowed)
-        return None
+                return (spec.name, " or ".join(allowed)), False
+        return None, inline
 
 
 def forward_command(node: Any, command: str, destination: str, timeout: float | None, subset: bool) -> Result:

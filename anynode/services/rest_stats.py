@@ -5,11 +5,10 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One served request, as ``get rest calls where last = n`` lists it."""
 
     time: float
