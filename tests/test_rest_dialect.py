@@ -6,7 +6,6 @@ import json
 
 import httpx
 import pytest
-
 from test_rest_support import ANYLOG, add_test_commands, start
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from test_rest_support import start
 
 from anynode.services.rest_ingest import parse_rows
-from test_rest_support import start
 
 ROWS = [{"timestamp": "2026-01-01 00:00:00", "value": 1.5}, {"timestamp": "2026-01-01 00:00:01", "value": 2}]
 PUT = {"type": "json", "dbms": "Test", "table": "Readings", "mode": "file", "Content-Type": "text/plain"}

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from test_rest_support import (
+    port_of,
+    raw_exchange,
+    read_response,
+    read_until_close,
+    start,
+)
 
 from anynode.services.rest_server import RestConfig, RestService
-from test_rest_support import port_of, raw_exchange, read_response, read_until_close, start
 
 GET_STATUS = b"GET / HTTP/1.1\r\nHost: x\r\ncommand: get status\r\n\r\n"
 
@@ -112,5 +118,5 @@ def test_dribbling_body_times_out(slow_url: str, node) -> None:  # type: ignore[
     with socket.create_connection(("127.0.0.1", port_of(slow_url)), timeout=3) as slow:
         slow.sendall(b"PUT / HTTP/1.1\r\nHost: x\r\ndbms: a\r\ntable: b\r\nContent-Length: 100\r\n\r\n{\"a\":")
         _still_serves(slow_url)
-        status, headers, body = read_response(slow)
+        status, _, body = read_response(slow)
         assert status == 408 and b"did not arrive" in body

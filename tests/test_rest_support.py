@@ -57,7 +57,7 @@ def read_until_close(sock: socket.socket) -> bytes:
             if not chunk:
                 break
             out += chunk
-    except (socket.timeout, ConnectionResetError):
+    except (TimeoutError, ConnectionResetError):
         pass
     return out
 

@@ -39,10 +39,10 @@ PATH = Path()
 ], examples=[
     "run rest server where internal_ip = !ip and internal_port = 32049",
     "run rest server where ip = 127.0.0.1 and port = 0 and bind = true",
-    "run rest server where external_ip = !external_ip and external_port = 32049 and internal_ip = !ip and "
-    "internal_port = 32049 and bind = false and threads = 8 and timeout = 30",
-    "run rest server where ip = !ip and port = 32049 and ssl = true and cert_file = !pem_dir/server.crt and "
-    "key_file = !pem_dir/server.key",
+    ("run rest server where external_ip = !external_ip and external_port = 32049 and internal_ip = !ip and "
+     "internal_port = 32049 and bind = false and threads = 8 and timeout = 30"),
+    ("run rest server where ip = !ip and port = 32049 and ssl = true and cert_file = !pem_dir/server.crt and "
+     "key_file = !pem_dir/server.key"),
     "run rest server where ip = 127.0.0.1 and port = 32049 and bind = true and token = !rest_token",
 ])
 def run_rest_server(ctx: Context, internal_ip: str | None, internal_port: int | None, external_ip: str | None,

@@ -17,17 +17,27 @@ import hmac
 import json
 import logging
 import time
-from concurrent.futures import Executor, Future
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from anynode.errors import AnyNodeError, NotPermitted
 from anynode.grammar.dispatch import ControlFlow, Source
 from anynode.services import rest_dialect as dialect
-from anynode.services.rest_dialect import (JSON, BadRequest, BodyTooLarge, ClientTooSlow, CommandTimeout,
-                                           InternalError, NotAvailable, Unauthorized)
+from anynode.services.rest_dialect import (
+    JSON,
+    BadRequest,
+    BodyTooLarge,
+    ClientTooSlow,
+    CommandTimeout,
+    InternalError,
+    NotAvailable,
+    Unauthorized,
+)
 from anynode.services.rest_ingest import check_target, deliver_rows
+from anynode.services.rest_pool import Expired, PoolClosed, offload
 from anynode.services.rest_stats import RestStats
 
 log = logging.getLogger("anynode.rest")
@@ -305,33 +315,14 @@ class RestApp:
 
     # -- helpers ---------------------------------------------------------------
     async def _offload(self, work: Callable[[], Any], timeout: float | None, what: str) -> Any:
-        """Run blocking ``work`` in the worker pool; 504 when it outlasts ``timeout``.
-
-        A leaner bridge than ``run_in_executor`` + ``wait_for`` (one future,
-        one timer handle, one cross-thread wake-up): this is the hot path of
-        every command. A command that times out keeps its worker until it
-        returns (a Python thread cannot be interrupted); its reply is dropped.
-        """
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
+        """Run blocking ``work`` in the worker pool; 504 when it outlasts ``timeout``."""
         try:
-            job = self.executor.submit(work)
-        except RuntimeError:  # the pool is shut down: the server is stopping
+            return await offload(self.executor, work, timeout)
+        except PoolClosed:
             raise _Stopping("the REST server is stopping", hint="try again when it runs") from None
-        job.add_done_callback(partial(_deliver, loop, waiter))
-        timer = loop.call_later(timeout, _expire, waiter) if timeout else None
-        try:
-            return await waiter
-        except _Expired:
-            job.cancel()
+        except Expired:
             raise CommandTimeout(f"{what} did not finish within {timeout:g} s",
                                  hint="send a larger 'timeout' header (0 = no limit)") from None
-        except asyncio.CancelledError:
-            job.cancel()
-            raise
-        finally:
-            if timer is not None:
-                timer.cancel()
 
     async def _read_body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
         """The request body, refused past ``max_body`` (413) or when the client stalls (408)."""
@@ -345,7 +336,7 @@ class RestApp:
         while True:
             try:
                 message = await asyncio.wait_for(receive(), self.settings.client_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise ClientTooSlow(f"the body did not arrive within {self.settings.client_timeout:g} s",
                                     hint="send the whole request at once") from None
             if message["type"] == "http.disconnect":
@@ -369,36 +360,6 @@ class RestApp:
         if not isinstance(obj, dict):
             raise BadRequest(f"{what} needs a JSON object body", hint='send e.g. {"command": "get status"}')
         return obj
-
-
-class _Expired(Exception):
-    """A command's timeout passed (turned into CommandTimeout by the request)."""
-
-
-def _deliver(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Any], job: Future[Any]) -> None:
-    """Worker side: hand a finished job back to the event loop."""
-    try:
-        loop.call_soon_threadsafe(_settle, waiter, job)
-    except RuntimeError:  # the loop is closed: the server stopped, nobody waits
-        pass
-
-
-def _settle(waiter: asyncio.Future[Any], job: Future[Any]) -> None:
-    if waiter.done():
-        return
-    if job.cancelled():
-        waiter.cancel()
-        return
-    exc = job.exception()
-    if exc is not None:
-        waiter.set_exception(exc)
-    else:
-        waiter.set_result(job.result())
-
-
-def _expire(waiter: asyncio.Future[Any]) -> None:
-    if not waiter.done():
-        waiter.set_exception(_Expired())
 
 
 class _NotFound(AnyNodeError):

@@ -21,7 +21,7 @@ class Call(NamedTuple):
 
 
 class _Counter:
-    __slots__ = ("processed", "errors", "last_error", "first", "last", "last_caller", "statuses")
+    __slots__ = ("errors", "first", "last", "last_caller", "last_error", "processed", "statuses")
 
     def __init__(self, now: float) -> None:
         self.processed = 0
