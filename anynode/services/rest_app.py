@@ -1,0 +1,371 @@
+"""The ASGI application behind ``run rest server``.
+
+A small hand-written ASGI callable (no framework: the routes are few and the
+hot path must stay short). It reads AnyLog's dialect (``GET /`` with a
+``command`` header, POST for commands that change the node, PUT of JSON
+rows), plus ``POST /command``, health endpoints and ``/openapi.json``.
+Commands run in the server's bounded worker pool, never on the event loop;
+errors are rendered here, at the edge, with their real HTTP status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from anynode.errors import AnyNodeError, NotPermitted
+from anynode.grammar.dispatch import ControlFlow, Source
+from anynode.services import rest_dialect as dialect
+from anynode.services.rest_dialect import (
+    JSON,
+    BadRequest,
+    BodyTooLarge,
+    ClientTooSlow,
+    CommandTimeout,
+    InternalError,
+    NotAvailable,
+    Unauthorized,
+)
+from anynode.services.rest_ingest import check_target, deliver_rows
+from anynode.services.rest_pool import Expired, PoolClosed, offload
+from anynode.services.rest_stats import RestStats
+
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Reply = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
+
+CORS = [(b"access-control-allow-origin", b"*"), (b"vary", b"Origin"), (b"access-control-expose-headers", b"*")]
+PREFLIGHT = [(b"access-control-allow-methods", b"GET, POST, PUT, OPTIONS"), (b"access-control-max-age", b"600")]
+CLOSE = [(b"connection", b"close")]
+ENDPOINTS = "GET|POST|PUT /, POST /command, GET /health/live, GET /health/ready, GET /openapi.json"
+NO_HEADERS: list[tuple[bytes, bytes]] = []
+
+
+@dataclass
+class AppSettings:
+    """What the app needs to know of the server's options."""
+
+    timeout: float | None = 20.0
+    max_body: int = 16 * 1024 * 1024
+    client_timeout: float = 10.0
+    token: str | None = None
+    user: str | None = None
+    password: str | None = None
+
+
+class _Gone(Exception):
+    """The client disconnected before its request was complete."""
+
+
+def _text(value: bytes) -> str:
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+class RestApp:
+    """The ASGI callable; one per running REST service.
+
+    Args:
+        node: the node whose commands run.
+        settings: timeouts, limits and credentials.
+        executor: the bounded worker pool for blocking work.
+        stats: where each served request is counted.
+        openapi: builds the OpenAPI document (once, on first request).
+    """
+
+    def __init__(self, node: Any, settings: AppSettings, executor: Executor, stats: RestStats,
+                 openapi: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.node = node
+        self.settings = settings
+        self.executor = executor
+        self.stats = stats
+        self.accepting = False
+        self.rule = dialect.MethodRule(node.registry)
+        self._openapi = openapi
+        self._openapi_body: bytes | None = None
+        self._challenges: list[tuple[bytes, bytes]] = []
+        if settings.token:
+            self._challenges.append((b"www-authenticate", b'Bearer realm="anynode"'))
+        if settings.user is not None:
+            self._challenges.append((b"www-authenticate", b'Basic realm="anynode"'))
+
+    # -- the ASGI entry point ------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # lifespan is off and websockets are not served
+        started = time.perf_counter()
+        method: str = scope["method"]
+        headers = dict(scope["headers"])
+        client = scope.get("client")
+        peer = f"{client[0]}:{client[1]}" if client else "unknown"
+        target = _text(headers[b"command"]) if b"command" in headers else scope["path"]
+        error = ""
+        try:
+            status, body, ctype, extra = await self._route(scope, method, headers, peer, receive)
+        except _Gone:
+            return
+        except AnyNodeError as exc:
+            status, body, ctype, extra = self._error(exc, method, peer)
+            error = exc.message
+        except Exception as exc:  # the edge: an internal failure becomes a 500, never a dead server
+            self.node.log.exception("REST internal error on %s %s", method, target)
+            status, body, ctype, extra = self._error(
+                InternalError(f"internal error: {type(exc).__name__}: {exc}", hint="see the node's error log"),
+                method, peer)
+            error = str(exc)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
+                                *CORS, *extra]})
+        await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
+        agent = headers.get(b"anylog-agent") or headers.get(b"user-agent") or b""
+        self.stats.record(peer.rsplit(":", 1)[0], dialect.caller_product(_text(agent)), method, target,
+                          status, (time.perf_counter() - started) * 1000, error)
+
+    def _error(self, exc: AnyNodeError, method: str, peer: str) -> Reply:
+        extra = NO_HEADERS
+        if isinstance(exc, Unauthorized):
+            extra = self._challenges
+        elif isinstance(exc, (BodyTooLarge, ClientTooSlow)):
+            extra = CLOSE
+        return exc.http_status, dialect.error_reply(exc, method, peer.rsplit(":", 1)[0]), JSON, extra
+
+    async def _route(self, scope: Scope, method: str, headers: dict[bytes, bytes], peer: str,
+                     receive: Receive) -> Reply:
+        path = scope["path"]
+        if method == "OPTIONS":
+            asked = headers.get(b"access-control-request-headers", b"*")
+            return 204, b"", dialect.TEXT, [*PREFLIGHT, (b"access-control-allow-headers", asked)]
+        if path == "/" or path == "":
+            self._authorize(headers)
+            if method == "GET":
+                return await self._get(scope, headers, peer)
+            if method == "POST":
+                return await self._post(headers, peer, receive)
+            if method == "PUT":
+                return await self._put(headers, receive)
+            return self._not_allowed(method, path, b"GET, POST, PUT, OPTIONS")
+        if path == "/command":
+            if method != "POST":
+                return self._not_allowed(method, path, b"POST, OPTIONS")
+            self._authorize(headers)
+            return await self._command_endpoint(headers, peer, receive)
+        if path in ("/health/live", "/health/ready", "/health", "/api/status", "/openapi.json"):
+            if method not in ("GET", "HEAD"):
+                return self._not_allowed(method, path, b"GET, HEAD, OPTIONS")
+            return self._info_endpoint(path)
+        raise _NotFound(f"no endpoint at {path}", hint=f"the endpoints are: {ENDPOINTS}")
+
+    @staticmethod
+    def _not_allowed(method: str, path: str, allow: bytes) -> Reply:
+        exc = _MethodNotAllowed(f"{method} is not served at {path}", hint=f"use {allow.decode()}")
+        return exc.http_status, dialect.error_reply(exc, method, ""), JSON, [(b"allow", allow)]
+
+    # -- authentication --------------------------------------------------------
+    def _authorize(self, headers: dict[bytes, bytes]) -> None:
+        """Raise Unauthorized unless the request carries the configured credentials."""
+        s = self.settings
+        if not s.token and s.user is None:
+            return
+        given = _text(headers.get(b"authorization", b"")).strip()
+        scheme, _, value = given.partition(" ")
+        scheme = scheme.lower()
+        if s.token and scheme == "bearer" and hmac.compare_digest(value.strip().encode(), s.token.encode()):
+            return
+        if s.user is not None and scheme == "basic":
+            try:
+                user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                user = password = ""
+            if (hmac.compare_digest(user.encode(), s.user.encode())
+                    and hmac.compare_digest(password.encode(), (s.password or "").encode())):
+                return
+        wanted = " or ".join(w for w, on in (("a bearer token", s.token), ("user and password (basic)",
+                                                                          s.user is not None)) if on)
+        raise Unauthorized("missing or wrong credentials" if given else "this server requires credentials",
+                           hint=f"send an Authorization header with {wanted}")
+
+    # -- AnyLog's dialect on / -----------------------------------------------
+    async def _get(self, scope: Scope, headers: dict[bytes, bytes], peer: str) -> Reply:
+        command = headers.get(b"command")
+        hdrs = headers
+        if command is None and scope.get("query_string"):
+            query = dialect.query_headers(_text(scope["query_string"]))
+            hdrs = {**{k.encode(): v.encode() for k, v in query.items()}, **headers}
+            command = hdrs.get(b"command")
+        if not command or not command.strip():
+            raise BadRequest("GET / needs a 'command' header",
+                             hint="send e.g. 'command: get status' (curl -H 'command: get status' http://ip:port)")
+        return await self._run_command("GET", _text(command), hdrs, peer)
+
+    async def _post(self, headers: dict[bytes, bytes], peer: str, receive: Receive) -> Reply:
+        command = headers.get(b"command")
+        hdrs = headers
+        if command is None:
+            if b"dbms" in headers and b"table" in headers:
+                return await self._put(headers, receive)  # anynode extension: POST of rows
+            obj = self._json_object(await self._read_body(headers, receive), "POST / without a 'command' header")
+            hdrs = {**headers, **{str(k).lower().encode(): str(v).encode() for k, v in obj.items()}}
+            command = hdrs.get(b"command")
+            if not command:
+                raise BadRequest("POST / needs a 'command' header (or a JSON body with a \"command\" key)",
+                                 hint="send e.g. 'command: set node name op1'")
+        text = _text(command).strip()
+        if text.lower() == "data":
+            raise NotAvailable("'command: data' needs a message-client mapping (run msg client), "
+                               "which this node does not have yet",
+                               hint="PUT the rows with 'dbms' and 'table' headers instead")
+        if text.lower() == "body":
+            text = _text(await self._read_body(headers, receive)).strip()
+        return await self._run_command("POST", text, hdrs, peer)
+
+    async def _put(self, headers: dict[bytes, bytes], receive: Receive) -> Reply:
+        h = {k: _text(v) for k, v in headers.items() if k in (b"type", b"dbms", b"table", b"mode", b"source",
+                                                                  b"instructions", b"timeout")}
+        kind = h.get(b"type", "json").strip().lower()
+        if kind != "json":
+            raise BadRequest(f"type '{kind}' is not accepted for rows", hint="send 'type: json' with JSON rows")
+        dbms, table, mode = check_target(h.get(b"dbms"), h.get(b"table"), h.get(b"mode"))
+        timeout = dialect.parse_timeout(h.get(b"timeout"), self.settings.timeout)
+        body = await self._read_body(headers, receive)
+        work = partial(deliver_rows, self.node, dbms, table, mode, body,
+                       source=h.get(b"source", "0").strip() or "0",
+                       instructions=h.get(b"instructions", "0").strip() or "0")
+        reply = await self._offload(work, timeout, f"PUT of rows into {dbms}.{table}")
+        return 200, dialect.json_reply(reply), JSON, NO_HEADERS
+
+    async def _run_command(self, method: str, line: str, hdrs: dict[bytes, bytes], peer: str,
+                           as_json: bool = False) -> Reply:
+        if hdrs.get(b"assignment"):
+            raise NotPermitted("the 'assignment' header would set a node variable, which a REST client may not do",
+                               hint="read the reply instead")
+        if hdrs.get(b"into"):
+            raise NotAvailable("the 'into' header (html/pdf output) is not available", hint="drop the header")
+        inline = False if as_json else self.rule.check(method, line)
+        timeout = dialect.parse_timeout(_text(hdrs[b"timeout"]) if b"timeout" in hdrs else None,
+                                        self.settings.timeout)
+        destination = _text(hdrs[b"destination"]) if b"destination" in hdrs else None
+        if dialect.is_local(destination):
+            if inline:  # declared non-blocking: no thread hop (it costs ~150 us here)
+                result = self._execute(line, peer)
+                return self._shape(result, as_json)
+            work = partial(self._execute, line, peer)
+        else:
+            subset = _text(hdrs.get(b"subset", b"false")).strip().lower() == "true"
+            work = partial(dialect.forward_command, self.node, line, str(destination), timeout, subset)
+        return self._shape(await self._offload(work, timeout, f"'{line}'"), as_json)
+
+    @staticmethod
+    def _shape(result: Any, as_json: bool) -> Reply:
+        if as_json:
+            return 200, dialect.json_reply(result.to_json()), JSON, NO_HEADERS
+        body, ctype = dialect.reply_of(result)
+        return 200, body, ctype, NO_HEADERS
+
+    def _execute(self, line: str, peer: str) -> Any:
+        try:
+            return self.node.execute(line, source=Source.REST, peer=peer)
+        except ControlFlow as flow:
+            raise BadRequest(f"'{flow.kind}' works only inside a script", hint="send a command") from None
+
+    # -- plain JSON endpoints ------------------------------------------------
+    async def _command_endpoint(self, headers: dict[bytes, bytes], peer: str, receive: Receive) -> Reply:
+        obj = self._json_object(await self._read_body(headers, receive), "POST /command")
+        command = obj.get("command")
+        if not isinstance(command, str) or not command.strip():
+            raise BadRequest('POST /command needs a JSON body with a "command" string',
+                             hint='send e.g. {"command": "get status"}')
+        hdrs: dict[bytes, bytes] = {}
+        for key in ("timeout", "destination", "subset"):
+            if obj.get(key) is not None:
+                hdrs[key.encode()] = str(obj[key]).encode()
+        return await self._run_command("POST", command, hdrs, peer, as_json=True)
+
+    def _info_endpoint(self, path: str) -> Reply:
+        if path == "/openapi.json":
+            if self._openapi_body is None:
+                self._openapi_body = dialect.json_reply(self._openapi() if self._openapi else {})
+            return 200, self._openapi_body, JSON, NO_HEADERS
+        if path == "/health/live":
+            return 200, b'{"status":"live"}', JSON, NO_HEADERS
+        if path == "/api/status":
+            return 200, b'{"status":"ok"}', JSON, NO_HEADERS
+        ready = self.accepting and not self.node.exit_event.is_set()
+        if path == "/health":
+            body = {"status": "healthy" if ready else "stopping", "service": "anynode-rest-server",
+                    "timestamp": time.time()}
+        else:
+            body = {"status": "ready" if ready else "stopping", "node": self.node.name}
+        return (200 if ready else 503), dialect.json_reply(body), JSON, NO_HEADERS
+
+    # -- helpers ---------------------------------------------------------------
+    async def _offload(self, work: Callable[[], Any], timeout: float | None, what: str) -> Any:
+        """Run blocking ``work`` in the worker pool; 504 when it outlasts ``timeout``."""
+        try:
+            return await offload(self.executor, work, timeout)
+        except PoolClosed:
+            raise _Stopping("the REST server is stopping", hint="try again when it runs") from None
+        except Expired:
+            raise CommandTimeout(f"{what} did not finish within {timeout:g} s",
+                                 hint="send a larger 'timeout' header (0 = no limit)") from None
+
+    async def _read_body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
+        """The request body, refused past ``max_body`` (413) or when the client stalls (408)."""
+        limit = self.settings.max_body
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(f"the body is {int(declared)} bytes; this server accepts at most {limit}",
+                               hint="send the rows in smaller parts")
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), self.settings.client_timeout)
+            except TimeoutError:
+                raise ClientTooSlow(f"the body did not arrive within {self.settings.client_timeout:g} s",
+                                    hint="send the whole request at once") from None
+            if message["type"] == "http.disconnect":
+                raise _Gone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"the body is over {limit} bytes, the most this server accepts",
+                                   hint="send the rows in smaller parts")
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    @staticmethod
+    def _json_object(body: bytes, what: str) -> dict[str, Any]:
+        try:
+            obj = json.loads(body) if body.strip() else None
+        except ValueError as exc:
+            raise BadRequest(f"{what}: the body is not JSON ({exc})", hint='send e.g. {"command": "get status"}') \
+                from None
+        if not isinstance(obj, dict):
+            raise BadRequest(f"{what} needs a JSON object body", hint='send e.g. {"command": "get status"}')
+        return obj
+
+
+class _NotFound(AnyNodeError):
+    http_status = 404
+
+
+class _MethodNotAllowed(AnyNodeError):
+    http_status = 405
+
+
+class _Stopping(AnyNodeError):
+    http_status = 503

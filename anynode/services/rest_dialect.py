@@ -1,0 +1,243 @@
+"""AnyLog's REST dialect, without the HTTP plumbing.
+
+What a request means (which command, which method it needs, which timeout,
+where it goes) and what a reply looks like (text for a message, JSON for
+tables and records, AnyLog-shaped error bodies with a real HTTP status). The
+ASGI app in :mod:`anynode.services.rest_app` calls these; they are plain
+functions so they can be tested and reused without a server.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from anynode.errors import AnyNodeError, ValidationError
+from anynode.grammar.registry import Registry
+from anynode.grammar.tokens import split_commands
+from anynode.grammar.types import SECONDS
+from anynode.results import Empty, Message, Result
+
+TEXT = b"text/plain; charset=utf-8"
+JSON = b"application/json"
+
+
+# -- errors that only the REST edge raises -----------------------------------
+class WrongMethod(AnyNodeError):
+    """A command sent with the HTTP method AnyLog does not allow for it (AnyLog 156)."""
+
+    anylog_code = 156
+
+
+class BadRequest(AnyNodeError):
+    """A request the dialect cannot read: a missing header, a bad value (AnyLog 2)."""
+
+    anylog_code = 2
+
+
+class BadRows(AnyNodeError):
+    """A PUT body that is not JSON rows (AnyLog 67: failed to analyze JSON)."""
+
+    anylog_code = 67
+
+
+class Unauthorized(AnyNodeError):
+    """Missing or wrong credentials when the server requires them."""
+
+    http_status = 401
+    anylog_code = 3
+
+
+class BodyTooLarge(AnyNodeError):
+    """A request body over the server's limit."""
+
+    http_status = 413
+
+
+class ClientTooSlow(AnyNodeError):
+    """A client that stopped sending its request half way."""
+
+    http_status = 408
+    anylog_code = 26
+
+
+class CommandTimeout(AnyNodeError):
+    """A command that did not finish within the request's timeout (AnyLog 26)."""
+
+    http_status = 504
+    anylog_code = 26
+
+
+class NotAvailable(AnyNodeError):
+    """A dialect feature this node cannot serve yet (501)."""
+
+    http_status = 501
+    anylog_code = 15
+
+
+class MissingConfiguration(AnyNodeError):
+    """A server-side setting the request needs is missing (AnyLog 33)."""
+
+    http_status = 500
+    anylog_code = 33
+
+
+class InternalError(AnyNodeError):
+    """An unexpected failure inside the node; logged with its traceback."""
+
+    http_status = 500
+
+
+# -- reading requests ---------------------------------------------------------
+def caller_product(user_agent: str) -> str:
+    """The product part of a User-Agent (``AnyLog/1.23`` -> ``anylog``), for stats.
+
+    Every product is served: EdgeLake answers unknown agents with an empty
+    200 (its bug #9); anynode runs the command for any client.
+    """
+    product = user_agent.split("/", 1)[0].strip().lower()
+    return product or "unknown"
+
+
+def query_headers(query: str) -> dict[str, str]:
+    """Headers given on the URL, for clients that cannot set headers.
+
+    Accepts ``?command=get%20status&destination=...`` and AnyLog's form
+    ``?User-Agent=AnyLog/1.23?command=get%20status`` (pairs split by ``?``).
+    Keys are lower-cased; values are URL-decoded as forms are (``+`` is a
+    space; a plus sign is ``%2B``).
+    """
+    out: dict[str, str] = {}
+    for part in query.replace("&", "?").split("?"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip():
+            out[unquote_plus(key).strip().lower()] = unquote_plus(value).strip()
+    return out
+
+
+def parse_timeout(text: str | None, default: float | None) -> float | None:
+    """The timeout header (``10``, ``10 seconds``, ``2 minutes``); 0 means none.
+
+    Raises:
+        BadRequest: the value is not a duration.
+    """
+    if text is None or not text.strip():
+        return default
+    try:
+        seconds = float(SECONDS.convert(text))
+    except ValidationError:
+        raise BadRequest(f"timeout header '{text}' is not a duration",
+                         hint="send e.g. 'timeout: 30' or 'timeout: 2 minutes'") from None
+    return seconds or None
+
+
+class MethodRule:
+    """AnyLog's per-command HTTP method rule, read from each CommandSpec.http.
+
+    GET is for commands that read, POST for commands that change the node;
+    a declaration may allow both with ``http="GET|POST"``. Unknown commands
+    pass: running them produces the "unknown command" error with its hint.
+    :meth:`check` also says whether the line may run on the event loop: only
+    when every command on it is declared non-blocking (``blocking = False``
+    on its CommandSpec, when the grammar offers it); everything else goes to
+    the worker pool. Answers are cached per command text (hot path).
+    """
+
+    def __init__(self, registry: Registry, cache_size: int = 2048) -> None:
+        self.registry = registry
+        self._cache: dict[str, tuple[tuple[str, str] | None, bool]] = {}
+        self._size = cache_size
+
+    def check(self, method: str, line: str) -> bool:
+        """Raise WrongMethod when ``line`` needs another method than ``method``;
+        return True when the line may run inline (no command on it blocks)."""
+        key = method + " " + line
+        found = self._cache.get(key)
+        if found is None:
+            found = self._judge(method, line)
+            if len(self._cache) >= self._size:
+                self._cache.clear()
+            self._cache[key] = found
+        wrong, inline = found
+        if wrong is not None:
+            name, needed = wrong
+            raise WrongMethod(f"wrong HTTP method: '{name}' is sent with {needed}, not {method}",
+                              hint=f"send it with {needed}")
+        return inline
+
+    def _judge(self, method: str, line: str) -> tuple[tuple[str, str] | None, bool]:
+        inline = True
+        for text, _ in split_commands(line):
+            words: list[str] = []
+            for word in text.split():
+                if word.lower() == "where" or not word[:1].isalpha():
+                    break
+                words.append(word)
+            found = self.registry.match(words) if words else None
+            if found is None:
+                inline = False
+                continue
+            spec = found[0]
+            inline = inline and getattr(spec, "blocking", True) is False
+            allowed = spec.http.upper().split("|")
+            if method not in allowed:
+                return (spec.name, " or ".join(allowed)), False
+        return None, inline
+
+
+def forward_command(node: Any, command: str, destination: str, timeout: float | None, subset: bool) -> Result:
+    """Run ``command`` on the peers named by a ``destination`` header.
+
+    The hook for the network client: when it lands, this becomes
+    ``run client (<destination>) <command>`` through anynode.net, waiting up
+    to ``timeout`` and returning the unified Result (``subset``: partial
+    replies allowed). It runs in the REST worker pool, and the reply is sent
+    only after it returns, so a failure gets a real status code (EdgeLake
+    sends 200 before the work; its bug #8).
+
+    Raises:
+        NotAvailable: always, until the network client exists.
+    """
+    raise NotAvailable(f"destination '{destination}' is not yet available: this node has no network client",
+                       hint="send the command without a 'destination' header to run it on this node")
+
+
+def is_local(destination: str | None) -> bool:
+    """True when a destination header means "this node"."""
+    return destination is None or destination.strip().lower() in ("", "local")
+
+
+# -- writing replies ----------------------------------------------------------
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def reply_of(result: Result) -> tuple[bytes, bytes]:
+    """(body, content type) of a command result, as AnyLog shapes it.
+
+    A message is its text (``get status`` -> ``name@ip running``); no output
+    is an empty body; tables, records and JSON values are compact JSON.
+    """
+    if isinstance(result, Message):
+        return result.text.encode(), TEXT
+    if isinstance(result, Empty):
+        return b"", TEXT
+    return _dumps(result.to_json()), JSON
+
+
+def json_reply(value: Any) -> bytes:
+    """A compact JSON body."""
+    return _dumps(value)
+
+
+def error_reply(exc: AnyNodeError, method: str, client: str) -> bytes:
+    """An AnyLog-shaped error body that also carries anynode's error object.
+
+    AnyLog clients read ``err_code``/``err_text``; anynode clients read
+    ``error``/``hint``/``kind`` (the same object the TCP server sends).
+    """
+    body: dict[str, Any] = {"method": method.lower(), "node": client, "err_code": exc.anylog_code,
+                            "err_text": exc.one_line()}
+    body.update(exc.to_wire())
+    return _dumps(body)

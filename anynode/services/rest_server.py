@@ -1,0 +1,269 @@
+"""The REST service: AnyLog's REST dialect on uvicorn (httptools, uvloop).
+
+``run rest server`` starts a :class:`RestService`; the ServiceManager runs it
+on the thread ``anynode:rest``, where uvicorn's event loop serves the ASGI
+app of :mod:`anynode.services.rest_app`. The socket is bound before the
+service reports ready, so ``run rest server`` answers "listening on ..." with
+the real port (port 0 picks a free one) or a one-line error such as "address
+already in use". Commands run in a bounded ThreadPoolExecutor (threads named
+``anynode:rest-worker_N``), so the event loop never blocks. uvicorn does not
+install signal handlers off the main thread; the node handles signals and
+stops the service, which sets ``should_exit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from anynode.errors import ServiceError
+from anynode.services.base import Service
+from anynode.services.rest_app import CORS, AppSettings, RestApp
+from anynode.services.rest_stats import RestStats
+
+# uvicorn logs to "uvicorn.error"; without a handler Python's last-resort
+# handler would print its warnings (e.g. for garbage requests) over the prompt.
+logging.getLogger("uvicorn").addHandler(logging.NullHandler())
+
+
+@dataclass(frozen=True)
+class RestConfig:
+    """The options of ``run rest server`` (see the command for their meaning)."""
+
+    internal_ip: str = "127.0.0.1"
+    internal_port: int = 0
+    external_ip: str | None = None
+    external_port: int | None = None
+    bind: bool = False
+    threads: int = 5
+    timeout: float = 20.0
+    ssl: bool = False
+    cert_file: str | None = None
+    key_file: str | None = None
+    ca_file: str | None = None
+    token: str | None = None
+    user: str | None = None
+    password: str | None = None
+    max_body: int = 16 * 1024 * 1024
+    client_timeout: float = 10.0
+    keep_alive: float = 5.0
+
+    @property
+    def listen_ip(self) -> str:
+        """The address the socket binds: the internal IP with ``bind``, else every interface."""
+        if self.bind:
+            return self.internal_ip
+        return "::" if ":" in self.internal_ip else "0.0.0.0"
+
+
+def _protocol_class(client_timeout: float) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol plus a deadline for request headers.
+
+    uvicorn keeps a connection that sends half a request line forever; here
+    the headers of each request must be complete within ``client_timeout``
+    seconds of its first byte (or of connecting), else the client gets 408
+    and the connection closes. A slow client never blocks others (the loop
+    serves every connection), and it cannot hold its connection forever.
+    """
+    body = b'{"error":"the request headers did not arrive in time","status":408,"err_code":26}'
+    reply = b"".join([b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n",
+                      b"content-length: ", str(len(body)).encode(), b"\r\nconnection: close\r\n",
+                      *(name + b": " + value + b"\r\n" for name, value in CORS), b"\r\n", body])
+
+    class Protocol(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._deadline is None:
+                self._deadline = self.loop.call_later(client_timeout, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _too_slow(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                self.transport.write(reply)
+                self.transport.close()
+
+    return Protocol
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server that reports ready once listening and watches the stop event."""
+
+    def __init__(self, config: uvicorn.Config, stop: threading.Event, on_ready: Callable[[], None],
+                 app: RestApp) -> None:
+        super().__init__(config)
+        self._stop = stop
+        self._on_ready = on_ready
+        self._app = app
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._app.accepting = True
+            self._on_ready()
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._stop.is_set():
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._app.accepting = False
+        await super().shutdown(sockets)
+
+
+class RestService(Service):
+    """The REST server as a node service (``get processes`` row "REST").
+
+    Args:
+        node: the node whose commands the server runs.
+        config: the options of ``run rest server``.
+    """
+
+    name = "REST"
+
+    def __init__(self, node: Any, config: RestConfig) -> None:
+        self.node = node
+        self.config = config
+        self.stats = RestStats()
+        self.port = config.internal_port
+        self.started_at: float | None = None
+        self._server: _Server | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    # -- the service contract ----------------------------------------------
+    def run(self, stop: threading.Event, ready: Callable[[], None]) -> None:
+        """Bind, serve until ``stop`` is set, then close the pool."""
+        cfg = self.config
+        sock = self._bind()
+        executor = ThreadPoolExecutor(max_workers=cfg.threads, thread_name_prefix="anynode:rest-worker")
+        try:
+            from anynode.services.rest_openapi import openapi
+
+            app = RestApp(self.node, AppSettings(timeout=cfg.timeout or None, max_body=cfg.max_body,
+                                                 client_timeout=cfg.client_timeout, token=cfg.token,
+                                                 user=cfg.user, password=cfg.password),
+                          executor, self.stats, openapi=lambda: openapi(self.node.registry, cfg))
+            server = _Server(self._uvicorn_config(app), stop, ready, app)
+            self._executor, self._server = executor, server
+            if stop.is_set():
+                return
+            self.started_at = time.time()
+            self.node.log.info("REST server listening on %s", self.listening_on())
+            server.run(sockets=[sock])
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+            sock.close()
+            self._server = None
+
+    def wake(self) -> None:
+        """Ask uvicorn to exit (it checks every 0.1 s)."""
+        server = self._server
+        if server is not None:
+            server.should_exit = True
+
+    def details(self) -> str:
+        """AnyLog's Details column: listening address, pool, timeout, SSL."""
+        cfg = self.config
+        return (f"Listening on: {self.listening_on()}, Threads Pool: {cfg.threads}, "
+                f"Timeout: {cfg.timeout:g}, SSL: {cfg.ssl}")
+
+    def info(self) -> dict[str, Any]:
+        """Settings and counters, for ``get rest server info``."""
+        cfg = self.config
+        auth = [a for a, on in (("bearer token", cfg.token), ("basic", cfg.user is not None)) if on]
+        return {
+            "Listening on": self.listening_on(), "External address": self.addresses()[0],
+            "Bind": cfg.bind, "Threads Pool": cfg.threads,
+            "Timeout": f"{cfg.timeout:g} s" if cfg.timeout else "none",
+            "SSL": cfg.ssl, "Authentication": ", ".join(auth) or "none",
+            "Body limit": cfg.max_body, "Client timeout": f"{cfg.client_timeout:g} s",
+            "Requests served": self.stats.total,
+            "Up since": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started_at))
+            if self.started_at else "",
+        }
+
+    # -- addresses -----------------------------------------------------------
+    def listening_on(self) -> str:
+        """``ip:port`` of the internal address, with the real port."""
+        return f"{self.config.internal_ip}:{self.port}"
+
+    def addresses(self) -> tuple[str, str, str]:
+        """(external, internal, bind) addresses, as ``get connections`` shows them."""
+        cfg = self.config
+        external = f"{cfg.external_ip or cfg.internal_ip}:{cfg.external_port or self.port}"
+        return external, self.listening_on(), f"{cfg.listen_ip}:{self.port}"
+
+    connection_addresses = addresses
+
+    # -- helpers ---------------------------------------------------------------
+    def _bind(self) -> socket.socket:
+        cfg = self.config
+        host = cfg.listen_ip
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, cfg.internal_port))
+            sock.listen(2048)
+        except OSError as exc:
+            sock.close()
+            reason = (exc.strerror or str(exc)).lower()
+            raise ServiceError(f"cannot listen on {host}:{cfg.internal_port}: {reason}",
+                               hint="choose another port, or stop the process that uses it") from None
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        return sock
+
+    def _uvicorn_config(self, app: RestApp) -> uvicorn.Config:
+        cfg = self.config
+        tls: dict[str, Any] = {}
+        if cfg.ssl:
+            for what, path in (("certificate", cfg.cert_file), ("key", cfg.key_file), ("CA", cfg.ca_file)):
+                if path and not os.path.isfile(path):
+                    raise ServiceError(f"the TLS {what} file {path} does not exist",
+                                       hint="give cert_file and key_file paths (or ca_org/server_org in !pem_dir)")
+            tls = {"ssl_certfile": cfg.cert_file, "ssl_keyfile": cfg.key_file, "ssl_ca_certs": cfg.ca_file,
+                   "ssl_cert_reqs": ssl.CERT_OPTIONAL if cfg.ca_file else ssl.CERT_NONE}
+        config = uvicorn.Config(app, loop="uvloop", http=_protocol_class(cfg.client_timeout), lifespan="off",
+                                log_config=None, access_log=False, server_header=False, proxy_headers=False,
+                                timeout_keep_alive=cfg.keep_alive, timeout_graceful_shutdown=0.5,  # type: ignore
+                                limit_concurrency=10_000, **tls)
+        try:
+            config.load()
+        except (OSError, ssl.SSLError) as exc:
+            raise ServiceError(f"cannot use the TLS certificate {cfg.cert_file}: {exc}",
+                               hint="check that cert_file and key_file are a matching PEM pair") from None
+        return config

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""REST throughput and latency of `get status`: anynode beside a bare uvicorn app.
+
+    scripts/bench_rest.py [--duration 3] [--concurrency 1 8]
+
+Starts two servers as subprocesses on 127.0.0.1 ephemeral ports: anynode's
+REST server (`run rest server`) and a minimal ASGI app on the same uvicorn
+stack (httptools, uvloop) answering a fixed body of the same size. Each is
+measured with wrk at each concurrency, with keep-alive and with a new
+connection per request (a wrk Lua script sends `Connection: close`). Prints
+requests/s, p50 and p99 for both and anynode's share of the bare app's
+throughput. Targets: >= 0.7 of the bare app, p99 < 10 ms at concurrency 8.
+Both servers are stopped by PID at the end. Needs wrk (apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADERS = ["-H", "command: get status", "-H", "User-Agent: AnyLog/1.23"]
+CLOSE_LUA = 'wrk.headers["Connection"] = "close"\n'
+
+
+def serve_anynode(inline: bool) -> None:
+    """Child process: an anynode node with its REST server; prints its port.
+
+    ``inline`` marks `get status` non-blocking (in this process only), to
+    measure what that declaration buys: the command then runs on the event
+    loop without the hop to the worker pool.
+    """
+    sys.path.insert(0, str(ROOT))
+    from anynode.node import Node
+
+    node = Node(tempfile.mkdtemp(prefix="bench-rest-"))
+    if inline:
+        object.__setattr__(node.registry.get("get status"), "blocking", False)
+    reply = node.execute("run rest server where ip = 127.0.0.1 and port = 0 and bind = true").to_text()
+    print("PORT", reply.rsplit(":", 1)[1], flush=True)
+    try:
+        node.exit_event.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.close()
+
+
+def serve_minimal(size: int) -> None:
+    """Child process: the bare limit, a fixed body from the same uvicorn stack; prints its port."""
+    import socket
+
+    import uvicorn
+
+    body = b"x" * size
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    print("PORT", sock.getsockname()[1], flush=True)
+    config = uvicorn.Config(app, loop="uvloop", http="httptools", lifespan="off", log_config=None,
+                            access_log=False, server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _start(kind: str, size: int) -> tuple[subprocess.Popen[str], int]:
+    args = [sys.executable, __file__, f"--serve-{kind.split('-')[0]}", "--size", str(size)]
+    if kind.endswith("-inline"):
+        args.append("--inline")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline() if proc.stdout else ""
+    if not line.startswith("PORT"):
+        proc.kill()
+        raise SystemExit(f"{kind} server did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+def _ms(text: str) -> float:
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if found is None:
+        raise ValueError(f"cannot read wrk latency {text!r}")
+    value, unit = found.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk(port: int, conns: int, close: bool, duration: int, lua: str) -> dict[str, float]:
+    """One wrk run; requests/s, p50, p99 (ms) and errors."""
+    cmd = ["wrk", f"-t{min(conns, 2)}", f"-c{conns}", f"-d{duration}s", "--latency", *HEADERS]
+    if close:
+        cmd += ["-s", lua]
+    out = subprocess.run(cmd + [f"http://127.0.0.1:{port}/"], capture_output=True, text=True,
+                         timeout=duration + 30, check=False).stdout
+    if "Requests/sec" not in out:
+        raise SystemExit(f"wrk failed: {out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    n_err = (int(bad.group(1)) if bad else 0) + (sum(int(g) for g in errors.groups()) if errors else 0)
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": n_err}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--serve-anynode", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-minimal", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--inline", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_anynode:
+        serve_anynode(args.inline)
+        return 0
+    if args.serve_minimal:
+        serve_minimal(args.size)
+        return 0
+    if not shutil.which("wrk"):
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+
+    procs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        lua = os.path.join(tmp, "close.lua")
+        Path(lua).write_text(CLOSE_LUA)
+        try:
+            anynode, a_port = _start("anynode", 0)
+            procs.append(anynode)
+            import urllib.request
+
+            req = urllib.request.Request(f"http://127.0.0.1:{a_port}/", headers={"command": "get status"})
+            size = len(urllib.request.urlopen(req, timeout=5).read())
+            minimal, m_port = _start("minimal", size)
+            procs.append(minimal)
+            inline, i_port = _start("anynode-inline", size)
+            procs.append(inline)
+            print(f"get status over REST, {args.duration} s per wrk run, body {size} bytes, {os.cpu_count()} CPUs")
+            print("anynode: as shipped (command in the worker pool); inline: get status declared non-blocking")
+            print(f"{'connections':<12}{'c':>3} | {'bare req/s':>10} {'p50':>5} {'p99':>5} | "
+                  f"{'anynode':>7} {'p50':>5} {'p99':>5} {'ratio':>5} | {'inline':>7} {'p50':>5} {'p99':>5} {'ratio':>5}")
+            verdict = []
+            for close in (True, False):
+                for conns in args.concurrency:
+                    m = wrk(m_port, conns, close, args.duration, lua)
+                    a = wrk(a_port, conns, close, args.duration, lua)
+                    i = wrk(i_port, conns, close, args.duration, lua)
+                    ra = a["rps"] / m["rps"] if m["rps"] else 0.0
+                    ri = i["rps"] / m["rps"] if m["rps"] else 0.0
+                    label = "new per req" if close else "keep-alive"
+                    errs = sum(x["errors"] for x in (m, a, i))
+                    print(f"{label:<12}{conns:>3} | {m['rps']:>10.0f} {m['p50']:>5.2f} {m['p99']:>5.2f} | "
+                          f"{a['rps']:>7.0f} {a['p50']:>5.2f} {a['p99']:>5.2f} {ra:>5.2f} | "
+                          f"{i['rps']:>7.0f} {i['p50']:>5.2f} {i['p99']:>5.2f} {ri:>5.2f}"
+                          + (f"  ({errs:.0f} errors)" if errs else ""))
+                    if conns == 8:
+                        verdict.append((label, ra, a["p99"]))
+            print("latencies in ms")
+            for label, ratio, p99 in verdict:
+                print(f"target at c=8, {label}: ratio {ratio:.2f} >= 0.7 {'met' if ratio >= 0.7 else 'MISSED'}, "
+                      f"p99 {p99:.2f} ms < 10 ms {'met' if p99 < 10 else 'MISSED'}")
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""PUT of JSON rows: a file in the watch directory, AnyLog's reply, clear 400s."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.rest_helpers import start
+
+from anynode.services.rest_ingest import parse_rows
+
+ROWS = [{"timestamp": "2026-01-01 00:00:00", "value": 1.5}, {"timestamp": "2026-01-01 00:00:01", "value": 2}]
+PUT = {"type": "json", "dbms": "Test", "table": "Readings", "mode": "file", "Content-Type": "text/plain"}
+
+
+@pytest.fixture
+def url(node):  # type: ignore[no-untyped-def]
+    node.execute("create work directories")
+    return start(node)
+
+
+def _watch(node) -> Path:  # type: ignore[no-untyped-def]
+    return Path(node.get_var("watch_dir"))
+
+
+def test_put_rows_land_in_the_watch_dir(url: str, node) -> None:  # type: ignore[no-untyped-def]
+    r = httpx.put(url, headers=PUT, content=json.dumps(ROWS), timeout=5)
+    assert r.status_code == 200, r.text
+    reply = r.json()
+    assert reply["AnyLog.status"] == "Success" and set(reply) == {"AnyLog.status", "AnyLog.hash"}
+    files = list(_watch(node).iterdir())
+    assert [f.name for f in files] == [f"test.readings.0.{reply['AnyLog.hash']}.0.json"]
+    data = files[0].read_bytes()
+    assert [json.loads(line) for line in data.decode().splitlines()] == ROWS
+    assert hashlib.md5(b"test.readings" + data).hexdigest() == reply["AnyLog.hash"]
+    assert not [p for p in Path(node.get_var("prep_dir")).iterdir()], "no temp file is left behind"
+
+
+@pytest.mark.parametrize("body", [
+    json.dumps(ROWS[0]),
+    "\n".join(json.dumps(r) for r in ROWS) + "\n",
+    json.dumps(ROWS, indent=2),
+])
+def test_object_array_and_json_lines(url: str, node, body: str) -> None:  # type: ignore[no-untyped-def]
+    r = httpx.put(url, headers={**PUT, "source": "dev7"}, content=body, timeout=5)
+    assert r.status_code == 200
+    (file,) = _watch(node).iterdir()
+    assert file.name.startswith("test.readings.dev7.")
+    rows = [json.loads(line) for line in file.read_text().splitlines()]
+    assert rows == json.loads(body) if body.startswith("[") else rows == [json.loads(x) for x in body.split("\n") if x]
+
+
+@pytest.mark.parametrize("missing", [["dbms"], ["table"], ["dbms", "table"]])
+def test_missing_dbms_or_table_answers_at_once(url: str, missing: list[str]) -> None:
+    """EdgeLake never answers a PUT without dbms (its bug #7); we answer 400 at once."""
+    headers = {k: v for k, v in PUT.items() if k not in missing}
+    r = httpx.put(url, headers=headers, content=json.dumps(ROWS), timeout=2)
+    assert r.status_code == 400
+    assert all(repr(m) in r.json()["error"] for m in missing)
+
+
+def test_malformed_json_names_the_position(url: str, node) -> None:  # type: ignore[no-untyped-def]
+    r = httpx.put(url, headers=PUT, content=b'{"a": 1}\n{"b": }\n', timeout=5)
+    assert r.status_code == 400
+    assert "line 2 column 7" in r.json()["error"]
+    assert not list(_watch(node).iterdir())
+
+
+@pytest.mark.parametrize("body,words", [(b"", "no rows"), (b"[1, 2]", "not a JSON object"), (b"\xff\xfe", "UTF-8")])
+def test_bodies_that_are_not_rows(url: str, body: bytes, words: str) -> None:
+    r = httpx.put(url, headers=PUT, content=body, timeout=5)
+    assert r.status_code == 400 and words in r.json()["error"]
+
+
+def test_bad_names_and_modes(url: str) -> None:
+    assert httpx.put(url, headers={**PUT, "dbms": "a.b"}, content=b"{}", timeout=5).status_code == 400
+    assert httpx.put(url, headers={**PUT, "table": "../x"}, content=b"{}", timeout=5).status_code == 400
+    assert httpx.put(url, headers={**PUT, "mode": "fast"}, content=b"{}", timeout=5).status_code == 400
+    assert httpx.put(url, headers={**PUT, "type": "csv"}, content=b"{}", timeout=5).status_code == 400
+    assert httpx.put(url, headers={**PUT, "source": "a/b"}, content=b"{}", timeout=5).status_code == 400
+
+
+def test_streaming_mode_replies_hash_zero(url: str, node) -> None:  # type: ignore[no-untyped-def]
+    r = httpx.put(url, headers={**PUT, "mode": "streaming"}, content=json.dumps(ROWS), timeout=5)
+    assert r.json() == {"AnyLog.status": "Success", "AnyLog.hash": "0"}
+    assert len(list(_watch(node).iterdir())) == 1
+
+
+def test_post_with_dbms_and_table_delivers_rows(url: str, node) -> None:  # type: ignore[no-untyped-def]
+    r = httpx.post(url, headers=PUT, content=json.dumps(ROWS), timeout=5)
+    assert r.status_code == 200 and r.json()["AnyLog.status"] == "Success"
+    assert len(list(_watch(node).iterdir())) == 1
+
+
+def test_missing_watch_dir_is_a_clear_500(node) -> None:  # type: ignore[no-untyped-def]
+    url = start(node)
+    r = httpx.put(url, headers=PUT, content=json.dumps(ROWS), timeout=5)
+    assert r.status_code == 500
+    assert "watch directory" in r.json()["error"] and "create work directories" in r.json()["hint"]
+
+
+def test_parse_rows_directly() -> None:
+    assert parse_rows(b'{"a":1}{"a":2} [{"a":3}]') == [{"a": 1}, {"a": 2}, {"a": 3}]
