@@ -20,7 +20,7 @@ _DEFAULT: dict[tuple[str, ...], CommandSpec] = {}
 def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = (),
             examples: Iterable[str] = (), keywords: Iterable[str] = (), remote: bool = False,
             http: str = "GET", hidden: bool = False, raw: bool = False, secret: bool = False,
-            aliases: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+            blocking: bool = True, aliases: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a command; the decorated function is its handler.
 
     The handler's docstring is the help text: its first line the summary,
@@ -29,6 +29,8 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
     (GET reads, POST changes state). ``raw`` handlers get the tokens after
     the command words unparsed (language forms such as ``if``). ``secret``
     commands are logged without their arguments (keys, passwords).
+    ``blocking=False`` declares a command that only reads memory and returns
+    at once: servers may run it on their event loop instead of a worker.
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -37,7 +39,7 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
         spec = CommandSpec(
             words=tuple(words.split()), handler=fn, args=tuple(args), options=tuple(options),
             summary=summary.strip(), description=description.strip(), examples=tuple(examples),
-            keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw, secret=secret,
+            keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw, secret=secret, blocking=blocking,
             aliases=tuple(tuple(a.split()) for a in aliases))
         for key in (spec.words, *spec.aliases):
             if key in _DEFAULT and _DEFAULT[key].handler is not fn:

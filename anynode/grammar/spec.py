@@ -70,6 +70,7 @@ class CommandSpec:
     hidden: bool = False
     raw: bool = False
     secret: bool = False
+    blocking: bool = True
     aliases: tuple[tuple[str, ...], ...] = field(default=())
 
     @property

@@ -42,7 +42,7 @@ def keyword_index(registry: Registry) -> dict[str, list[str]]:
 
 
 @command("help", args=[Arg("command", Words(), required=False, help="the command words to explain")],
-         remote=True, keywords=("help", "cli"), examples=["help", "help get processes", "help run tcp server"])
+         remote=True, blocking=False, keywords=("help", "cli"), examples=["help", "help get processes", "help run tcp server"])
 def help_(ctx: Context, command: Rest) -> Result:
     """List every command, or explain one: usage, options, examples."""
     registry = ctx.node.registry
@@ -57,7 +57,7 @@ def help_(ctx: Context, command: Rest) -> Result:
 
 
 @command("help index", args=[Arg("keyword", TEXT, required=False, help="a keyword, or the start of one; * for all")],
-         remote=True, keywords=("help",), examples=["help index", "help index script", "help index *"])
+         remote=True, blocking=False, keywords=("help",), examples=["help index", "help index script", "help index *"])
 def help_index(ctx: Context, keyword: str | None) -> Result:
     """List the help keywords, or the commands under the keywords that start with the given text."""
     index = keyword_index(ctx.node.registry)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from anynode.errors import AnyNodeError, CommandSyntaxError, RemoteError
+from anynode.errors import AnyNodeError, CommandSyntaxError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.parser import Rest
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.types import BOOL, TEXT, Destinations, DestinationList, Int, Path as PathType, Port, Words
-from anynode.results import Message, Replies, Reply, Result, from_wire
+from anynode.net.peers import ask_peers, replies_or_raise
+from anynode.results import Message, Reply, Result
 
 NETWORK = ("network", "background processes")
 
@@ -80,15 +80,6 @@ def set_network_key(ctx: Context, key: str) -> Result:
     return Message("network key set: frames are signed" if key else "network key removed: frames are not signed")
 
 
-def _reply(dest: str, header: dict[str, Any] | None, error: AnyNodeError | None, elapsed: float) -> Reply:
-    if error is not None:
-        return Reply(dest, None, error.to_wire(), elapsed)
-    try:
-        return Reply(dest, from_wire((header or {}).get("result") or {}), None, elapsed)
-    except ValueError as exc:
-        return Reply(dest, None, RemoteError(f"{dest} sent a reply this node cannot read: {exc}").to_wire(), elapsed)
-
-
 def _file_copy(ctx: Context, dests: list[str], words: Rest, timeout: float) -> Result:
     """``run client (dest) file copy <local file> <!!target_dir/name>``: send a file to peers."""
     from anynode.net import send_file
@@ -111,17 +102,7 @@ def _file_copy(ctx: Context, dests: list[str], words: Rest, timeout: float) -> R
             replies.append(Reply(dest, Message(f"{report.size} bytes delivered as {report.name}"), None))
         except AnyNodeError as exc:
             replies.append(Reply(dest, None, exc.to_wire()))
-    return _replies_or_raise(replies)
-
-
-def _replies_or_raise(replies: list[Reply]) -> Result:
-    if replies and not any(r.ok for r in replies):
-        if len(replies) == 1:
-            err = replies[0].error or {}
-            raise RemoteError(f"{replies[0].dest}: {err.get('error', 'no reply')}", hint=err.get("hint"))
-        raise RemoteError("no peer answered: " + "; ".join(f"{r.dest}: {(r.error or {}).get('error')}"
-                                                            for r in replies))
-    return Replies(tuple(replies))
+    return replies_or_raise(replies)
 
 
 @command("run client", args=[
@@ -151,6 +132,4 @@ def run_client(ctx: Context, destination: DestinationList, command: Rest) -> Res
     dests = list(destination.dests)
     if len(command) >= 2 and command[0].is_word("file") and command[1].is_word("copy"):
         return _file_copy(ctx, dests, command, timeout)
-    replies = [_reply(r.dest, r.header, r.error, r.elapsed)
-               for r in ctx.node.client().fan_out_command(dests, command.source, timeout=timeout)]
-    return _replies_or_raise(replies)
+    return ask_peers(ctx.node.client(), dests, command.source, timeout)

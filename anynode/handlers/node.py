@@ -23,7 +23,7 @@ SERVICE_WORDS = {
 }
 
 
-@command("get status", options=[FMT], remote=True, keywords=NODE_INFO,
+@command("get status", options=[FMT], remote=True, blocking=False, keywords=NODE_INFO,
          examples=["get status", "get status where format = json"])
 def get_status(ctx: Context, format: str) -> Result:
     """Say that the node runs, under its name.
@@ -40,13 +40,13 @@ def get_status(ctx: Context, format: str) -> Result:
     return Message(text)
 
 
-@command("get version", remote=True, keywords=NODE_INFO, examples=["get version"])
+@command("get version", remote=True, blocking=False, keywords=NODE_INFO, examples=["get version"])
 def get_version(ctx: Context) -> Result:
     """Show the anynode version."""
     return Message(f"anynode version {__version__}")
 
 
-@command("get node name", remote=True, keywords=NODE_INFO, examples=["get node name"])
+@command("get node name", remote=True, blocking=False, keywords=NODE_INFO, examples=["get node name"])
 def get_node_name(ctx: Context) -> Result:
     """Show the node name."""
     return Message(ctx.node.name)
@@ -71,7 +71,7 @@ def set_node_name(ctx: Context, name: str) -> Result:
 
 
 @command("get dictionary", args=[Arg("filter", TEXT, required=False, help="only keys that contain this text")],
-         options=[FMT], remote=True, keywords=("node info", "script"),
+         options=[FMT], remote=True, blocking=False, keywords=("node info", "script"),
          examples=["get dictionary", "get dictionary dir", "get dictionary where format = json"])
 def get_dictionary(ctx: Context, filter: str | None, format: str) -> Result:
     """List the node variables (AnyLog's dictionary), sorted by name."""
@@ -81,7 +81,7 @@ def get_dictionary(ctx: Context, filter: str | None, format: str) -> Result:
     return Table.of(["Key", "Value"], items)
 
 
-@command("get processes", options=[FMT], remote=True, keywords=("background processes", "node info"),
+@command("get processes", options=[FMT], remote=True, blocking=False, keywords=("background processes", "node info"),
          examples=["get processes", "get processes where format = json"])
 def get_processes(ctx: Context, format: str) -> Result:
     """List the node's services with their state and details.
@@ -103,14 +103,14 @@ def _log_table(entries: list, fmt: str) -> Result:
     return Json([dict(zip(columns, r)) for r in rows]) if fmt == "json" else Table.of(columns, rows)
 
 
-@command("get error log", options=[FMT], remote=True, keywords=("log", "node info"),
+@command("get error log", options=[FMT], remote=True, blocking=False, keywords=("log", "node info"),
          examples=["get error log", "get error log where format = json"])
 def get_error_log(ctx: Context, format: str) -> Result:
     """Show the recent commands that failed, with the reason."""
     return _log_table(ctx.node.logs.errors.entries(), format)
 
 
-@command("get event log", options=[FMT], remote=True, keywords=("log", "node info"),
+@command("get event log", options=[FMT], remote=True, blocking=False, keywords=("log", "node info"),
          examples=["get event log", "get event log where format = json"])
 def get_event_log(ctx: Context, format: str) -> Result:
     """Show the recent commands that succeeded and node events."""
@@ -124,7 +124,7 @@ def reset_error_log(ctx: Context) -> Result:
     return Message("error log reset")
 
 
-@command("get settings", options=[FMT], remote=True, keywords=("configuration", "node info"),
+@command("get settings", options=[FMT], remote=True, blocking=False, keywords=("configuration", "node info"),
          examples=["get settings", "get settings where format = json"])
 def get_settings(ctx: Context, format: str) -> Result:
     """Show the node's settings, each with where its value came from.

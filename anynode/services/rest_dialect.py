@@ -140,7 +140,7 @@ class MethodRule:
     pass: running them produces the "unknown command" error with its hint.
     :meth:`check` also says whether the line may run on the event loop: only
     when every command on it is declared non-blocking (``blocking = False``
-    on its CommandSpec, when the grammar offers it); everything else goes to
+    on its CommandSpec); everything else goes to
     the worker pool. Answers are cached per command text (hot path).
     """
 
@@ -179,7 +179,7 @@ class MethodRule:
                 inline = False
                 continue
             spec = found[0]
-            inline = inline and getattr(spec, "blocking", True) is False
+            inline = inline and not spec.blocking
             allowed = spec.http.upper().split("|")
             if method not in allowed:
                 return (spec.name, " or ".join(allowed)), False
@@ -187,20 +187,26 @@ class MethodRule:
 
 
 def forward_command(node: Any, command: str, destination: str, timeout: float | None, subset: bool) -> Result:
-    """Run ``command`` on the peers named by a ``destination`` header.
+    """Run ``command`` on the peers named by a ``destination`` header (``ip:port, ip:port``).
 
-    The hook for the network client: when it lands, this becomes
-    ``run client (<destination>) <command>`` through anynode.net, waiting up
-    to ``timeout`` and returning the unified Result (``subset``: partial
-    replies allowed). It runs in the REST worker pool, and the reply is sent
-    only after it returns, so a failure gets a real status code (EdgeLake
-    sends 200 before the work; its bug #8).
-
-    Raises:
-        NotAvailable: always, until the network client exists.
+    Same as ``run client (<destination>) <command>``: the peers run it in
+    parallel and the reply holds each one's answer or error. It runs in the
+    worker pool and the HTTP reply is sent only after it returns, so a
+    failure gets a real status code (EdgeLake sends 200 before the work; its
+    bug #8). ``destination: network`` (the whole network) is not available yet.
     """
-    raise NotAvailable(f"destination '{destination}' is not yet available: this node has no network client",
-                       hint="send the command without a 'destination' header to run it on this node")
+    from anynode.grammar.types import parse_destinations
+    from anynode.net.peers import ask_peers
+
+    if destination.strip().lower() == "network":
+        raise NotAvailable("destination 'network' is not yet available",
+                           hint="name the peers: destination: ip:port, ip:port")
+    dests = parse_destinations(destination)
+    if dests.query or not dests.dests:
+        raise NotAvailable(f"destination '{destination}' is not available yet",
+                           hint="name the peers: destination: ip:port, ip:port")
+    limit = timeout or dests.timeout or float(node.settings["remote_timeout"])
+    return ask_peers(node.client(), dests.dests, command, limit)
 
 
 def is_local(destination: str | None) -> bool:

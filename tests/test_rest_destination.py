@@ -1,0 +1,45 @@
+"""The REST `destination` header: the command runs on peers, with a real status when they fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from anynode.node import Node
+from tests.rest_helpers import ANYLOG, start
+from tests.test_network_commands import dead_address, start_tcp
+
+
+@pytest.fixture
+def peer(tmp_path: Path) -> Iterator[Node]:
+    n = Node(tmp_path / "peer", name="peer9")
+    yield n
+    n.close()
+
+
+def test_destination_runs_the_command_on_the_peer(node: Node, peer: Node) -> None:
+    addr = start_tcp(peer)
+    url = start(node)
+    r = httpx.get(url, headers={"command": "get node name", "destination": addr, **ANYLOG}, timeout=10)
+    assert r.status_code == 200
+    assert r.json() == {addr: "peer9"}
+
+
+def test_destination_with_a_dead_peer_is_an_error_status(node: Node) -> None:
+    url = start(node)
+    r = httpx.get(url, headers={"command": "get status", "destination": dead_address(), "timeout": "3", **ANYLOG},
+                  timeout=10)
+    assert r.status_code == 502
+    assert "refused" in r.json()["error"]
+
+
+def test_destination_some_dead_gives_each_reply_or_error(node: Node, peer: Node) -> None:
+    addr, dead = start_tcp(peer), dead_address()
+    url = start(node)
+    r = httpx.get(url, headers={"command": "get node name", "destination": f"{addr}, {dead}", **ANYLOG}, timeout=10)
+    assert r.status_code == 200
+    body = r.json()
+    assert body[addr] == "peer9" and "refused" in body[dead]["error"]
