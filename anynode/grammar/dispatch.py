@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from anynode.errors import CommandSyntaxError, NotPermitted
 from anynode.grammar.parser import parse
 from anynode.grammar.registry import Registry
-from anynode.grammar.tokens import OP, QUOTED, STRING, WORD, Token, split_commands, tokenize
+from anynode.grammar.tokens import OP, QUOTED, STRING, WORD, Token, split_tokens, tokenize
 from anynode.grammar.variables import expand_tokens
 from anynode.results import Batch, Empty, Message, Result
 
@@ -109,21 +109,17 @@ class Context:
 
 
 def execute(ctx: Context, line: str) -> Result:
-    """Run every command of one line; the result of each, in a Batch when several."""
+    """Run every command of one line; the result of each, in a Batch when several.
+
+    The line is tokenized once; token offsets stay those of the whole line,
+    so an error points at the right column of any of its commands.
+    """
     results: list[Result] = []
-    for text, offset in split_commands(line):
-        raw = tokenize(text)
-        if not raw:
-            continue
+    for raw in split_tokens(tokenize(line)):
         if len(raw) == 1 and raw[0].kind == WORD and raw[0].text[:1] in "!$" and len(raw[0].text) > 1:
             results.append(Message(ctx.expand(raw)[0].text))
             continue
-        try:
-            results.append(execute_tokens(ctx, ctx.expand(raw), raw))
-        except CommandSyntaxError as exc:
-            if exc.offset is not None and offset:
-                exc.offset += offset
-            raise
+        results.append(execute_tokens(ctx, ctx.expand(raw), raw))
     if not results:
         return Empty()
     return results[0] if len(results) == 1 else Batch(tuple(results))

@@ -25,6 +25,7 @@ inside quotes too; that is a bug we do not copy).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from anynode.errors import CommandSyntaxError
@@ -133,6 +134,10 @@ def _op_at(line: str, i: int) -> str | None:
     return None
 
 
+# Characters that can never end or nest a word: scanned in one step.
+_PLAIN = re.compile(r"[^\s=<>+!\[\]{}()]+")
+
+
 def _scan_word(line: str, i: int) -> int:
     """Scan a plain word; brackets inside it (``a[0]``, ``x[]``) nest.
 
@@ -140,7 +145,13 @@ def _scan_word(line: str, i: int) -> int:
     opening one is (EdgeLake refuses unbalanced parentheses too).
     """
     j = i
-    while j < len(line):
+    n = len(line)
+    while j < n:
+        m = _PLAIN.match(line, j)
+        if m:
+            j = m.end()
+            if j >= n:
+                break
         c = line[j]
         if c.isspace() or _op_at(line, j):
             break
@@ -211,16 +222,18 @@ def split_commands(line: str) -> list[tuple[str, int]]:
     Raises:
         CommandSyntaxError: an unmatched quote or bracket, with its offset.
     """
-    parts: list[tuple[str, int]] = []
-    group: list[Token] = []
-    for tok in tokenize(line) + [Token("&", WORD, len(line), len(line))]:
+    return [(line[g[0].start:g[-1].end], g[0].start) for g in split_tokens(tokenize(line))]
+
+
+def split_tokens(tokens: list[Token]) -> list[list[Token]]:
+    """The tokens of a line grouped into commands at each lone ``&`` word."""
+    groups: list[list[Token]] = [[]]
+    for tok in tokens:
         if tok.kind == WORD and tok.text == "&":
-            if group:
-                parts.append((line[group[0].start:group[-1].end], group[0].start))
-            group = []
+            groups.append([])
         else:
-            group.append(tok)
-    return parts
+            groups[-1].append(tok)
+    return [g for g in groups if g]
 
 
 def is_complete(text: str) -> bool:
