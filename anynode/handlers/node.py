@@ -96,6 +96,28 @@ def get_processes(ctx: Context, format: str) -> Result:
     return Table.of(["Process", "Status", "Details"], [(s.name, s.state, s.details) for s in statuses])
 
 
+@command("get stats", options=[Opt("service", TEXT, help="only this service (e.g. tcp, rest, operator)"), FMT],
+         remote=True, keywords=("background processes", "monitor"),
+         examples=["get stats", "get stats where service = tcp", "get stats where format = json"])
+def get_stats(ctx: Context, service: str | None, format: str) -> Result:
+    """Show the counters of every declared service, as logs/stats.log records them every stats_interval.
+
+    Each service reports its own counters (connections, frames, requests,
+    files, rows, errors ...), with its state and restarts.
+    """
+    from anynode.logs import service_stats
+
+    wanted = SERVICE_WORDS.get(service.lower(), service).lower() if service else None
+    rows = [(name, info) for name, info in service_stats(ctx.node.services)()
+            if wanted is None or name.lower() == wanted]
+    if service and not rows:
+        raise CommandSyntaxError(f"no service '{service}' has run on this node",
+                                 hint="'get processes' lists them; stats exist once a service started")
+    if format == "json":
+        return Json(dict(rows))
+    return Table.of(["Service", "Counter", "Value"], [(name, k, v) for name, info in rows for k, v in info.items()])
+
+
 def _log_table(entries: list, fmt: str) -> Result:
     rows = [(e.id, e.count, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.time)), e.thread, e.type, e.text)
             for e in entries]
