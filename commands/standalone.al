@@ -3,9 +3,26 @@
 #
 # Run:   anynode process commands/standalone.al        (headless, until SIGTERM)
 #   or:  anynode -i -e "process commands/standalone.al" (and keep the prompt)
-# Variables you may set before it runs: node_name (default "standalone").
+#
+# Environment (all optional):
+#   NODE_NAME            the node name                      (default: standalone)
+#   NODE_IP              the address to serve on            (default: 127.0.0.1, this machine only)
+#   ANYLOG_SERVER_PORT   TCP port for other nodes           (default: 32548)
+#   ANYLOG_REST_PORT     REST port for applications         (default: 32549)
 
-if !node_name == anynode then node_name = standalone
+node_name = standalone
+if $NODE_NAME then node_name = $NODE_NAME
 set node name !node_name
+
+node_ip = 127.0.0.1
+if $NODE_IP then node_ip = $NODE_IP
+anylog_server_port = 32548
+if $ANYLOG_SERVER_PORT then anylog_server_port = $ANYLOG_SERVER_PORT
+anylog_rest_port = 32549
+if $ANYLOG_REST_PORT then anylog_rest_port = $ANYLOG_REST_PORT
+
 create work directories
-echo node !node_name is up: home !anynode_home
+run tcp server where internal_ip = !node_ip and internal_port = !anylog_server_port and bind = true
+run rest server where internal_ip = !node_ip and internal_port = !anylog_rest_port and bind = true
+
+echo node !node_name is up: home !anynode_home, TCP !node_ip:!anylog_server_port, REST http://!node_ip:!anylog_rest_port
