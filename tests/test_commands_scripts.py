@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +31,24 @@ def test_commands_script_passes_check(script: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def readme_curl_lines() -> list[str]:
+    """The curl commands of the README's REST section, continuation lines joined."""
+    text = (ROOT / "README.md").read_text().split("## Applications (REST)", 1)[1]
+    block = text.split("```sh", 1)[1].split("```", 1)[0]
+    return [c.strip() for c in block.replace("\\\n", " ").splitlines() if c.strip().startswith("curl")]
+
+
+def check_readme_curl_examples(port: int, home: Path) -> None:
+    lines = readme_curl_lines()
+    assert len(lines) >= 5
+    for line in lines:
+        out = subprocess.run(line.replace("32549", str(port)) + " -s -S -f", shell=True, capture_output=True,
+                             text=True, timeout=30)
+        assert out.returncode == 0, f"{line}: {out.stderr}"
+        assert out.stdout.strip(), line
+    assert list((home / "data" / "watch").glob("demo.readings.*.json")), "the PUT example delivered no file"
+
+
 def test_standalone_script_starts_a_node_that_answers_rest_and_stops_on_sigterm(tmp_path: Path) -> None:
     tcp, rest = free_port(), free_port()
     env = dict(os.environ, ANYNODE_HOME=str(tmp_path / "home"), NODE_NAME="solo",
@@ -46,6 +65,8 @@ def test_standalone_script_starts_a_node_that_answers_rest_and_stops_on_sigterm(
         assert f"REST http://127.0.0.1:{rest}" in line
         reply = httpx.get(f"http://127.0.0.1:{rest}/", headers={"command": "get status"}, timeout=10)
         assert reply.text == f"solo@127.0.0.1:{tcp} running"
+        if shutil.which("curl"):
+            check_readme_curl_examples(rest, tmp_path / "home")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
     finally:

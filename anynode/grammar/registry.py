@@ -8,6 +8,7 @@ process never share mutable state.
 from __future__ import annotations
 
 import difflib
+import re
 import inspect
 from typing import Any, Callable, Iterable, Iterator
 
@@ -15,6 +16,8 @@ from anynode.errors import CommandNotFound
 from anynode.grammar.spec import Arg, CommandSpec, Opt
 
 _DEFAULT: dict[tuple[str, ...], CommandSpec] = {}
+# `password = x`, `token = "x"`, `network_key = x` ... in a logged line: the value is masked.
+_SECRET_OPTION = re.compile(r"\b(password|passwd|token|secret|\w*_key)\s*=\s*(\"[^\"]*\"|'[^']*'|\S+)", re.I)
 
 
 def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = (),
@@ -112,13 +115,13 @@ class Registry:
 
     def redact(self, line: str) -> str:
         """``line`` as it may be logged: a secret command's arguments are masked."""
-        if "key" not in line and "password" not in line and "secret" not in line:
+        if not any(w in line for w in ("key", "password", "secret", "token")):
             return line
         words = line.split()
         found = self.match(words)
         if found is not None and found[0].secret and len(words) > found[1]:
             return " ".join(words[:found[1]]) + " ****"
-        return line
+        return _SECRET_OPTION.sub(lambda m: m.group(1) + " = ****", line)
 
     def not_found(self, words: list[str], offset: int = 0) -> CommandNotFound:
         """The error for words that name no command, with suggestions."""
