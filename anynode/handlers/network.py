@@ -10,7 +10,6 @@ from anynode.grammar.parser import Rest
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.types import BOOL, TEXT, Destinations, DestinationList, Int, Path as PathType, Port, Words
-from anynode.net.peers import ask_peers, replies_or_raise
 from anynode.results import Message, Reply, Result
 
 NETWORK = ("network", "background processes")
@@ -83,6 +82,7 @@ def set_network_key(ctx: Context, key: str) -> Result:
 def _file_copy(ctx: Context, dests: list[str], words: Rest, timeout: float) -> Result:
     """``run client (dest) file copy <local file> <!!target_dir/name>``: send a file to peers."""
     from anynode.net import send_file
+    from anynode.net.peers import replies_or_raise
 
     if len(words) != 4:
         raise CommandSyntaxError("file copy needs a local file and a destination",
@@ -132,4 +132,6 @@ def run_client(ctx: Context, destination: DestinationList, command: Rest) -> Res
     dests = list(destination.dests)
     if len(command) >= 2 and command[0].is_word("file") and command[1].is_word("copy"):
         return _file_copy(ctx, dests, command, timeout)
+    from anynode.net.peers import ask_peers
+
     return ask_peers(ctx.node.client(), dests, command.source, timeout)
