@@ -32,7 +32,7 @@ def pipe() -> Iterator[object]:
     ("exit sc\t", "exit sc"),  # two candidates (scheduler, scripts): common start only
     ("exit sch\t", "exit scheduler"),
     ("echo !node_n\t", "echo !node_name"),
-    ("x = 1 & get st\t", "x = 1 & get status"),
+    ("x = 1 & get statu\t", "x = 1 & get status"),
 ])
 def test_repl_tab_completes(node: Node, pipe, typed: str, expected: str) -> None:  # type: ignore[no-untyped-def]
     session = build_session(node)
@@ -90,7 +90,7 @@ def test_repl_end_to_end_in_a_real_terminal(tmp_path: Path) -> None:
         child.expect_exact("AN anynode >")  # no trailing space: it is drawn with a cursor move
         child.sendline("set node name term1")
         child.expect_exact("AN term1 >")
-        child.send("get stat")
+        child.send("get statu")
         child.send("\t")
         child.expect_exact("status")
         child.send("\r")
