@@ -91,6 +91,7 @@ class Node:
         self.network_key: str = self.settings["network_key"]
         self._client: Any = None
         self._client_lock = threading.Lock()
+        self._catalog: Any = None
 
     # -- the dictionary -------------------------------------------------
     def _seed_dictionary(self) -> None:
@@ -162,6 +163,17 @@ class Node:
         if self.log.isEnabledFor(level):
             self.log.log(level, "(ok) %s", self.registry.redact(line))
         return result
+
+    # -- databases -------------------------------------------------------
+    @property
+    def catalog(self) -> Any:
+        """The node's connected databases (a DatabaseCatalog under ``!dbms_dir``), made on first use."""
+        with self._client_lock:
+            if self._catalog is None:
+                from anynode.store.catalog import DatabaseCatalog
+
+                self._catalog = DatabaseCatalog(self.get_var("dbms_dir") or self.home / "data" / "dbms")
+            return self._catalog
 
     # -- the network -----------------------------------------------------
     def authenticator(self) -> Any:
@@ -235,6 +247,9 @@ class Node:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            catalog, self._catalog = self._catalog, None
+        if catalog is not None:
+            catalog.close()
         self.logs.close()
         if self._lock is not None:
             self._lock.release()
