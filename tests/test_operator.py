@@ -1,0 +1,159 @@
+"""run operator: files dropped into the watch directory become rows, bad files are explained, nothing twice."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from anynode.node import Node
+from tests.data_helpers import kind, pg_settings  # noqa: F401  (fixture)
+from tests.test_ingest_bad_files import CASES
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def op(node: Node, kind: str) -> Iterator[tuple[Node, str]]:  # noqa: F811
+    """A node with a database of each kind and a running operator; yields (node, dbms)."""
+    if kind == "sqlite":
+        name = "demo"
+        node.execute("connect dbms demo where type = sqlite")
+    else:
+        pg = pg_settings()
+        name = f"t_{uuid.uuid4().hex[:10]}"
+        node.execute(f"connect dbms {name} where type = psql and user = {pg['user']} and password = "
+                     f"{pg['password']} and ip = {pg['host']} and port = {pg['port']}")
+    backend = node.catalog.get(name).backend
+    node.execute("run operator where rescan = 0.3 seconds")
+    try:
+        yield node, name
+    finally:
+        node.services.stop("Operator")
+        node.catalog.disconnect(name)
+        if kind == "psql":
+            backend.drop_database()
+
+
+def watch(node: Node) -> Path:
+    return Path(node.get_var("watch_dir") or "")
+
+
+def errors(node: Node) -> list[str]:
+    return sorted(os.listdir(node.get_var("err_dir") or ""))
+
+
+def count(node: Node, dbms: str, table: str) -> int:
+    try:
+        return int(node.execute(f'sql {dbms} "select count(*) from {table}"').rows[0][0])
+    except Exception:
+        return -1
+
+
+def drop(directory: Path, name: str, data: bytes) -> None:
+    """Publish a file the way writers should: write aside, then rename in."""
+    tmp = directory / (name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, directory / name)
+
+
+@pytest.mark.parametrize("shape", ["array", "object", "lines", "gz"])
+def test_operator_ingests_each_shape(op: tuple[Node, str], shape: str) -> None:
+    node, db = op
+    rows = [{"sensor": "s1", "value": 1.5}, {"sensor": "s2", "value": 2.5}]
+    if shape == "object":
+        rows = rows[:1]
+        data = json.dumps(rows[0], indent=2).encode()
+    elif shape == "lines":
+        data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    else:
+        data = json.dumps(rows).encode()
+    name = f"{db}.readings.json" + (".gz" if shape == "gz" else "")
+    drop(watch(node), name, gzip.compress(data) if shape == "gz" else data)
+    wait_until(lambda: count(node, db, "readings") == len(rows))
+    got = node.execute(f'sql {db} format = json "select sensor, value from readings order by sensor"').to_json()
+    assert got["Query"] == [{"sensor": r["sensor"], "value": r["value"]} for r in rows]
+    wait_until(lambda: not any(watch(node).iterdir()) or list(watch(node).iterdir()) == [watch(node) / ".work"])
+    archived = list(Path(node.get_var("archive_dir") or "").rglob("*.json.gz"))
+    assert len(archived) == 1 and re.match(rf"{db}\.readings\.0\.[0-9a-f]{{32}}\.0\.0\.1\.\d{{12}}\.json\.gz$",
+                                           archived[0].name)
+    assert node.execute("get operator where format = json").to_json()["rows"] == len(rows)
+
+
+def test_operator_evolves_the_schema(op: tuple[Node, str]) -> None:
+    node, db = op
+    drop(watch(node), f"{db}.t.1.json", json.dumps([{"a": 1, "b": 2}]).encode())
+    wait_until(lambda: count(node, db, "t") == 1)
+    drop(watch(node), f"{db}.t.2.json", json.dumps([{"a": 2.5, "b": 3, "c": "new"}]).encode())
+    wait_until(lambda: count(node, db, "t") == 2)
+    got = node.execute(f'sql {db} format = json "select a, b, c from t order by a"').to_json()["Query"]
+    assert got == [{"a": 1.0, "b": 2, "c": None}, {"a": 2.5, "b": 3, "c": "new"}]
+
+
+BAD = [c for c in CASES if c[1].endswith((".json", ".json.gz")) and c[0] != "huge-line"]
+
+
+def test_operator_moves_every_bad_file_aside_with_its_reason_and_goes_on(op: tuple[Node, str]) -> None:
+    node, db = op
+    expected: dict[str, int] = {}
+    for i, (case, name, content, code, _) in enumerate(BAD):
+        name = name.format(d=db)
+        if name in (f"{db}.sensor.json", f"{db}.sensor.json.gz"):
+            name = name.replace(".sensor.", f".sensor.c{i}.")
+        drop(watch(node), name, content)
+        expected[name.removesuffix(".gz").removesuffix(".json")] = code
+    (watch(node) / f"{db}.dir.json").mkdir()
+    expected[f"{db}.dir"] = 67
+    wait_until(lambda: len([e for e in errors(node) if not e.endswith(".err.txt")]) == len(expected), 30)
+    for stem, code in expected.items():
+        moved = [e for e in errors(node) if e.startswith(stem + ".err_") and not e.endswith(".err.txt")]
+        assert len(moved) == 1, (stem, errors(node))
+        assert f".err_{code}." in moved[0], (stem, moved[0])
+        reason = (Path(node.get_var("err_dir") or "") / (moved[0] + ".err.txt")).read_text()
+        assert f"code: {code}" in reason and "error: " in reason
+    assert len(expected) >= 25
+    assert node.services.status("Operator").state == "Running"
+    drop(watch(node), f"{db}.good.json", b'[{"v": 1}]')
+    wait_until(lambda: count(node, db, "good") == 1)
+    info = node.execute("get operator where format = json").to_json()
+    assert info["errors"] == len(expected) and info["last_error"]
+
+
+def test_operator_refuses_a_duplicate_file_and_says_so(op: tuple[Node, str]) -> None:
+    node, db = op
+    data = json.dumps([{"v": 1}, {"v": 2}]).encode()
+    drop(watch(node), f"{db}.dup.json", data)
+    wait_until(lambda: count(node, db, "dup") == 2)
+    drop(watch(node), f"{db}.dup.json", data)
+    wait_until(lambda: any(".err_86." in e for e in errors(node)))
+    assert count(node, db, "dup") == 2
+    reason = next(e for e in errors(node) if e.endswith(".err.txt"))
+    assert "Duplicate JSON File" in (Path(node.get_var("err_dir") or "") / reason).read_text()
+
+
+def test_operator_never_reads_a_file_half_written(op: tuple[Node, str]) -> None:
+    node, db = op
+    path = watch(node) / f"{db}.slow.json"
+    rows = [{"i": i, "text": "x" * 50} for i in range(2000)]
+    data = json.dumps(rows).encode()
+    with open(path, "wb") as fh:  # written in place, in pieces, with pauses longer than a rescan
+        for start in range(0, len(data), len(data) // 4):
+            fh.write(data[start:start + len(data) // 4])
+            fh.flush()
+            time.sleep(0.4)
+    wait_until(lambda: count(node, db, "slow") == 2000)
+    time.sleep(0.5)
+    assert count(node, db, "slow") == 2000
+    assert errors(node) == []
