@@ -18,7 +18,7 @@ from tests.data_helpers import kind, pg_settings  # noqa: F401  (fixture)
 from tests.test_ingest_bad_files import CASES
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "timed out"

@@ -34,7 +34,7 @@ def _table_list(text: str | None) -> tuple[str, ...]:
     Opt("bkup_dir", PathType(), help="where ingested files go when archive_json = false (default !bkup_dir)"),
     Opt("error_dir", PathType(), aliases=("err_dir",), help="where bad files go, with the reason (default !err_dir)"),
     Opt("archive_dir", PathType(), help="where ingested files are archived by date (default !archive_dir)"),
-    Opt("archive_json", BOOL, default=True, help="keep ingested files under archive/YY/MM/DD/"),
+    Opt("archive_json", BOOL, default=True, aliases=("archive",), help="keep ingested files under archive/YY/MM/DD/"),
     Opt("compress_json", BOOL, default=True, help="gzip kept files"),
     Opt("delete_json", BOOL, default=False, help="delete ingested files instead of keeping them"),
     Opt("move_json", BOOL, default=False, help="accepted for AnyLog scripts: files are always moved"),
