@@ -83,10 +83,17 @@ def test_bad_names_and_modes(url: str) -> None:
     assert httpx.put(url, headers={**PUT, "source": "a/b"}, content=b"{}", timeout=5).status_code == 400
 
 
-def test_streaming_mode_replies_hash_zero(url: str, node) -> None:  # type: ignore[no-untyped-def]
+def test_streaming_mode_buffers_rows_and_replies_hash_zero(url: str, node) -> None:  # type: ignore[no-untyped-def]
+    node.execute("connect dbms test where type = sqlite")
     r = httpx.put(url, headers={**PUT, "mode": "streaming"}, content=json.dumps(ROWS), timeout=5)
     assert r.json() == {"AnyLog.status": "Success", "AnyLog.hash": "0"}
-    assert len(list(_watch(node).iterdir())) == 1
+    assert list(_watch(node).iterdir()) == []  # no file: the rows wait in memory for the streamer
+    assert node.execute("get streaming").rows[0][:3] == ("test.readings", 1, len(ROWS))
+
+
+def test_streaming_to_a_database_not_connected_is_refused_at_once(url: str) -> None:
+    r = httpx.put(url, headers={**PUT, "mode": "streaming"}, content=json.dumps(ROWS), timeout=5)
+    assert r.status_code == 422 and "not connected" in r.json()["error"]
 
 
 def test_post_with_dbms_and_table_delivers_rows(url: str, node) -> None:  # type: ignore[no-untyped-def]

@@ -115,8 +115,9 @@ def deliver_rows(node: Any, dbms: str, table: str, mode: str, rows_bytes: bytes,
                  source: str = "0", instructions: str = "0") -> dict[str, str]:
     """Hand the rows of one PUT to the node; returns AnyLog's reply object.
 
-    ``mode`` is ``file`` or ``streaming``; until the streamer exists both
-    write the file at once (streaming replies hash "0", as AnyLog does).
+    ``mode: file`` writes an AnyLog-named file into the watch directory (the
+    operator takes it); ``mode: streaming`` buffers the rows in the node's
+    Streamer, which flushes them into the pipeline by time and volume.
 
     Raises:
         BadRows: the body is not JSON rows.
@@ -127,6 +128,11 @@ def deliver_rows(node: Any, dbms: str, table: str, mode: str, rows_bytes: bytes,
         if not _PART.fullmatch(value):
             raise BadRequest(f"{what} '{value}' is not accepted", hint="use letters, digits, '_' and '-' only")
     rows = parse_rows(rows_bytes)
+    if mode == "streaming":
+        from anynode.services.streaming import streamer
+
+        streamer(node).put(dbms.lower(), table.lower(), rows, len(rows_bytes))
+        return {"AnyLog.status": "Success", "AnyLog.hash": "0"}
     data = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows).encode()
     digest = hashlib.md5(f"{dbms}.{table}".encode() + data, usedforsecurity=False).hexdigest()
     watch = _work_dir(node, "watch_dir")
@@ -134,5 +140,5 @@ def deliver_rows(node: Any, dbms: str, table: str, mode: str, rows_bytes: bytes,
         raise MissingConfiguration(f"the watch directory '{node.get_var('watch_dir')}' does not exist",
                                    hint="run 'create work directories' on the node, or set !watch_dir")
     target = watch / f"{dbms}.{table}.{source}.{digest}.{instructions}.json"
-    _write_atomic(_work_dir(node, "prep_dir") or watch, target, data)
+    _write_atomic(watch, target, data)  # renamed inside the watch dir: the operator sees a move at once
     return {"AnyLog.status": "Success", "AnyLog.hash": digest if mode == "file" else "0"}
