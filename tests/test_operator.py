@@ -157,3 +157,19 @@ def test_operator_never_reads_a_file_half_written(op: tuple[Node, str]) -> None:
     time.sleep(0.5)
     assert count(node, db, "slow") == 2000
     assert errors(node) == []
+
+
+def test_files_moved_in_from_another_directory_are_taken_by_their_event(node: Node, tmp_path: Path) -> None:
+    node.execute("connect dbms demo where type = sqlite")
+    node.execute("run operator where rescan = 1 hour")  # no rescan will help: only the file events can
+    try:
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        src = outside / "demo.moved.json"
+        src.write_text('[{"v": 1}, {"v": 2}]')
+        os.rename(src, watch(node) / src.name)
+        with open(watch(node) / "demo.written.json", "w") as fh:  # and one written in place
+            fh.write('{"v": 3}')
+        wait_until(lambda: count(node, "demo", "moved") == 2 and count(node, "demo", "written") == 1)
+    finally:
+        node.services.stop("Operator")

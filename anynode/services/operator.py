@@ -1,7 +1,8 @@
 """``run operator``: files of JSON rows in the watch directory become rows in local databases.
 
 A file is picked up when the writer closes it or moves it in (inotify, via
-watchdog), and by a rescan at start and every few seconds (files left from
+watchdog; a move from another directory shows as a create with no open after
+it), and by a rescan at start and every few seconds (files left from
 before, missed events; a file found by a rescan must keep its size between
 two looks and be untouched for two seconds, so one still being written is
 never read half). Each file is
@@ -35,6 +36,7 @@ DUPLICATE = 86
 EXCLUDED = 130
 WORK = ".work"
 QUIET = 2.0  # seconds a file found by a rescan must have been left alone
+SETTLE = 0.05  # seconds after a create event with no open: the file was moved in whole
 _SKIP_SUFFIXES = (".tmp", ".transfer", ".part", ".swp", ".err.txt")
 
 
@@ -91,6 +93,7 @@ class OperatorService(Service):
         self.stats = OperatorStats()
         self._wake = threading.Event()
         self._pending: dict[str, float] = {}  # name -> time seen (ordered: first come, first served)
+        self._created: dict[str, float] = {}  # name -> time of a create event not followed by an open
         self._sizes: dict[str, int] = {}
         self._lock = threading.Lock()
         self._seq = 0
@@ -105,6 +108,33 @@ class OperatorService(Service):
         with self._lock:
             self._pending.setdefault(name, time.monotonic())
         self._wake.set()
+
+    def created(self, path: str) -> None:
+        """A file appeared. A move from another directory shows only this event; a writer's open()
+        shows an open event right after it, and then its close is what counts."""
+        name = os.path.basename(path)
+        if is_data_file(name):
+            with self._lock:
+                self._created[name] = time.monotonic()
+            self._wake.set()
+
+    def opened(self, path: str) -> None:
+        """Someone opened the file: it is being written; wait for its close event."""
+        with self._lock:
+            self._created.pop(os.path.basename(path), None)
+
+    def _promote_created(self) -> float:
+        """Queue created files that nobody opened within ``SETTLE`` seconds; returns the next check delay."""
+        now = time.monotonic()
+        wait = 3600.0
+        with self._lock:
+            for name, since in list(self._created.items()):
+                if now - since >= SETTLE:
+                    del self._created[name]
+                    self._pending.setdefault(name, now)
+                else:
+                    wait = min(wait, SETTLE - (now - since))
+        return wait
 
     def _rescan(self, first: bool = False) -> None:
         """Queue files that held still: same size as at the last look and untouched for ``QUIET`` seconds.
@@ -150,6 +180,7 @@ class OperatorService(Service):
             self._rescan(first=True)  # files left from before: untouched for a while, take them now
             next_scan = time.monotonic() + cfg.rescan
             while not stop.is_set():
+                settle = self._promote_created()
                 self._drain(stop)
                 if stop.is_set():
                     break
@@ -157,7 +188,7 @@ class OperatorService(Service):
                     self._rescan()
                     next_scan = time.monotonic() + cfg.rescan
                     continue
-                self._wake.wait(max(0.0, next_scan - time.monotonic()))
+                self._wake.wait(max(0.0, min(settle, next_scan - time.monotonic())))
                 self._wake.clear()
         finally:
             observer.stop()
@@ -167,18 +198,28 @@ class OperatorService(Service):
         self._wake.set()
 
     def _observe(self) -> Any:
-        from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEventHandler
+        from watchdog.events import (FileClosedEvent, FileClosedNoWriteEvent, FileCreatedEvent, FileModifiedEvent,
+                                     FileMovedEvent, FileOpenedEvent, FileSystemEventHandler)
         from watchdog.observers import Observer
 
         service = self
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: Any) -> None:
+                if isinstance(event, FileClosedNoWriteEvent):
+                    return  # a reader (perhaps this operator) closed it: nothing was written
                 if isinstance(event, FileClosedEvent):
                     service.offer(str(event.src_path))
                 elif isinstance(event, FileMovedEvent):
                     service.offer(str(event.dest_path))
+                elif isinstance(event, FileCreatedEvent):
+                    service.created(str(event.src_path))
+                elif isinstance(event, (FileOpenedEvent, FileModifiedEvent)):
+                    service.opened(str(event.src_path))
 
+        import logging
+
+        logging.getLogger("watchdog").addHandler(logging.NullHandler())  # its stop-time chatter is not for users
         observer = Observer()
         observer.name = "anynode:operator-watch"
         observer.schedule(Handler(), str(self.config.watch_dir), recursive=False)

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Ingest throughput of a running node beside the raw limit, measured in the same run.
+
+* operator   - F files x R rows moved into the watch directory of an in-process
+               node running `run operator`; time from the first file to the last
+               row committed (polled with a read-only count).
+* raw        - the same files through the minimal loop: orjson + sqlite3
+               executemany, one transaction per file, WAL (scripts/bench_ingest_pipeline.py).
+* REST PUT   - the same rows sent as PUT bodies over one keep-alive connection,
+               mode file (through the watch directory) and mode streaming
+               (buffered, flushed into the pipeline); time until all are queryable.
+* --big      - peak RSS of a node process ingesting a ~1 GB JSON-lines file (target < 200 MB).
+
+    .venv/bin/python scripts/bench_ingest.py [--files 20] [--rows 10000] [--big [--big-mb 1024]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bench_ingest_pipeline import make_files, raw_loop  # noqa: E402
+
+
+def rows_in(db: Path, table: str) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return int(conn.execute(f"select count(*) from {table}").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def wait_rows(db: Path, table: str, total: int, timeout: float = 600) -> float:
+    deadline = time.monotonic() + timeout
+    while rows_in(db, table) < total:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {rows_in(db, table)} of {total} rows after {timeout:g} s")
+        time.sleep(0.01)
+    return time.perf_counter()
+
+
+def through_operator(paths: list[Path], work: Path, total: int) -> float:
+    from anynode.node import Node
+
+    node = Node(work / "node")
+    try:
+        node.execute("connect dbms bench where type = sqlite")
+        node.execute("run operator where compress_json = false")
+        watch = Path(node.get_var("watch_dir") or "")
+        staged = []
+        for p in paths:  # same file system as the watch dir, so moving in is a rename
+            target = work / "staged" / p.name
+            target.parent.mkdir(exist_ok=True)
+            shutil.copy(p, target)
+            staged.append(target)
+        db = Path(node.get_var("dbms_dir") or "") / "bench.dbms"
+        t0 = time.perf_counter()
+        for p in staged:
+            os.rename(p, watch / p.name)
+        return wait_rows(db, "sensor", total) - t0
+    finally:
+        node.close()
+
+
+def through_rest(paths: list[Path], work: Path, total: int, mode: str) -> float:
+    import httpx
+
+    from anynode.node import Node
+
+    node = Node(work / f"rest-{mode}")
+    try:
+        node.execute("create work directories")
+        node.execute("connect dbms bench where type = sqlite")
+        node.execute("run operator where compress_json = false")
+        node.execute("set buffer threshold where time = 0.2 seconds and volume = 4MB")
+        url = node.execute("run rest server where ip = 127.0.0.1 and port = 0 and bind = true").to_text().split()[-1]
+        bodies = [p.read_bytes() for p in paths]
+        db = Path(node.get_var("dbms_dir") or "") / "bench.dbms"
+        headers = {"type": "json", "dbms": "bench", "table": "sensor", "mode": mode}
+        with httpx.Client(timeout=120) as client:
+            t0 = time.perf_counter()
+            for body in bodies:
+                reply = client.put(url, content=body, headers=headers)
+                reply.raise_for_status()
+            return wait_rows(db, "sensor", total) - t0
+    finally:
+        node.close()
+
+
+def rss_child(path: str) -> None:
+    """Child process: a node ingests one big file; prints its peak RSS in MB."""
+    from anynode.node import Node
+
+    work = Path(path).parent
+    node = Node(work / "node")
+    try:
+        node.execute("connect dbms big where type = sqlite")
+        node.execute("run operator where compress_json = false")
+        lines = int(Path(path + ".lines").read_text())
+        operator = node.services.get("Operator")
+        os.rename(path, Path(node.get_var("watch_dir") or "") / Path(path).name)
+        t0 = time.perf_counter()
+        while operator.stats.rows < lines:  # the operator's own count: no reader adds to the memory measured
+            if operator.stats.errors:
+                raise SystemExit(f"the big file failed: {operator.stats.last_error}")
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t0
+    finally:
+        node.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{peak:.0f} {seconds:.1f}")
+
+
+def big_rss(work: Path, megabytes: int) -> None:
+    import orjson
+
+    path = work / "big.lines.json"
+    line = {"timestamp": "2026-01-01T00:00:00Z", "device": "dev-42", "value": 12.345, "count": 123456,
+            "status": "ok", "note": "x" * 40}
+    n = 0
+    with open(path, "wb") as fh:
+        while fh.tell() < megabytes * 2**20:
+            chunk = b"".join(orjson.dumps(dict(line, count=n + i)) + b"\n" for i in range(10_000))
+            fh.write(chunk)
+            n += 10_000
+    Path(str(path) + ".lines").write_text(str(n))
+    size = path.stat().st_size / 2**20
+    out = subprocess.run([sys.executable, __file__, "--rss-child", str(path)], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    peak, seconds = out.stdout.split()
+    print(f"big file  : {size:,.0f} MB, {n:,} rows ingested in {float(seconds):.1f} s "
+          f"({n / float(seconds):,.0f} rows/s); peak RSS {peak} MB (target < 200 MB) "
+          f"-> {'met' if float(peak) < 200 else 'NOT met'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--big", action="store_true", help="also the ~1 GB file peak-RSS run (about a minute)")
+    parser.add_argument("--big-mb", type=int, default=1024)
+    parser.add_argument("--rss-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        rss_child(args.rss_child)
+        return 0
+    work = Path(tempfile.mkdtemp(prefix="anynode-bench-ingest-"))
+    try:
+        paths = make_files(work, args.files, args.rows)
+        total = args.files * args.rows
+        raw, _ = raw_loop(paths, work / "raw.db")
+        op = through_operator(paths, work, total)
+        raw2, _ = raw_loop(paths, work / "raw2.db")
+        raw = min(raw, raw2)
+        print(f"{args.files} files x {args.rows:,} rows = {total:,} rows")
+        print(f"raw loop  : {total / raw:10,.0f} rows/s  ({raw:.2f} s, best of 2)")
+        print(f"operator  : {total / op:10,.0f} rows/s  ({op:.2f} s, watch dir to committed)  "
+              f"ratio {raw / op:.2f} (target >= 0.6)")
+        for mode in ("file", "streaming"):
+            t = through_rest(paths, work, total, mode)
+            print(f"REST PUT {mode:<9}: {total / t:10,.0f} rows/s until queryable ({t:.2f} s)")
+        if args.big:
+            big_rss(work, args.big_mb)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
