@@ -173,3 +173,20 @@ def test_files_moved_in_from_another_directory_are_taken_by_their_event(node: No
         wait_until(lambda: count(node, "demo", "moved") == 2 and count(node, "demo", "written") == 1)
     finally:
         node.services.stop("Operator")
+
+
+def test_time_file_delete_lets_the_same_file_be_ingested_again(op: tuple[Node, str]) -> None:
+    node, db = op
+    data = json.dumps([{"v": 1}]).encode()
+    drop(watch(node), f"{db}.again.json", data)
+    wait_until(lambda: count(node, db, "again") == 1)
+    details = node.execute("get tsd details where format = json").to_json()
+    file_id = next(r["file_id"] for r in details if r["table_name"] == "again")
+    assert "forgotten" in node.execute(f"time file delete {file_id} from tsd_info").to_text()
+    node.execute(f'sql {db} "delete from again"')
+    drop(watch(node), f"{db}.again.json", data)
+    wait_until(lambda: count(node, db, "again") == 1)
+    assert not any(".err_86." in e for e in errors(node))
+    node.execute(f'time file update {details[0]["file_hash"]} checked ok')
+    with pytest.raises(Exception, match="no file with id 9999"):
+        node.execute("time file delete 9999")

@@ -9,7 +9,8 @@ from anynode.errors import CommandSyntaxError, ServiceError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
-from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Choice, Int, Path as PathType
+from anynode.grammar.parser import Rest
+from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Choice, Int, Path as PathType, Words
 from anynode.results import Json, Message, Record, Result, Table
 
 KEYS = ("data", "background processes")
@@ -140,10 +141,56 @@ def get_tsd(ctx: Context, view: str, hash: str | None, limit: int, format: str) 
             where = (where + " and" if where else "where") + " file_hash = ?"
             params = (hash,)
         sql = f"select {_TSD_COLUMNS} from tsd_info {where} order by file_id desc limit {int(limit)}"
-    db = catalog.get("almgm")
-    if params and getattr(db.backend, "kind", "") == "psql":
-        sql = sql.replace("?", "%s")
-    columns, rows = catalog.query("almgm", sql, params)
+    columns, rows = catalog.query("almgm", catalog.get("almgm").backend.sql(sql), params)
     if format == "json":
         return Json([dict(zip(columns, r)) for r in rows])
     return Table.of(columns, rows, title=f"Info on TSD table: tsd_info ({view})")
+
+
+def _tsd_row(ctx: Context, file_id: int) -> tuple[str, str, str]:
+    """(dbms, table, hash) of a file's record in almgm.tsd_info."""
+    catalog = ctx.node.catalog
+    if catalog.is_connected("almgm") and "tsd_info" in catalog.tables("almgm"):
+        sql = catalog.get("almgm").backend.sql("select dbms_name, table_name, file_hash from tsd_info where file_id = ?")
+        _, rows = catalog.query("almgm", sql, (file_id,))
+        if rows:
+            return rows[0][0], rows[0][1], rows[0][2]
+    raise CommandSyntaxError(f"no file with id {file_id} in tsd_info", hint="'get tsd details' lists the files")
+
+
+@command("time file delete", args=[Arg("file_id", Int(1), help="the file's id (get tsd details)"),
+                                   Arg("table", Words(), required=False, help="AnyLog's optional 'from tsd_info'")],
+         http="POST", keywords=KEYS, examples=["time file delete 12", "time file delete 12 from tsd_info"])
+def time_file_delete(ctx: Context, file_id: int, table: Rest) -> Result:
+    """Forget that a file was ingested, so the same file can be ingested again.
+
+    The record goes from almgm.tsd_info and from its database's own file
+    record; the rows it brought stay (delete them with sql first if the file
+    is to replace them).
+    """
+    if table.text.lower() not in ("", "from tsd_info"):
+        raise CommandSyntaxError("only tsd_info holds this node's file records", hint="time file delete <id> from tsd_info")
+    catalog = ctx.node.catalog
+    dbms, tbl, file_hash = _tsd_row(ctx, file_id)
+    removed = catalog.execute("almgm", catalog.get("almgm").backend.sql("delete from tsd_info where file_id = ?"),
+                              (file_id,))
+    if catalog.is_connected(dbms) and "tsd_info" in catalog.tables(dbms):
+        catalog.execute(dbms, catalog.get(dbms).backend.sql("delete from tsd_info where file_hash = ?"), (file_hash,))
+    return Message(f"file {file_id} ({dbms}.{tbl}, hash {file_hash}) forgotten: {removed} record(s) removed; "
+                   "the same file will be ingested again")
+
+
+@command("time file update", args=[Arg("hash", TEXT, help="the file's hash"),
+                                   Arg("status1", TEXT, help="a status text"),
+                                   Arg("status2", TEXT, required=False, help="a second status text")],
+         http="POST", keywords=KEYS, examples=['time file update 0a07ef7260634e625da03ff5f54cc53e "checked" "ok"'])
+def time_file_update(ctx: Context, hash: str, status1: str, status2: str | None) -> Result:
+    """Set the status fields of a file's record in almgm.tsd_info (notes for whoever repairs data)."""
+    catalog = ctx.node.catalog
+    if not catalog.is_connected("almgm"):
+        raise CommandSyntaxError("no file has been ingested on this node yet", hint="'get tsd details' lists files")
+    count = catalog.execute("almgm", catalog.get("almgm").backend.sql(
+        "update tsd_info set status1 = ?, status2 = ? where file_hash = ?"), (status1, status2, hash))
+    if count == 0:
+        raise CommandSyntaxError(f"no file with hash {hash} in tsd_info", hint="'get tsd details' lists the hashes")
+    return Message(f"{count} record(s) updated")

@@ -23,7 +23,6 @@ import os
 import shutil
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -297,7 +296,7 @@ class OperatorService(Service):
         if not cfg.create_table and key not in self._seen_tables and self.node.catalog.is_connected(dbms) \
                 and table not in self.node.catalog.tables(dbms):
             raise IngestError(f"Table {key} does not exist and create_table is false",
-                              hint=f"create it first, or run the operator with create_table = true", code=27)
+                              hint="create it first, or run the operator with create_table = true", code=27)
 
     def _done(self, path: Path, archived_name: str | None) -> None:
         """Archive, back up or delete an ingested file, as the options say."""
