@@ -94,6 +94,7 @@ class Context:
     frame: Frame = field(default_factory=Frame)
     peer: str | None = None
     fmt: str = "table"
+    raw_rest: list[Token] = field(default_factory=list)  # a raw command's words as typed, before expansion
 
     def run(self, line: str) -> Result:
         """Run a nested command line in this context."""
@@ -135,7 +136,7 @@ def _concat(tokens: list[Token]) -> str:
     return "".join(" ".join(p) for p in parts)
 
 
-def _value_of(ctx: Context, tokens: list[Token], shape: str) -> Any:
+def _value_of(ctx: Context, tokens: list[Token], shape: str, raw: list[Token]) -> Any:
     """What an assignment stores: text, or for ``name[]``/``name{}`` a JSON
     list/object of the peers' replies; None deletes."""
     if not tokens or (len(tokens) == 1 and (tokens[0].kind, tokens[0].text) in ((STRING, ""), (QUOTED, "''"))):
@@ -146,7 +147,7 @@ def _value_of(ctx: Context, tokens: list[Token], shape: str) -> Any:
             break
         words.append(tok.text)
     if words and ctx.node.registry.match(words):
-        result = execute_tokens(ctx, tokens)
+        result = execute_tokens(ctx, tokens, raw)
         if shape and hasattr(result, "pairs"):
             pairs = result.pairs()
             return json.dumps(pairs if shape == "[]" else dict(pairs))
@@ -156,14 +157,14 @@ def _value_of(ctx: Context, tokens: list[Token], shape: str) -> Any:
     return " ".join(t.text for t in tokens)
 
 
-def _assign(ctx: Context, target: Token, value_tokens: list[Token]) -> Result:
+def _assign(ctx: Context, target: Token, value_tokens: list[Token], raw_value: list[Token]) -> Result:
     if ctx.source.external:
         raise NotPermitted(f"a peer may not set variables ('{target.text} = ...')",
                            hint="run the assignment on the node itself")
     name = target.text
     shape = name[-2:] if name.endswith(("[]", "{}")) else ""
     name = name[:-2] if shape else name
-    value = _value_of(ctx, value_tokens, shape) or None  # an empty value deletes, as "" does
+    value = _value_of(ctx, value_tokens, shape, raw_value) or None  # an empty value deletes, as "" does
     if name.startswith("$"):
         if value is None:
             os.environ.pop(name[1:], None)
@@ -199,9 +200,9 @@ def execute_tokens(ctx: Context, tokens: list[Token], raw: list[Token] | None = 
         return Empty()
     raw = raw or tokens
     if len(tokens) >= 2 and tokens[1].is_op("=") and raw[0].kind == WORD:
-        return _assign(ctx, raw[0], tokens[2:])
+        return _assign(ctx, raw[0], tokens[2:], raw[2:])
     if len(tokens) >= 4 and tokens[0].is_word("set") and tokens[2].is_op("=") and raw[1].kind == WORD:
-        return _assign(ctx, raw[1], tokens[3:])
+        return _assign(ctx, raw[1], tokens[3:], raw[3:])
     if len(tokens) >= 3 and tokens[1].is_op("+"):
         return Message(_concat(tokens))
     if tokens[0].kind == OP:
@@ -212,6 +213,7 @@ def execute_tokens(ctx: Context, tokens: list[Token], raw: list[Token] | None = 
         raise NotPermitted(f"'{inv.spec.name}' may not be run by a peer or a REST client",
                            hint="run it on the node itself")
     if inv.spec.raw:
+        ctx.raw_rest = raw[len(raw) - len(inv.rest):] if len(raw) == len(tokens) else list(inv.rest)
         result = inv.spec.handler(ctx, inv.rest)
     else:
         if ctx.fmt == "json" and "format" in inv.kwargs and "format" not in inv.given:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.conditions import evaluate
 from anynode.grammar.dispatch import Context, ControlFlow
@@ -163,3 +165,48 @@ def on_error(ctx: Context, tokens: list[Token]) -> Result:
                                  hint="write e.g. on error goto failed")
     _in_script(ctx, "on error")
     raise ControlFlow("on_error", arg)
+
+
+@command("incr", args=[Arg("value", TEXT, help="a whole number (usually !name)"),
+                       Arg("step", TEXT, required=False, help="what to add (default 1)")],
+         remote=True, blocking=False, keywords=SCRIPT, examples=["count = incr !count", "next = incr !count 5"])
+def incr(ctx: Context, value: str, step: str | None) -> Result:
+    """Add to a whole number: `count = incr !count` (start the count with `count = 0`)."""
+    try:
+        return Message(str(int(value) + int(step or "1")))
+    except ValueError:
+        raise CommandSyntaxError(f"incr needs whole numbers, not '{value}' and '{step or 1}'",
+                                 hint="write: count = incr !count 1") from None
+
+
+@command("wait", raw=True, keywords=SCRIPT,
+         examples=["wait 5", "wait 10 for !ready == true", "ok = wait 3 for !count.int > 2"])
+def wait(ctx: Context, tokens: list[Token]) -> Result:
+    """Pause for some seconds, or until a condition holds: wait <seconds> [for <condition>].
+
+    With a condition the answer is true when it held within the time, else
+    false; the condition is checked again every 100 ms with fresh variable
+    values. Stopping the node ends the wait.
+    """
+    if not tokens:
+        raise CommandSyntaxError("'wait' needs a number of seconds", hint="write: wait 5  or  wait 10 for !x == 1")
+    try:
+        seconds = float(tokens[0].text)
+    except ValueError:
+        raise CommandSyntaxError(f"'{tokens[0].text}' is not a number of seconds", offset=tokens[0].start,
+                                 hint="write: wait 5") from None
+    if len(tokens) > 1 and not tokens[1].is_word("for"):
+        raise CommandSyntaxError(f"unexpected '{tokens[1].text}' after the seconds", offset=tokens[1].start,
+                                 hint="write: wait 10 for <condition>")
+    condition = tokens[2:]
+    if len(tokens) > 1 and not condition:
+        raise CommandSyntaxError("'wait ... for' needs a condition", hint="write: wait 10 for !x == 1")
+    typed = ctx.raw_rest[2:] or condition  # as typed, so each check reads the variables afresh
+    deadline = time.monotonic() + seconds
+    while True:
+        if condition and evaluate(ctx.expand(typed)):
+            return Message("true")
+        left = deadline - time.monotonic()
+        if left <= 0 or ctx.node.exit_event.wait(min(left, 0.1) if condition else left):
+            return Message("false") if condition else Empty()
+
