@@ -46,3 +46,18 @@ def test_wait_ends_when_the_node_is_asked_to_exit(node: Node) -> None:
 def test_wait_errors(node: Node, line: str, message: str) -> None:
     with pytest.raises(CommandSyntaxError, match=message):
         node.execute(line)
+
+
+def test_json_normalises_tests_and_points_at_errors(node: Node) -> None:
+    assert node.execute('json {"b": 1,   "a": [1,2]}').to_text() == '{"b": 1, "a": [1, 2]}'
+    node.execute('p = {"x": 1}')
+    assert node.execute("json !p test").to_text() == "true"
+    assert node.execute('json {"x": 1,} test').to_text() == "false"
+    with pytest.raises(CommandSyntaxError, match="line 1 column"):
+        node.execute('json {"x": 1,}')
+
+
+def test_get_env_var_filters_by_name(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANYLOG_EXAMPLE_X", "42")
+    assert ("ANYLOG_EXAMPLE_X", "42") in node.execute("get env var EXAMPLE_X").rows
+    assert node.execute("get env var where format = json").to_json()["ANYLOG_EXAMPLE_X"] == "42"

@@ -9,10 +9,10 @@ from anynode.grammar.conditions import evaluate
 from anynode.grammar.dispatch import Context, ControlFlow
 from anynode.grammar.parser import Rest
 from anynode.grammar.registry import command
-from anynode.grammar.spec import Arg
+from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.tokens import Token
-from anynode.grammar.types import TEXT, Path, Words
-from anynode.results import Empty, Message, Result
+from anynode.grammar.types import FORMAT, TEXT, Path, Words
+from anynode.results import Empty, Json, Message, Result, Table
 
 SCRIPT = ("script",)
 
@@ -210,3 +210,38 @@ def wait(ctx: Context, tokens: list[Token]) -> Result:
         if left <= 0 or ctx.node.exit_event.wait(min(left, 0.1) if condition else left):
             return Message("false") if condition else Empty()
 
+
+
+@command("json", args=[Arg("value", Words(), help="JSON text (a {...} or [...] word, or !name); add 'test' to check")],
+         remote=True, blocking=False, keywords=SCRIPT,
+         examples=['json {"name": "op1", "port": 32148}', "json !policy test", "policy = json !policy"])
+def json(ctx: Context, value: Rest) -> Result:
+    """Check and normalise JSON: the value as compact JSON, or with `test`, true/false.
+
+    An error names the position where the JSON stops being valid.
+    """
+    import json as _json
+
+    words = list(value)
+    test = bool(words) and words[-1].is_word("test")
+    text = " ".join(t.text for t in (words[:-1] if test else words))
+    if not text.strip():
+        raise CommandSyntaxError("'json' needs a JSON value", hint='write: json {"key": "value"}')
+    try:
+        parsed = _json.loads(text)
+    except ValueError as exc:
+        if test:
+            return Message("false")
+        raise CommandSyntaxError(f"not valid JSON: {exc}", hint="check quotes, commas and brackets there") from None
+    return Message("true") if test else Message(_json.dumps(parsed, separators=(", ", ": ")))
+
+
+@command("get env var", args=[Arg("name", TEXT, required=False, help="only variables whose name contains this")],
+         options=[Opt("format", FORMAT, default="table")], keywords=("node info", "script"),
+         examples=["get env var", "get env var ANYLOG", "get env var where format = json"])
+def get_env_var(ctx: Context, name: str | None, format: str) -> Result:
+    """List the environment variables of the node process (local only: they may hold secrets)."""
+    import os
+
+    items = sorted((k, v) for k, v in os.environ.items() if not name or name.lower() in k.lower())
+    return Json(dict(items)) if format == "json" else Table.of(["Variable", "Value"], items)
