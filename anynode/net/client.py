@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -414,7 +414,3 @@ class NetClient:
             return ConnectionLost(f"{key} closed the connection: {exc.strerror or exc}")
         return RemoteError(f"network error talking to {key}: {exc}")
 
-
-def replies_by_dest(replies: Sequence[PeerReply]) -> dict[str, PeerReply]:
-    """Index fan-out replies by their "host:port"."""
-    return {r.dest: r for r in replies}

@@ -32,44 +32,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from anynode.errors import AlreadyRunning, AnyNodeError, ConfigError, ServiceError
+from anynode.errors import AlreadyRunning, ConfigError, ServiceError
 from anynode.services.base import RestartPolicy, Service
 
-SERVICE_NAMES: tuple[str, ...] = ("TCP", "REST", "Operator", "Publisher", "Blockchain Sync", "Scheduler", "HA")
-
-ACTIVE_STATES = frozenset({"Starting", "Running", "Restarting"})
-"""States in which a service's thread is alive and no stop was asked for.
-
-Crashed is not one: with a restart policy a crash moves to Restarting (or
-Failed) at once, so Crashed stays visible only when the policy never restarts
-and the thread has ended.
-"""
-
-
-def thread_name(name: str) -> str:
-    """The thread name of a service: ``anynode:`` + name lowercased, spaces to ``-``."""
-    return "anynode:" + name.lower().replace(" ", "-")
-
-
-def error_line(exc: BaseException) -> str:
-    """One line that says what went wrong, for ``last_error`` and start errors."""
-    if isinstance(exc, AnyNodeError):
-        return exc.one_line()
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    """One row of ``get processes``: a service's state as the user sees it."""
-
-    name: str
-    state: str
-    details: str
-    restarts: int
-    last_error: str | None
-    policy: str
-    started_at: float | None
+from anynode.services.status import (  # noqa: F401 - re-exported: callers import them from here
+    ACTIVE_STATES, SERVICE_NAMES, ServiceStatus, error_line, thread_name)
 
 
 @dataclass(eq=False)

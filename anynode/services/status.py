@@ -1,0 +1,43 @@
+"""What the service manager reports: the names it always lists, the status row, error lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from anynode.errors import AnyNodeError
+
+SERVICE_NAMES: tuple[str, ...] = ("TCP", "REST", "Operator", "Publisher", "Blockchain Sync", "Scheduler", "HA")
+
+ACTIVE_STATES = frozenset({"Starting", "Running", "Restarting"})
+"""States in which a service's thread is alive and no stop was asked for.
+
+Crashed is not one: with a restart policy a crash moves to Restarting (or
+Failed) at once, so Crashed stays visible only when the policy never restarts
+and the thread has ended.
+"""
+
+
+def thread_name(name: str) -> str:
+    """The thread name of a service: ``anynode:`` + name lowercased, spaces to ``-``."""
+    return "anynode:" + name.lower().replace(" ", "-")
+
+
+def error_line(exc: BaseException) -> str:
+    """One line that says what went wrong, for ``last_error`` and start errors."""
+    if isinstance(exc, AnyNodeError):
+        return exc.one_line()
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One row of ``get processes``: a service's state as the user sees it."""
+
+    name: str
+    state: str
+    details: str
+    restarts: int
+    last_error: str | None
+    policy: str
+    started_at: float | None
