@@ -25,6 +25,7 @@ _NETWORK_OPTIONS = ("dest", "file", "table", "drop", "extend", "include", "max_t
 
 
 @command("connect dbms", args=[Arg("name", TEXT, help="the logical database name")], http="POST", keywords=DBMS,
+         secret=True,
          options=[
              Opt("type", Choice("sqlite", "psql"), default="sqlite", help="sqlite (a file under !dbms_dir) or psql"),
              Opt("user", TEXT, help="PostgreSQL user"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +45,9 @@ def _table_list(text: str | None) -> tuple[str, ...]:
     Opt("table_name", TEXT, help="put every file's rows in this table (default: the name's second section)"),
     Opt("limit_tables", TEXT, help="only these dbms.table (dbms.* for a whole database); others are refused (130)"),
     Opt("create_table", BOOL, default=True, help="create tables for new data (false: refuse files of unknown tables)"),
-    Opt("update_tsd_info", BOOL, default=True, help="accepted for AnyLog scripts: every file is always recorded"),
-    Opt("threads", Int(1, 10), default=1, help="accepted for AnyLog scripts: writes to a database are serial"),
+    Opt("update_tsd_info", BOOL, default=True, help="accepted for AnyLog scripts: every file is always recorded "
+        "(its record is what makes ingest exactly-once)"),
+    Opt("threads", Int(1, 10), default=1, help="files ingested side by side (a table's first file runs alone)"),
     Opt("rescan", SECONDS, default=5.0, help="how often the directory is listed besides the file events"),
     Opt("policy", TEXT, help="AnyLog's operator policy id; kept for scripts, metadata is not used yet"),
     Opt("master_node", TEXT, help="accepted for AnyLog scripts; metadata is not used yet"),
@@ -70,6 +73,8 @@ def run_operator(ctx: Context, watch_dir: str | None, bkup_dir: str | None, erro
     database must be connected). Good files are archived under
     archive/YY/MM/DD/; bad ones go to the error directory named
     <name>.err_<code>.<n>.json with a .err.txt saying what was wrong.
+    policy, master_node, distributor and company are accepted for AnyLog
+    scripts and noted in the reply: metadata and HA do not exist here yet.
     """
     from anynode.services.operator import OperatorConfig, OperatorService
 
@@ -83,7 +88,10 @@ def run_operator(ctx: Context, watch_dir: str | None, bkup_dir: str | None, erro
         table_name=table_name.lower() if table_name and "[" not in table_name else None,
         limit_tables=_table_list(limit_tables), create_table=create_table, threads=threads, rescan=rescan)
     status = ctx.node.services.start(OperatorService(ctx.node, config), float(ctx.node.settings["start_timeout"]))
-    return Message(f"Operator running: watching {config.watch_dir} ({status.details})")
+    ignored = [k for k, v in (("policy", policy), ("master_node", master_node), ("distributor", distributor),
+                              ("company", company)) if v]
+    note = f"; ignored until metadata exists: {', '.join(ignored)}" if ignored else ""
+    return Message(f"Operator running: watching {config.watch_dir} ({status.details}){note}")
 
 
 def _operator(ctx: Context) -> Any:
@@ -94,12 +102,22 @@ def _operator(ctx: Context) -> Any:
 
 
 @command("get operator", args=[Arg("view", Choice("summary", "config", "tables"), required=False,
-                                   help="summary (default), config, or tables")],
+                                   help="summary (AnyLog's one-line view), config, or tables")],
          options=[FMT], remote=True, keywords=KEYS,
-         examples=["get operator", "get operator config", "get operator tables where format = json"])
+         examples=["get operator", "get operator where format = json", "get operator summary", "get operator config",
+                   "get operator tables where format = json"])
 def get_operator(ctx: Context, view: str | None, format: str) -> Result:
-    """Show what the operator did: files, rows, errors with the last reason, rows/s, last file."""
+    """Show what the operator did: files, rows, errors with the last reason, rows/s, last file.
+
+    get operator summary gives AnyLog's columns (new rows and errors since the
+    previous summary), config the options it runs with, tables the files and
+    rows per table.
+    """
     service = _operator(ctx)
+    if view == "summary":
+        row = service.summary()
+        row["Status"] = ctx.node.services.status("Operator").state
+        return Json(row) if format == "json" else Table.of(list(row), [tuple(row.values())])
     if view == "config":
         values = {k: str(v) for k, v in service.config.__dict__.items()}
         return Json(values) if format == "json" else Record(values, title="Operator configuration")
@@ -113,38 +131,122 @@ def get_operator(ctx: Context, view: str | None, format: str) -> Result:
 
 
 _TSD_COLUMNS = "file_id, dbms_name, table_name, source, file_hash, instructions, file_time, rows, status1, status2"
+_RELATIVE = re.compile(r"^-?\s*(\d+)\s*([smhdw])$", re.I)
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+TSD_OPTIONS = [
+    Opt("table", TEXT, default="tsd_info", help="tsd_info or * (this node keeps no peer tsd_<member> tables yet)"),
+    Opt("hash", TEXT, help="only the file with this hash"),
+    Opt("start_date", TEXT, help="files from this time: -3d, -12h, or a date like 2026-01-31 (UTC)"),
+    Opt("end_date", TEXT, help="files before this time (same forms)"),
+    Opt("limit", Int(0, 10**9), default=100, help="rows shown, 0 for all (details, errors)"), FMT]
 
 
-@command("get tsd", args=[Arg("view", Choice("details", "summary", "errors"), help="details, summary or errors")],
-         options=[Opt("hash", TEXT, help="only the file with this hash"),
-                  Opt("limit", Int(1, 100000), default=100, help="rows shown (details, errors)"), FMT],
-         remote=True, keywords=KEYS,
-         examples=["get tsd details", "get tsd details where hash = 0a07ef7260634e625da03ff5f54cc53e",
-                   "get tsd summary", "get tsd errors where limit = 20"])
-def get_tsd(ctx: Context, view: str, hash: str | None, limit: int, format: str) -> Result:
-    """Show the record of ingested files (AnyLog's tsd_info in almgm): details, per-table summary, or errors.
+def _date(text: str, what: str) -> datetime:
+    """A naive UTC time from AnyLog's relative form (-3d) or an ISO date."""
+    found = _RELATIVE.match(text.strip())
+    if found:
+        return datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(
+            seconds=int(found.group(1)) * _UNIT[found.group(2).lower()])
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CommandSyntaxError(f"{what} '{text}' is not a time", hint=f"e.g. {what} = -3d or {what} = 2026-01-31")
+    return when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else when
 
-    Every ingested file has a row: id, database, table, source, hash, time and
-    rows; errors are the files recorded with no rows.
-    """
+
+def _tsd_query(ctx: Context, view: str, table: str, hash: str | None, start_date: str | None,
+               end_date: str | None, limit: int, format: str) -> Result:
+    """``get tsd`` / ``time file get|summary|errors``: query almgm.tsd_info."""
+    if table.lower() not in ("tsd_info", "*"):
+        raise CommandSyntaxError(f"no TSD table '{table}' on this node",
+                                 hint="this node keeps tsd_info only (no cluster peers): table = tsd_info")
     catalog = ctx.node.catalog
     if not catalog.is_connected("almgm") or "tsd_info" not in catalog.tables("almgm"):
         return Message("no file has been ingested on this node yet (almgm.tsd_info is empty)")
+    backend = catalog.get("almgm").backend
+    conds, params = [], []
+    if view == "errors":
+        conds.append("rows = 0")
+    for value, op, what in ((start_date, ">=", "start_date"), (end_date, "<", "end_date")):
+        if value:
+            when = _date(value, what)
+            conds.append(f"file_time {op} ?")
+            params.append(str(when) if backend.timestamps_as_text else when)
+    if hash:
+        conds.append("file_hash = ?")
+        params.append(hash)
+    where = f"where {' and '.join(conds)}" if conds else ""
     if view == "summary":
-        sql = ("select dbms_name, table_name, count(*) as files, sum(rows) as rows, min(file_time) as first_file, "
-               "max(file_time) as last_file from tsd_info group by dbms_name, table_name order by dbms_name, table_name")
-        params: tuple[Any, ...] = ()
+        sql = ("select dbms_name, table_name, min(file_time) as start_date, min(file_id) as from_id, "
+               "max(file_time) as end_date, max(file_id) as to_id, count(*) as files_count, "
+               "count(distinct source) as source_count, count(distinct status1) as status_1, "
+               "count(distinct status2) as status_2, sum(rows) as total_rows "
+               f"from tsd_info {where} group by dbms_name, table_name order by dbms_name, table_name")
     else:
-        where = "where rows = 0" if view == "errors" else ""
-        params = ()
-        if hash:
-            where = (where + " and" if where else "where") + " file_hash = ?"
-            params = (hash,)
-        sql = f"select {_TSD_COLUMNS} from tsd_info {where} order by file_id desc limit {int(limit)}"
-    columns, rows = catalog.query("almgm", catalog.get("almgm").backend.sql(sql), params)
+        sql = f"select {_TSD_COLUMNS} from tsd_info {where} order by file_id desc"
+        sql += f" limit {int(limit)}" if limit else ""
+    columns, rows = catalog.query("almgm", backend.sql(sql), tuple(params))
     if format == "json":
         return Json([dict(zip(columns, r)) for r in rows])
     return Table.of(columns, rows, title=f"Info on TSD table: tsd_info ({view})")
+
+
+@command("get tsd", args=[Arg("view", Choice("details", "summary", "errors"), help="details, summary or errors")],
+         options=TSD_OPTIONS, remote=True, keywords=KEYS,
+         examples=["get tsd details", "get tsd details where hash = 0a07ef7260634e625da03ff5f54cc53e",
+                   "get tsd summary", "get tsd summary where start_date = -3d",
+                   "get tsd errors where limit = 20 and format = json"])
+def get_tsd(ctx: Context, view: str, table: str, hash: str | None, start_date: str | None, end_date: str | None,
+            limit: int, format: str) -> Result:
+    """Show the record of ingested files (AnyLog's tsd_info in almgm): details, per-table summary, or errors.
+
+    Every ingested file has a row: id, database, table, source, hash, time and
+    rows; errors are the files recorded with no rows (a file refused after its
+    record was made). The same as time file get, time file summary and
+    time file errors.
+    """
+    return _tsd_query(ctx, view, table, hash, start_date, end_date, limit, format)
+
+
+def _tsd_alias(view: str, words: str, example: str) -> None:
+    """Register ``time file <view>``: AnyLog's older name of ``get tsd <details|summary|errors>``."""
+    target = {"get": "details"}.get(view, view)
+
+    def handler(ctx: Context, table: str, hash: str | None, start_date: str | None, end_date: str | None,
+                limit: int, format: str) -> Result:
+        return _tsd_query(ctx, target, table, hash, start_date, end_date, limit, format)
+
+    handler.__name__ = words.replace(" ", "_")
+    handler.__doc__ = f"Show the file records of tsd_info ({target}), as get tsd {target} does."
+    command(words, options=TSD_OPTIONS, remote=True, keywords=KEYS, examples=[words, example])(handler)
+
+
+_tsd_alias("get", "time file get", "time file get where hash = 0a07ef7260634e625da03ff5f54cc53e and format = json")
+_tsd_alias("summary", "time file summary", "time file summary where table = * and start_date = -10d")
+_tsd_alias("errors", "time file errors", "time file errors where start_date = -10d")
+
+
+@command("time file drop", args=[Arg("table", TEXT, help="tsd_info, or all")], http="POST", keywords=KEYS,
+         examples=["time file drop tsd_info", "time file drop all"])
+def time_file_drop(ctx: Context, table: str) -> Result:
+    """Drop the file records (tsd_info), so every file can be ingested again; the rows stay.
+
+    The records go from almgm and from each connected database (anynode keeps
+    a copy beside the rows, which is what refuses a file twice). Use it to
+    start over after deleting a table's rows; a file dropped into the watch
+    directory again after this is ingested again.
+    """
+    if table.lower() not in ("tsd_info", "all"):
+        raise CommandSyntaxError(f"no TSD table '{table}' on this node", hint="time file drop tsd_info (or all)")
+    catalog = ctx.node.catalog
+    dropped = []
+    for name in ["almgm"] + [d.name for d in catalog.databases() if d.name != "almgm"]:
+        if catalog.is_connected(name) and "tsd_info" in catalog.tables(name):
+            catalog.execute(name, "DROP TABLE tsd_info")
+            dropped.append(name)
+    if not dropped:
+        return Message("no file records to drop (tsd_info does not exist)")
+    return Message(f"tsd_info dropped in {', '.join(dropped)}: every file may be ingested again")
 
 
 def _tsd_row(ctx: Context, file_id: int) -> tuple[str, str, str]:

@@ -2,14 +2,20 @@
 
 A file is picked up when the writer closes it or moves it in (inotify, via
 watchdog; a move from another directory shows as a create with no open after
-it), and by a rescan at start and every few seconds (files left from
-before, missed events; a file found by a rescan must keep its size between
-two looks and be untouched for two seconds, so one still being written is
-never read half). Each file is
-claimed by moving it into ``<watch_dir>/.work/``, ingested by the pipeline
-(rows and the file's record in one transaction), then archived under
-``archive/YY/MM/DD/`` with its 8-section name, or moved to the error
-directory as ``<name>.err_<code>.<n>.json`` with ``.err.txt`` beside it.
+it), and by a rescan at start and every ``rescan`` seconds (files left from
+before, missed events), run by a :class:`~anynode.services.periodic.PeriodicTask`
+on the operator's own thread. A file found by a rescan must keep its size
+between two looks and be untouched for two seconds, so one still being
+written is never read half. Each file is claimed by moving it into
+``<watch_dir>/.work/``, ingested by the pipeline (rows and the file's record
+in one transaction), then archived or refused (see
+:mod:`anynode.services.operator_files`).
+
+With ``threads`` > 1 a bounded pool owned by the service ingests files side
+by side, except a table's first file, which runs alone on the operator thread
+after the files in flight are done (AnyLog's rule: no two files race to
+create one table). Writes to one database are serial anyway (its single
+writer); the pool overlaps reading, hashing, archiving and other databases.
 
 A node killed in the middle leaves the file in ``.work/``; the next start
 puts it through again, and the file record makes that exactly-once: rows
@@ -18,50 +24,32 @@ already committed are not inserted again and the file is archived.
 
 from __future__ import annotations
 
-import gzip
+import logging
 import os
-import shutil
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from anynode.errors import IngestError
 from anynode.services.base import Service
+from anynode.services.operator_files import (ErrorDir, OperatorConfig, is_data_file, put_away, rename_for_options,
+                                             table_key)
+from anynode.services.periodic import PeriodicTask
 
 DUPLICATE = 86
 EXCLUDED = 130
-WORK = ".work"
 QUIET = 2.0  # seconds a file found by a rescan must have been left alone
 SETTLE = 0.05  # seconds after a create event with no open: the file was moved in whole
-_SKIP_SUFFIXES = (".tmp", ".transfer", ".part", ".swp", ".err.txt")
 
-
-@dataclass(frozen=True)
-class OperatorConfig:
-    """What ``run operator`` was told."""
-
-    watch_dir: Path
-    archive_dir: Path
-    bkup_dir: Path
-    error_dir: Path
-    archive_json: bool = True
-    compress_json: bool = True
-    delete_json: bool = False
-    move_json: bool = False
-    dbms_name: str | None = None
-    table_name: str | None = None
-    limit_tables: tuple[str, ...] = ()
-    create_table: bool = True
-    threads: int = 1
-    rescan: float = 5.0
+__all__ = ["OperatorConfig", "OperatorService", "OperatorStats", "is_data_file"]
 
 
 @dataclass
 class OperatorStats:
-    """Counters behind ``get operator``."""
+    """Counters behind ``get operator`` (updated under the service's lock)."""
 
     files: int = 0
     rows: int = 0
@@ -73,12 +61,7 @@ class OperatorStats:
     busy_seconds: float = 0.0
     started: float = field(default_factory=time.time)
     by_table: dict[str, list[int]] = field(default_factory=dict)  # "dbms.table" -> [files, rows]
-
-
-def is_data_file(name: str) -> bool:
-    """True for names the operator takes (``*.json``, ``*.json.gz``, not hidden, not partial)."""
-    low = name.lower()
-    return not name.startswith(".") and low.endswith((".json", ".json.gz")) and not low.endswith(_SKIP_SUFFIXES)
+    reported: tuple[int, int] = (0, 0)  # rows, errors at the last 'get operator summary'
 
 
 class OperatorService(Service):
@@ -90,13 +73,17 @@ class OperatorService(Service):
         self.node = node
         self.config = config
         self.stats = OperatorStats()
+        self.errors = ErrorDir(config.error_dir)
         self._wake = threading.Event()
         self._pending: dict[str, float] = {}  # name -> time seen (ordered: first come, first served)
         self._created: dict[str, float] = {}  # name -> time of a create event not followed by an open
         self._sizes: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._seq = 0
         self._seen_tables: set[str] = set()
+        self._inflight: dict[Future[None], str] = {}  # pool jobs -> file name
+        self._pool: ThreadPoolExecutor | None = None
+        self.rescans = PeriodicTask("operator rescan", max(config.rescan, 0.01), call=self._rescan_task,
+                                    run_at_start=False, logger=logging.getLogger("anynode.operator"))
 
     # -- events ---------------------------------------------------------------
     def offer(self, path: str) -> None:
@@ -125,28 +112,33 @@ class OperatorService(Service):
     def _promote_created(self) -> float:
         """Queue created files that nobody opened within ``SETTLE`` seconds; returns the next check delay."""
         now = time.monotonic()
-        wait = 3600.0
+        wait_for = 3600.0
         with self._lock:
             for name, since in list(self._created.items()):
                 if now - since >= SETTLE:
                     del self._created[name]
                     self._pending.setdefault(name, now)
                 else:
-                    wait = min(wait, SETTLE - (now - since))
-        return wait
+                    wait_for = min(wait_for, SETTLE - (now - since))
+        return wait_for
 
-    def _rescan(self, first: bool = False) -> None:
+    def _rescan_task(self, expired: Callable[[], bool]) -> int:
+        return self._rescan()
+
+    def _rescan(self, first: bool = False) -> int:
         """Queue files that held still: same size as at the last look and untouched for ``QUIET`` seconds.
 
         The close and move events catch files the moment they are complete;
         a rescan only finds what events missed, so it waits until a file has
         clearly stopped growing. Directories named like data files go aside.
+        Returns the number of files queued.
         """
         sizes: dict[str, int] = {}
+        queued = 0
         try:
             entries = list(os.scandir(self.config.watch_dir))
         except OSError:
-            return
+            return 0
         for entry in entries:
             if not is_data_file(entry.name):
                 continue
@@ -162,35 +154,41 @@ class OperatorService(Service):
             same = first or self._sizes.get(entry.name) == st.st_size
             if same and time.time() - st.st_mtime >= QUIET:
                 with self._lock:
-                    self._pending.setdefault(entry.name, time.monotonic())
+                    if entry.name not in self._pending:
+                        self._pending[entry.name] = time.monotonic()
+                        queued += 1
         self._sizes = sizes
+        if queued:
+            self._wake.set()
+        return queued
 
     # -- the loop -------------------------------------------------------------
     def run(self, stop: threading.Event, ready: Callable[[], None]) -> None:
         cfg = self.config
-        for d in (cfg.watch_dir, cfg.archive_dir, cfg.bkup_dir, cfg.error_dir, cfg.watch_dir / WORK):
+        for d in (cfg.watch_dir, cfg.archive_dir, cfg.bkup_dir, cfg.error_dir, cfg.work_dir):
             d.mkdir(parents=True, exist_ok=True)
-        recovered = sorted(p for p in (cfg.watch_dir / WORK).iterdir() if p.is_file())
+        recovered = sorted(p for p in cfg.work_dir.iterdir() if p.is_file())
         observer = self._observe()
+        if cfg.threads > 1:
+            self._pool = ThreadPoolExecutor(cfg.threads, thread_name_prefix="anynode:operator-pool")
         try:
             ready()
             for path in recovered:  # claimed before a crash: put through again (exactly once)
                 self._ingest(path, recovered=True)
             self._rescan(first=True)  # files left from before: untouched for a while, take them now
-            next_scan = time.monotonic() + cfg.rescan
             while not stop.is_set():
                 settle = self._promote_created()
                 self._drain(stop)
                 if stop.is_set():
                     break
-                if time.monotonic() >= next_scan:
-                    self._rescan()
-                    next_scan = time.monotonic() + cfg.rescan
-                    continue
-                self._wake.wait(max(0.0, min(settle, next_scan - time.monotonic())))
+                self.rescans.run_due(stop=stop)
+                due = self.rescans.next_due() or (time.monotonic() + cfg.rescan)
+                self._wake.wait(max(0.0, min(settle, due - time.monotonic())))
                 self._wake.clear()
         finally:
             observer.stop()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)  # files not started stay in .work/
             observer.join(5)
 
     def wake(self) -> None:
@@ -216,8 +214,6 @@ class OperatorService(Service):
                 elif isinstance(event, (FileOpenedEvent, FileModifiedEvent)):
                     service.opened(str(event.src_path))
 
-        import logging
-
         logging.getLogger("watchdog").addHandler(logging.NullHandler())  # its stop-time chatter is not for users
         observer = Observer()
         observer.name = "anynode:operator-watch"
@@ -225,20 +221,61 @@ class OperatorService(Service):
         observer.start()
         return observer
 
+    def _next_pending(self) -> str | None:
+        """The oldest queued name that is not being ingested right now (a same-named file waits)."""
+        with self._lock:
+            busy = set(self._inflight.values())
+            for name in self._pending:
+                if name not in busy:
+                    del self._pending[name]
+                    return name
+        return None
+
     def _drain(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            with self._lock:
-                if not self._pending:
-                    return
-                name = next(iter(self._pending))
-                del self._pending[name]
-            source = self.config.watch_dir / name
-            work = self.config.watch_dir / WORK / name
+            self._reap(block=False)
+            name = self._next_pending()
+            if name is None:
+                return
+            source, work = self.config.watch_dir / name, self.config.work_dir / name
+            if source.is_dir():
+                self._fail(source, IngestError(f"'{name}' is a directory, not a data file",
+                                               hint="put data files in the watch directory itself"))
+                continue
             try:
                 os.replace(source, work)
             except FileNotFoundError:
                 continue  # taken already (a duplicate event)
-            self._ingest(work)
+            key = table_key(self.config, name)
+            if self._pool is None:
+                self._ingest(work)
+            elif key is None or key not in self._seen_tables:
+                self._reap(block=True, until=0)  # a table's first file runs alone: no create-table race
+                self._ingest(work)
+            else:
+                self._reap(block=True, until=self.config.threads - 1)  # bounded: at most `threads` in flight
+                future = self._pool.submit(self._ingest, work)
+                with self._lock:
+                    self._inflight[future] = name
+        if stop.is_set():
+            self._reap(block=True, until=0)
+
+    def _reap(self, block: bool, until: int = 0) -> None:
+        """Forget finished pool jobs; with ``block``, wait until at most ``until`` are in flight."""
+        while True:
+            with self._lock:
+                done = [f for f in self._inflight if f.done()]
+                for f in done:
+                    del self._inflight[f]
+                left = list(self._inflight)
+            for f in done:
+                if f.exception() is not None:  # _ingest handles its own errors; this is a bug
+                    self.node.log.error("operator: a pool job failed: %s", f.exception())
+            if done:
+                self._wake.set()  # a same-named file may have been waiting for it
+            if not block or len(left) <= until:
+                return
+            wait(left, timeout=1.0, return_when=FIRST_COMPLETED)
 
     # -- one file -------------------------------------------------------------
     def _ingest(self, path: Path, recovered: bool = False) -> None:
@@ -246,9 +283,10 @@ class OperatorService(Service):
         from anynode.ingest.pipeline import ingest_file
 
         started = time.perf_counter()
-        self.stats.last_file = path.name
+        with self._lock:
+            self.stats.last_file = path.name
         try:
-            path = self._rename_for_options(path)
+            path = rename_for_options(self.config, path)
             name = parse_file_name(path)
             key = f"{name.dbms}.{name.table}"
             self._check_table(name.dbms, name.table, key)
@@ -266,27 +304,16 @@ class OperatorService(Service):
                                          hint="see logs/root.log for the traceback", code=3))
             return
         finally:
-            self.stats.busy_seconds += time.perf_counter() - started
-        self._seen_tables.add(key)
-        self.stats.files += 1
-        self.stats.rows += report.rows
-        counts = self.stats.by_table.setdefault(key, [0, 0])
-        counts[0] += 1
-        counts[1] += report.rows
+            with self._lock:
+                self.stats.busy_seconds += time.perf_counter() - started
+        with self._lock:
+            self._seen_tables.add(key)
+            self.stats.files += 1
+            self.stats.rows += report.rows
+            counts = self.stats.by_table.setdefault(key, [0, 0])
+            counts[0] += 1
+            counts[1] += report.rows
         self._done(path, str(report.name) if report.name else None)
-
-    def _rename_for_options(self, path: Path) -> Path:
-        """Apply ``dbms_name`` / ``table_name``: the file's rows go to that database or table."""
-        cfg = self.config
-        if not cfg.dbms_name and not cfg.table_name:
-            return path
-        parts = path.name.split(".")
-        if len(parts) >= 3:
-            parts[0] = cfg.dbms_name or parts[0]
-            parts[1] = cfg.table_name or parts[1]
-        target = path.with_name(".".join(parts))
-        os.replace(path, target)
-        return target
 
     def _check_table(self, dbms: str, table: str, key: str) -> None:
         cfg = self.config
@@ -299,49 +326,24 @@ class OperatorService(Service):
                               hint="create it first, or run the operator with create_table = true", code=27)
 
     def _done(self, path: Path, archived_name: str | None) -> None:
-        """Archive, back up or delete an ingested file, as the options say."""
-        cfg = self.config
-        if cfg.delete_json:
-            path.unlink(missing_ok=True)
-            return
-        name = archived_name or path.name
-        if cfg.archive_json:
-            day = datetime.now(timezone.utc).strftime("%y/%m/%d")
-            target_dir = cfg.archive_dir / day
-        else:
-            target_dir = cfg.bkup_dir
-        target_dir.mkdir(parents=True, exist_ok=True)
-        if cfg.compress_json and not name.endswith(".gz"):
-            target = target_dir / (name + ".gz")
-            tmp = target.with_name(target.name + ".tmp")
-            with open(path, "rb") as src, gzip.open(tmp, "wb", compresslevel=3) as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-            os.replace(tmp, target)
-            path.unlink()
-        else:
-            os.replace(path, target_dir / name)
+        try:
+            put_away(self.config, path, archived_name)
+        except OSError as exc:  # the rows are in; the file stays in .work/ and is archived at the next start
+            self.node.log.error("operator: %s was ingested but could not be put away: %s", path.name, exc)
 
     def _fail(self, path: Path, exc: IngestError) -> None:
         """Move a file that could not be ingested to the error directory, with the reason beside it."""
-        cfg = self.config
-        self._seq += 1
-        stem = path.name.removesuffix(".gz").removesuffix(".json")
-        suffix = ".json.gz" if path.name.endswith(".gz") else ".json"
-        target = cfg.error_dir / f"{stem}.err_{exc.anylog_code}.{int(time.time())}{self._seq:04d}{suffix}"
         try:
-            shutil.move(str(path), target)
+            target = self.errors.put(path, exc)
         except OSError as move_error:
             self.node.log.error("operator: cannot move %s to the error directory: %s", path, move_error)
             return
         reason = exc.one_line()
-        Path(str(target) + ".err.txt").write_text(
-            f"file: {path.name}\ncode: {exc.anylog_code}\nerror: {exc.message}\n"
-            + (f"hint: {exc.hint}\n" if exc.hint else "")
-            + f"time: {datetime.now(timezone.utc).isoformat(timespec='seconds')}\n", encoding="utf-8")
-        self.stats.errors += 1
-        if exc.anylog_code == DUPLICATE:
-            self.stats.duplicates += 1
-        self.stats.last_error, self.stats.last_error_code = reason, exc.anylog_code
+        with self._lock:
+            self.stats.errors += 1
+            if exc.anylog_code == DUPLICATE:
+                self.stats.duplicates += 1
+            self.stats.last_error, self.stats.last_error_code = reason, exc.anylog_code
         self.node.log.warning("operator: %s -> %s: %s", path.name, target.name, reason)
 
     # -- reporting ------------------------------------------------------------
@@ -350,10 +352,29 @@ class OperatorService(Service):
                 f"Files: {self.stats.files}, Rows: {self.stats.rows}, Errors: {self.stats.errors}")
 
     def info(self) -> dict[str, Any]:
-        s = self.stats
-        elapsed = max(time.time() - s.started, 1e-9)
-        return {"files": s.files, "rows": s.rows, "errors": s.errors, "duplicates": s.duplicates,
-                "rows_per_second": round(s.rows / s.busy_seconds, 1) if s.busy_seconds else 0.0,
-                "rows_per_second_overall": round(s.rows / elapsed, 1), "last_file": s.last_file,
-                "last_error": s.last_error, "last_error_code": s.last_error_code,
-                "pending": len(self._pending), "watch_dir": str(self.config.watch_dir)}
+        with self._lock:
+            s = self.stats
+            elapsed = max(time.time() - s.started, 1e-9)
+            return {"files": s.files, "rows": s.rows, "errors": s.errors, "duplicates": s.duplicates,
+                    "rows_per_second": round(s.rows / s.busy_seconds, 1) if s.busy_seconds else 0.0,
+                    "rows_per_second_overall": round(s.rows / elapsed, 1), "last_file": s.last_file,
+                    "last_error": s.last_error, "last_error_code": s.last_error_code,
+                    "pending": len(self._pending), "in_flight": len(self._inflight), "threads": self.config.threads,
+                    "rescans": self.rescans.runs, "watch_dir": str(self.config.watch_dir)}
+
+    def summary(self) -> dict[str, Any]:
+        """AnyLog's ``get operator summary`` row; "new" counts are since the previous summary."""
+        with self._lock:
+            s = self.stats
+            new_rows, new_errors = s.rows - s.reported[0], s.errors - s.reported[1]
+            s.reported = (s.rows, s.errors)
+            elapsed = time.time() - s.started
+            return {"Node name": self.node.name, "Status": "Active", "Operational time": _hms(elapsed),
+                    "Processing time": _hms(s.busy_seconds), "Elapsed time": _hms(elapsed),
+                    "New rows": new_rows, "Total rows": s.rows, "New errors": new_errors, "Total errors": s.errors,
+                    "Avg. rows/sec": round(s.rows / s.busy_seconds, 2) if s.busy_seconds else 0.0}
+
+
+def _hms(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
