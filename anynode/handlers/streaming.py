@@ -1,4 +1,4 @@
-"""Streaming data: set buffer threshold, get streaming, flush buffers."""
+"""Streaming data: run streamer, set buffer threshold, get streaming, flush buffers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,24 @@ from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Storage
 from anynode.results import Json, Message, Result, Table
 
 KEYS = ("streaming", "data")
+
+
+@command("run streamer", http="POST", keywords=KEYS, options=[
+    Opt("prep_dir", TEXT, help="accepted for AnyLog scripts: buffers are flushed into the database, not files"),
+    Opt("watch_dir", TEXT, help="accepted for AnyLog scripts"),
+    Opt("err_dir", TEXT, help="accepted for AnyLog scripts: rows a flush cannot ingest go to !err_dir"),
+], examples=["run streamer", "run streamer where prep_dir = !prep_dir and watch_dir = !watch_dir"])
+def run_streamer(ctx: Context, prep_dir: str | None, watch_dir: str | None, err_dir: str | None) -> Result:
+    """Start the service that flushes streamed rows (REST PUT with mode: streaming) by time and volume.
+
+    It also starts by itself on the first streaming PUT or set buffer
+    threshold; running it again is harmless. Buffered rows are flushed when it
+    stops and when the node exits.
+    """
+    from anynode.services.streaming import streamer
+
+    service = streamer(ctx.node)
+    return Message(f"Streamer running: {service.details()}")
 
 
 @command("set buffer threshold", http="POST", keywords=KEYS, options=[
