@@ -181,3 +181,21 @@ def test_a_huge_line_over_16_mb_is_refused_and_the_operator_goes_on(node: Node) 
         assert count(node, "demo", "huge") == -1  # nothing of the bad file was committed
     finally:
         node.services.stop("Operator")
+
+
+def test_with_a_pool_a_file_dropped_again_while_its_twin_is_ingested_waits_and_is_refused(node: Node) -> None:
+    node.execute("connect dbms demo where type = sqlite")
+    node.execute("run operator where threads = 3 and rescan = 0.3 seconds")
+    try:
+        drop(watch(node), "demo.twin.0.json", b'{"v": 0}')  # the table's first file, alone
+        wait_until(lambda: count(node, "demo", "twin") == 1)
+        data = json.dumps([{"v": i} for i in range(50_000)]).encode()
+        drop(watch(node), "demo.twin.json", data)
+        wait_until(lambda: (watch(node) / ".work" / "demo.twin.json").exists()  # claimed, being ingested
+                   or count(node, "demo", "twin") == 50_001, 10)
+        drop(watch(node), "demo.twin.json", data)  # the same file again while its twin is in flight
+        wait_until(lambda: count(node, "demo", "twin") == 50_001 and any(".err_86." in e for e in errors(node)))
+        time.sleep(0.3)
+        assert count(node, "demo", "twin") == 50_001
+    finally:
+        node.services.stop("Operator")

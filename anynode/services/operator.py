@@ -257,6 +257,7 @@ class OperatorService(Service):
                 future = self._pool.submit(self._ingest, work)
                 with self._lock:
                     self._inflight[future] = name
+                future.add_done_callback(lambda _: self._wake.set())  # a same-named file may be waiting
         if stop.is_set():
             self._reap(block=True, until=0)
 
