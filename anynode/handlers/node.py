@@ -20,6 +20,7 @@ FMT = Opt("format", FORMAT, default="table", help="table, or json for programs")
 SERVICE_WORDS = {
     "tcp": "TCP", "rest": "REST", "operator": "Operator", "publisher": "Publisher",
     "synchronizer": "Blockchain Sync", "sync": "Blockchain Sync", "scheduler": "Scheduler", "ha": "HA",
+    "streamer": "Streamer",
 }
 
 
