@@ -13,8 +13,10 @@ with ``run streamer``. Rows a flush cannot ingest (a value the table cannot
 take) are written to the error directory as a file with its ``.err.txt``,
 as the operator does with a bad file: never dropped silently.
 
-:func:`put_rows` is the one entry the REST ``PUT`` handler calls, for both
-modes.
+:func:`put_rows` takes a PUT body in either mode (benchmarks and tests use
+it). The REST server still goes through ``rest_ingest.deliver_rows``, which
+calls :meth:`Streamer.put` for streaming; making ``put_rows`` the single
+entry (with REST's 400/422 mapping kept) is open work.
 """
 
 from __future__ import annotations
