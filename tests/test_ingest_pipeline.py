@@ -198,3 +198,44 @@ def test_strings_that_are_not_date_times_stay_text(catalog: DatabaseCatalog, dbm
     ingest_file(write_rows(tmp_path, f"{dbms}.sensor.json", [{"v": value}]), catalog)
     assert select(catalog, dbms, "SELECT v FROM sensor") == [{"v": value}]
     assert dict(catalog.columns(dbms, "sensor"))["v"].lower() == "text"
+
+
+def test_a_column_of_utc_timestamps_in_the_common_spelling(catalog: DatabaseCatalog, dbms: str,
+                                                           tmp_path: Path) -> None:
+    rows = [{"ts": f"2026-03-01T10:00:{s:02d}Z"} for s in range(50)]
+    rows += [{"ts": "2026-03-01 11:00:00.123456+00:00"}, {"ts": "2026-03-01T12:00:00.000000Z"}, {"ts": None}]
+    ingest_file(write_rows(tmp_path, f"{dbms}.sensor.json", rows), catalog)
+    got = [r["ts"] for r in select(catalog, dbms, "SELECT ts FROM sensor ORDER BY row_id")]
+    assert got[:2] == ["2026-03-01 10:00:00", "2026-03-01 10:00:01"]
+    assert got[50:] == ["2026-03-01 11:00:00.123456", "2026-03-01 12:00:00", None]
+    assert dict(catalog.columns(dbms, "sensor"))["ts"].lower().startswith("timestamp")
+
+
+@pytest.mark.parametrize("bad_value", ["2026-02-30T00:00:00Z", "2026-03-01T10:00:00Z\n2026-03-01T10:00:00Z"])
+def test_one_impossible_timestamp_keeps_the_column_text(catalog: DatabaseCatalog, dbms: str, tmp_path: Path,
+                                                        bad_value: str) -> None:
+    rows = [{"ts": "2026-03-01T10:00:00Z"}, {"ts": bad_value}]
+    ingest_file(write_rows(tmp_path, f"{dbms}.sensor.json", rows), catalog)
+    assert [r["ts"] for r in select(catalog, dbms, "SELECT ts FROM sensor ORDER BY row_id")] == [
+        "2026-03-01T10:00:00Z", bad_value]
+    assert dict(catalog.columns(dbms, "sensor"))["ts"].lower() == "text"
+
+
+def test_empty_strings_are_null_as_in_anylog(catalog: DatabaseCatalog, dbms: str, tmp_path: Path) -> None:
+    rows = [{"v": 1, "name": "a"}, {"v": "", "name": ""}, {"v": 3, "name": "c"}]
+    ingest_file(write_rows(tmp_path, f"{dbms}.sensor.json", rows), catalog)
+    got = select(catalog, dbms, "SELECT v, name FROM sensor ORDER BY row_id")
+    assert got == [{"v": 1, "name": "a"}, {"v": None, "name": None}, {"v": 3, "name": "c"}]
+    assert dict(catalog.columns(dbms, "sensor"))["v"].lower() in ("integer", "bigint")
+
+
+def test_a_bad_line_deep_in_a_streamed_file_inserts_nothing(catalog: DatabaseCatalog, dbms: str,
+                                                            tmp_path: Path) -> None:
+    lines = [json.dumps({"v": i}) for i in range(40)] + ["{not json"] + [json.dumps({"v": 99})]
+    path = write_bytes(tmp_path, f"{dbms}.sensor.json", "\n".join(lines).encode())
+    with pytest.raises(IngestError, match="line 41"):
+        ingest_file(path, catalog, limits=SMALL)
+    # the batches before it were rolled back with it, the new table too (PostgreSQL and SQLite roll back DDL)
+    assert "sensor" not in catalog.tables(dbms)
+    ingest_file(write_rows(tmp_path, f"{dbms}.other.json", [{"v": 1}]), catalog)  # the writer goes on
+    assert count(catalog, dbms, "other") == 1

@@ -47,6 +47,19 @@ def op(node: Node, kind: str) -> Iterator[tuple[Node, str]]:  # noqa: F811
             backend.drop_database()
 
 
+@pytest.fixture(params=["inotify", "observer"])
+def watch_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way the operator learns of complete files: kernel events, or watchdog's portable observer."""
+    if request.param == "observer":
+        from anynode.services import operator_watch
+
+        def unavailable(*args: object) -> None:
+            raise ImportError("inotify disabled by the test")
+
+        monkeypatch.setattr(operator_watch, "InotifyWatch", unavailable)
+    return str(request.param)
+
+
 def watch(node: Node) -> Path:
     return Path(node.get_var("watch_dir") or "")
 
@@ -143,7 +156,7 @@ def test_operator_refuses_a_duplicate_file_and_says_so(op: tuple[Node, str]) -> 
     assert "Duplicate JSON File" in (Path(node.get_var("err_dir") or "") / reason).read_text()
 
 
-def test_operator_never_reads_a_file_half_written(op: tuple[Node, str]) -> None:
+def test_operator_never_reads_a_file_half_written(watch_kind: str, op: tuple[Node, str]) -> None:
     node, db = op
     path = watch(node) / f"{db}.slow.json"
     rows = [{"i": i, "text": "x" * 50} for i in range(2000)]
@@ -159,7 +172,8 @@ def test_operator_never_reads_a_file_half_written(op: tuple[Node, str]) -> None:
     assert errors(node) == []
 
 
-def test_files_moved_in_from_another_directory_are_taken_by_their_event(node: Node, tmp_path: Path) -> None:
+def test_files_moved_in_from_another_directory_are_taken_by_their_event(watch_kind: str, node: Node,
+                                                                        tmp_path: Path) -> None:
     node.execute("connect dbms demo where type = sqlite")
     node.execute("run operator where rescan = 1 hour")  # no rescan will help: only the file events can
     try:

@@ -4,19 +4,28 @@
 change if needed -> bulk insert``, all of one file in one transaction on the
 database's writer together with the file's ``tsd_info`` record, so that a
 file is either fully in the table and recorded, or not at all (see
-:mod:`anynode.store.tsd` for where the records live and why). Used by the
+:mod:`anynode.store.tsd` for where the records live and why).
+
+Reading and preparing (parse, flatten, types, timestamps) run in the
+caller's thread; the writer only fits the schema and inserts. Batches pass
+through a :class:`_Handoff` of depth 4, so a big file is read while its
+earlier batches are inserted (SQLite releases the GIL while it steps) and the
+memory stays bounded, and an operator with ``threads`` > 1 prepares one file
+while the writer inserts another. Used by the
 operator (watch directory), REST PUT/POST and tests; it starts no thread of
 its own and leaves files where they are (moving them is the operator's job).
 """
 
 from __future__ import annotations
 
+import queue
 import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from anynode.errors import IngestError, NoSuchDatabase
 from anynode.ingest.naming import BAD_NAME, FileName, parse_file_name
@@ -113,28 +122,90 @@ def _almgm(catalog: DatabaseCatalog, name: str) -> Database:
     return catalog.get(name)
 
 
-def _load(conn: Any, backend: Backend, table: str, batches: Iterable[list[dict[str, Any]]], member: str,
-          file_id: int, rec: tsd.TsdRecord | None, max_depth: int) -> tuple[int, list[str], list[str]]:
+class _Handoff:
+    """Prepared batches from the caller's thread to the writer's job, at most ``depth`` waiting.
+
+    The caller puts batches and then :meth:`end` or :meth:`fail`; the job takes
+    them with :meth:`next` until None. A put gives up when the job has already
+    finished (it failed), so neither side can wait for the other forever.
+    """
+
+    _END = object()
+
+    def __init__(self, depth: int = 4) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(depth)
+
+    def put(self, item: Any, job: Future[Any]) -> bool:
+        while not job.done():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def end(self, job: Future[Any]) -> None:
+        self.put(self._END, job)
+
+    def fail(self, exc: BaseException, job: Future[Any]) -> None:
+        self.put(_Failed(exc), job)
+
+    def next(self) -> Batch | None:
+        item = self._queue.get()
+        if item is self._END:
+            return None
+        if isinstance(item, _Failed):
+            raise item.exc
+        return item  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class _Failed:
+    exc: BaseException
+
+
+def _load(conn: Any, backend: Backend, table: str, first: Batch, more: Callable[[], Batch | None],
+          member: str, file_id: int, rec: tsd.TsdRecord | None) -> tuple[int, list[str], list[str]]:
     """The writer job: every batch into the table and the file's record, in the caller's transaction."""
     if rec is not None and tsd.lookup(backend, conn, rec.file_hash):
         raise _duplicate(rec.file_hash, rec.dbms)
     state = _Table(backend, conn, table)
-    as_text = backend.timestamps_as_text
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    inserted: Any = str(now) if as_text else now
+    inserted: Any = str(now) if backend.timestamps_as_text else now
     constants = list(zip(_SYSTEM_NAMES, (inserted, member, file_id)))
     n = 0
-    for rows in batches:
-        batch = prepare(rows, max_depth, as_text)
+    batch: Batch | None = first
+    while batch is not None:
         types = state.fit(batch)
         values = [column_values(batch, c, t) for c, t in zip(batch.columns, types)]
-        backend.insert_rows(conn, table, batch.columns, types, list(zip(*values)), constants)
+        backend.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants)
         n += batch.size
-    if n == 0:
-        raise bad("No rows to ingest", hint="send at least one JSON object")
+        batch = more()
     if rec is not None:
         tsd.record(backend, conn, file_id, rec, n)
     return n, state.added, state.widened
+
+
+def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], member: str, file_id: int,
+           rec: tsd.TsdRecord | None, max_depth: int, timeout: float | None) -> tuple[int, list[str], list[str]]:
+    """Prepare the batches here and insert them on the writer, in one transaction (see the module doc)."""
+    as_text = db.backend.timestamps_as_text
+    prepared = (prepare(rows, max_depth, as_text) for rows in batches)
+    first = next(prepared, None)  # bad data fails here, before the writer is held
+    if first is None:
+        raise bad("No rows to ingest", hint="send at least one JSON object")
+    handoff = _Handoff()
+    job = db.writer.submit(lambda conn: _load(conn, db.backend, table, first, handoff.next, member,
+                                              file_id, rec))
+    try:
+        for batch in prepared:
+            if not handoff.put(batch, job):
+                break
+    except BaseException as exc:  # the job rolls back and re-raises it
+        handoff.fail(exc, job)
+    else:
+        handoff.end(job)
+    return job.result(timeout)
 
 
 def _duplicate(file_hash: str, dbms: str) -> IngestError:
@@ -159,10 +230,8 @@ def _run(catalog: DatabaseCatalog, dbms: str, table: str, batches: Iterable[list
             mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, file_hash, done[1]), timeout)
             raise _duplicate(file_hash, dbms)
         file_id = mgm.writer.run(lambda c: tsd.allocate(mgm.backend, c, rec), timeout)  # type: ignore[arg-type]
-    job = lambda conn: _load(conn, db.backend, table, batches, member, file_id, rec,  # noqa: E731
-                             limits.max_depth)
     try:
-        rows, added, widened = db.writer.run(job, timeout)
+        rows, added, widened = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout)
     except driver_errors() as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",

@@ -15,7 +15,8 @@ Rules (documented for users in the operator docs):
 * **Timestamps** with an offset are converted to UTC; without one they are
   taken as UTC already (a node's local zone says nothing about the data).
   Stored as ``YYYY-MM-DD HH:MM:SS[.ffffff]`` text (SQLite) or ``timestamp`` (PostgreSQL).
-* ``null`` is NULL; an empty string stays an empty string.
+* ``null``, a missing key and an empty string are NULL (as in AnyLog), so
+  ``""`` among numbers does not turn the column into text.
 
 The work is column-wise (one list per column, types by ``set(map(type, ...))``)
 so that most of it runs in C: this is the hot path of ingest.
@@ -24,11 +25,12 @@ so that most of it runs in C: this is the hot path of ingest.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import Any, Sequence
 
 import orjson
 
@@ -41,8 +43,19 @@ _UNSAFE = re.compile(r"[^a-z0-9_]")
 # The start of an ISO 8601 date-time; datetime.fromisoformat then checks the whole value.
 _TS_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
 _TS_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?![0-9])")
+# The common spelling, checked for a whole column in one regex pass over the joined values:
+# whole seconds or exactly six digits, UTC written as Z, +00:00 or nothing.
+_TS_LINE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?(?:Z|\+00:00)?"
+_TS_COLUMN = re.compile(f"{_TS_LINE}(?:\n{_TS_LINE})*")
 _ZERO = timedelta(0)
-_fromiso = datetime.fromisoformat
+
+
+def _fromiso_310(value: str) -> datetime:
+    """Python 3.10's fromisoformat does not take a trailing ``Z``; 3.11 does."""
+    return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
+
+
+_fromiso = datetime.fromisoformat if sys.version_info >= (3, 11) else _fromiso_310
 _INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -72,10 +85,17 @@ class Batch:
 
     columns: list[str]
     types: dict[str, ColType | None]
-    values: dict[str, list[Any]]
+    values: dict[str, Sequence[Any]]
     size: int
     timestamps: dict[str, list[Any]] = field(default_factory=dict)
     kinds: dict[str, set[type]] = field(default_factory=dict)
+    rows: list[tuple[Any, ...]] | None = None  # the values as row tuples, when no column needs converting
+
+    def tuples(self, values: list[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """Row tuples of the final column ``values``: the batch's own when none was converted."""
+        if self.rows is not None and all(v is self.values[c] for v, c in zip(values, self.columns)):
+            return self.rows
+        return list(zip(*values))
 
 
 def _depth(v: Any) -> int:
@@ -110,39 +130,61 @@ def _flatten(rows: list[dict[str, Any]], max_depth: int) -> list[dict[str, Any]]
     return out
 
 
-def _timestamps(vals: list[Any], has_none: bool, as_text: bool) -> list[Any] | None:
+def _timestamps(vals: Sequence[Any], has_none: bool, as_text: bool) -> list[Any] | None:
     """The values as UTC timestamps when every non-null one is an ISO 8601 date-time, else None.
 
     Text is ``str(datetime)``: ``YYYY-MM-DD HH:MM:SS[.ffffff]``, one spelling per
     instant (the same as PostgreSQL's), and it sorts in time order.
     """
     strs = [v for v in vals if v is not None] if has_none else vals
-    with_seconds = all(map(_TS_SECONDS.match, strs))
-    if not with_seconds and not all(map(_TS_START.match, strs)):
-        return None
-    try:
-        parsed = list(map(_fromiso, strs))
-    except ValueError:
-        return None
-    zones = {d.tzinfo for d in parsed}
-    utc_only = all(z is None or z.utcoffset(None) == _ZERO for z in zones)
-    out: list[Any]
-    if as_text and with_seconds and utc_only:
-        # Same text as str(naive datetime), built from the string: str() costs 4x more.
-        out = [f"{s[:10]} {s[11:19]}.{d.microsecond:06d}" if d.microsecond else f"{s[:10]} {s[11:19]}"
-               for s, d in zip(strs, parsed)]
-    else:
-        if zones != {None}:
-            utc = timezone.utc
-            parsed = [d if d.tzinfo is None else d.astimezone(utc).replace(tzinfo=None) for d in parsed]
-        out = list(map(str, parsed)) if as_text else parsed
+    out = _utc_text(strs) if as_text else None
+    if out is None:
+        out = _parsed(strs, as_text)
+        if out is None:
+            return None
     if not has_none:
         return out
     it = iter(out)
     return [None if v is None else next(it) for v in vals]
 
 
-def _infer(vals: list[Any], kinds: set[type], ts_cache: dict[str, list[Any]], col: str,
+def _utc_text(strs: Sequence[str]) -> list[str] | None:
+    """The fast path for text: a column already in UTC in the common spelling, rewritten with str methods.
+
+    One regex pass over the joined column checks the layout, fromisoformat checks
+    the dates (no 30 February); ``.000000`` is left to :func:`_parsed` (str() drops it).
+    """
+    if not _TS_START.match(strs[0]):
+        return None
+    joined = "\n".join(strs)
+    if not _TS_COLUMN.fullmatch(joined) or ".000000" in joined:
+        return None
+    out = joined.replace("T", " ").replace("Z", "").replace("+00:00", "").split("\n")
+    if len(out) != len(strs):  # a value held a newline
+        return None
+    try:
+        for _ in map(datetime.fromisoformat, out):
+            pass
+    except ValueError:
+        return None
+    return out
+
+
+def _parsed(strs: Sequence[str], as_text: bool) -> list[Any] | None:
+    """Any ISO 8601 date-times (with seconds or without, any offset) as naive UTC: datetimes or their str()."""
+    if not all(map(_TS_START.match, strs)):
+        return None
+    try:
+        parsed = list(map(_fromiso, strs))
+    except ValueError:
+        return None
+    if {d.tzinfo for d in parsed} != {None}:
+        utc = timezone.utc
+        parsed = [d if d.tzinfo is None else d.astimezone(utc).replace(tzinfo=None) for d in parsed]
+    return list(map(str, parsed)) if as_text else parsed
+
+
+def _infer(vals: Sequence[Any], kinds: set[type], ts_cache: dict[str, list[Any]], col: str,
            as_text: bool) -> ColType | None:
     has_none = _NONE in kinds
     kinds = kinds - {_NONE}
@@ -165,16 +207,18 @@ def _infer(vals: list[Any], kinds: set[type], ts_cache: dict[str, list[Any]], co
     return ColType.TEXT
 
 
-def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, list[Any]]]:
-    """The keys in first-seen order and each key's values (None where a row lacks it)."""
+def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Sequence[Any]], list[tuple[Any, ...]] | None]:
+    """The keys in first-seen order, each key's values (None where a row lacks it) and,
+    when every row has the first row's keys, the rows as tuples in that order."""
     keys = list(rows[0])
     if len(keys) > 1 and set(map(len, rows)) == {len(keys)}:
         try:  # rows shaped like the first: one C-level pass per row, then a transpose
-            return keys, dict(zip(keys, map(list, zip(*map(itemgetter(*keys), rows)))))
+            tuples = list(map(itemgetter(*keys), rows))
+            return keys, dict(zip(keys, zip(*tuples))), tuples
         except KeyError:  # same sizes, other keys
             pass
     keys = list(dict.fromkeys(chain.from_iterable(rows)))
-    return keys, {k: [r.get(k) for r in rows] for k in keys}
+    return keys, {k: [r.get(k) for r in rows] for k in keys}, None
 
 
 def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True) -> Batch:
@@ -187,11 +231,11 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
     """
     if not all(rows):
         raise IngestError("A row is an empty object {}", hint="every row needs at least one value", code=67)
-    raw_keys, cols = _columns(rows)
+    raw_keys, cols, tuples = _columns(rows)
     kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
     if any(dict in kinds for kinds in kinds_of.values()):
         rows = _flatten(rows, max_depth)
-        raw_keys, cols = _columns(rows)
+        raw_keys, cols, tuples = _columns(rows)
         kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
     names: dict[str, str] = {}
     for k in raw_keys:
@@ -200,10 +244,14 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
             raise _map_error(f"Keys {names[name]!r} and {k!r} both map to column {name!r}",
                              hint="rename one of them in the data")
         names[name] = k
-    batch = Batch(list(names), {}, {}, len(rows))
+    batch = Batch(list(names), {}, {}, len(rows), rows=tuples)
     for name, key in names.items():
         vals = cols[key]
         kinds = kinds_of[key]
+        if str in kinds and "" in vals:  # AnyLog stores an empty string as NULL
+            vals = [None if v == "" else v for v in vals]
+            kinds = set(map(type, vals))
+            batch.rows = None  # the row tuples still hold the empty strings
         batch.kinds[name] = kinds
         batch.types[name] = _infer(vals, kinds, batch.timestamps, name, ts_as_text)
         batch.values[name] = vals
@@ -225,7 +273,7 @@ def _as_text(v: Any) -> Any:
     return str(v)
 
 
-def column_values(batch: Batch, name: str, final: ColType) -> list[Any]:
+def column_values(batch: Batch, name: str, final: ColType) -> Sequence[Any]:
     """The values of one column converted for a column of type ``final`` (never narrower than the batch's)."""
     vals = batch.values[name]
     inferred = batch.types[name]

@@ -1,8 +1,7 @@
 """``run operator``: files of JSON rows in the watch directory become rows in local databases.
 
-A file is picked up when the writer closes it or moves it in (inotify, via
-watchdog; a move from another directory shows as a create with no open after
-it), and by a rescan at start and every ``rescan`` seconds (files left from
+A file is picked up when the writer closes it or moves it in (see
+:mod:`anynode.services.operator_watch`), and by a rescan at start and every ``rescan`` seconds (files left from
 before, missed events), run by a :class:`~anynode.services.periodic.PeriodicTask`
 on the operator's own thread. A file found by a rescan must keep its size
 between two looks and be untouched for two seconds, so one still being
@@ -37,12 +36,12 @@ from anynode.errors import IngestError
 from anynode.services.base import Service
 from anynode.services.operator_files import (ErrorDir, OperatorConfig, is_data_file, put_away, rename_for_options,
                                              table_key)
+from anynode.services.operator_watch import watch_directory
 from anynode.services.periodic import PeriodicTask
 
 DUPLICATE = 86
 EXCLUDED = 130
 QUIET = 2.0  # seconds a file found by a rescan must have been left alone
-SETTLE = 0.05  # seconds after a create event with no open: the file was moved in whole
 
 __all__ = ["OperatorConfig", "OperatorService", "OperatorStats", "is_data_file"]
 
@@ -76,7 +75,7 @@ class OperatorService(Service):
         self.errors = ErrorDir(config.error_dir)
         self._wake = threading.Event()
         self._pending: dict[str, float] = {}  # name -> time seen (ordered: first come, first served)
-        self._created: dict[str, float] = {}  # name -> time of a create event not followed by an open
+        self._rescan_now = False  # the watch lost events
         self._sizes: dict[str, int] = {}
         self._lock = threading.Lock()
         self._seen_tables: set[str] = set()
@@ -95,32 +94,11 @@ class OperatorService(Service):
             self._pending.setdefault(name, time.monotonic())
         self._wake.set()
 
-    def created(self, path: str) -> None:
-        """A file appeared. A move from another directory shows only this event; a writer's open()
-        shows an open event right after it, and then its close is what counts."""
-        name = os.path.basename(path)
-        if is_data_file(name):
-            with self._lock:
-                self._created[name] = time.monotonic()
-            self._wake.set()
-
-    def opened(self, path: str) -> None:
-        """Someone opened the file: it is being written; wait for its close event."""
-        with self._lock:
-            self._created.pop(os.path.basename(path), None)
-
-    def _promote_created(self) -> float:
-        """Queue created files that nobody opened within ``SETTLE`` seconds; returns the next check delay."""
-        now = time.monotonic()
-        wait_for = 3600.0
-        with self._lock:
-            for name, since in list(self._created.items()):
-                if now - since >= SETTLE:
-                    del self._created[name]
-                    self._pending.setdefault(name, now)
-                else:
-                    wait_for = min(wait_for, SETTLE - (now - since))
-        return wait_for
+    def lost(self) -> None:
+        """The watch lost events (queue overflow, directory replaced): rescan now."""
+        self.node.log.warning("operator: file events were lost in %s; rescanning", self.config.watch_dir)
+        self._rescan_now = True
+        self._wake.set()
 
     def _rescan_task(self, expired: Callable[[], bool]) -> int:
         return self._rescan()
@@ -168,7 +146,7 @@ class OperatorService(Service):
         for d in (cfg.watch_dir, cfg.archive_dir, cfg.bkup_dir, cfg.error_dir, cfg.work_dir):
             d.mkdir(parents=True, exist_ok=True)
         recovered = sorted(p for p in cfg.work_dir.iterdir() if p.is_file())
-        observer = self._observe()
+        watch = watch_directory(cfg.watch_dir, self.offer, self.lost, self._wake.set, is_data_file)
         if cfg.threads > 1:
             self._pool = ThreadPoolExecutor(cfg.threads, thread_name_prefix="anynode:operator-pool")
         try:
@@ -177,7 +155,12 @@ class OperatorService(Service):
                 self._ingest(path, recovered=True)
             self._rescan(first=True)  # files left from before: untouched for a while, take them now
             while not stop.is_set():
-                settle = self._promote_created()
+                settled, settle = watch.settled()
+                for complete in settled:
+                    self.offer(complete)
+                if self._rescan_now:
+                    self._rescan_now = False
+                    self._rescan()
                 self._drain(stop)
                 if stop.is_set():
                     break
@@ -186,40 +169,12 @@ class OperatorService(Service):
                 self._wake.wait(max(0.0, min(settle, due - time.monotonic())))
                 self._wake.clear()
         finally:
-            observer.stop()
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)  # files not started stay in .work/
-            observer.join(5)
+            watch.stop()
 
     def wake(self) -> None:
         self._wake.set()
-
-    def _observe(self) -> Any:
-        from watchdog.events import (FileClosedEvent, FileClosedNoWriteEvent, FileCreatedEvent, FileModifiedEvent,
-                                     FileMovedEvent, FileOpenedEvent, FileSystemEventHandler)
-        from watchdog.observers import Observer
-
-        service = self
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event: Any) -> None:
-                if isinstance(event, FileClosedNoWriteEvent):
-                    return  # a reader (perhaps this operator) closed it: nothing was written
-                if isinstance(event, FileClosedEvent):
-                    service.offer(str(event.src_path))
-                elif isinstance(event, FileMovedEvent):
-                    service.offer(str(event.dest_path))
-                elif isinstance(event, FileCreatedEvent):
-                    service.created(str(event.src_path))
-                elif isinstance(event, (FileOpenedEvent, FileModifiedEvent)):
-                    service.opened(str(event.src_path))
-
-        logging.getLogger("watchdog").addHandler(logging.NullHandler())  # its stop-time chatter is not for users
-        observer = Observer()
-        observer.name = "anynode:operator-watch"
-        observer.schedule(Handler(), str(self.config.watch_dir), recursive=False)
-        observer.start()
-        return observer
 
     def _next_pending(self) -> str | None:
         """The oldest queued name that is not being ingested right now (a same-named file waits)."""
