@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.dispatch import Context
@@ -183,3 +185,143 @@ def time_file_update(ctx: Context, hash: str, status1: str, status2: str | None)
     if count == 0:
         raise CommandSyntaxError(f"no file with hash {hash} in tsd_info", hint="'get tsd details' lists the hashes")
     return Message(f"{count} record(s) updated")
+
+
+# -- adding records and naming files ------------------------------------------
+def _name_of(file: str) -> Any:
+    """The parsed AnyLog name of ``file``; a name off the convention is a one-line error with the shape."""
+    from anynode.errors import IngestError
+    from anynode.ingest.naming import parse_file_name
+
+    try:
+        return parse_file_name(file)
+    except IngestError as exc:
+        raise CommandSyntaxError(exc.message, hint=exc.hint) from None
+
+
+def _new_record(ctx: Context, file: str, status1: str | None, status2: str | None, must_exist: bool) -> Result:
+    from anynode.ingest.reader import file_hash
+    from anynode.store import tsd
+
+    name = _name_of(file)
+    path = Path(file)
+    if must_exist and not path.is_file():
+        raise CommandSyntaxError(f"no file {file}", hint="time file add records a file that exists; "
+                                 "time file new records one by its name alone")
+    fhash = name.hash
+    if fhash == "0":
+        if not must_exist:
+            raise CommandSyntaxError(f"{path.name} carries no hash (its hash section is 0 or missing)",
+                                     hint=f"time file rename {file} puts the hash in the name, "
+                                          f"or time file add {file} computes it")
+        fhash = file_hash(path, name.dbms, name.table)
+    when = datetime.now(timezone.utc).replace(tzinfo=None)
+    if name.date:  # an 8-section name says when the file was first ingested
+        try:
+            when = datetime.strptime(name.date[:12], "%y%m%d%H%M%S")
+        except ValueError:
+            raise CommandSyntaxError(f"date section {name.date} of {path.name} is not a time",
+                                     hint="the 8th section is YYMMDDHHMMSS (UTC)") from None
+    rec = tsd.TsdRecord(name.dbms, name.table, name.source, fhash, name.instructions, when)
+    catalog = ctx.node.catalog
+    if not catalog.is_connected("almgm"):
+        catalog.connect("almgm")
+    mgm = catalog.get("almgm")
+    file_id = mgm.writer.run(lambda conn: tsd.add_record(mgm.backend, conn, rec, status1, status2))
+    if file_id is None:
+        _, rows = catalog.query("almgm", mgm.backend.sql("select file_id from tsd_info where file_hash = ?"),
+                                (fhash,))
+        known = f" as file {rows[0][0]}" if rows else ""
+        raise CommandSyntaxError(f"hash {fhash} is already in tsd_info{known}",
+                                 hint="'get tsd details where hash = ...' shows it; a file is recorded once")
+    return Message(str(file_id))
+
+
+_NEW_ARGS = [Arg("status1", TEXT, required=False, help="a first status text"),
+             Arg("status2", TEXT, required=False, help="a second status text")]
+
+
+@command("time file new", args=[Arg("file", TEXT, help="a file named dbms.table.source.hash.instructions.json"),
+                                *_NEW_ARGS], http="POST", keywords=KEYS,
+         examples=["time file new demo.readings.0.0a07ef7260634e625da03ff5f54cc53e.0.json",
+                   'time file new !prep_dir/demo.readings.dev7.0a07ef7260634e625da03ff5f54cc53e.0.json '
+                   '"from publisher 7" "sent to backup"'])
+def time_file_new(ctx: Context, file: str, status1: str | None, status2: str | None) -> Result:
+    """Record a file in tsd_info from its name alone (the file need not be here); answers its file id.
+
+    The record takes database, table, source, hash and instructions from the
+    name, so the name must carry the hash (time file rename puts it there).
+    It starts with 0 rows, so get tsd errors lists it until the file's rows
+    are ingested here. A hash recorded already is refused.
+    """
+    return _new_record(ctx, file, status1, status2, must_exist=False)
+
+
+@command("time file add", args=[Arg("file", TEXT, help="path of a file named dbms.table[.source.hash.instructions].json"),
+                                *_NEW_ARGS], http="POST", keywords=KEYS,
+         examples=["time file add !prep_dir/demo.readings.json",
+                   'time file add !prep_dir/demo.readings.0.0a07ef7260634e625da03ff5f54cc53e.0.json "checked"'])
+def time_file_add(ctx: Context, file: str, status1: str | None, status2: str | None) -> Result:
+    """Record a file that is here in tsd_info, as time file new does; answers its file id.
+
+    The file must exist; when its name carries no hash, the hash is computed
+    from the content (md5 of "dbms.table" and the data, as the operator does).
+    """
+    return _new_record(ctx, file, status1, status2, must_exist=True)
+
+
+@command("time file rename", args=[Arg("file", TEXT, help="the file to rename (.json or .json.gz)")],
+         clause="to", http="POST", keywords=KEYS, options=[
+             Opt("dbms", TEXT, help="database section (default: the name's own)"),
+             Opt("table", TEXT, help="table section (default: the name's own)"),
+             Opt("source", TEXT, help="source section (default: the name's own, else 0)"),
+             Opt("hash", TEXT, help="hash section (default: computed from the content)"),
+             Opt("instructions", TEXT, help="instructions section (default: the name's own, else 0)")],
+         examples=["time file rename !prep_dir/demo.readings.json",
+                   "time file rename !prep_dir/demo.readings.json to table = heat_sensor",
+                   "new_name = time file rename /data/x.json to dbms = demo and table = readings and source = dev7"])
+def time_file_rename(ctx: Context, file: str, dbms: str | None, table: str | None, source: str | None,
+                     hash: str | None, instructions: str | None) -> Result:
+    """Rename a file, in its directory, to dbms.table.source.hash.instructions.json; answers the new path.
+
+    Sections not given keep what the name already says (a name off the
+    convention must be given dbms and table); the hash is computed from the
+    content unless given. Drop the result into the watch directory and the
+    operator takes it.
+    """
+    from anynode.errors import IngestError
+    from anynode.ingest.naming import FileName, parse_file_name
+    from anynode.ingest.reader import file_hash
+
+    path = Path(file)
+    if not path.is_file():
+        raise CommandSyntaxError(f"no file {file}", hint="give the path of a .json or .json.gz file")
+    low = path.name.lower()
+    if not low.endswith((".json", ".json.gz")):
+        raise CommandSyntaxError(f"{path.name} is not a .json or .json.gz file",
+                                 hint="the operator takes JSON files; rename it to end in .json first")
+    try:
+        old: FileName | None = parse_file_name(path)
+    except IngestError:
+        old = None
+    dbms, table = dbms or (old.dbms if old else None), table or (old.table if old else None)
+    if not dbms or not table:
+        raise CommandSyntaxError(f"{path.name} does not say its database and table",
+                                 hint=f"time file rename {file} to dbms = <dbms> and table = <table>")
+    source = source or (old.source if old else "0")
+    instructions = instructions or (old.instructions if old else "0")
+    gz = low.endswith(".gz")
+    if not hash:
+        try:
+            hash = file_hash(path, dbms.lower(), table.lower())
+        except OSError as exc:
+            raise CommandSyntaxError(f"cannot read {file}: {exc.strerror}", hint="check the file") from None
+    target_name = f"{dbms}.{table}.{source}.{hash}.{instructions}.json" + (".gz" if gz else "")
+    new = _name_of(target_name)  # refuses sections the operator would refuse, naming which
+    target = path.with_name(str(new.with_hash(hash)))
+    if target != path:
+        if target.exists():
+            raise CommandSyntaxError(f"{target.name} exists already in {path.parent}",
+                                     hint="move one of them away first")
+        path.rename(target)
+    return Message(str(target))
