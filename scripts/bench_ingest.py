@@ -84,7 +84,7 @@ def through_operator(paths: list[Path], work: Path, total: int, threads: int = 1
 def through_put_rows(paths: list[Path], work: Path, total: int, mode: str) -> float:
     """put_rows (the REST PUT entry, no HTTP) for every file's bytes; seconds until all rows are queryable."""
     from anynode.node import Node
-    from anynode.services.streaming import put_rows
+    from anynode.services.rest_ingest import put_rows
 
     node = Node(work / f"put-{mode}")
     try:

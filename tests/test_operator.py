@@ -156,6 +156,24 @@ def test_operator_refuses_a_duplicate_file_and_says_so(op: tuple[Node, str]) -> 
     assert "Duplicate JSON File" in (Path(node.get_var("err_dir") or "") / reason).read_text()
 
 
+def test_a_file_whose_rows_streaming_inserted_is_archived_not_ingested_again(op: tuple[Node, str]) -> None:
+    """Member '@' in the name: a streaming write-immediate inserted the rows; the file is only put away."""
+    node, db = op
+    drop(watch(node), f"{db}.readings.json", json.dumps([{"v": 1}, {"v": 2}]).encode())
+    wait_until(lambda: count(node, db, "readings") == 2)
+    archive = Path(node.get_var("archive_dir") or "")
+    wait_until(lambda: len(list(archive.rglob("*.json.gz"))) == 1)
+    streamed = f"{db}.readings.0.{'a' * 32}.0.@.5.260101120000.json"
+    drop(watch(node), streamed, json.dumps([{"v": 3}, {"v": 4}, {"v": 5}]).encode())
+    archived = streamed.replace(".@.", ".0.") + ".gz"  # our member id (0) in place of '@'
+    wait_until(lambda: any(archive.rglob(archived)))
+    kept = next(archive.rglob(archived))
+    assert json.loads(gzip.decompress(kept.read_bytes())) == [{"v": 3}, {"v": 4}, {"v": 5}]
+    assert count(node, db, "readings") == 2  # not inserted twice
+    assert [p.name for p in watch(node).iterdir() if p.is_file()] == [] and errors(node) == []
+    assert node.execute("get operator where format = json").to_json()["rows"] == 2
+
+
 def test_operator_never_reads_a_file_half_written(watch_kind: str, op: tuple[Node, str]) -> None:
     node, db = op
     path = watch(node) / f"{db}.slow.json"

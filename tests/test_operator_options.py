@@ -104,6 +104,18 @@ def test_what_happens_to_an_ingested_file(node: Node, options: str, where: str |
     assert json.loads(data) == [{"v": 1}]
 
 
+def test_with_delete_json_a_file_streaming_already_inserted_is_deleted_not_ingested(node: Node) -> None:
+    node.execute("connect dbms demo where type = sqlite")
+    node.execute("run operator where delete_json = true and rescan = 0.3 seconds")
+    try:
+        drop(watch(node), "demo.s.0.0.0.@.1.260101120000.json", b'[{"v": 1}]')
+        wait_until(lambda: not files_in(node.get_var("watch_dir")))
+    finally:
+        node.services.stop("Operator")
+    assert count(node, "demo", "s") == -1  # no table: the rows were never inserted here
+    assert [p for d in ("archive_dir", "bkup_dir", "err_dir") for p in files_in(node.get_var(d))] == []
+
+
 def test_anylog_only_options_are_accepted_with_a_note(node: Node) -> None:
     reply = node.execute("run operator where policy = abc123 and master_node = 127.0.0.1:32048 "
                          "and update_tsd_info = true and move_json = true").to_text()

@@ -45,6 +45,12 @@ def test_repl_completion_offers_only_options_not_given(node: Node) -> None:
     assert "format" not in found
 
 
+def test_repl_completion_offers_a_commands_own_option_word(node: Node) -> None:
+    """AnyLog writes 'time file rename <file> to dbms = ...': 'to' is offered, then the options."""
+    assert candidates(node.registry, "time file rename x.json ")[0] == ["to"]
+    assert "table" in candidates(node.registry, "time file rename x.json to dbms = d and ")[0]
+
+
 def test_repl_history_persists_across_sessions(node: Node, pipe) -> None:  # type: ignore[no-untyped-def]
     first = build_session(node)
     pipe.send_text("echo remembered\r")

@@ -1,16 +1,19 @@
-"""PUT of JSON rows: a file in the watch directory, AnyLog's reply, clear 400s."""
+"""PUT of JSON rows (put_rows, over HTTP and called directly): a file in the watch dir or streaming rows,
+AnyLog's reply, clear 400s."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.rest_helpers import start
 
-from anynode.services.rest_ingest import parse_rows
+from anynode.errors import IngestError
+from anynode.services.rest_ingest import BadPut, MissingConfiguration, put_rows
 
 ROWS = [{"timestamp": "2026-01-01 00:00:00", "value": 1.5}, {"timestamp": "2026-01-01 00:00:01", "value": 2}]
 PUT = {"type": "json", "dbms": "Test", "table": "Readings", "mode": "file", "Content-Type": "text/plain"}
@@ -109,5 +112,86 @@ def test_missing_watch_dir_is_a_clear_500(node) -> None:  # type: ignore[no-unty
     assert "watch directory" in r.json()["error"] and "create work directories" in r.json()["hint"]
 
 
-def test_parse_rows_directly() -> None:
-    assert parse_rows(b'{"a":1}{"a":2} [{"a":3}]') == [{"a": 1}, {"a": 2}, {"a": 3}]
+def test_file_mode_does_not_need_the_database_here(url: str, node) -> None:  # type: ignore[no-untyped-def]
+    """As in AnyLog, a node may collect files for an operator; only streaming writes here and needs the dbms."""
+    r = httpx.put(url, headers={**PUT, "dbms": "elsewhere"}, content=json.dumps(ROWS), timeout=5)
+    assert r.status_code == 200 and len(list(_watch(node).iterdir())) == 1
+
+
+# -- put_rows called directly (benchmarks, tests) --------------------------------
+def _count(node, table: str) -> int:  # type: ignore[no-untyped-def]
+    try:
+        return int(node.execute(f'sql demo "select count(*) from {table}"').rows[0][0])
+    except Exception:
+        return 0
+
+
+def _wait_until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_put_rows_file_mode_publishes_a_normalized_file_the_operator_takes(node) -> None:  # type: ignore[no-untyped-def]
+    node.execute("create work directories")
+    node.execute("connect dbms demo where type = sqlite")
+    body = b'[{"sensor": "a", "v": 1}, {"sensor": "b", "v": 2}]'
+    reply = put_rows(node, "Demo", "Readings", None, body)  # no mode: file
+    assert reply["AnyLog.status"] == "Success"
+    files = [p.name for p in _watch(node).iterdir() if p.is_file()]
+    assert files == [f"demo.readings.0.{reply['AnyLog.hash']}.0.json"]
+    data = (_watch(node) / files[0]).read_bytes()
+    assert data == b'{"sensor":"a","v":1}\n{"sensor":"b","v":2}\n'  # one compact object per line
+    assert reply["AnyLog.hash"] == hashlib.md5(b"demo.readings" + data).hexdigest()
+    node.execute("run operator where rescan = 0.3 seconds")
+    try:
+        _wait_until(lambda: _count(node, "readings") == 2)
+    finally:
+        node.services.stop("Operator")
+
+
+def test_put_rows_streaming_mode_buffers_then_flushes_by_time(node) -> None:  # type: ignore[no-untyped-def]
+    node.execute("connect dbms demo where type = sqlite")
+    node.execute("set buffer threshold where dbms = demo and table = s and time = 0.3 seconds and volume = 1MB")
+    reply = put_rows(node, "demo", "s", "streaming", b'{"i": 1}\n{"i": 2}\n{"i": 3}')
+    assert reply == {"AnyLog.status": "Success", "AnyLog.hash": "0"}
+    assert _count(node, "s") == 0  # buffered
+    info = node.execute("get streaming where format = json").to_json()
+    assert info[0]["Table"] == "demo.s" and info[0]["Buffered rows"] == 3
+    _wait_until(lambda: _count(node, "s") == 3)
+    assert list(_watch(node).glob("*.json")) == []  # no round trip through files
+
+
+def test_put_rows_refuses_bad_bodies_and_names_before_writing_anything(node) -> None:  # type: ignore[no-untyped-def]
+    node.execute("create work directories")
+    node.execute("connect dbms demo where type = sqlite")
+    for body, text in [(b"", "no rows"), (b'{"a": 1', "line 1"), (b"[1, 2]", "not a JSON object"),
+                       (b"\xff\xfe{}", "not UTF-8"), (b'{"a": 1}\n{"b": ', "line 2"), (b"  7 ", "The body holds")]:
+        for mode in ("file", "streaming"):
+            with pytest.raises(BadPut, match=text) as err:
+                put_rows(node, "demo", "t", mode, body)
+            assert err.value.anylog_code == 67 and err.value.http_status == 400
+    for dbms, table, mode, words in [("demo", "a.b", "file", "table name 'a.b'"), ("demo", "", "file", "'table'"),
+                                     (None, "t", "file", "'dbms'"), ("demo", "1t", "file", "table name '1t'"),
+                                     ("demo", "t", "bulk", "mode 'bulk'")]:
+        with pytest.raises(BadPut, match=words) as err:
+            put_rows(node, dbms, table, mode, b'{"a": 1}')
+        assert err.value.anylog_code == 119
+    assert [p for p in _watch(node).iterdir() if p.is_file()] == []
+    with pytest.raises(IngestError, match="not connected") as err:
+        put_rows(node, "nodb", "t", "streaming", b'{"a": 1}')
+    assert err.value.anylog_code == 10 and err.value.http_status == 422
+    assert "connect dbms nodb" in (err.value.hint or "")
+    node.set_var("watch_dir", str(_watch(node) / "missing"))
+    with pytest.raises(MissingConfiguration, match="watch directory") as miss:
+        put_rows(node, "demo", "t", "file", b'{"a": 1}')
+    assert miss.value.http_status == 500
+
+
+def test_the_body_follows_the_rules_of_a_file_in_the_watch_dir(node) -> None:  # type: ignore[no-untyped-def]
+    node.execute("create work directories")
+    reply = put_rows(node, "demo", "t", "file", b'\xef\xbb\xbf{"a": 1}{"a": 2}\n{"a": "\xc3\xa9"}')  # BOM, UTF-8
+    (file,) = _watch(node).iterdir()
+    assert file.read_bytes() == '{"a":1}\n{"a":2}\n{"a":"\u00e9"}\n'.encode()
+    assert reply["AnyLog.hash"] in file.name

@@ -94,77 +94,8 @@ def test_threshold_needs_a_value_and_table_needs_dbms(node: Node) -> None:
         node.execute("set buffer threshold where table = t and time = 1 second")
 
 
-# -- put_rows: the entry the REST PUT handler calls -----------------------------
-def _watch(node: Node) -> Path:
-    return Path(node.get_var("watch_dir") or "")
-
-
-def test_put_rows_file_mode_publishes_an_anylog_named_file_the_operator_takes(node: Node) -> None:
-    import hashlib
-
-    from anynode.services.streaming import put_rows
-
-    node.execute("create work directories")
-    node.execute("connect dbms demo where type = sqlite")
-    body = b'[{"sensor": "a", "v": 1}, {"sensor": "b", "v": 2}]'
-    reply = put_rows(node, "Demo", "Readings", "file", body)
-    assert reply["AnyLog.status"] == "Success"
-    files = [p.name for p in _watch(node).iterdir() if p.is_file()]
-    assert files == [f"demo.readings.0.{reply['AnyLog.hash']}.0.json"]
-    data = (_watch(node) / files[0]).read_bytes()
-    assert data == b'{"sensor":"a","v":1}\n{"sensor":"b","v":2}\n'  # normalized: one object per line
-    assert reply["AnyLog.hash"] == hashlib.md5(b"demo.readings" + data).hexdigest()
-    node.execute("run operator where rescan = 0.3 seconds")
-    try:
-        wait_until(lambda: count(node, "readings") == 2)
-    finally:
-        node.services.stop("Operator")
-
-
-def test_put_rows_streaming_mode_buffers_then_flushes_by_time(node: Node) -> None:
-    from anynode.services.streaming import put_rows
-
-    node.execute("connect dbms demo where type = sqlite")
-    node.execute("set buffer threshold where dbms = demo and table = s and time = 0.3 seconds and volume = 1MB")
-    reply = put_rows(node, "demo", "s", "streaming", b'{"i": 1}\n{"i": 2}\n{"i": 3}')
-    assert reply == {"AnyLog.status": "Success", "AnyLog.hash": "0"}
-    assert count(node, "s") == 0  # buffered
-    info = node.execute("get streaming where format = json").to_json()
-    assert info[0]["Table"] == "demo.s" and info[0]["Buffered rows"] == 3
-    wait_until(lambda: count(node, "s") == 3)
-    assert node.execute("get streaming where format = json").to_json()[0]["Flushed rows"] == 3
-    assert list(_watch(node).glob("*.json")) == []  # no round trip through files
-
-
-def test_put_rows_refuses_bad_bodies_and_names_before_writing_anything(node: Node) -> None:
-    import pytest
-
-    from anynode.errors import ConfigError, IngestError
-    from anynode.services.streaming import put_rows
-
-    node.execute("create work directories")
-    node.execute("connect dbms demo where type = sqlite")
-    for body, text in [(b"", "no rows"), (b'{"a": 1', "line 1"), (b"[1, 2]", "not"), (b"\xff\xfe{}", "Not JSON"),
-                       (b'{"a": 1}\n{"b": ', "line 2")]:
-        for mode in ("file", "streaming"):
-            with pytest.raises(IngestError, match=text) as err:
-                put_rows(node, "demo", "t", mode, body)
-            assert err.value.anylog_code == 67
-    with pytest.raises(IngestError, match="not connected") as err:
-        put_rows(node, "nodb", "t", "file", b'{"a": 1}')
-    assert err.value.anylog_code == 10 and "connect dbms nodb" in (err.value.hint or "")
-    for dbms, table, mode in [("demo", "a.b", "file"), ("demo", "", "file"), ("demo", "t", "bulk")]:
-        with pytest.raises(IngestError) as err:
-            put_rows(node, dbms, table, mode, b'{"a": 1}')
-        assert err.value.anylog_code == 119
-    assert [p for p in _watch(node).iterdir() if p.is_file()] == []
-    node.set_var("watch_dir", str(_watch(node) / "missing"))
-    with pytest.raises(ConfigError, match="Missing configuration"):
-        put_rows(node, "demo", "t", "file", b'{"a": 1}')
-
-
 def test_rows_a_flush_cannot_ingest_are_kept_in_the_error_dir_with_the_reason(node: Node) -> None:
-    from anynode.services.streaming import put_rows
+    from anynode.services.rest_ingest import put_rows
 
     node.execute("connect dbms demo where type = sqlite")
     put_rows(node, "demo", "clash", "streaming", b'{"A": 1, "a": 2}')  # two keys, one column: refused (27)

@@ -73,7 +73,7 @@ def _bind_args(spec: CommandSpec, toks: list[Token], base: int, lenient: bool) -
             kwargs[arg.name] = rest
             i = len(toks)
             continue
-        if i >= len(toks) or toks[i].is_word("where"):
+        if i >= len(toks) or spec.opens_options(toks[i]):
             if arg.required:
                 at = toks[i] if i < len(toks) else None
                 raise _fail(f"'{spec.name}' needs <{arg.name}>", at, hint=f"usage: {spec.usage()}", base=base)
@@ -176,9 +176,9 @@ def parse(tokens: list[Token], registry: Registry, base: int = 0, lenient: bool 
         return Invocation(spec, {}, rest)
     kwargs, used = _bind_args(spec, rest, base, lenient)
     rest = rest[used:]
-    if rest and rest[0].is_word("where"):
+    if rest and spec.opens_options(rest[0]):
         if len(rest) == 1:
-            raise _fail("'where' is not followed by an option", rest[0], hint=f"usage: {spec.usage()}", base=base)
+            raise _fail(f"'{rest[0].text}' is not followed by an option", rest[0], hint=f"usage: {spec.usage()}", base=base)
         rest = rest[1:]
     elif rest:
         raise _fail(f"unexpected '{rest[0].text}' after '{spec.name}'", rest[0],

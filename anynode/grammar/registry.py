@@ -23,7 +23,7 @@ _SECRET_OPTION = re.compile(r"\b(password|passwd|token|secret|\w*_key)\s*=\s*(\"
 def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = (),
             examples: Iterable[str] = (), keywords: Iterable[str] = (), remote: bool = False,
             http: str = "GET", hidden: bool = False, raw: bool = False, secret: bool = False,
-            blocking: bool = True, aliases: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+            blocking: bool = True, aliases: Iterable[str] = (), clause: str = "where") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a command; the decorated function is its handler.
 
     The handler's docstring is the help text: its first line the summary,
@@ -34,6 +34,8 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
     commands are logged without their arguments (keys, passwords).
     ``blocking=False`` declares a command that only reads memory and returns
     at once: servers may run it on their event loop instead of a worker.
+    ``clause`` is the word that starts the options when AnyLog uses another
+    than ``where`` (``to``); ``where`` is accepted as well.
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -43,7 +45,7 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
             words=tuple(words.split()), handler=fn, args=tuple(args), options=tuple(options),
             summary=summary.strip(), description=description.strip(), examples=tuple(examples),
             keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw, secret=secret, blocking=blocking,
-            aliases=tuple(tuple(a.split()) for a in aliases))
+            aliases=tuple(tuple(a.split()) for a in aliases), clause=clause)
         for key in (spec.words, *spec.aliases):
             if key in _DEFAULT and _DEFAULT[key].handler is not fn:
                 raise RuntimeError(f"command {' '.join(key)!r} is declared twice")

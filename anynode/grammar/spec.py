@@ -72,6 +72,7 @@ class CommandSpec:
     secret: bool = False
     blocking: bool = True
     aliases: tuple[tuple[str, ...], ...] = field(default=())
+    clause: str = "where"  # the word before the options (AnyLog writes "time file rename <f> to dbms = ...")
 
     @property
     def name(self) -> str:
@@ -98,8 +99,12 @@ class CommandSpec:
             for opt in self.options:
                 text = f"{opt.name} = <{opt.type.metavar}>"
                 opts.append(text if opt.required else f"[{text}]")
-            parts.append("where " + " and ".join(opts))
+            parts.append(f"{self.clause} " + " and ".join(opts))
         return " ".join(parts)
+
+    def opens_options(self, tok: Any) -> bool:
+        """True for the word that starts the options: ``where``, or the command's own (``to``)."""
+        return bool(tok.is_word("where") or tok.is_word(self.clause))
 
     def takes_rest(self) -> bool:
         """True when the last argument swallows the rest of the line."""

@@ -1,3 +1,3 @@
 """Node commands, one family per module; importing this package registers them all."""
 
-from anynode.handlers import data, help, language, network, node, operator, rest, streaming  # noqa: F401
+from anynode.handlers import data, help, language, network, node, operator, rest, streaming, tsd  # noqa: F401

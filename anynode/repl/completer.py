@@ -57,11 +57,11 @@ def candidates(registry: Registry, text: str, variables: Iterable[str] = ()) -> 
 
 
 def _after_command(spec: Any, rest: list[Token], partial: str) -> list[str]:
-    where = next((i for i, t in enumerate(rest) if t.is_word("where")), None)
+    where = next((i for i, t in enumerate(rest) if spec.opens_options(t)), None)
     low = partial.lower()
     if where is None:
         if spec.options and (len(rest) >= len([a for a in spec.args if a.required]) or not spec.args):
-            options = ["where"] if "where".startswith(low) else []
+            options = [spec.clause] if spec.clause.startswith(low) else []
         else:
             options = []
         arg_index = len(rest)

@@ -34,8 +34,8 @@ from typing import Any, Callable
 
 from anynode.errors import IngestError
 from anynode.services.base import Service
-from anynode.services.operator_files import (ErrorDir, OperatorConfig, is_data_file, put_away, rename_for_options,
-                                             table_key)
+from anynode.services.operator_files import (ErrorDir, OperatorConfig, already_inserted, is_data_file, put_away,
+                                             rename_for_options, table_key)
 from anynode.services.operator_watch import watch_directory
 from anynode.services.periodic import PeriodicTask
 
@@ -242,6 +242,11 @@ class OperatorService(Service):
         with self._lock:
             self.stats.last_file = path.name
         try:
+            archived = already_inserted(path)  # member '@': streaming wrote its rows; only put it away
+            if archived is not None:
+                self.node.log.info("operator: %s holds rows already inserted; archived as %s", path.name, archived)
+                self._done(path, archived)
+                return
             path = rename_for_options(self.config, path)
             name = parse_file_name(path)
             key = f"{name.dbms}.{name.table}"

@@ -4,6 +4,9 @@ Kept apart from :mod:`anynode.services.operator` (events, the loop, the pool)
 so each stays readable. Everything here works on one file and needs no lock
 except the error-name counter, which :class:`ErrorDir` holds.
 
+* a file named with member ``@`` (its rows were inserted already, by a
+  streaming write-immediate; AnyLog's rule) is not ingested again: it is put
+  away under its name with this node's member id in place of ``@``;
 * ingested files go to ``archive/YY/MM/DD/`` under their 8-section name (gzip
   with ``compress_json``), or to ``bkup_dir`` (``archive_json = false``), or
   are deleted (``delete_json``);
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from anynode.errors import IngestError
 
+OWN_MEMBER = "0"  # this node's cluster member id: 0 until metadata (cluster policies) exists
 WORK = ".work"  # files being ingested; what is left here after a crash is put through again
 _SKIP_SUFFIXES = (".tmp", ".transfer", ".part", ".swp", ".err.txt")
 
@@ -84,6 +88,29 @@ def table_key(config: OperatorConfig, name: str) -> str | None:
     if len(parts) < 3 or not parts[0] or not parts[1]:
         return None
     return f"{config.dbms_name or parts[0].lower()}.{config.table_name or parts[1].lower()}"
+
+
+def already_inserted(path: Path, member: str = OWN_MEMBER) -> str | None:
+    """The name to archive ``path`` under when its rows are in the database already, else None.
+
+    An 8-section name whose member section is ``@`` was written after a
+    streaming write-immediate inserted its rows (spec 6.3 step 3): ingesting
+    it would insert them twice. Its archive name carries ``member`` in
+    place of ``@``. A name that is malformed otherwise gives None, so the
+    usual name check refuses it with 119.
+    """
+    from dataclasses import replace
+
+    from anynode.ingest.naming import parse_file_name
+
+    parts = path.name.split(".")
+    if len(parts) < 8 or parts[5] != "@":
+        return None
+    try:
+        name = parse_file_name(path)
+    except IngestError:
+        return None
+    return str(replace(name, member=member)) if name.member == "@" else None
 
 
 def put_away(config: OperatorConfig, path: Path, archived_name: str | None) -> Path | None:

@@ -35,7 +35,7 @@ from anynode.services.rest_dialect import (
     NotAvailable,
     Unauthorized,
 )
-from anynode.services.rest_ingest import check_target, deliver_rows
+from anynode.services.rest_ingest import put_rows
 from anynode.services.rest_pool import Expired, PoolClosed, offload
 from anynode.services.rest_stats import RestStats
 
@@ -237,13 +237,11 @@ class RestApp:
         kind = h.get(b"type", "json").strip().lower()
         if kind != "json":
             raise BadRequest(f"type '{kind}' is not accepted for rows", hint="send 'type: json' with JSON rows")
-        dbms, table, mode = check_target(h.get(b"dbms"), h.get(b"table"), h.get(b"mode"))
         timeout = dialect.parse_timeout(h.get(b"timeout"), self.settings.timeout)
         body = await self._read_body(headers, receive)
-        work = partial(deliver_rows, self.node, dbms, table, mode, body,
-                       source=h.get(b"source", "0").strip() or "0",
-                       instructions=h.get(b"instructions", "0").strip() or "0")
-        reply = await self._offload(work, timeout, f"PUT of rows into {dbms}.{table}")
+        work = partial(put_rows, self.node, h.get(b"dbms"), h.get(b"table"), h.get(b"mode"), body,
+                       source=h.get(b"source"), instructions=h.get(b"instructions"))
+        reply = await self._offload(work, timeout, f"PUT of rows into {h.get(b'dbms')}.{h.get(b'table')}")
         return 200, dialect.json_reply(reply), JSON, NO_HEADERS
 
     async def _run_command(self, method: str, line: str, hdrs: dict[bytes, bytes], peer: str,

@@ -36,12 +36,6 @@ class BadRequest(AnyNodeError):
     anylog_code = 2
 
 
-class BadRows(AnyNodeError):
-    """A PUT body that is not JSON rows (AnyLog 67: failed to analyze JSON)."""
-
-    anylog_code = 67
-
-
 class Unauthorized(AnyNodeError):
     """Missing or wrong credentials when the server requires them."""
 
@@ -74,13 +68,6 @@ class NotAvailable(AnyNodeError):
 
     http_status = 501
     anylog_code = 15
-
-
-class MissingConfiguration(AnyNodeError):
-    """A server-side setting the request needs is missing (AnyLog 33)."""
-
-    http_status = 500
-    anylog_code = 33
 
 
 class InternalError(AnyNodeError):

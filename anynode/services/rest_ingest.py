@@ -1,144 +1,163 @@
-"""REST data ingestion: JSON rows from a PUT become a file in the watch directory.
+"""Rows from a ``PUT``: the one entry that turns a JSON body into a file or into streaming rows.
 
-:func:`deliver_rows` is the one function the REST server calls for data.
-Until the operator's ingest pipeline exists it writes the rows, one JSON
-object per line, as ``<dbms>.<table>.<source>.<md5>.<instructions>.json``
-into ``!watch_dir`` (AnyLog's file-name convention, so an operator picks the
-file up as it would from AnyLog). The data team swaps the body of
-:func:`deliver_rows` for the pipeline; the REST layer does not change.
+:func:`put_rows` is what the REST server calls for ``PUT /`` (and ``POST /``
+with ``dbms`` and ``table`` headers); benchmarks and tests call it without
+HTTP. In ``mode: file`` the rows become an AnyLog-named file in the watch
+directory and the operator takes it; in ``mode: streaming`` they join the
+table's buffer in the :class:`~anynode.services.streaming.Streamer`.
+
+Everything a client can get wrong is checked before anything is written or
+buffered, and the error carries the HTTP status the REST edge answers with:
+400 for a missing or bad header or a body that is not JSON rows, 422 when the
+node cannot take the rows as asked (streaming into a database that is not
+connected), 500 when the node itself is not set up (no watch directory).
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
-import json
 import os
 import re
 import uuid
 from pathlib import Path
 from typing import Any
 
-from anynode.services.rest_dialect import BadRequest, BadRows, MissingConfiguration
+import orjson
 
-_NAME = re.compile(r"[a-z0-9_]+")
-_PART = re.compile(r"[A-Za-z0-9_-]+")
+from anynode.errors import ConfigError, IngestError
+
 MODES = ("file", "streaming")
 ROWS_HINT = "send JSON rows: one object, an array of objects, or one object per line"
+_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # what the operator accepts as dbms and table (ingest.naming)
+_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def check_target(dbms: str | None, table: str | None, mode: str | None) -> tuple[str, str, str]:
-    """Validate the dbms, table and mode headers; returns them lower-cased.
+class BadPut(IngestError):
+    """A PUT the node cannot read: a missing or bad header (AnyLog 119) or a body that is not rows (67)."""
 
-    Raises:
-        BadRequest: a header is missing or cannot be part of a file name
-            (EdgeLake never answers a PUT without ``dbms``; its bug #7).
-    """
+    http_status = 400
+
+
+class MissingConfiguration(ConfigError):
+    """The node is not set up to take rows: no writable watch directory (AnyLog 33)."""
+
+    http_status = 500
+    anylog_code = 33
+
+
+def _target(dbms: str | None, table: str | None, mode: str | None, source: str | None,
+            instructions: str | None) -> tuple[str, str, str, str, str]:
+    """The checked, normalised (dbms, table, mode, source, instructions) of a PUT."""
     missing = [h for h, v in (("dbms", dbms), ("table", table)) if not (v or "").strip()]
     if missing:
-        raise BadRequest(f"a PUT of rows needs the header{'s' if len(missing) > 1 else ''} "
-                         f"{' and '.join(repr(m) for m in missing)}",
-                         hint="send e.g. 'dbms: test' and 'table: readings' with the rows")
+        raise BadPut(f"a PUT of rows needs the header{'s' if len(missing) > 1 else ''} "
+                     f"{' and '.join(repr(m) for m in missing)}",
+                     hint="send e.g. 'dbms: test' and 'table: readings' with the rows", code=119)
     dbms, table = str(dbms).strip().lower(), str(table).strip().lower()
     for what, value in (("dbms", dbms), ("table", table)):
         if not _NAME.fullmatch(value):
-            raise BadRequest(f"{what} name '{value}' is not accepted",
-                             hint="use letters, digits and underscores only")
-    mode = (mode or "file").strip().lower()
+            raise BadPut(f"{what} name '{value}' is not accepted",
+                         hint="use letters, digits and _, not starting with a digit (at most 63)", code=119)
+    mode = (mode or "").strip().lower() or "file"
     if mode not in MODES:
-        raise BadRequest(f"mode '{mode}' is not accepted", hint="use 'mode: file' or 'mode: streaming'")
-    return dbms, table, mode
+        raise BadPut(f"mode '{mode}' is not accepted", hint="use 'mode: file' or 'mode: streaming'", code=119)
+    source = (source or "").strip() or "0"
+    instructions = (instructions or "").strip() or "0"
+    for what, value in (("source", source), ("instructions", instructions)):
+        if not _PART.fullmatch(value):
+            raise BadPut(f"{what} '{value}' is not accepted", hint="use letters, digits, '_' and '-' only", code=119)
+    return dbms, table, mode, source, instructions
 
 
-def parse_rows(data: bytes) -> list[dict[str, Any]]:
-    """The JSON objects in a request body: one object, an array, or JSON lines.
+def _rows_of(body: bytes) -> list[dict[str, Any]]:
+    """The JSON objects of a body, read by the same reader (and rules) the operator applies to a file.
 
     Raises:
-        BadRows: the body is empty, not UTF-8, not JSON (with the line and
-            column of the fault), or holds something other than objects.
+        BadPut: code 67, saying what is wrong and where (line and column).
     """
+    from anynode.ingest.reader import read_batches
+
+    if not body.strip():
+        raise BadPut("the body holds no rows", hint=ROWS_HINT)
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRows(f"the rows are not UTF-8 text (byte {exc.start})", hint=ROWS_HINT) from None
-    decoder = json.JSONDecoder()
-    rows: list[dict[str, Any]] = []
-    pos, end = 0, len(text)
-    while True:
-        while pos < end and text[pos] in " \t\r\n":
-            pos += 1
-        if pos >= end:
-            break
-        try:
-            value, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise BadRows(f"malformed JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}",
-                          hint=ROWS_HINT) from None
-        for row in value if isinstance(value, list) else [value]:
-            if not isinstance(row, dict):
-                raise BadRows(f"row {len(rows) + 1} is {type(row).__name__}, not a JSON object", hint=ROWS_HINT)
-            rows.append(row)
-    if not rows:
-        raise BadRows("the body holds no rows", hint=ROWS_HINT)
-    return rows
+        return [row for batch in read_batches(body) for row in batch]
+    except IngestError as exc:
+        message = exc.message.replace("The file", "The body").replace("the file", "the body")
+        if exc.message.startswith("Not JSON"):  # a UTF-16 or Latin-1 body says more than "starts with '��'"
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                message = f"the body is not UTF-8 text (byte {bad.start})"
+        raise BadPut(message, hint=ROWS_HINT, code=exc.anylog_code) from None
 
 
-def _write_atomic(staging: Path, target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` so a reader never sees a partial file.
+def _publish(node: Any, name: str, data: bytes) -> Path:
+    """Write ``data`` as ``<watch_dir>/<name>`` so the operator never sees a partial file.
 
-    The bytes go to a hidden temp file in ``staging`` (AnyLog's prep_dir),
-    are fsynced, then renamed into place; across file systems the temp file
-    is made beside the target instead.
+    The bytes go to a hidden temp file in ``!prep_dir`` (AnyLog's scratch
+    directory) or, when that fails (missing, another file system), in the
+    watch directory itself; they are fsynced, then renamed into place, so
+    the operator sees one move event.
     """
-    for folder in (staging, target.parent):
-        tmp = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    watch = Path(node.get_var("watch_dir") or "")
+    if not str(watch) or not watch.is_dir():
+        raise MissingConfiguration(f"Missing configuration: the watch directory '{watch}' does not exist",
+                                   hint="run 'create work directories' on the node, or set !watch_dir")
+    target = watch / name
+    prep = Path(node.get_var("prep_dir") or watch)
+    for folder in dict.fromkeys([prep if prep.is_dir() else watch, watch]):
+        tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
-            return
+            return target
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            if exc.errno != errno.EXDEV or folder == target.parent:
-                raise MissingConfiguration(f"cannot write {target.name} into {target.parent}: {exc.strerror}",
+            if folder == watch:
+                raise MissingConfiguration(f"Missing configuration: cannot write {name} into {watch}: "
+                                           f"{exc.strerror}",
                                            hint="check that the watch and prep directories are writable") from None
+    raise AssertionError("unreachable")
 
 
-def _work_dir(node: Any, key: str) -> Path | None:
-    value = node.get_var(key)
-    return Path(value) if value and Path(value).is_dir() else None
+def put_rows(node: Any, dbms: str | None, table: str | None, mode: str | None, body: bytes, *,
+             source: str | None = "0", instructions: str | None = "0") -> dict[str, str]:
+    """Take the JSON rows of one ``PUT``; returns AnyLog's reply object.
 
+    ``dbms``, ``table``, ``mode``, ``source`` and ``instructions`` are the
+    request's header values as sent (None when absent; names are lower-cased,
+    mode defaults to ``file``, source and instructions to ``0``).
 
-def deliver_rows(node: Any, dbms: str, table: str, mode: str, rows_bytes: bytes, *,
-                 source: str = "0", instructions: str = "0") -> dict[str, str]:
-    """Hand the rows of one PUT to the node; returns AnyLog's reply object.
-
-    ``mode: file`` writes an AnyLog-named file into the watch directory (the
-    operator takes it); ``mode: streaming`` buffers the rows in the node's
-    Streamer, which flushes them into the pipeline by time and volume.
+    * ``mode = "file"``: the rows, one compact JSON object per line (UTF-8),
+      become ``<dbms>.<table>.<source>.<md5>.<instructions>.json`` in the
+      watch directory, written atomically; the operator ingests it. The
+      reply's ``AnyLog.hash`` is that md5 (of ``"dbms.table"`` + the file's
+      bytes). The database need not be connected here, as in AnyLog: a node
+      may collect files for an operator; the operator refuses them (10).
+    * ``mode = "streaming"``: the rows join the table's in-memory buffer and
+      reach the database when its time or volume threshold is met (``set
+      buffer threshold``), at once with ``write_immediate``. ``AnyLog.hash``
+      is ``"0"``. The Streamer service starts on the first call.
 
     Raises:
-        BadRows: the body is not JSON rows.
-        BadRequest: ``source`` or ``instructions`` cannot be part of a file name.
-        MissingConfiguration: ``!watch_dir`` is missing or not writable.
+        BadPut: (HTTP 400) a missing or bad header (119), or a body that is
+            not JSON rows (67, with line and column).
+        IngestError: (422) streaming into a database that is not connected
+            (10), or, with ``write_immediate``, what the ingest refused.
+        MissingConfiguration: (500) file mode without a writable watch directory.
     """
-    for what, value in (("source", source), ("instructions", instructions)):
-        if not _PART.fullmatch(value):
-            raise BadRequest(f"{what} '{value}' is not accepted", hint="use letters, digits, '_' and '-' only")
-    rows = parse_rows(rows_bytes)
+    dbms, table, mode, source, instructions = _target(dbms, table, mode, source, instructions)
+    rows = _rows_of(body)
     if mode == "streaming":
         from anynode.services.streaming import streamer
 
-        streamer(node).put(dbms.lower(), table.lower(), rows, len(rows_bytes))
+        streamer(node).put(dbms, table, rows, len(body))
         return {"AnyLog.status": "Success", "AnyLog.hash": "0"}
-    data = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows).encode()
-    digest = hashlib.md5(f"{dbms}.{table}".encode() + data, usedforsecurity=False).hexdigest()
-    watch = _work_dir(node, "watch_dir")
-    if watch is None:
-        raise MissingConfiguration(f"the watch directory '{node.get_var('watch_dir')}' does not exist",
-                                   hint="run 'create work directories' on the node, or set !watch_dir")
-    target = watch / f"{dbms}.{table}.{source}.{digest}.{instructions}.json"
-    _write_atomic(watch, target, data)  # renamed inside the watch dir: the operator sees a move at once
-    return {"AnyLog.status": "Success", "AnyLog.hash": digest if mode == "file" else "0"}
+    from anynode.ingest.reader import body_hash
+
+    data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
+    digest = body_hash(data, dbms, table)
+    _publish(node, f"{dbms}.{table}.{source}.{digest}.{instructions}.json", data)
+    return {"AnyLog.status": "Success", "AnyLog.hash": digest}

@@ -13,16 +13,12 @@ with ``run streamer``. Rows a flush cannot ingest (a value the table cannot
 take) are written to the error directory as a file with its ``.err.txt``,
 as the operator does with a bad file: never dropped silently.
 
-:func:`put_rows` takes a PUT body in either mode (benchmarks and tests use
-it). The REST server still goes through ``rest_ingest.deliver_rows``, which
-calls :meth:`Streamer.put` for streaming; making ``put_rows`` the single
-entry (with REST's 400/422 mapping kept) is open work.
+:func:`anynode.services.rest_ingest.put_rows` (the one entry for a PUT
+body, REST's and everyone's) hands streaming rows to :meth:`Streamer.put`.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import threading
 import time
 import uuid
@@ -32,7 +28,7 @@ from typing import Any, Callable
 
 import orjson
 
-from anynode.errors import AnyNodeError, ConfigError, IngestError
+from anynode.errors import AnyNodeError, IngestError
 from anynode.services.base import Service
 
 DEFAULT_TIME = 60.0
@@ -194,98 +190,3 @@ def streamer(node: Any) -> Streamer:
     except AlreadyRunning:  # started by a concurrent call
         return node.services.get("Streamer")  # type: ignore[no-any-return]
     return fresh
-
-
-# -- the REST PUT entry --------------------------------------------------------
-_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
-MODES = ("file", "streaming")
-
-
-def _rows_of(body: bytes) -> list[dict[str, Any]]:
-    """The JSON objects of a body (an object, an array, JSON lines); IngestError 67 says where it is wrong."""
-    from anynode.ingest.reader import read_batches
-
-    if not body.strip():
-        raise IngestError("the body holds no rows", hint="send JSON rows: an object, an array or JSON lines")
-    rows = [row for batch in read_batches(body) for row in batch]
-    if not rows:
-        raise IngestError("the body holds no rows", hint="send JSON rows: an object, an array or JSON lines")
-    return rows
-
-
-def _publish(node: Any, name: str, data: bytes) -> Path:
-    """Write ``data`` as ``<watch_dir>/<name>`` so the operator never sees a partial file.
-
-    The bytes go to a hidden temp file in ``!prep_dir`` (AnyLog's scratch
-    directory) or, across file systems, in the watch directory itself; they
-    are fsynced, then renamed into place (the operator sees one move event).
-    """
-    watch = Path(node.get_var("watch_dir") or "")
-    if not str(watch) or not watch.is_dir():
-        raise ConfigError(f"Missing configuration: the watch directory '{watch}' does not exist",
-                          hint="run 'create work directories' on the node, or set !watch_dir")
-    target = watch / name
-    prep = Path(node.get_var("prep_dir") or watch)
-    for folder in dict.fromkeys([prep if prep.is_dir() else watch, watch]):
-        tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-            return target
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            if folder == watch:
-                raise ConfigError(f"Missing configuration: cannot write {name} into {watch}: {exc.strerror}",
-                                  hint="check that the watch and prep directories are writable") from None
-    raise AssertionError("unreachable")
-
-
-def put_rows(node: Any, dbms: str, table: str, mode: str, body: bytes, *, source: str = "0",
-             instructions: str = "0") -> dict[str, str]:
-    """Take the JSON rows of one REST ``PUT``; returns AnyLog's reply object.
-
-    * ``mode = "file"``: the rows, one JSON object per line, become
-      ``<dbms>.<table>.<source>.<md5>.<instructions>.json`` in the watch
-      directory, written atomically; the operator ingests it. The reply's
-      ``AnyLog.hash`` is that md5 (of ``"dbms.table"`` + the file's bytes).
-    * ``mode = "streaming"``: the rows join the table's in-memory buffer and
-      reach the database when its time or volume threshold is met (``set
-      buffer threshold``), at once with ``write_immediate``. ``AnyLog.hash``
-      is ``"0"``. The Streamer service starts on the first call.
-
-    The body is checked before anything is written: one object, an array of
-    objects, or JSON lines, UTF-8.
-
-    Raises:
-        IngestError: a name or mode that is not accepted (119), a body that is
-            not JSON rows (67, with line and column), the database not
-            connected (10), or, with ``write_immediate``, what the ingest refused.
-        ConfigError: the watch directory is missing or not writable (file mode).
-    """
-    dbms, table, mode = (dbms or "").strip().lower(), (table or "").strip().lower(), (mode or "file").strip().lower()
-    for what, value in (("dbms", dbms), ("table", table)):
-        if not _NAME.fullmatch(value):
-            raise IngestError(f"{what} name '{value}' is not accepted",
-                              hint="letters, digits and _, not starting with a digit", code=119)
-    for what, value in (("source", source), ("instructions", instructions)):
-        if not _PART.fullmatch(value):
-            raise IngestError(f"{what} '{value}' is not accepted", hint="letters, digits, '_' and '-'", code=119)
-    if mode not in MODES:
-        raise IngestError(f"mode '{mode}' is not accepted", hint="use mode file or mode streaming", code=119)
-    if not node.catalog.is_connected(dbms):
-        raise IngestError(f"Logical DBMS '{dbms}' not connected", hint=f"connect dbms {dbms} where type = sqlite",
-                          code=10)
-    rows = _rows_of(body)
-    if mode == "streaming":
-        streamer(node).put(dbms, table, rows, len(body))
-        return {"AnyLog.status": "Success", "AnyLog.hash": "0"}
-    from anynode.ingest.reader import body_hash
-
-    data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
-    digest = body_hash(data, dbms, table)
-    _publish(node, f"{dbms}.{table}.{source}.{digest}.{instructions}.json", data)
-    return {"AnyLog.status": "Success", "AnyLog.hash": digest}

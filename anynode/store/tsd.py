@@ -91,3 +91,20 @@ def set_rows(backend: Backend, conn: Any, file_hash: str, rows: int) -> None:
     """Set the row count of a file in almgm once its rows are committed."""
     conn.execute(backend.sql(f"UPDATE {TSD_TABLE} SET {backend.quote('rows')} = ? WHERE file_hash = ?"),
                  (rows, file_hash))
+
+
+def add_record(backend: Backend, conn: Any, rec: TsdRecord, status1: str | None, status2: str | None) -> int | None:
+    """Record a file by hand (``time file new|add``): a new row with rows = 0; None when its hash is recorded already.
+
+    Such a row says a file is known before (or without) its rows arriving here,
+    which is why ``get tsd errors`` lists it until an ingest sets its rows.
+    """
+    ensure_tsd_table(backend, conn, serial=True)
+    if lookup(backend, conn, rec.file_hash):
+        return None
+    cur = conn.execute(backend.sql(
+        f"INSERT INTO {TSD_TABLE} (dbms_name, table_name, source, file_hash, instructions, file_time, "
+        f"{backend.quote('rows')}, status1, status2) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING file_id"),
+        (rec.dbms, rec.table, rec.source, rec.file_hash, rec.instructions, _time(backend, rec.file_time),
+         status1, status2))
+    return int(cur.fetchone()[0])
