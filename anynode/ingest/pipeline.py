@@ -21,7 +21,7 @@ from __future__ import annotations
 import queue
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from concurrent.futures import Future
@@ -214,11 +214,14 @@ def _duplicate(file_hash: str, dbms: str) -> IngestError:
                        code=DUPLICATE)
 
 
-def _run(catalog: DatabaseCatalog, dbms: str, table: str, batches: Iterable[list[dict[str, Any]]], *,
-         file_hash: str | None, source: str, instructions: str, member: str, limits: ReadLimits,
+def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]],
+         *, file_hash: str | None, source: str, instructions: str, member: str, limits: ReadLimits,
          almgm: str, timeout: float | None) -> tuple[IngestReport, datetime]:
     start = time.perf_counter()
     db = _target_db(catalog, dbms, table)
+    if limits is DEFAULT_LIMITS and limits.batch_rows != db.backend.batch_rows:
+        limits = replace(limits, batch_rows=db.backend.batch_rows)  # the default batch suits the database
+    batches = read(limits)
     when = datetime.now(timezone.utc)
     rec = None
     file_id = 0
@@ -263,7 +266,7 @@ def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, member: str = "0"
     """
     name = parse_file_name(path)
     fhash = name.hash if name.hash != "0" else file_hash(path, name.dbms, name.table, limits.chunk_bytes)
-    report, when = _run(catalog, name.dbms, name.table, read_batches(path, limits), file_hash=fhash,
+    report, when = _run(catalog, name.dbms, name.table, lambda lim: read_batches(path, lim), file_hash=fhash,
                         source=name.source, instructions=name.instructions, member=member, limits=limits,
                         almgm=almgm, timeout=timeout)
     archived = name.with_hash(fhash).with_tsd(member, report.file_id, when)
@@ -283,12 +286,14 @@ def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, c
     if not re.match(r"^[a-z_][a-z0-9_]{0,62}$", table):
         raise IngestError(f"Table name {table!r} is not a name",
                           hint="letters, digits and _, not starting with a digit", code=BAD_NAME)
-    batches: Iterable[list[dict[str, Any]]]
+    read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]]
     if isinstance(rows, (bytes, bytearray)):
-        batches = read_batches(bytes(rows), limits)
+        body = bytes(rows)
+        read = lambda lim: read_batches(body, lim)  # noqa: E731
     else:
-        batches = _list_batches(list(rows), limits.batch_rows)
-    report, _ = _run(catalog, dbms, table, batches, file_hash=file_hash, source=source,
+        listed = list(rows)
+        read = lambda lim: _list_batches(listed, lim.batch_rows)  # noqa: E731
+    report, _ = _run(catalog, dbms, table, read, file_hash=file_hash, source=source,
                      instructions=instructions, member=member, limits=limits, almgm=almgm, timeout=timeout)
     return report
 

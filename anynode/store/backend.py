@@ -177,6 +177,10 @@ class Backend(ABC):
         row (the system columns of one file): a backend may bind them once.
         """
 
+    #: Rows per prepared batch under the default read limits: small enough that one batch is
+    #: prepared while the writer inserts the one before, big enough to pay for a statement.
+    batch_rows = 1_000
+
     @property
     def timestamps_as_text(self) -> bool:
         """True when timestamps are bound as ``str(datetime)`` text, False when as naive UTC datetimes."""

