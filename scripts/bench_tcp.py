@@ -6,13 +6,22 @@ this one. Measured, each for a few seconds:
 
   raw        plain blocking sockets, 4-byte length + bytes, thread per
              connection, echo: the simplest possible ping-pong (the limit)
-  threaded   anynode frames on a plain threaded socket server (thread per
-             connection, handler called inline)
-  asyncio    FrameServer on asyncio's default loop (handler on the pool)
-  uvloop     FrameServer on uvloop (what `run tcp server` uses)
+  bare       anynode frames on a toy threaded server (thread per connection,
+             handler inline, no timeouts, limits or counters): what the
+             guarantees of FrameServer cost
+  server     FrameServer, what `run tcp server` uses (thread per connection,
+             handler inline under the `threads` bound, read/idle timeouts)
 
 The callers are NetClient (pooled connections) for the frame servers and a
 matching raw client for the raw server; sequential and 8 concurrent callers.
+Then each frame server holds idle keep-alive connections, to show what they
+cost in threads and memory.
+
+History: FrameServer was an asyncio server (uvloop, handler on a worker pool)
+until 2026-11-30, when this benchmark measured it at 0.35 of raw sequentially
+and 0.30 with 8 callers (0.28 and 0.21 on asyncio's own loop), against 0.89
+and 0.49 for the toy threaded server; it was replaced by the threaded design
+and the asyncio variant removed.
 
     python scripts/bench_tcp.py [--seconds 2] [--concurrency 8]
 """
@@ -37,6 +46,7 @@ from anynode.net.protocol import FrameCodec
 from anynode.net.server import FrameServer
 
 LEN = struct.Struct("!I")
+LABELS = {"raw": "raw server", "bare": "bare threaded server", "server": "FrameServer"}
 COMMAND = "get status where format = json"
 
 
@@ -94,10 +104,10 @@ def serve(kind: str, port_out: Any) -> None:
     """Child process entry: run one kind of server until terminated."""
     if kind == "raw":
         _threaded_server(_raw_conn, port_out)
-    elif kind == "threaded":
+    elif kind == "bare":
         _threaded_server(_frames_conn, port_out)
     else:
-        server = FrameServer(echo, "127.0.0.1", 0, threads=4, use_uvloop=(kind == "uvloop"))
+        server = FrameServer(echo, "127.0.0.1", 0, threads=4)
         server.serve(threading.Event(), lambda: port_out.send(server.port))
 
 
@@ -204,7 +214,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--idle", type=int, default=300, help="idle keep-alive connections held")
     args = parser.parse_args()
-    kinds = ["raw", "threaded", "asyncio", "uvloop"]
+    kinds = ["raw", "bare", "server"]
     servers = {kind: start_server(kind) for kind in kinds}
     results: dict[tuple[str, int], float] = {}
     try:
@@ -214,7 +224,7 @@ def main() -> None:
                     rate = bench(kind, servers[kind][1], callers, args.seconds)
                     results[kind, callers] = max(rate, results.get((kind, callers), 0.0))
         held = {}
-        for kind in ("threaded", "uvloop"):  # what idle keep-alive peers cost each design
+        for kind in ("bare", "server"):  # what idle keep-alive peers cost each design
             proc, port = servers[kind]
             before = proc_status(proc.pid)
             socks = hold_idle(port, args.idle)
@@ -236,11 +246,10 @@ def main() -> None:
         print(f"{kind:<10} {seq:>12,.0f} {seq / results['raw', 1]:>7.2f} "
               f"{par:>12,.0f} {par / results['raw', args.concurrency]:>7.2f}")
     for callers in (1, args.concurrency):
-        u, a, t = (results[k, callers] for k in ("uvloop", "asyncio", "threaded"))
-        print(f"{callers} caller(s): uvloop FrameServer = {u / t:.2f}x the threaded server, "
-              f"{u / a:.2f}x the same server on asyncio's loop")
+        ours, bare = results["server", callers], results["bare", callers]
+        print(f"{callers} caller(s): FrameServer = {ours / bare:.2f}x the bare threaded server")
     for kind, (before, after, rate) in held.items():
-        print(f"{kind} server holding {args.idle} idle keep-alive connections: threads {before[0]} -> "
+        print(f"{LABELS[kind]} holding {args.idle} idle keep-alive connections: threads {before[0]} -> "
               f"{after[0]}, RSS {before[1] / 1024:.0f} -> {after[1] / 1024:.0f} MiB; "
               f"one caller meanwhile: {rate:,.0f} rt/s")
 

@@ -370,3 +370,80 @@ def test_a_reply_too_big_for_a_frame_becomes_an_error_and_the_server_goes_on():
         with pytest.raises(ProtocolError, match="reply could not be sent: frame of 2097.* exceeds"):
             client.send_command(dest, "huge", timeout=3)
         assert client.send_command(dest, "next", timeout=3)[1] == b"small"
+
+
+def test_a_peer_that_sends_half_a_frame_and_stalls_is_dropped_after_the_read_timeout():
+    with running_server(read_timeout=0.3) as server, raw_connect(server.port) as sock:
+        head, body = FrameCodec().encode({"kind": "command", "id": 5, "command": "x" * 100})
+        sock.sendall((head + body)[:40])
+        reply = FrameCodec().read(sock)
+        assert reply.header["ok"] is False and "read timeout of 0.3 s" in reply.header["error"]["error"]
+        assert read_until_closed(sock) == b""
+        assert_still_serves(server.port)
+
+
+def test_connections_beyond_the_limit_get_an_error_and_are_closed_and_logged(caplog):
+    with running_server(max_connections=2) as server:
+        first, second = raw_connect(server.port), raw_connect(server.port)
+        codec = FrameCodec()
+        try:
+            for n, sock in enumerate((first, second)):  # both admitted: each is answered
+                codec.write(sock, {"kind": "command", "id": n + 1, "command": "hold"})
+                assert codec.read(sock).header["echo"] == "hold"
+            with caplog.at_level("WARNING", logger="anynode.net.server"):
+                with raw_connect(server.port) as third:
+                    refusal = codec.read(third)
+                    assert refusal.header["ok"] is False
+                    assert "too many connections (limit 2)" in refusal.header["error"]["error"]
+                    assert read_until_closed(third) == b""
+            assert "refused a TCP connection from 127.0.0.1:" in caplog.text
+            assert server.stats()["refused_connections"] == 1
+        finally:
+            first.close()
+        assert wait_until(lambda: server.stats()["active_connections"] == 1)
+        assert_still_serves(server.port)  # a place freed up
+        second.close()
+
+
+def test_threads_bounds_frames_in_the_handler_at_once_not_connections():
+    entered, release, lock = [], threading.Event(), threading.Lock()
+
+    def blocking(header, payload):
+        with lock:
+            entered.append(header["command"])
+        release.wait(5)
+        return echo(header, payload)
+
+    codec = FrameCodec()
+    with running_server(blocking, threads=2) as server:
+        socks = [raw_connect(server.port) for _ in range(3)]
+        try:
+            for n, sock in enumerate(socks):
+                codec.write(sock, {"kind": "command", "id": 1, "command": f"c{n}"})
+            assert wait_until(lambda: server.stats()["frames_in"] == 3 and len(entered) == 2)
+            assert server.stats()["active_connections"] == 3
+            assert len(entered) == 2  # the third frame waits for a free handler
+            release.set()
+            replies = sorted(codec.read(sock).header["echo"] for sock in socks)
+            assert replies == ["c0", "c1", "c2"] and len(entered) == 3
+        finally:
+            release.set()
+            for sock in socks:
+                sock.close()
+
+
+def test_tls_peer_that_never_shakes_hands_is_dropped_and_logged_while_others_are_served(tls_files, caplog):
+    cert, key = tls_files
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    with caplog.at_level("WARNING", logger="anynode.net.server"):
+        with running_server(ssl_context=server_ctx, read_timeout=0.5) as server:
+            with raw_connect(server.port) as silent, NetClient(ssl_context=client_ctx) as client:
+                dest = f"127.0.0.1:{server.port}"
+                assert client.send_command(dest, "meanwhile", timeout=3)[0]["echo"] == "meanwhile"
+                assert read_until_closed(silent) == b""
+                assert client.send_command(dest, "after", timeout=3)[0]["echo"] == "after"
+            assert server.stats()["tls_errors"] == 1
+    assert "TLS handshake with 127.0.0.1:" in caplog.text
+

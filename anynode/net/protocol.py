@@ -186,6 +186,15 @@ class FrameCodec:
     def write(self, sock: socket.socket, header: dict[str, Any], payload: bytes = b"") -> int:
         """Send one frame on a blocking socket; return the bytes sent."""
         head, body = self.encode(header, payload)
+        return self.send(sock, head, body)
+
+    @staticmethod
+    def send(sock: socket.socket, head: bytes, body: bytes) -> int:
+        """Send a frame already encoded by :meth:`encode`; return the bytes sent.
+
+        A small payload goes out in one call with the header; a big one is not
+        copied to join it.
+        """
         if len(body) < _SMALL:
             sock.sendall(head + body)
         else:

@@ -4,7 +4,8 @@ Peers send anynode frames (see anynode.net.protocol). A ``command`` frame
 runs a remote-safe command as Source.REMOTE and replies with its result on
 the same connection; a ``file`` frame is a chunk of a file transfer, staged
 and verified before it lands in the named target directory. The server
-itself (asyncio, bounded worker pool, timeouts, optional key and TLS) is
+itself (a thread per connection, at most ``threads`` frames in a handler at
+once, connection cap, timeouts, optional key and TLS) is
 anynode.net.server.FrameServer.
 """
 
