@@ -1,8 +1,7 @@
-"""Frame encoding and decoding on blocking sockets and asyncio streams."""
+"""Frame encoding and decoding on blocking sockets."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -131,43 +130,6 @@ def test_blocking_read_deadline_stops_a_dribbling_peer(pair):
     finally:
         stop.set()
         t.join(2)
-
-
-def test_asyncio_reader_and_writer_interoperate_with_blocking_ones(pair):
-    a, b = pair
-    codec = FrameCodec()
-
-    async def main() -> None:
-        reader, writer = await asyncio.open_connection(sock=b)
-        frame = await codec.read_async(reader, idle_timeout=2, read_timeout=2)
-        assert (frame.kind, frame.id, frame.payload) == ("command", 3, b"ping")
-        await codec.write_async(writer, {"kind": "reply", "id": frame.id, "ok": True}, b"pong" * 20_000)
-        writer.close()
-
-    codec.write(a, {"kind": "command", "id": 3}, b"ping")
-    asyncio.run(main())
-    reply = codec.read(a)
-    assert (reply.kind, reply.id, reply.payload) == ("reply", 3, b"pong" * 20_000)
-
-
-def test_asyncio_reader_idle_and_read_timeouts(pair):
-    from anynode.net.protocol import IdleTimeout
-
-    a, b = pair
-    codec = FrameCodec()
-
-    async def main() -> None:
-        reader, writer = await asyncio.open_connection(sock=b)
-        with pytest.raises(IdleTimeout):
-            await codec.read_async(reader, idle_timeout=0.2, read_timeout=5)
-        a.sendall(PREFIX.pack(MAGIC, 1, 0, 40, 0) + b'{"kind"')  # a frame that never completes
-        with pytest.raises(TimeoutError):
-            await codec.read_async(reader, idle_timeout=5, read_timeout=0.2)
-        writer.close()
-
-    began = time.monotonic()
-    asyncio.run(main())
-    assert time.monotonic() - began < 2
 
 
 def test_prefix_layout_is_twelve_bytes_magic_version_lengths():

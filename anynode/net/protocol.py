@@ -15,13 +15,13 @@ Every header carries ``kind`` (``command``, ``reply``, ``file``, ``event``)
 and ``id``, the request id that a reply repeats so it is matched to its
 request on the same connection. Frames larger than the codec's
 ``max_frame_size`` are refused from the prefix alone, before anything is
-buffered. :class:`FrameCodec` reads and writes frames on blocking sockets and
-on asyncio streams, and signs/verifies them when it has an authenticator.
+buffered. :class:`FrameCodec` reads and writes frames on blocking sockets
+(the server and the client are both threaded), and signs/verifies them when
+it has an authenticator.
 """
 
 from __future__ import annotations
 
-import asyncio
 import decimal
 import socket
 import struct
@@ -60,10 +60,6 @@ def json_default(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
-
-
-class IdleTimeout(TimeoutError):
-    """No frame started within the idle timeout (the connection may be closed quietly)."""
 
 
 class Signer(Protocol):
@@ -223,45 +219,6 @@ class FrameCodec:
             head = view[PREFIX_SIZE:PREFIX_SIZE + hlen].tobytes()
             payload = view[PREFIX_SIZE + hlen:total].tobytes()
         del buf[:total]
-        return self.parse_body(head, payload)
-
-    # -- asyncio streams ------------------------------------------------------
-
-    async def write_async(self, writer: asyncio.StreamWriter, header: dict[str, Any],
-                          payload: bytes = b"") -> int:
-        """Send one frame on an asyncio stream; return the bytes sent."""
-        head, body = self.encode(header, payload)
-        if len(body) < _SMALL:
-            writer.write(head + body)
-        else:
-            writer.writelines((head, body))
-        await writer.drain()
-        return len(head) + len(body)
-
-    async def read_async(self, reader: asyncio.StreamReader, idle_timeout: float | None = None,
-                         read_timeout: float | None = None) -> Frame | None:
-        """Read one frame from an asyncio stream; None on a clean close.
-
-        ``idle_timeout`` bounds the wait for the first byte of a frame
-        (:class:`IdleTimeout`), ``read_timeout`` the rest of it (TimeoutError).
-        """
-        try:
-            async with asyncio.timeout(idle_timeout):
-                first = await reader.readexactly(1)
-        except asyncio.IncompleteReadError:
-            return None
-        except TimeoutError:
-            raise IdleTimeout(f"no frame within the idle timeout of {idle_timeout:g} s") from None
-        try:
-            async with asyncio.timeout(read_timeout):
-                prefix = first + await reader.readexactly(PREFIX_SIZE - 1)
-                hlen, plen = self.parse_prefix(prefix)
-                head = await reader.readexactly(hlen)
-                payload = await reader.readexactly(plen) if plen else b""
-        except asyncio.IncompleteReadError as exc:
-            raise ConnectionLost(
-                f"connection closed in the middle of a frame ({len(exc.partial)} of {exc.expected} bytes)"
-            ) from None
         return self.parse_body(head, payload)
 
 
