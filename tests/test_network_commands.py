@@ -148,3 +148,12 @@ def test_second_tcp_server_says_already_running(peers: list[Node]) -> None:
 def test_run_client_empty_destination_is_not_yet_available(peers: list[Node]) -> None:
     with pytest.raises(Exception, match="not available yet"):
         peers[0].execute('run client () sql demo "select 1"')
+
+
+def test_get_connections_shows_where_the_tcp_server_listens(peers: list[Node]) -> None:
+    _, b, _ = peers
+    addr = start_tcp(b)
+    tcp = b.execute("get connections where format = json").to_json()["TCP"]
+    assert tcp == {"External Address": addr, "Internal Address": addr, "Bind Address": addr}
+    b.execute("exit tcp")
+    assert b.execute("get connections where format = json").to_json()["TCP"]["Internal Address"] == "Not declared"

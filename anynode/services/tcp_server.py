@@ -116,6 +116,11 @@ class TcpService(Service):
         if self.server is not None:
             self.server.shutdown()
 
+    def connection_addresses(self) -> tuple[str, str, str]:
+        """(external, internal, bind) as ``ip:port``, the TCP row of ``get connections``."""
+        return (f"{self.config.external_ip}:{self.external_port}", f"{self.config.internal_ip}:{self.port}",
+                f"{self.config.listen_host}:{self.port}")
+
     def details(self) -> str:
         ext = f"{self.config.external_ip}:{self.external_port}"
         internal = f"{self.config.internal_ip}:{self.port}"
