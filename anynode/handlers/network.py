@@ -31,7 +31,7 @@ def _address(ctx: Context, ip: str | None, port: int | None, other_ip: str | Non
     Opt("internal_ip", TEXT, aliases=("ip",), help="the address on this machine's network (default: external_ip)"),
     Opt("internal_port", Port(), aliases=("port",), help="the port to listen on (0: any free port)"),
     Opt("bind", BOOL, default=False, help="true: listen on internal_ip only; false: on every interface"),
-    Opt("threads", Int(1, 64), default=6, help="workers running peers' commands"),
+    Opt("threads", Int(1, 64), default=6, help="how many peers' commands or file chunks run at once"),
     Opt("ssl", BOOL, default=False, help="serve TLS (needs cert_file and key_file)"),
     Opt("cert_file", PathType(), help="PEM certificate of this node (with ssl)"),
     Opt("key_file", PathType(), help="PEM private key of this node (with ssl)"),
@@ -48,7 +48,9 @@ def run_tcp_server(ctx: Context, external_ip: str | None, external_port: int | N
 
     Frames are length-prefixed with a JSON header; with a network key (`set
     network key`) every frame is signed and strangers are refused; with ssl,
-    the connection is TLS.
+    the connection is TLS. Each peer connection is served in order by its own
+    thread; `threads` bounds how many frames run at once over all of them, and
+    connections beyond 1024 are refused.
     """
     from anynode.services.tcp_server import TcpConfig, TcpService, server_ssl_context
 
