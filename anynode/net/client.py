@@ -16,8 +16,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from anynode.errors import AnyNodeError, RemoteTimeout, ValidationError
 from anynode.net.errors import (
@@ -28,60 +27,17 @@ from anynode.net.errors import (
     Unreachable,
     error_from_wire,
 )
+from anynode.net.dest import Dest, PeerReply, dest_key, parse_dest
 from anynode.net.protocol import DEFAULT_MAX_FRAME, FrameCodec, Signer
 
-Dest = Union[str, "tuple[str, int]"]
+__all__ = ["Dest", "NetClient", "PeerReply", "dest_key", "parse_dest"]
+
 _TRUST_IDLE = 1.0  # a socket idle less than this is used without a liveness probe
-_DEST_HINT = "write a destination as host:port, e.g. 10.0.0.1:32148"
-
-
-def parse_dest(dest: Dest) -> tuple[str, int]:
-    """("host", port) from "host:port", "[v6]:port" or a tuple; localhost is 127.0.0.1."""
-    if isinstance(dest, tuple):
-        if len(dest) != 2:
-            raise ValidationError(f"destination {dest!r} is not (host, port)", _DEST_HINT)
-        host, port_text = str(dest[0]), str(dest[1])
-    elif isinstance(dest, str):
-        text = dest.strip()
-        if text.startswith("["):
-            host, _, rest = text[1:].partition("]")
-            port_text = rest[1:] if rest.startswith(":") else ""
-        else:
-            host, _, port_text = text.rpartition(":")
-    else:
-        raise ValidationError(f"destination {dest!r} is not a host:port string", _DEST_HINT)
-    host = host.strip()
-    if not host or not port_text.strip().isdigit() or not 0 < int(port_text) < 65536:
-        raise ValidationError(f"destination {dest!r} is not host:port with a port 1-65535", _DEST_HINT)
-    if host.lower() == "localhost":
-        host = "127.0.0.1"
-    return host, int(port_text)
 
 
 def _secs(seconds: float) -> str:
     """Seconds as a user reads them: 1, 0.3, 20."""
     return f"{seconds:.3g}"
-
-
-def dest_key(host: str, port: int) -> str:
-    """The canonical "host:port" text of a destination."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-@dataclass
-class PeerReply:
-    """One destination's outcome in a fan-out: its reply, or the error instead."""
-
-    dest: str
-    header: dict[str, Any] | None = None
-    payload: bytes = b""
-    error: AnyNodeError | None = None
-    elapsed: float = field(default=0.0, compare=False)
-
-    @property
-    def ok(self) -> bool:
-        """True when the peer answered without error."""
-        return self.error is None
 
 
 class _Conn:
