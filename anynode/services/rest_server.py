@@ -84,9 +84,11 @@ def _protocol_class(client_timeout: float) -> type[HttpToolsProtocol]:
 
     class Protocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
+        _joined: _JoinedWrites | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            self._joined = _JoinedWrites(transport, self)
             self._arm()
 
         def on_message_begin(self) -> None:
@@ -96,6 +98,15 @@ def _protocol_class(client_timeout: float) -> type[HttpToolsProtocol]:
         def on_headers_complete(self) -> None:
             self._disarm()
             super().on_headers_complete()
+            cycle, joined = self.cycle, self._joined
+            if cycle is not None and joined is not None and cycle.transport is self.transport:
+                cycle.transport = joined  # type: ignore[assignment]
+                joined.expect()
+
+        def on_response_complete(self) -> None:
+            if self._joined is not None:
+                self._joined.flush()
+            super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -117,6 +128,61 @@ def _protocol_class(client_timeout: float) -> type[HttpToolsProtocol]:
                 self.transport.close()
 
     return Protocol
+
+
+class _JoinedWrites:
+    """The transport as a response cycle sees it: the status line and headers
+    wait for the body and both leave in one write (one system call, one packet).
+
+    uvicorn writes the head of a response as soon as the app sends
+    ``http.response.start`` and the body on ``http.response.body``: two
+    system calls per reply, and on loopback each costs about as much as all
+    the Python work of a small request. The protocol calls :meth:`expect`
+    for each new request; the first write after its response started is
+    held, and goes out with the next write, on close, or when the response
+    is complete (a HEAD reply has no body write). Other writes, such as
+    ``100 Continue``, pass straight through.
+    """
+
+    __slots__ = ("_armed", "_held", "_protocol", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, protocol: HttpToolsProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._held: bytes | None = None
+        self._armed = False
+
+    def expect(self) -> None:
+        """A new request: hold the head of its response."""
+        self._armed = True
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if len(data) < 65536:
+                self._transport.write(held + data)
+            else:  # no copy of a big body
+                self._transport.writelines((held, data))
+        elif self._armed and self._protocol.cycle.response_started:
+            self._armed = False
+            self._held = data
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        """Send a held head now."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class _Server(uvicorn.Server):
