@@ -76,6 +76,8 @@ def _protocol_class(client_timeout: float) -> type[HttpToolsProtocol]:
     seconds of its first byte (or of connecting), else the client gets 408
     and the connection closes. A slow client never blocks others (the loop
     serves every connection), and it cannot hold its connection forever.
+    The deadline is one timer per connection that re-arms itself, not a
+    timer made and cancelled for every request.
     """
     body = b'{"error":"the request headers did not arrive in time","status":408,"err_code":26}'
     reply = b"".join([b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n",
@@ -84,19 +86,22 @@ def _protocol_class(client_timeout: float) -> type[HttpToolsProtocol]:
 
     class Protocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
+        _began: float | None = None  # when the headers of the current request began to arrive
         _joined: _JoinedWrites | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._joined = _JoinedWrites(transport, self)
-            self._arm()
+            self._began = self.loop.time()  # a silent connection is held to the same deadline
+            self._deadline = self.loop.call_later(client_timeout, self._check)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._arm()
+            if self._began is None:
+                self._began = self.loop.time()
 
         def on_headers_complete(self) -> None:
-            self._disarm()
+            self._began = None
             super().on_headers_complete()
             cycle, joined = self.cycle, self._joined
             if cycle is not None and joined is not None and cycle.transport is self.transport:
@@ -109,23 +114,24 @@ def _protocol_class(client_timeout: float) -> type[HttpToolsProtocol]:
             super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-        def _arm(self) -> None:
-            if self._deadline is None:
-                self._deadline = self.loop.call_later(client_timeout, self._too_slow)
-
-        def _disarm(self) -> None:
             if self._deadline is not None:
                 self._deadline.cancel()
                 self._deadline = None
+            super().connection_lost(exc)
 
-        def _too_slow(self) -> None:
+        def _check(self) -> None:
+            """408 if the current request's headers are overdue, else wait
+            until the next moment they could be."""
             self._deadline = None
-            if not self.transport.is_closing():
-                self.transport.write(reply)
-                self.transport.close()
+            if self.transport.is_closing():
+                return
+            began = self._began
+            wait = client_timeout if began is None else began + client_timeout - self.loop.time()
+            if wait > 0:
+                self._deadline = self.loop.call_later(wait, self._check)
+                return
+            self.transport.write(reply)
+            self.transport.close()
 
     return Protocol
 
