@@ -72,7 +72,7 @@ class NodeLike(Protocol):
     def del_var(self, name: str) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """State of one interactive session or one running script.
 
@@ -84,7 +84,7 @@ class Frame:
     script: Any = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
     """What a handler is called with: the node, where the command came from,
     the session or script it runs in, and the peer that sent it."""
