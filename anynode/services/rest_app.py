@@ -97,6 +97,7 @@ class RestApp:
         self._openapi = openapi
         self._openapi_body: bytes | None = None
         self._challenges: list[tuple[bytes, bytes]] = []
+        self._products: dict[bytes, str] = {}
         if settings.token:
             self._challenges.append((b"www-authenticate", b'Bearer realm="anynode"'))
         if settings.user is not None:
@@ -111,7 +112,8 @@ class RestApp:
         headers = dict(scope["headers"])
         client = scope.get("client")
         peer = f"{client[0]}:{client[1]}" if client else "unknown"
-        target = _text(headers[b"command"]) if b"command" in headers else scope["path"]
+        command = headers.get(b"command")
+        target = scope["path"] if command is None else _text(command)
         error = ""
         try:
             status, body, ctype, extra = await self._route(scope, method, headers, peer, receive)
@@ -127,12 +129,20 @@ class RestApp:
                 method, peer)
             error = str(exc)
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
-                                *CORS, *extra]})
+                    "headers": [(b"content-type", ctype), (b"content-length", b"%d" % len(body)), *CORS, *extra]})
         await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
-        agent = headers.get(b"anylog-agent") or headers.get(b"user-agent") or b""
-        self.stats.record(peer.rsplit(":", 1)[0], dialect.caller_product(_text(agent)), method, target,
+        self.stats.record(client[0] if client else "unknown", self._caller(headers), method, target,
                           status, (time.perf_counter() - started) * 1000, error)
+
+    def _caller(self, headers: dict[bytes, bytes]) -> str:
+        """The caller's product for the stats, remembered per User-Agent (clients repeat theirs)."""
+        agent = headers.get(b"anylog-agent") or headers.get(b"user-agent") or b""
+        product = self._products.get(agent)
+        if product is None:
+            if len(self._products) >= 256:
+                self._products.clear()
+            product = self._products[agent] = dialect.caller_product(_text(agent))
+        return product
 
     def _error(self, exc: AnyNodeError, method: str, peer: str) -> Reply:
         extra = NO_HEADERS
