@@ -44,10 +44,9 @@ class Source(enum.Enum):
     REST = "rest"
     SCHEDULER = "scheduler"
 
-    @property
-    def external(self) -> bool:
-        """True for commands that arrived over the network."""
-        return self in (Source.REMOTE, Source.REST)
+    def __init__(self, value: str) -> None:
+        self.external = value in ("remote", "rest")
+        """True for commands that arrived over the network (read on every command)."""
 
 
 class ControlFlow(Exception):

@@ -264,10 +264,10 @@ class RestApp:
         if hdrs.get(b"into"):
             raise NotAvailable("the 'into' header (html/pdf output) is not available", hint="drop the header")
         inline = False if as_json else self.rule.check(method, line)
-        timeout = dialect.parse_timeout(_text(hdrs[b"timeout"]) if b"timeout" in hdrs else None,
-                                        self.settings.timeout)
+        timeout = (dialect.parse_timeout(_text(hdrs[b"timeout"]), self.settings.timeout) if b"timeout" in hdrs
+                   else self.settings.timeout)
         destination = _text(hdrs[b"destination"]) if b"destination" in hdrs else None
-        if dialect.is_local(destination):
+        if destination is None or dialect.is_local(destination):
             if inline:  # declared non-blocking: no thread hop (it costs ~150 us here)
                 result = self._execute(line, peer)
                 return self._shape(result, as_json)

@@ -44,7 +44,8 @@ class RestStats:
     def __init__(self, keep: int = 100) -> None:
         self._lock = threading.Lock()
         self._by_caller: dict[tuple[str, str], _Counter] = {}
-        self._last: collections.deque[Call] = collections.deque(maxlen=keep)
+        # plain tuples, made into Calls when read (a NamedTuple costs a Python-level __new__ per request)
+        self._last: collections.deque[tuple[float, str, str, str, str, int, float]] = collections.deque(maxlen=keep)
         self.total = 0
 
     def record(self, client: str, caller: str, method: str, target: str, status: int, ms: float,
@@ -63,7 +64,7 @@ class RestStats:
             if status >= 400:
                 counter.errors += 1
                 counter.last_error = f"{status} {error}".strip()
-            self._last.append(Call(now, client, caller, method, target, status, ms))
+            self._last.append((now, client, caller, method, target, status, ms))
             self.total += 1
 
     def callers(self) -> list[tuple[str, str, int, int, str, str, float, float, str]]:
@@ -91,4 +92,4 @@ class RestStats:
         """The last ``n`` calls, newest last."""
         with self._lock:
             calls = list(self._last)
-        return calls[-n:] if n > 0 else []
+        return [Call._make(c) for c in calls[-n:]] if n > 0 else []
