@@ -4,7 +4,8 @@ A small hand-written ASGI callable (no framework: the routes are few and the
 hot path must stay short). It reads AnyLog's dialect (``GET /`` with a
 ``command`` header, POST for commands that change the node, PUT of JSON
 rows), plus ``POST /command``, health endpoints and ``/openapi.json``.
-Commands run in the server's bounded worker pool, never on the event loop;
+Commands run in the server's bounded worker pool, except those declared
+non-blocking, which run on the event loop without the hop to a worker;
 errors are rendered here, at the edge, with their real HTTP status.
 """
 

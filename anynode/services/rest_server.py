@@ -5,8 +5,10 @@ on the thread ``anynode:rest``, where uvicorn's event loop serves the ASGI
 app of :mod:`anynode.services.rest_app`. The socket is bound before the
 service reports ready, so ``run rest server`` answers "listening on ..." with
 the real port (port 0 picks a free one) or a one-line error such as "address
-already in use". Commands run in a bounded ThreadPoolExecutor (threads named
-``anynode:rest-worker_N``), so the event loop never blocks. uvicorn does not
+already in use". Commands declared blocking (the default) run in a bounded
+ThreadPoolExecutor (threads named ``anynode:rest-worker_N``), so the event
+loop never blocks; those declared non-blocking (memory reads such as
+``get status``) run on the loop itself. uvicorn does not
 install signal handlers off the main thread; the node handles signals and
 stops the service, which sets ``should_exit``.
 """
