@@ -331,8 +331,11 @@ class RestService(Service):
                                        hint="give cert_file and key_file paths (or ca_org/server_org in !pem_dir)")
             tls = {"ssl_certfile": cfg.cert_file, "ssl_keyfile": cfg.key_file, "ssl_ca_certs": cfg.ca_file,
                    "ssl_cert_reqs": ssl.CERT_OPTIONAL if cfg.ca_file else ssl.CERT_NONE}
+        # log_level: uvicorn's loggers at WARNING (their output goes nowhere below that; see the NullHandler
+        # above). With no level set, each connection formats and logs two TRACE lines.
         config = uvicorn.Config(app, loop="uvloop", http=_protocol_class(cfg.client_timeout), lifespan="off",
-                                log_config=None, access_log=False, server_header=False, proxy_headers=False,
+                                log_config=None, log_level="warning", access_log=False, server_header=False,
+                                proxy_headers=False,
                                 timeout_keep_alive=cfg.keep_alive, timeout_graceful_shutdown=0.5,  # type: ignore
                                 limit_concurrency=10_000, **tls)
         try:
