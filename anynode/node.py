@@ -105,9 +105,12 @@ class Node:
         self._vars.update(seed)
 
     def get_var(self, name: str) -> str | None:
-        """A node variable, or None when it is not set."""
-        with self._vars_lock:
-            return self._vars.get(name)
+        """A node variable, or None when it is not set.
+
+        No lock: one dict read is atomic, and commands read variables on every
+        request (the lock serializes the writers and the copy).
+        """
+        return self._vars.get(name)
 
     def set_var(self, name: str, value: str) -> None:
         """Set a node variable."""
@@ -137,8 +140,9 @@ class Node:
         makes commands with a ``format`` option answer in JSON unless the line
         chose otherwise); peers choose their own.
         """
-        fmt = self.fmt if not source.external else "table"
-        return Context(self, source, frame or (self.session if not source.external else Frame()), peer, fmt)
+        if source.external:
+            return Context(self, source, frame or Frame(), peer, "table")
+        return Context(self, source, frame or self.session, peer, self.fmt)
 
     def execute(self, line: str, source: Source = Source.CLI, frame: Frame | None = None,
                 peer: str | None = None) -> Result:

@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """REST throughput and latency of `get status`: anynode beside a bare uvicorn app.
 
-    scripts/bench_rest.py [--duration 3] [--concurrency 1 8]
+    scripts/bench_rest.py [--duration 3] [--concurrency 1 8] [--runs 1]
 
-Starts two servers as subprocesses on 127.0.0.1 ephemeral ports: anynode's
-REST server (`run rest server`) and a minimal ASGI app on the same uvicorn
-stack (httptools, uvloop) answering a fixed body of the same size. Each is
-measured with wrk at each concurrency, with keep-alive and with a new
-connection per request (a wrk Lua script sends `Connection: close`). Prints
-requests/s, p50 and p99 for both and anynode's share of the bare app's
-throughput. Targets: >= 0.7 of the bare app, p99 < 10 ms at concurrency 8.
-Both servers are stopped by PID at the end. Needs wrk (apt-get install wrk).
+Starts three servers as subprocesses on 127.0.0.1 ephemeral ports: anynode's
+REST server (`run rest server`) as shipped, the same with `get status`
+declared the other way (blocking: run in the worker pool, or not: run on the
+event loop), and a minimal ASGI app on the same uvicorn stack (httptools,
+uvloop) answering a fixed body of the same size. Each is measured with wrk
+at each concurrency, with keep-alive and with a new connection per request
+(a wrk Lua script sends `Connection: close`). Prints requests/s, p50 and p99
+for each and anynode's share of the bare app's throughput. With --runs N the
+three take turns N times per cell and the best run of each is printed, with
+the spread of anynode's ratio over the runs (the machine is shared: one run
+is noisy). Targets: >= 0.7 of the bare app, p99 < 10 ms at concurrency 8.
+The servers are stopped by PID at the end. Needs wrk (apt-get install wrk).
 """
 
 from __future__ import annotations
@@ -29,19 +33,20 @@ HEADERS = ["-H", "command: get status", "-H", "User-Agent: AnyLog/1.23"]
 CLOSE_LUA = 'wrk.headers["Connection"] = "close"\n'
 
 
-def serve_anynode(inline: bool) -> None:
+def serve_anynode(flip: bool) -> None:
     """Child process: an anynode node with its REST server; prints its port.
 
-    ``inline`` marks `get status` non-blocking (in this process only), to
-    measure what that declaration buys: the command then runs on the event
-    loop without the hop to the worker pool.
+    ``flip`` declares `get status` the other way (in this process only), to
+    measure what the declaration buys: non-blocking runs on the event loop,
+    blocking takes the hop to the worker pool and back.
     """
     sys.path.insert(0, str(ROOT))
     from anynode.node import Node
 
     node = Node(tempfile.mkdtemp(prefix="bench-rest-"))
-    if inline:
-        object.__setattr__(node.registry.get("get status"), "blocking", False)
+    if flip:
+        spec = node.registry.get("get status")
+        object.__setattr__(spec, "blocking", not spec.blocking)
     reply = node.execute("run rest server where ip = 127.0.0.1 and port = 0 and bind = true").to_text()
     print("PORT", reply.rsplit(":", 1)[1], flush=True)
     try:
@@ -79,8 +84,8 @@ def serve_minimal(size: int) -> None:
 
 def _start(kind: str, size: int) -> tuple[subprocess.Popen[str], int]:
     args = [sys.executable, __file__, f"--serve-{kind.split('-')[0]}", "--size", str(size)]
-    if kind.endswith("-inline"):
-        args.append("--inline")
+    if kind.endswith("-flip"):
+        args.append("--flip")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline() if proc.stdout else ""
     if not line.startswith("PORT"):
@@ -119,13 +124,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--runs", type=int, default=1, help="turns per cell; the best of each is shown")
     parser.add_argument("--serve-anynode", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-minimal", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--inline", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--flip", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_anynode:
-        serve_anynode(args.inline)
+        serve_anynode(args.flip)
         return 0
     if args.serve_minimal:
         serve_minimal(args.size)
@@ -147,25 +153,34 @@ def main() -> int:
             size = len(urllib.request.urlopen(req, timeout=5).read())
             minimal, m_port = _start("minimal", size)
             procs.append(minimal)
-            inline, i_port = _start("anynode-inline", size)
-            procs.append(inline)
-            print(f"get status over REST, {args.duration} s per wrk run, body {size} bytes, {os.cpu_count()} CPUs")
-            print("anynode: as shipped (command in the worker pool); inline: get status declared non-blocking")
+            flipped, i_port = _start("anynode-flip", size)
+            procs.append(flipped)
+            sys.path.insert(0, str(ROOT))
+            from anynode.grammar.registry import Registry
+
+            shipped = "non-blocking" if not Registry.default().get("get status").blocking else "blocking"
+            other = "pool" if shipped == "non-blocking" else "inline"
+            print(f"get status over REST, {args.duration} s per wrk run, body {size} bytes, {os.cpu_count()} CPUs"
+                  + (f", best of {args.runs} runs" if args.runs > 1 else ""))
+            print(f"anynode: as shipped (get status declared {shipped}); {other}: declared the other way")
             print(f"{'connections':<12}{'c':>3} | {'bare req/s':>10} {'p50':>5} {'p99':>5} | "
-                  f"{'anynode':>7} {'p50':>5} {'p99':>5} {'ratio':>5} | {'inline':>7} {'p50':>5} {'p99':>5} {'ratio':>5}")
+                  f"{'anynode':>7} {'p50':>5} {'p99':>5} {'ratio':>5} | {other:>7} {'p50':>5} {'p99':>5} {'ratio':>5}"
+                  + (" | anynode ratio over runs" if args.runs > 1 else ""))
             verdict = []
             for close in (True, False):
                 for conns in args.concurrency:
-                    m = wrk(m_port, conns, close, args.duration, lua)
-                    a = wrk(a_port, conns, close, args.duration, lua)
-                    i = wrk(i_port, conns, close, args.duration, lua)
+                    turns = [(wrk(m_port, conns, close, args.duration, lua), wrk(a_port, conns, close, args.duration, lua),
+                              wrk(i_port, conns, close, args.duration, lua)) for _ in range(args.runs)]
+                    m, a, i = (max((t[k] for t in turns), key=lambda r: r["rps"]) for k in range(3))
                     ra = a["rps"] / m["rps"] if m["rps"] else 0.0
                     ri = i["rps"] / m["rps"] if m["rps"] else 0.0
+                    each = sorted(t[1]["rps"] / t[0]["rps"] for t in turns if t[0]["rps"])
                     label = "new per req" if close else "keep-alive"
-                    errs = sum(x["errors"] for x in (m, a, i))
+                    errs = sum(x["errors"] for t in turns for x in t)
                     print(f"{label:<12}{conns:>3} | {m['rps']:>10.0f} {m['p50']:>5.2f} {m['p99']:>5.2f} | "
                           f"{a['rps']:>7.0f} {a['p50']:>5.2f} {a['p99']:>5.2f} {ra:>5.2f} | "
                           f"{i['rps']:>7.0f} {i['p50']:>5.2f} {i['p99']:>5.2f} {ri:>5.2f}"
+                          + (f" | {each[0]:.2f}-{each[-1]:.2f}" if args.runs > 1 and each else "")
                           + (f"  ({errs:.0f} errors)" if errs else ""))
                     if conns == 8:
                         verdict.append((label, ra, a["p99"]))

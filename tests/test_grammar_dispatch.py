@@ -206,3 +206,36 @@ def test_remote_source_does_not_touch_the_session_if_state(node) -> None:  # typ
     with pytest.raises(NotPermitted):
         node.execute("if 1 == 1", Source.REMOTE)
     assert node.session.last_if is False
+
+
+# -- a line run again (its parse is kept) -----------------------------------------
+
+def test_a_repeated_line_answers_each_caller_in_its_format(node) -> None:  # type: ignore[no-untyped-def]
+    node.fmt = "json"  # anynode --format json
+    for _ in range(2):
+        assert isinstance(node.execute("get status"), Json)
+        assert isinstance(node.execute("get status", Source.REST), Message)
+
+
+def test_a_repeated_line_reads_variables_each_time(node, run) -> None:  # type: ignore[no-untyped-def]
+    for fmt, kind in (("json", Json), ("table", Message), ("json", Json)):
+        run(f'f = "{fmt}"')
+        assert isinstance(node.execute("get status where format = !f"), kind)
+    run("set node name first")
+    assert run("get status").startswith("first@")
+    run("set node name second")
+    assert run("get status").startswith("second@")
+
+
+def test_a_repeated_bad_line_fails_every_time(node) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(2):
+        with pytest.raises(CommandSyntaxError, match="xml"):
+            node.execute("get status where format = xml")
+        with pytest.raises(CommandNotFound):
+            node.execute("get statuz")
+
+
+def test_a_line_run_locally_is_still_refused_to_a_peer(node) -> None:  # type: ignore[no-untyped-def]
+    node.execute("create work directories")
+    with pytest.raises(NotPermitted):
+        node.execute("create work directories", Source.REMOTE)

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from anynode.errors import NotPermitted, RemoteError
+from anynode.errors import AnyNodeError, NotPermitted, RemoteError
 from anynode.grammar.dispatch import Source
 from anynode.node import Node
 from anynode.results import Replies
@@ -145,9 +145,11 @@ def test_second_tcp_server_says_already_running(peers: list[Node]) -> None:
         start_tcp(peers[1])
 
 
-def test_run_client_empty_destination_is_not_yet_available(peers: list[Node]) -> None:
-    with pytest.raises(Exception, match="not available yet"):
-        peers[0].execute('run client () sql demo "select 1"')
+@pytest.mark.parametrize("line", ['run client () sql demo "select 1"', "run client ( ) get status"])
+def test_run_client_empty_destination_is_not_yet_available(peers: list[Node], line: str) -> None:
+    with pytest.raises(AnyNodeError, match="whole network.*not available yet") as info:
+        peers[0].execute(line)
+    assert "run client (ip:port)" in (info.value.hint or "")
 
 
 def test_get_connections_shows_where_the_tcp_server_listens(peers: list[Node]) -> None:

@@ -120,3 +120,56 @@ def test_dribbling_body_times_out(slow_url: str, node) -> None:  # type: ignore[
         _still_serves(slow_url)
         status, _, body = read_response(slow)
         assert status == 408 and b"did not arrive" in body
+
+
+def test_head_reply_has_no_body_and_the_connection_goes_on(url: str) -> None:
+    with socket.create_connection(("127.0.0.1", port_of(url)), timeout=3) as sock:
+        sock.sendall(b"HEAD /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(65536)
+            assert chunk, head
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")  # nothing after the head
+        sock.sendall(GET_STATUS)
+        status, _, body = read_response(sock)
+        assert status == 200 and body.endswith(b" running")
+
+
+def test_expect_100_continue_is_answered_before_the_body(url: str, node) -> None:  # type: ignore[no-untyped-def]
+    node.execute("create work directories")
+    rows = b'{"value": 1}'
+    with socket.create_connection(("127.0.0.1", port_of(url)), timeout=3) as sock:
+        sock.sendall(b"PUT / HTTP/1.1\r\nHost: x\r\ndbms: d\r\ntable: t\r\nExpect: 100-continue\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(rows))
+        interim = sock.recv(65536)
+        assert interim.startswith(b"HTTP/1.1 100"), interim
+        sock.sendall(rows)
+        status, _, body = read_response(sock)
+        assert status == 200, body
+
+
+def test_pipelined_requests_get_their_replies_in_order(url: str) -> None:
+    last = b"GET / HTTP/1.1\r\nHost: x\r\ncommand: get status\r\nConnection: close\r\n\r\n"
+    reply = raw_exchange(port_of(url), GET_STATUS + b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n" + last)
+    assert reply.count(b"HTTP/1.1 200") == 3
+    first, second, third = reply.split(b"HTTP/1.1 200")[1:]
+    assert first.endswith(b" running") and second.endswith(b'{"status":"live"}') and third.endswith(b" running")
+
+
+def test_connection_close_gets_the_whole_reply(url: str) -> None:
+    reply = raw_exchange(port_of(url), b"GET / HTTP/1.1\r\nHost: x\r\ncommand: get status\r\nConnection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200") and b"connection: close" in reply.lower()
+    assert reply.endswith(b" running")
+
+
+def test_idle_keep_alive_connection_is_not_a_slow_request(slow_url: str) -> None:
+    """The header deadline (0.5 s here) runs from a request's first byte; an idle
+    connection between requests is the keep-alive timeout's business (5 s)."""
+    with socket.create_connection(("127.0.0.1", port_of(slow_url)), timeout=3) as sock:
+        sock.sendall(GET_STATUS)
+        assert read_response(sock)[0] == 200
+        time.sleep(1.2)
+        sock.sendall(GET_STATUS)
+        status, _, body = read_response(sock)
+        assert status == 200 and body.endswith(b" running")

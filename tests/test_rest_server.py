@@ -102,6 +102,22 @@ def test_only_non_blocking_commands_run_on_the_event_loop(node) -> None:  # type
     assert both[1].startswith("anynode:rest-worker_")
 
 
+def test_monitoring_commands_answer_while_every_worker_is_busy(node) -> None:  # type: ignore[no-untyped-def]
+    release = add_test_commands(node)
+    url = start(node, "and threads = 1")
+    with ThreadPoolExecutor(1) as pool:
+        busy = pool.submit(httpx.get, url, headers={"command": "test wait"}, timeout=5)
+        deadline = time.monotonic() + 3
+        while not any("worker" in n for n in _rest_threads()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for command in ("get status", "get hostname", "get connections", "get rest server info", "get rest calls"):
+            r = httpx.get(url, headers={"command": command}, timeout=2)
+            assert r.status_code == 200, (command, r.text)
+        assert not busy.done()
+        release.set()
+        assert busy.result().text == "done waiting"
+
+
 def test_a_slow_command_gets_504(node) -> None:  # type: ignore[no-untyped-def]
     release = add_test_commands(node)
     url = start(node)

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from anynode.errors import CommandSyntaxError, NotPermitted
-from anynode.grammar.parser import parse
+from anynode.grammar.parser import Invocation, parse
 from anynode.grammar.registry import Registry
-from anynode.grammar.tokens import OP, QUOTED, STRING, WORD, Token, split_tokens, tokenize
+from anynode.grammar.tokens import GROUP, OP, QUOTED, STRING, WORD, Token, split_tokens, tokenize
 from anynode.grammar.variables import expand_tokens
 from anynode.results import Batch, Empty, Message, Result
 
@@ -44,10 +44,9 @@ class Source(enum.Enum):
     REST = "rest"
     SCHEDULER = "scheduler"
 
-    @property
-    def external(self) -> bool:
-        """True for commands that arrived over the network."""
-        return self in (Source.REMOTE, Source.REST)
+    def __init__(self, value: str) -> None:
+        self.external = value in ("remote", "rest")
+        """True for commands that arrived over the network (read on every command)."""
 
 
 class ControlFlow(Exception):
@@ -72,7 +71,7 @@ class NodeLike(Protocol):
     def del_var(self, name: str) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """State of one interactive session or one running script.
 
@@ -84,7 +83,7 @@ class Frame:
     script: Any = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
     """What a handler is called with: the node, where the command came from,
     the session or script it runs in, and the peer that sent it."""
@@ -116,7 +115,11 @@ def execute(ctx: Context, line: str) -> Result:
     so an error points at the right column of any of its commands.
     """
     results: list[Result] = []
-    for raw in split_tokens(tokenize(line)):
+    for typed, bound in _steps(ctx.node.registry, line):
+        if bound is not None:
+            results.append(_invoke(ctx, bound))
+            continue
+        raw = list(typed)
         if len(raw) == 1 and raw[0].kind == WORD and raw[0].text[:1] in "!$" and len(raw[0].text) > 1:
             results.append(Message(ctx.expand(raw)[0].text))
             continue
@@ -124,6 +127,51 @@ def execute(ctx: Context, line: str) -> Result:
     if not results:
         return Empty()
     return results[0] if len(results) == 1 else Batch(tuple(results))
+
+
+# Lines longer than this (policies, JSON values) are tokenized afresh each time.
+_KEEP_LINE = 256
+_KEEP_LINES = 1024
+_PLAIN = (str, int, float, bool, type(None))
+Step = tuple[tuple[Token, ...], Invocation | None]
+
+
+def _steps(registry: Registry, line: str) -> tuple[Step, ...]:
+    """The commands of ``line``: tokens as typed, and the parse when it cannot change.
+
+    A command is parsed here, once per table, when nothing in it is read at
+    run time: no variable, no ``~`` (a path converter reads $HOME), not an
+    assignment, and its values are plain (a handler cannot change them for
+    the next caller). Repeated lines (REST polling, scheduled tasks) then
+    skip the tokenizer and the parser; everything else runs as before.
+    """
+    cache = registry.parsed
+    steps: tuple[Step, ...] | None = cache.get(line)
+    if steps is None:
+        commands = split_tokens(tokenize(line))
+        if len(line) > _KEEP_LINE:
+            return tuple((tuple(raw), None) for raw in commands)
+        steps = tuple((tuple(raw), _bound(registry, raw)) for raw in commands)
+        if len(cache) >= _KEEP_LINES:
+            cache.clear()
+        cache[line] = steps
+    return steps
+
+
+def _bound(registry: Registry, raw: list[Token]) -> Invocation | None:
+    for tok in raw:
+        if "~" in tok.text or (tok.kind in (WORD, GROUP) and ("!" in tok.text or "$" in tok.text)):
+            return None
+    if ((len(raw) >= 2 and raw[1].kind == OP) or raw[0].kind == OP
+            or (len(raw) >= 4 and raw[0].is_word("set") and raw[2].is_op("="))):
+        return None  # an assignment, a concatenation, or an error that execute_tokens words
+    try:
+        inv = parse(list(raw), registry)
+    except Exception:  # not kept: the same parse fails again, in its turn, when the line runs
+        return None
+    if inv.spec.raw or not all(isinstance(v, _PLAIN) for v in inv.kwargs.values()):
+        return None
+    return inv
 
 
 def _concat(tokens: list[Token]) -> str:
@@ -209,16 +257,29 @@ def execute_tokens(ctx: Context, tokens: list[Token], raw: list[Token] | None = 
         raise CommandSyntaxError(f"a command cannot start with '{tokens[0].text}'", offset=tokens[0].start,
                                  hint="write a command, or name = value")
     inv = parse(tokens, ctx.node.registry)
+    if inv.spec.raw:
+        _check_source(ctx, inv)
+        ctx.raw_rest = raw[len(raw) - len(inv.rest):] if len(raw) == len(tokens) else list(inv.rest)
+        return _shaped(inv.spec.handler(ctx, inv.rest))
+    return _invoke(ctx, inv)
+
+
+def _check_source(ctx: Context, inv: Invocation) -> None:
     if ctx.source.external and not inv.spec.remote:
         raise NotPermitted(f"'{inv.spec.name}' may not be run by a peer or a REST client",
                            hint="run it on the node itself")
-    if inv.spec.raw:
-        ctx.raw_rest = raw[len(raw) - len(inv.rest):] if len(raw) == len(tokens) else list(inv.rest)
-        result = inv.spec.handler(ctx, inv.rest)
-    else:
-        if ctx.fmt == "json" and "format" in inv.kwargs and "format" not in inv.given:
-            inv.kwargs["format"] = "json"
-        result = inv.spec.handler(ctx, **inv.kwargs)
+
+
+def _invoke(ctx: Context, inv: Invocation) -> Result:
+    """Call the handler of a parsed (not raw) command; ``inv`` is left as it was."""
+    _check_source(ctx, inv)
+    kwargs = inv.kwargs
+    if ctx.fmt == "json" and "format" in kwargs and "format" not in inv.given:
+        kwargs = {**kwargs, "format": "json"}
+    return _shaped(inv.spec.handler(ctx, **kwargs))
+
+
+def _shaped(result: Any) -> Result:
     if result is None:
         return Empty()
     if isinstance(result, str):

@@ -56,11 +56,17 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
 
 
 class Registry:
-    """A node's command table."""
+    """A node's command table.
+
+    ``parsed`` keeps command lines already bound to this table, for the
+    dispatcher: a table does not change once made, so a line without
+    variables binds to the same command and values every time.
+    """
 
     def __init__(self, specs: dict[tuple[str, ...], CommandSpec] | None = None) -> None:
         self._by_words = dict(_DEFAULT if specs is None else specs)
         self._longest = max((len(k) for k in self._by_words), default=1)
+        self.parsed: dict[str, Any] = {}
 
     @classmethod
     def default(cls) -> Registry:

@@ -53,7 +53,7 @@ def get_node_name(ctx: Context) -> Result:
     return Message(ctx.node.name)
 
 
-@command("get hostname", remote=True, keywords=NODE_INFO, examples=["get hostname", "hostname = get hostname"])
+@command("get hostname", remote=True, blocking=False, keywords=NODE_INFO, examples=["get hostname", "hostname = get hostname"])
 def get_hostname(ctx: Context) -> Result:
     """Show the host name of the machine the node runs on."""
     import socket

@@ -109,7 +109,7 @@ def _rest(ctx: Context, running: bool) -> Any:
     return service
 
 
-@command("get rest server info", options=[FMT], remote=True, keywords=NET,
+@command("get rest server info", options=[FMT], remote=True, blocking=False, keywords=NET,
          examples=["get rest server info", "get rest server info where format = json"])
 def get_rest_server_info(ctx: Context, format: str) -> Result:
     """Show how the REST server runs: address, pool, timeout, TLS, authentication, requests served."""
@@ -122,7 +122,7 @@ def _when(t: float) -> str:
 
 
 @command("get rest calls", options=[FMT, Opt("last", Int(1, 100), help="list the last N calls instead")],
-         remote=True, keywords=NET,
+         remote=True, blocking=False, keywords=NET,
          examples=["get rest calls", "get rest calls where last = 10", "get rest calls where format = json"])
 def get_rest_calls(ctx: Context, format: str, last: int | None) -> Result:
     """Count the REST calls by caller and method (with their status codes), or list the last ones.
@@ -148,7 +148,7 @@ def get_rest_calls(ctx: Context, format: str, last: int | None) -> Result:
 CONNECTION_TYPES = (("TCP", "TCP"), ("REST", "REST"), ("Messaging", "Messaging"))
 
 
-@command("get connections", options=[FMT], remote=True, keywords=NET,
+@command("get connections", options=[FMT], remote=True, blocking=False, keywords=NET,
          examples=["get connections", "get connections where format = json"])
 def get_connections(ctx: Context, format: str) -> Result:
     """Show the addresses of the node's TCP, REST and messaging servers.

@@ -4,7 +4,8 @@ A small hand-written ASGI callable (no framework: the routes are few and the
 hot path must stay short). It reads AnyLog's dialect (``GET /`` with a
 ``command`` header, POST for commands that change the node, PUT of JSON
 rows), plus ``POST /command``, health endpoints and ``/openapi.json``.
-Commands run in the server's bounded worker pool, never on the event loop;
+Commands run in the server's bounded worker pool, except those declared
+non-blocking, which run on the event loop without the hop to a worker;
 errors are rendered here, at the edge, with their real HTTP status.
 """
 
@@ -97,6 +98,7 @@ class RestApp:
         self._openapi = openapi
         self._openapi_body: bytes | None = None
         self._challenges: list[tuple[bytes, bytes]] = []
+        self._products: dict[bytes, str] = {}
         if settings.token:
             self._challenges.append((b"www-authenticate", b'Bearer realm="anynode"'))
         if settings.user is not None:
@@ -111,7 +113,8 @@ class RestApp:
         headers = dict(scope["headers"])
         client = scope.get("client")
         peer = f"{client[0]}:{client[1]}" if client else "unknown"
-        target = _text(headers[b"command"]) if b"command" in headers else scope["path"]
+        command = headers.get(b"command")
+        target = scope["path"] if command is None else _text(command)
         error = ""
         try:
             status, body, ctype, extra = await self._route(scope, method, headers, peer, receive)
@@ -127,12 +130,20 @@ class RestApp:
                 method, peer)
             error = str(exc)
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
-                                *CORS, *extra]})
+                    "headers": [(b"content-type", ctype), (b"content-length", b"%d" % len(body)), *CORS, *extra]})
         await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
-        agent = headers.get(b"anylog-agent") or headers.get(b"user-agent") or b""
-        self.stats.record(peer.rsplit(":", 1)[0], dialect.caller_product(_text(agent)), method, target,
+        self.stats.record(client[0] if client else "unknown", self._caller(headers), method, target,
                           status, (time.perf_counter() - started) * 1000, error)
+
+    def _caller(self, headers: dict[bytes, bytes]) -> str:
+        """The caller's product for the stats, remembered per User-Agent (clients repeat theirs)."""
+        agent = headers.get(b"anylog-agent") or headers.get(b"user-agent") or b""
+        product = self._products.get(agent)
+        if product is None:
+            if len(self._products) >= 256:
+                self._products.clear()
+            product = self._products[agent] = dialect.caller_product(_text(agent))
+        return product
 
     def _error(self, exc: AnyNodeError, method: str, peer: str) -> Reply:
         extra = NO_HEADERS
@@ -252,10 +263,10 @@ class RestApp:
         if hdrs.get(b"into"):
             raise NotAvailable("the 'into' header (html/pdf output) is not available", hint="drop the header")
         inline = False if as_json else self.rule.check(method, line)
-        timeout = dialect.parse_timeout(_text(hdrs[b"timeout"]) if b"timeout" in hdrs else None,
-                                        self.settings.timeout)
+        timeout = (dialect.parse_timeout(_text(hdrs[b"timeout"]), self.settings.timeout) if b"timeout" in hdrs
+                   else self.settings.timeout)
         destination = _text(hdrs[b"destination"]) if b"destination" in hdrs else None
-        if dialect.is_local(destination):
+        if destination is None or dialect.is_local(destination):
             if inline:  # declared non-blocking: no thread hop (it costs ~150 us here)
                 result = self._execute(line, peer)
                 return self._shape(result, as_json)

@@ -186,7 +186,7 @@ def forward_command(node: Any, command: str, destination: str, timeout: float | 
     from anynode.net.peers import ask_peers
 
     if destination.strip().lower() == "network":
-        raise NotAvailable("destination 'network' is not yet available",
+        raise NotAvailable("destination 'network' (the whole network) is not available yet",
                            hint="name the peers: destination: ip:port, ip:port")
     dests = parse_destinations(destination)
     if dests.query or not dests.dests:

@@ -44,18 +44,19 @@ class RestStats:
     def __init__(self, keep: int = 100) -> None:
         self._lock = threading.Lock()
         self._by_caller: dict[tuple[str, str], _Counter] = {}
-        self._by_status: collections.Counter[tuple[str, int]] = collections.Counter()
-        self._last: collections.deque[Call] = collections.deque(maxlen=keep)
+        # plain tuples, made into Calls when read (a NamedTuple costs a Python-level __new__ per request)
+        self._last: collections.deque[tuple[float, str, str, str, str, int, float]] = collections.deque(maxlen=keep)
         self.total = 0
 
     def record(self, client: str, caller: str, method: str, target: str, status: int, ms: float,
                error: str = "") -> None:
         """Count one request."""
         now = time.time()
+        key = (caller, method)
         with self._lock:
-            counter = self._by_caller.get((caller, method))
+            counter = self._by_caller.get(key)
             if counter is None:
-                counter = self._by_caller[(caller, method)] = _Counter(now)
+                counter = self._by_caller[key] = _Counter(now)
             counter.processed += 1
             counter.last = now
             counter.last_caller = client
@@ -63,8 +64,7 @@ class RestStats:
             if status >= 400:
                 counter.errors += 1
                 counter.last_error = f"{status} {error}".strip()
-            self._by_status[(method, status)] += 1
-            self._last.append(Call(now, client, caller, method, target, status, ms))
+            self._last.append((now, client, caller, method, target, status, ms))
             self.total += 1
 
     def callers(self) -> list[tuple[str, str, int, int, str, str, float, float, str]]:
@@ -77,15 +77,19 @@ class RestStats:
                     for (caller, method), c in sorted(self._by_caller.items())]
 
     def statuses(self) -> dict[str, dict[str, int]]:
-        """{method: {status: count}}."""
-        out: dict[str, dict[str, int]] = {}
+        """{method: {status: count}}, summed over the callers."""
+        totals: collections.Counter[tuple[str, int]] = collections.Counter()
         with self._lock:
-            for (method, status), n in sorted(self._by_status.items()):
-                out.setdefault(method, {})[str(status)] = n
+            for (_, method), counter in self._by_caller.items():
+                for status, n in counter.statuses.items():
+                    totals[(method, status)] += n
+        out: dict[str, dict[str, int]] = {}
+        for (method, status), n in sorted(totals.items()):
+            out.setdefault(method, {})[str(status)] = n
         return out
 
     def recent(self, n: int) -> list[Call]:
         """The last ``n`` calls, newest last."""
         with self._lock:
             calls = list(self._last)
-        return calls[-n:] if n > 0 else []
+        return [Call._make(c) for c in calls[-n:]] if n > 0 else []
