@@ -109,6 +109,26 @@ def test_read_connection_is_read_only_even_when_the_text_looks_like_a_query(cata
     assert catalog.query(dbms, "SELECT count(*) FROM t")[1][0][0] == 1
 
 
+def test_reused_read_connections_see_every_commit_and_stay_read_only(catalog: DatabaseCatalog,
+                                                                    dbms: str) -> None:
+    catalog.execute(dbms, "CREATE TABLE t (x INTEGER)")
+    for n in range(1, 6):  # each query after a commit, on a read connection used before
+        catalog.execute(dbms, f"INSERT INTO t VALUES ({n})")
+        assert catalog.query(dbms, "SELECT count(*) FROM t")[1][0][0] == n
+        with pytest.raises(StoreError):
+            catalog.query(dbms, "WITH d AS (SELECT 1) DELETE FROM t")
+    catalog.execute(dbms, "ALTER TABLE t ADD COLUMN y INTEGER")  # a schema change is seen too
+    assert catalog.query(dbms, "SELECT x, y FROM t ORDER BY x")[1][0] == (1, None)
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(catalog.query(dbms, "SELECT count(*) FROM t")[1][0][0]))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [5] * 8
+
+
 def test_bad_sql_is_a_store_error_with_sql_failure_code(catalog: DatabaseCatalog, dbms: str) -> None:
     with pytest.raises(StoreError, match="SQL failed") as e:
         catalog.query(dbms, "SELECT * FROM no_such_table")
