@@ -106,7 +106,8 @@ def _protocol_class(client_timeout: float) -> type[HttpToolsProtocol]:
             self._began = None
             super().on_headers_complete()
             cycle, joined = self.cycle, self._joined
-            if cycle is not None and joined is not None and cycle.transport is self.transport:
+            if (cycle is not None and joined is not None and cycle.transport is self.transport
+                    and hasattr(cycle, "response_started")):  # uvicorn's cycle as we know it, else as is
                 cycle.transport = joined  # type: ignore[assignment]
                 joined.expect(cycle)
 
