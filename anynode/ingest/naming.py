@@ -19,6 +19,8 @@ from anynode.errors import IngestError
 BAD_NAME = 119
 SHAPE = "dbms.table[.source.hash.instructions].json (or .json.gz), e.g. demo.sensor.json"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: A database or table name given outside a file name (REST headers, ingest_rows), lower-cased first.
+TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _SUFFIXES = (".json.gz", ".json")
 
 

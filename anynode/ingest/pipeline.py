@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from anynode.errors import IngestError, NoSuchDatabase
-from anynode.ingest.naming import BAD_NAME, FileName, parse_file_name
+from anynode.ingest.naming import BAD_NAME, TABLE_NAME, FileName, parse_file_name
 from anynode.ingest.reader import DEFAULT_LIMITS, ReadLimits, bad, file_hash, read_batches
 from anynode.ingest.transform import MAP_FAILED, Batch, column_values, prepare
 from anynode.store import tsd
@@ -283,7 +283,7 @@ def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, c
     recorded in tsd_info and a repeat is refused with code 86; without it they are not recorded.
     """
     dbms, table = dbms.lower(), table.lower()
-    if not re.match(r"^[a-z_][a-z0-9_]{0,62}$", table):
+    if not TABLE_NAME.fullmatch(table):
         raise IngestError(f"Table name {table!r} is not a name",
                           hint="letters, digits and _, not starting with a digit", code=BAD_NAME)
     read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]]

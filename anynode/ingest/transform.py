@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from itertools import chain
 from operator import itemgetter
 from typing import Any, Sequence
@@ -42,12 +42,10 @@ _NONE = type(None)
 _UNSAFE = re.compile(r"[^a-z0-9_]")
 # The start of an ISO 8601 date-time; datetime.fromisoformat then checks the whole value.
 _TS_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
-_TS_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?![0-9])")
 # The common spelling, checked for a whole column in one regex pass over the joined values:
 # whole seconds or exactly six digits, UTC written as Z, +00:00 or nothing.
 _TS_LINE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?(?:Z|\+00:00)?"
 _TS_COLUMN = re.compile(f"{_TS_LINE}(?:\n{_TS_LINE})*")
-_ZERO = timedelta(0)
 
 
 def _fromiso_310(value: str) -> datetime:

@@ -24,10 +24,10 @@ from typing import Any
 import orjson
 
 from anynode.errors import ConfigError, IngestError
+from anynode.ingest.naming import TABLE_NAME
 
 MODES = ("file", "streaming")
 ROWS_HINT = "send JSON rows: one object, an array of objects, or one object per line"
-_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # what the operator accepts as dbms and table (ingest.naming)
 _PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -54,7 +54,7 @@ def _target(dbms: str | None, table: str | None, mode: str | None, source: str |
                      hint="send e.g. 'dbms: test' and 'table: readings' with the rows", code=119)
     dbms, table = str(dbms).strip().lower(), str(table).strip().lower()
     for what, value in (("dbms", dbms), ("table", table)):
-        if not _NAME.fullmatch(value):
+        if not TABLE_NAME.fullmatch(value):
             raise BadPut(f"{what} name '{value}' is not accepted",
                          hint="use letters, digits and _, not starting with a digit (at most 63)", code=119)
     mode = (mode or "").strip().lower() or "file"

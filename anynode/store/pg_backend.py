@@ -8,12 +8,11 @@ costs a password handshake); each is used by one thread at a time.
 
 from __future__ import annotations
 
-import queue
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Sequence
 
 from anynode.errors import StoreError
-from anynode.store.backend import Backend, ColType
+from anynode.store.backend import Backend, ColType, ReaderPool
 
 _SQL_TYPES = {
     ColType.BOOL: "boolean",
@@ -24,7 +23,6 @@ _SQL_TYPES = {
 }
 # udt_name of the columns binary COPY can fill from the Python values the transform makes.
 _BINARY_OK = {"bool", "int2", "int4", "int8", "float4", "float8", "timestamp", "text", "varchar", "bpchar"}
-_POOL = 4
 
 
 def _psycopg() -> Any:
@@ -53,7 +51,9 @@ class PostgresBackend(Backend):
             self._kw["user"] = user
         if password:
             self._kw["password"] = password
-        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._readers = ReaderPool(
+            lambda: self._connect(self.dbname, autocommit=True, options="-c default_transaction_read_only=on"),
+            lambda conn: not (conn.closed or conn.broken))
         # table -> column udt names, for the writer's current transaction only (a file's batches
         # share one lookup); dropped at begin and by every schema change made through this backend.
         self._udt_cache: dict[str, dict[str, str]] = {}
@@ -93,30 +93,14 @@ class PostgresBackend(Backend):
     def open_writer(self) -> Any:
         return self._connect(self.dbname, autocommit=False)
 
-    @contextmanager
-    def reader(self) -> Iterator[Any]:
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            conn = self._connect(self.dbname, autocommit=True,
-                                 options="-c default_transaction_read_only=on")
-        try:
-            yield conn
-        finally:
-            if conn.closed or conn.broken or self._idle.qsize() >= _POOL:
-                conn.close()
-            else:
-                self._idle.put(conn)
+    def reader(self) -> AbstractContextManager[Any]:
+        return self._readers.connection()
 
     def close_connection(self, conn: Any) -> None:
         conn.close()
 
     def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+        self._readers.close()
 
     def drop_database(self) -> None:
         """Drop this database on the server (tests and ``drop dbms``); readers are closed first."""

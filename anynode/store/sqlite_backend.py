@@ -9,14 +9,13 @@ about three times faster than ``insert_all``.
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import uuid
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
-from anynode.store.backend import Backend, ColType
+from anynode.store.backend import Backend, ColType, ReaderPool
 
 _SQL_TYPES = {
     ColType.BOOL: "BOOLEAN",
@@ -26,7 +25,6 @@ _SQL_TYPES = {
     ColType.TEXT: "TEXT",
 }
 BUSY_TIMEOUT_MS = 10_000
-_POOL = 4  # idle reader connections kept: opening one costs ~50 us, a small query ~3 us
 
 
 class SqliteBackend(Backend):
@@ -41,8 +39,8 @@ class SqliteBackend(Backend):
         # A named shared-cache memory database lets readers on other threads see the writer's data.
         self._uri = (f"file:{path}" if path is not None
                      else f"file:anynode-{name}-{uuid.uuid4().hex}?mode=memory&cache=shared")
-        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
-        self._closed = False
+        # A reader that comes back in a transaction would pin an old snapshot (and stop WAL checkpoints).
+        self._readers = ReaderPool(self._open_reader, lambda conn: not conn.in_transaction)
 
     @property
     def address(self) -> str:
@@ -65,30 +63,17 @@ class SqliteBackend(Backend):
             conn.execute("PRAGMA synchronous = NORMAL")
         return conn
 
-    @contextmanager
-    def reader(self) -> Iterator[sqlite3.Connection]:
+    def _open_reader(self) -> sqlite3.Connection:
+        conn = self._connect()
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+
+    def reader(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read-only connection from a small pool (taken by one thread at a time)."""
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            conn = self._connect()
-            conn.execute("PRAGMA query_only = ON")
-        try:
-            yield conn
-        finally:
-            # An open transaction would pin an old snapshot (and stop WAL checkpoints): not kept.
-            if conn.in_transaction or self._closed or self._idle.qsize() >= _POOL:
-                conn.close()
-            else:
-                self._idle.put(conn)
+        return self._readers.connection()
 
     def close(self) -> None:
-        self._closed = True  # a reader still in use is closed when it comes back
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+        self._readers.close()
 
     def close_connection(self, conn: Any) -> None:
         conn.close()

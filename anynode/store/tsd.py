@@ -70,10 +70,17 @@ def allocate(backend: Backend, conn: Any, rec: TsdRecord) -> int:
     found = lookup(backend, conn, rec.file_hash)
     if found:
         return found[0]
+    return _insert(backend, conn, rec)
+
+
+def _insert(backend: Backend, conn: Any, rec: TsdRecord, status1: str | None = None,
+            status2: str | None = None) -> int:
+    """A new tsd_info row for ``rec`` with rows = 0; its file_id."""
     cur = conn.execute(backend.sql(
         f"INSERT INTO {TSD_TABLE} (dbms_name, table_name, source, file_hash, instructions, file_time, "
-        f"{backend.quote('rows')}) VALUES (?, ?, ?, ?, ?, ?, 0) RETURNING file_id"),
-        (rec.dbms, rec.table, rec.source, rec.file_hash, rec.instructions, _time(backend, rec.file_time)))
+        f"{backend.quote('rows')}, status1, status2) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING file_id"),
+        (rec.dbms, rec.table, rec.source, rec.file_hash, rec.instructions, _time(backend, rec.file_time),
+         status1, status2))
     return int(cur.fetchone()[0])
 
 
@@ -102,9 +109,4 @@ def add_record(backend: Backend, conn: Any, rec: TsdRecord, status1: str | None,
     ensure_tsd_table(backend, conn, serial=True)
     if lookup(backend, conn, rec.file_hash):
         return None
-    cur = conn.execute(backend.sql(
-        f"INSERT INTO {TSD_TABLE} (dbms_name, table_name, source, file_hash, instructions, file_time, "
-        f"{backend.quote('rows')}, status1, status2) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING file_id"),
-        (rec.dbms, rec.table, rec.source, rec.file_hash, rec.instructions, _time(backend, rec.file_time),
-         status1, status2))
-    return int(cur.fetchone()[0])
+    return _insert(backend, conn, rec, status1, status2)
