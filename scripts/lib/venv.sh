@@ -27,3 +27,16 @@ ensure_venv() {
     fi
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 }
+
+# pip_install ARGS...: install into ./.venv quietly; pip's output (build notes included) is shown only on failure.
+pip_install() {
+    local log
+    log=$(mktemp)
+    if ! .venv/bin/python -m pip install -q "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        echo "pip install $* failed (output above)" >&2
+        return 1
+    fi
+    rm -f "$log"
+}
