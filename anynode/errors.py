@@ -156,3 +156,15 @@ class ScriptError(AnyNodeError):
         self.cause = cause
         if isinstance(cause, AnyNodeError):
             self.exit_code = cause.exit_code
+
+
+class QueryCancelled(AnyNodeError):
+    """Work stopped on purpose before it ended (a REST timeout, the node stopping, Ctrl-C)."""
+
+    http_status = 504
+
+
+class ResultTooLarge(AnyNodeError):
+    """A query's rows passed the node's cap on what one reply may hold (the client narrows the query)."""
+
+    http_status = 400

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from anynode import __version__
+from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError
 from anynode.grammar.dispatch import Context, ControlFlow, Frame, Source, execute
 from anynode.grammar.registry import Registry
@@ -133,7 +134,8 @@ class Node:
         return self.get_var("node_name") or "anynode"
 
     # -- running commands -----------------------------------------------
-    def context(self, source: Source = Source.CLI, frame: Frame | None = None, peer: str | None = None) -> Context:
+    def context(self, source: Source = Source.CLI, frame: Frame | None = None, peer: str | None = None,
+                cancel: Cancel | None = None) -> Context:
         """A context for running commands from ``source``.
 
         Local commands answer in the node's output format (``--format json``
@@ -141,19 +143,19 @@ class Node:
         chose otherwise); peers choose their own.
         """
         if source.external:
-            return Context(self, source, frame or Frame(), peer, "table")
-        return Context(self, source, frame or self.session, peer, self.fmt)
+            return Context(self, source, frame or Frame(), peer, "table", cancel=cancel)
+        return Context(self, source, frame or self.session, peer, self.fmt, cancel=cancel)
 
     def execute(self, line: str, source: Source = Source.CLI, frame: Frame | None = None,
-                peer: str | None = None) -> Result:
-        """Run one command line and record it in the event or error log.
+                peer: str | None = None, cancel: Cancel | None = None) -> Result:
+        """Run one command line and record it in the event or error log; ``cancel`` stops its queries.
 
         Raises:
             AnyNodeError: the command failed; the caller renders it.
         """
         level = logging.DEBUG if source in _QUIET_SOURCES else logging.INFO
         try:
-            result = execute(self.context(source, frame, peer), line)
+            result = execute(self.context(source, frame, peer, cancel), line)
         except ControlFlow:
             if self.log.isEnabledFor(level):
                 self.log.log(level, "(ok) %s", self.registry.redact(line))

@@ -150,6 +150,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(HMAC-SHA256) and frames without it are refused. Empty: off."),
     Setting("tls_ca_file", "", str, "When set, 'run client' talks TLS to peers and trusts this CA (PEM file)."),
     Setting("remote_timeout", Seconds(20), Seconds, "How long 'run client' waits for peers' replies.", minimum=0.1),
+    Setting("max_result_size", ByteSize(64 * 1024**2), ByteSize, "Most that the rows of one 'sql' query may weigh "
+            "(text and blobs by length, other values 8 bytes each); a larger result is an error. 0: no cap.",
+            minimum=0),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

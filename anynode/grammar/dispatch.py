@@ -26,6 +26,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from anynode.cancel import Cancel
 from anynode.errors import CommandSyntaxError, NotPermitted
 from anynode.grammar.parser import Invocation, parse
 from anynode.grammar.registry import Registry
@@ -86,7 +87,8 @@ class Frame:
 @dataclass(slots=True)
 class Context:
     """What a handler is called with: the node, where the command came from,
-    the session or script it runs in, and the peer that sent it."""
+    the session or script it runs in, the peer that sent it, and the token
+    that says when whoever waits for the answer has given up."""
 
     node: Any
     source: Source = Source.CLI
@@ -94,6 +96,7 @@ class Context:
     peer: str | None = None
     fmt: str = "table"
     raw_rest: list[Token] = field(default_factory=list)  # a raw command's words as typed, before expansion
+    cancel: Cancel | None = None
 
     def run(self, line: str) -> Result:
         """Run a nested command line in this context."""

@@ -13,6 +13,7 @@ from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.tokens import STRING, WORD, Token
 from anynode.grammar.types import BOOL, FORMAT, TEXT, Choice, Port
 from anynode.results import Json, Message, Result, Table
+from anynode.store.backend import QueryLimits
 
 DBMS = ("dbms", "data")
 FMT = Opt("format", FORMAT, default="table", help="table, or json for programs")
@@ -30,6 +31,9 @@ _NETWORK_OPTIONS = ("dest", "file", "table", "drop", "extend", "include", "max_t
              Opt("type", Choice("sqlite", "psql"), default="sqlite", help="sqlite (a file under !dbms_dir) or psql"),
              Opt("user", TEXT, help="PostgreSQL user"),
              Opt("password", TEXT, help="PostgreSQL password"),
+             Opt("reader_user", TEXT, help="PostgreSQL role for queries (SELECT only); needed for peers' and REST "
+                 "queries when user is a superuser"),
+             Opt("reader_password", TEXT, help="password of reader_user"),
              Opt("ip", TEXT, help="PostgreSQL host (default 127.0.0.1)"),
              Opt("port", Port(), help="PostgreSQL port (default 5432)"),
              Opt("memory", BOOL, default=False, help="sqlite only: keep the database in memory"),
@@ -41,14 +45,18 @@ _NETWORK_OPTIONS = ("dest", "file", "table", "drop", "extend", "include", "max_t
              "and ip = 127.0.0.1 and port = 5432",
              "connect dbms scratch where type = sqlite and memory = true",
          ])
-def connect_dbms(ctx: Context, name: str, type: str, user: str | None, password: str | None, ip: str | None,
+def connect_dbms(ctx: Context, name: str, type: str, user: str | None, password: str | None,
+                 reader_user: str | None, reader_password: str | None, ip: str | None,
                  port: int | None, memory: bool, autocommit: bool, unlog: bool) -> Result:
     """Connect a logical database: SQLite (the embedded default, one file per database) or PostgreSQL.
 
     Connecting a name again with the same type changes nothing. A PostgreSQL
-    database that does not exist yet is created.
+    database that does not exist yet is created. Queries run in read-only
+    transactions as ``reader_user`` when given, else as ``user``; peers and
+    REST clients may query only when that role is not a superuser.
     """
-    info = ctx.node.catalog.connect(name, type, user=user, password=password, host=ip, port=port, memory=memory)
+    info = ctx.node.catalog.connect(name, type, user=user, password=password, host=ip, port=port, memory=memory,
+                                    reader_user=reader_user, reader_password=reader_password)
     return Message(f"Database {info.name} using {info.type} connected ({info.address})")
 
 
@@ -160,7 +168,9 @@ def sql(ctx: Context, tokens: list[Token]) -> Result:
                                hint="run the statement on the node itself")
         count = ctx.node.catalog.execute(dbms, statement)
         return Message(f"{word.upper()} done on {dbms}" + (f": {count} row(s)" if count >= 0 else ""))
-    columns, rows = ctx.node.catalog.query(dbms, statement)
+    limits = QueryLimits(untrusted=ctx.source.external, cancel=ctx.cancel,
+                         max_bytes=int(ctx.node.settings["max_result_size"]) or None)
+    columns, rows = ctx.node.catalog.query(dbms, statement, limits=limits)
     stats: dict[str, Any] = {"Count": len(rows), "Time": _elapsed(time.monotonic() - started), "Nodes": 0}
     if fmt.startswith("json"):
         records = [dict(zip(columns, r)) for r in rows]

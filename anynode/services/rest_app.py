@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError, NotPermitted
 from anynode.grammar.dispatch import ControlFlow, Source
 from anynode.services import rest_dialect as dialect
@@ -270,11 +271,13 @@ class RestApp:
             if inline:  # declared non-blocking: no thread hop (it costs ~150 us here)
                 result = self._execute(line, peer)
                 return self._shape(result, as_json)
-            work = partial(self._execute, line, peer)
+            cancel = Cancel()  # set when the timeout fires: the command's queries stop and free the worker
+            work = partial(self._execute, line, peer, cancel)
         else:
+            cancel = None
             subset = _text(hdrs.get(b"subset", b"false")).strip().lower() == "true"
             work = partial(dialect.forward_command, self.node, line, str(destination), timeout, subset)
-        return self._shape(await self._offload(work, timeout, f"'{line}'"), as_json)
+        return self._shape(await self._offload(work, timeout, f"'{line}'", cancel), as_json)
 
     @staticmethod
     def _shape(result: Any, as_json: bool) -> Reply:
@@ -283,9 +286,9 @@ class RestApp:
         body, ctype = dialect.reply_of(result)
         return 200, body, ctype, NO_HEADERS
 
-    def _execute(self, line: str, peer: str) -> Any:
+    def _execute(self, line: str, peer: str, cancel: Cancel | None = None) -> Any:
         try:
-            return self.node.execute(line, source=Source.REST, peer=peer)
+            return self.node.execute(line, source=Source.REST, peer=peer, cancel=cancel)
         except ControlFlow as flow:
             raise BadRequest(f"'{flow.kind}' works only inside a script", hint="send a command") from None
 
@@ -320,13 +323,20 @@ class RestApp:
         return (200 if ready else 503), dialect.json_reply(body), JSON, NO_HEADERS
 
     # -- helpers ---------------------------------------------------------------
-    async def _offload(self, work: Callable[[], Any], timeout: float | None, what: str) -> Any:
-        """Run blocking ``work`` in the worker pool; 504 when it outlasts ``timeout``."""
+    async def _offload(self, work: Callable[[], Any], timeout: float | None, what: str,
+                       cancel: Cancel | None = None) -> Any:
+        """Run blocking ``work`` in the worker pool; 504 when it outlasts ``timeout`` (``cancel`` is then set)."""
         try:
             return await offload(self.executor, work, timeout)
         except PoolClosed:
             raise _Stopping("the REST server is stopping", hint="try again when it runs") from None
+        except asyncio.CancelledError:
+            if cancel is not None:
+                cancel.cancel("the REST client went away")
+            raise
         except Expired:
+            if cancel is not None:
+                cancel.cancel(f"the REST timeout of {timeout:g} s passed")
             raise CommandTimeout(f"{what} did not finish within {timeout:g} s",
                                  hint="send a larger 'timeout' header (0 = no limit)") from None
 

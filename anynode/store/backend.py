@@ -12,11 +12,13 @@ from __future__ import annotations
 import queue
 import re
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from enum import Enum
-from typing import Any, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from anynode.errors import StoreError
+from anynode.cancel import Cancel
+from anynode.errors import QueryCancelled, ResultTooLarge, StoreError
 
 
 class ColType(str, Enum):
@@ -65,6 +67,50 @@ def check_identifier(name: str, what: str) -> str:
                          hint=f"use lower-case letters, digits and _ (not first), at most {MAX_IDENT} characters")
     return name
 
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What bounds one query on the read path: who asked, when to stop, how much it may return.
+
+    Args:
+        untrusted: a peer or REST client asked; the backend runs the text so that it can only read.
+        cancel: stops the statement when set (a REST timeout, Ctrl-C).
+        max_bytes: the most the rows may weigh (strings and bytes by length, other values 8 bytes).
+    """
+
+    untrusted: bool = False
+    cancel: Cancel | None = None
+    max_bytes: int | None = None
+
+
+NO_QUERY_LIMITS = QueryLimits()
+_CHECK_EVERY = 512  # rows between looks at the cancel token
+
+
+def collect_rows(rows: Iterable[Sequence[Any]], limits: QueryLimits) -> list[tuple[Any, ...]]:
+    """Take the rows of a running query, checking the size cap as they come and the cancel token often.
+
+    Raises:
+        ResultTooLarge: the rows passed ``limits.max_bytes``.
+        QueryCancelled: the token was set while rows were still coming.
+    """
+    cap, cancel = limits.max_bytes, limits.cancel
+    if cap is None and cancel is None:
+        return [tuple(r) for r in rows]
+    out: list[tuple[Any, ...]] = []
+    size = 0
+    for row in rows:
+        out.append(tuple(row))
+        if cap is not None:
+            for v in row:
+                size += len(v) if isinstance(v, (str, bytes)) else 8
+            if size > cap:
+                raise ResultTooLarge(f"the result passed {cap:,} bytes after {len(out):,} rows",
+                                     hint="add a WHERE or a LIMIT, or raise the max_result_size setting")
+        if cancel is not None and not len(out) % _CHECK_EVERY and cancel.cancelled:
+            raise QueryCancelled(f"the query was cancelled ({cancel.reason})", hint="run it again")
+    return out
 
 
 class ReaderPool:
@@ -229,12 +275,41 @@ class Backend(ABC):
         """True when timestamps are bound as ``str(datetime)`` text, False when as naive UTC datetimes."""
         return True
 
-    def read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run one read-only statement and return ``(columns, rows)``."""
+    def read(self, sql: str, params: Sequence[Any] | dict[str, Any] = (), limits: QueryLimits = NO_QUERY_LIMITS
+             ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one statement on a read-only connection and return ``(columns, rows)``.
+
+        Whatever the text says, it runs as one statement that cannot write
+        (each backend makes sure of that by how it connects and runs it), stops
+        when ``limits.cancel`` is set, and fails past ``limits.max_bytes``.
+
+        Raises:
+            QueryCancelled: ``limits.cancel`` was set before the rows were all read.
+            ResultTooLarge: the rows passed ``limits.max_bytes``.
+            StoreError: the statement returns no rows.
+            Exception: the driver's error for bad SQL.
+        """
+        cancel = limits.cancel
         with self.reader() as conn:
-            cur = conn.execute(sql, params)
-            if cur.description is None:
-                raise StoreError("The statement returned no rows",
-                                 hint="only SELECT runs on the read path; use execute for other statements")
-            cols = [d[0] for d in cur.description]
-            return cols, [tuple(r) for r in cur.fetchall()]
+            try:
+                with cancel.hook(lambda: self.interrupt(conn)) if cancel is not None else nullcontext():
+                    return self.read_on(conn, sql, params, limits)
+            except (QueryCancelled, ResultTooLarge, StoreError):
+                raise
+            except Exception as exc:
+                if cancel is not None and cancel.cancelled:
+                    raise QueryCancelled(f"the query was cancelled ({cancel.reason})", hint="run it again") from exc
+                raise
+
+    def read_on(self, conn: Any, sql: str, params: Sequence[Any] | dict[str, Any], limits: QueryLimits
+                ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run ``sql`` on reader connection ``conn``; the backend's guards are in how ``conn`` was opened."""
+        cur = conn.execute(sql, params)
+        if cur.description is None:
+            raise StoreError("The statement returned no rows",
+                             hint="only SELECT runs on the read path; use execute for other statements")
+        cols = [d[0] for d in cur.description]
+        return cols, collect_rows(cur, limits)
+
+    def interrupt(self, conn: Any) -> None:
+        """Stop what ``conn`` runs now, from another thread (SQLite ``interrupt``, a PostgreSQL cancel)."""

@@ -9,7 +9,6 @@ process are independent (no module state), so two nodes can share a process.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 from concurrent.futures import Future
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
 from anynode.errors import NoSuchDatabase, StoreError
-from anynode.store.backend import Backend, check_identifier
+from anynode.store.backend import NO_QUERY_LIMITS, Backend, QueryLimits, check_identifier
 from anynode.store.pg_backend import PostgresBackend
 from anynode.store.sqlite_backend import SqliteBackend
 from anynode.store.writer import Writer
@@ -27,8 +26,6 @@ T = TypeVar("T")
 SYSTEM_DATABASES = frozenset({"almgm", "blockchain", "system_query"})
 DBMS_TYPES = ("sqlite", "psql")
 _TYPE_ALIASES = {"sqlite": "sqlite", "sqlite3": "sqlite", "psql": "psql", "postgres": "psql", "postgresql": "psql"}
-_READ_WORDS = ("select", "with", "values", "explain")
-_FIRST_WORD = re.compile(r"^(?:\s|--[^\n]*\n|/\*.*?\*/|\()*([A-Za-z]+)", re.S)
 
 
 def _coded(err: StoreError, code: int) -> StoreError:
@@ -89,7 +86,8 @@ class DatabaseCatalog:
     # --- connect / disconnect ----------------------------------------
     def connect(self, name: str, type: str = "sqlite", *, user: str | None = None, password: str | None = None,
                 host: str | None = None, port: int | None = None, memory: bool = False,
-                create: bool = True) -> DatabaseInfo:
+                create: bool = True, reader_user: str | None = None,
+                reader_password: str | None = None) -> DatabaseInfo:
         """Connect logical database ``name`` (``connect dbms``); reconnecting with the same type is a no-op.
 
         Raises:
@@ -108,7 +106,8 @@ class DatabaseCatalog:
                     return have.info
                 raise StoreError(f"Database {name} is already connected as {have.backend.kind}",
                                  hint=f"disconnect dbms {name} first")
-            backend = self._make_backend(name, kind, user, password, host, port, memory, create)
+            backend = self._make_backend(name, kind, user, password, host, port, memory, create,
+                                         (reader_user, reader_password))
             try:
                 writer = Writer(name, backend)
             except BaseException:
@@ -119,7 +118,8 @@ class DatabaseCatalog:
             return db.info
 
     def _make_backend(self, name: str, kind: str, user: str | None, password: str | None, host: str | None,
-                      port: int | None, memory: bool, create: bool) -> Backend:
+                      port: int | None, memory: bool, create: bool,
+                      reader: tuple[str | None, str | None] = (None, None)) -> Backend:
         if kind == "sqlite":
             if memory:
                 return SqliteBackend(name, None)
@@ -134,7 +134,8 @@ class DatabaseCatalog:
             return SqliteBackend(name, path)
         if memory:
             raise _coded(StoreError("memory = true is only for sqlite", hint="drop memory or use type = sqlite"), 104)
-        return PostgresBackend(name, user, password, host or "127.0.0.1", port or 5432, create=create)
+        return PostgresBackend(name, user, password, host or "127.0.0.1", port or 5432, create=create,
+                               reader_user=reader[0], reader_password=reader[1])
 
     def disconnect(self, name: str, timeout: float = 10.0) -> None:
         """Stop the database's writer (after its queued jobs) and forget it (``disconnect dbms``)."""
@@ -201,24 +202,24 @@ class DatabaseCatalog:
                              hint=f"get tables where dbms = {db.name}")
         return cols
 
-    def query(self, dbms: str, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-              ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run a SELECT on a read-only connection and return ``(columns, rows)``.
+    def query(self, dbms: str, sql: str, params: Sequence[Any] | dict[str, Any] = (),
+              limits: QueryLimits = NO_QUERY_LIMITS) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one statement on a read-only connection and return ``(columns, rows)``.
+
+        What the statement may do is decided by the backend's reader (see
+        :meth:`Backend.read`), not by its text: a write fails there.
 
         Raises:
-            StoreError: the statement is not a query (the read path refuses writes) or SQL failed (16).
+            StoreError: SQL failed or wrote nothing readable (16).
+            NotPermitted: an untrusted query on a database read with a privileged role.
+            QueryCancelled, ResultTooLarge: from ``limits``.
         """
         db = self.get(dbms)
-        m = _FIRST_WORD.match(sql)
-        word = m.group(1).lower() if m else ""
-        if word not in _READ_WORDS:
-            shown = word.upper() or repr(sql.strip()[:20])
-            raise StoreError(f"Only SELECT runs as a query, not {shown}",
-                             hint="run other statements through execute, which uses the database's writer")
         try:
-            return db.backend.read(sql, params)
+            return db.backend.read(sql, params, limits)
         except self._errors as exc:
-            raise StoreError(f"SQL failed on {db.name}: {_first_line(exc)}", hint="check the SQL text") from exc
+            raise StoreError(f"SQL failed on {db.name}: {_first_line(exc)}",
+                             hint="check the SQL text; a query is one statement that only reads") from exc
 
     # --- writes ------------------------------------------------------
     def submit(self, dbms: str, fn: Callable[[Any], T]) -> Future[T]:

@@ -2,17 +2,25 @@
 
 Bulk rows go in with COPY (binary when every column has a type psycopg can
 dump in binary, text otherwise): measured 7-10x faster than executemany.
-Readers come from a small pool of read-only connections (a new connection
-costs a password handshake); each is used by one thread at a time.
+Readers come from a small pool of connections (a new connection costs a
+password handshake); each is used by one thread at a time. A reader can only
+read, by how it runs a statement rather than by what the text looks like:
+every statement goes in its own READ ONLY transaction that is rolled back
+after it (a SET or set_config inside it is undone with it), through the
+extended protocol (one statement, nothing stacked behind it); a peer's or
+REST client's text is also wrapped as a subquery (so it is a SELECT or a
+syntax error: no COPY, no utility statement), and it runs only when the
+reader role is not a superuser and cannot reach the server's files or
+programs (pg_read_file, lo_import, COPY TO PROGRAM need those rights).
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
-from anynode.errors import StoreError
-from anynode.store.backend import Backend, ColType, ReaderPool
+from anynode.errors import NotPermitted, StoreError
+from anynode.store.backend import Backend, ColType, QueryLimits, ReaderPool, collect_rows
 
 _SQL_TYPES = {
     ColType.BOOL: "boolean",
@@ -23,6 +31,20 @@ _SQL_TYPES = {
 }
 # udt_name of the columns binary COPY can fill from the Python values the transform makes.
 _BINARY_OK = {"bool", "int2", "int4", "int8", "float4", "float8", "timestamp", "text", "varchar", "bpchar"}
+_STREAM_ROWS = 500  # rows per chunk from the server: a large result is never all in memory before the size check
+# True when the role may reach the server's files or programs, or bypass every privilege.
+_PRIVILEGED = ("SELECT r.rolsuper OR pg_has_role(current_user, 'pg_read_server_files', 'USAGE') "
+               "OR pg_has_role(current_user, 'pg_write_server_files', 'USAGE') "
+               "OR pg_has_role(current_user, 'pg_execute_server_program', 'USAGE') "
+               "FROM pg_roles r WHERE r.rolname = current_user")
+
+
+def _clean(conn: Any) -> bool:
+    """A reader may go back to the pool: open, not broken, and outside any transaction."""
+    if conn.closed or conn.broken:
+        return False
+    from psycopg.pq import TransactionStatus
+    return conn.info.transaction_status == TransactionStatus.IDLE
 
 
 def _psycopg() -> Any:
@@ -42,7 +64,8 @@ class PostgresBackend(Backend):
     batch_rows = 5_000  # a COPY per batch: 1,000-row batches measured 10% slower than 5,000 here
 
     def __init__(self, dbname: str, user: str | None, password: str | None,
-                 host: str = "127.0.0.1", port: int = 5432, create: bool = True) -> None:
+                 host: str = "127.0.0.1", port: int = 5432, create: bool = True,
+                 reader_user: str | None = None, reader_password: str | None = None) -> None:
         self.dbname = dbname
         self.host = host
         self.port = int(port)
@@ -51,9 +74,11 @@ class PostgresBackend(Backend):
             self._kw["user"] = user
         if password:
             self._kw["password"] = password
-        self._readers = ReaderPool(
-            lambda: self._connect(self.dbname, autocommit=True, options="-c default_transaction_read_only=on"),
-            lambda conn: not (conn.closed or conn.broken))
+        self._reader_kw: dict[str, Any] = {}
+        if reader_user:
+            self._reader_kw = {"user": reader_user, "password": reader_password or ""}
+        self._reader_privileged: bool | None = None  # learnt from the first reader connection
+        self._readers = ReaderPool(self._open_reader, _clean)
         # table -> column udt names, for the writer's current transaction only (a file's batches
         # share one lookup); dropped at begin and by every schema change made through this backend.
         self._udt_cache: dict[str, dict[str, str]] = {}
@@ -71,7 +96,7 @@ class PostgresBackend(Backend):
     def _connect(self, dbname: str, **extra: Any) -> Any:
         pg = _psycopg()
         try:
-            return pg.connect(dbname=dbname, **self._kw, **extra)
+            return pg.connect(dbname=dbname, **{**self._kw, **extra})
         except pg.OperationalError as exc:
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise StoreError(f"Database {dbname} using psql failed to connect: {first}",
@@ -93,8 +118,57 @@ class PostgresBackend(Backend):
     def open_writer(self) -> Any:
         return self._connect(self.dbname, autocommit=False)
 
-    def reader(self) -> AbstractContextManager[Any]:
-        return self._readers.connection()
+    def _open_reader(self) -> Any:
+        conn = self._connect(self.dbname, autocommit=False, options="-c default_transaction_read_only=on",
+                             **self._reader_kw)
+        conn.read_only = True  # every transaction psycopg begins is BEGIN READ ONLY
+        if self._reader_privileged is None:
+            try:
+                row = conn.execute(_PRIVILEGED).fetchone()
+                self._reader_privileged = bool(row[0]) if row else True
+            finally:
+                conn.rollback()
+        return conn
+
+    @contextmanager
+    def reader(self) -> Iterator[Any]:
+        """A reader for one block; whatever the block did is rolled back when it ends."""
+        with self._readers.connection() as conn:
+            try:
+                yield conn
+            finally:
+                if not (conn.closed or conn.broken):
+                    try:
+                        conn.rollback()
+                    except Exception:  # a broken link: the pool drops it (_clean says no)
+                        conn.close()
+
+    def read_on(self, conn: Any, sql: str, params: Sequence[Any] | dict[str, Any], limits: QueryLimits
+                ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        if limits.untrusted:
+            if self._reader_privileged:
+                who = self._reader_kw.get("user") or self._kw.get("user") or "the default user"
+                raise NotPermitted(
+                    f"database {self.dbname} is read as PostgreSQL role '{who}', which is a superuser or may "
+                    "reach the server's files and programs; peers and REST clients may not query through it",
+                    hint=f"connect dbms {self.dbname} where ... and reader_user = <a role with SELECT only> "
+                         "and reader_password = <its password>")
+            sql = f"SELECT * FROM (\n{sql.rstrip().rstrip(';')}\n) AS anynode_query"
+        cur = conn.cursor()
+        # stream(): the extended protocol (one statement) and the rows in chunks, so the size cap
+        # holds before the whole result is in memory.
+        stream = cur.stream(sql, params or None, size=_STREAM_ROWS)
+        try:
+            rows = collect_rows(stream, limits)
+        finally:
+            stream.close()  # left early (size cap, cancel): psycopg cancels the rest on the server
+        if cur.description is None:
+            raise StoreError("The statement returned no rows",
+                             hint="only SELECT runs on the read path; use execute for other statements")
+        return [d.name for d in cur.description], rows
+
+    def interrupt(self, conn: Any) -> None:
+        conn.cancel_safe(timeout=5.0)
 
     def close_connection(self, conn: Any) -> None:
         conn.close()

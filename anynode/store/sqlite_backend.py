@@ -25,6 +25,31 @@ _SQL_TYPES = {
     ColType.TEXT: "TEXT",
 }
 BUSY_TIMEOUT_MS = 10_000
+# A reader may compile only these actions: it reads tables and calls functions, nothing else (no ATTACH, no
+# PRAGMA that changes the connection, no BEGIN that would pin a snapshot). Decided by SQLite's compiler,
+# whatever the text looks like.
+_READ_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
+                           getattr(sqlite3, "SQLITE_RECURSIVE", 33)})
+_READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo"})  # with (name)
+_STATUS_PRAGMAS = frozenset({"journal_mode", "user_version", "page_count", "page_size", "freelist_count",
+                             "encoding", "data_version", "compile_options"})  # read only when given no value
+_DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer"})
+#: Longest string or blob a reader may build (SQLite's own default is 1e9: one randomblob() took 1 GB).
+MAX_READ_VALUE = 64 * 1024 * 1024
+
+
+def _reader_authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None
+                       ) -> int:
+    """SQLite's authorizer callback for reader connections: an allow-list of actions."""
+    if action in _READ_ACTIONS:
+        if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _DENIED_FUNCTIONS:
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA:
+        name = (arg1 or "").lower()
+        if (name in _READ_PRAGMAS and arg2) or (name in _STATUS_PRAGMAS and arg2 is None):
+            return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
 
 
 class SqliteBackend(Backend):
@@ -64,9 +89,19 @@ class SqliteBackend(Backend):
         return conn
 
     def _open_reader(self) -> sqlite3.Connection:
+        """A connection that can only read: query_only, an allow-list authorizer, a cap on value size.
+
+        sqlite3 runs one statement per execute, so nothing can be stacked after a SELECT.
+        """
         conn = self._connect()
         conn.execute("PRAGMA query_only = ON")
+        conn.set_authorizer(_reader_authorizer)
+        if hasattr(conn, "setlimit"):  # Python 3.11+
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_READ_VALUE)
         return conn
+
+    def interrupt(self, conn: Any) -> None:
+        conn.interrupt()
 
     def reader(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read-only connection from a small pool (taken by one thread at a time)."""
