@@ -8,7 +8,9 @@ construction: how each backend connects and runs a statement.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import resource
 import time
 import uuid
@@ -160,6 +162,26 @@ def test_rest_stacked_statements_from_the_issue_are_refused(node: Any) -> None:
     r = httpx.get(url, headers={"command": f'sql {dbms} format = json "select count(*) as n from victim"'},
                   timeout=10)
     assert r.status_code == 200 and r.json()["Query"] == [{"n": 3}]
+    assert set(node.catalog.tables(dbms)) == {"victim", "tsd_info"}
+
+
+def test_a_peer_over_tcp_cannot_write_either(node: Any, tmp_path: Path) -> None:
+    from anynode.node import Node
+
+    dbms = _dbms(node)
+    reply = node.execute("run tcp server where internal_ip = 127.0.0.1 and internal_port = 0 and bind = true")
+    addr = re.search(r"127\.0\.0\.1:\d+", reply.to_text())
+    assert addr, reply.to_text()
+    peer = Node(tmp_path / "peer", name="peer")
+    try:
+        for attack in ("select 1; delete from victim", "with d as (delete from victim returning *) select * from d",
+                       "select * into stolen from victim"):
+            with pytest.raises(AnyNodeError, match="SQL failed|may run SELECT only"):
+                peer.execute(f'run client ({addr.group(0)}) sql {dbms} "{attack}"')
+        out = peer.execute(f'run client ({addr.group(0)}) sql {dbms} format = json "select count(*) as n from victim"')
+        assert '"n": 3' in json.dumps(out.to_json())
+    finally:
+        peer.close()
     assert set(node.catalog.tables(dbms)) == {"victim", "tsd_info"}
 
 
