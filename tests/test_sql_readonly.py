@@ -245,6 +245,15 @@ def test_cancel_token_stops_a_running_query(node: Any) -> None:
         assert time.monotonic() - began < 2
 
 
+def test_a_deadline_stops_a_query_with_nobody_watching(node: Any) -> None:
+    """No thread calls cancel(): SQLite's progress handler or PostgreSQL's statement_timeout ends it."""
+    began = time.monotonic()
+    with pytest.raises(QueryCancelled):
+        node.catalog.query(_dbms(node), SLOW[_kind(node)], (), QueryLimits(cancel=Cancel(0.5)))
+    assert 0.4 < time.monotonic() - began < 2
+    assert node.catalog.query(_dbms(node), "select count(*) from victim")[1] == [(3,)]
+
+
 # --- memory per request -----------------------------------------------------------------------------------
 
 def test_a_huge_value_is_refused_before_it_is_built(node: Any) -> None:

@@ -271,7 +271,7 @@ class RestApp:
             if inline:  # declared non-blocking: no thread hop (it costs ~150 us here)
                 result = self._execute(line, peer)
                 return self._shape(result, as_json)
-            cancel = Cancel()  # set when the timeout fires: the command's queries stop and free the worker
+            cancel = Cancel(timeout)  # the command's queries stop at the timeout and free the worker
             work = partial(self._execute, line, peer, cancel)
         else:
             cancel = None

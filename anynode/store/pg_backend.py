@@ -119,27 +119,23 @@ class PostgresBackend(Backend):
         return self._connect(self.dbname, autocommit=False)
 
     def _open_reader(self) -> Any:
-        conn = self._connect(self.dbname, autocommit=False, options="-c default_transaction_read_only=on",
+        conn = self._connect(self.dbname, autocommit=True, options="-c default_transaction_read_only=on",
                              **self._reader_kw)
-        conn.read_only = True  # every transaction psycopg begins is BEGIN READ ONLY
         if self._reader_privileged is None:
-            try:
-                row = conn.execute(_PRIVILEGED).fetchone()
-                self._reader_privileged = bool(row[0]) if row else True
-            finally:
-                conn.rollback()
+            row = conn.execute(_PRIVILEGED).fetchone()
+            self._reader_privileged = bool(row[0]) if row else True
         return conn
 
     @contextmanager
     def reader(self) -> Iterator[Any]:
-        """A reader for one block; whatever the block did is rolled back when it ends."""
+        """A reader for one block; a transaction the block left open is rolled back when it ends."""
         with self._readers.connection() as conn:
             try:
                 yield conn
             finally:
-                if not (conn.closed or conn.broken):
+                if not _clean(conn) and not (conn.closed or conn.broken):
                     try:
-                        conn.rollback()
+                        conn.execute("ROLLBACK")
                     except Exception:  # a broken link: the pool drops it (_clean says no)
                         conn.close()
 
@@ -154,6 +150,13 @@ class PostgresBackend(Backend):
                     hint=f"connect dbms {self.dbname} where ... and reader_user = <a role with SELECT only> "
                          "and reader_password = <its password>")
             sql = f"SELECT * FROM (\n{sql.rstrip().rstrip(';')}\n) AS anynode_query"
+        # Our own two statements in one round trip: a READ ONLY transaction (ended by reader(), and with it
+        # any SET the statement makes), and the time left as the server's own limit on the statement.
+        begin = "BEGIN READ ONLY"
+        left = limits.cancel.remaining() if limits.cancel is not None else None
+        if left is not None:
+            begin += f"; SET LOCAL statement_timeout = {max(int(left * 1000), 1)}"
+        conn.execute(begin)
         cur = conn.cursor()
         # stream(): the extended protocol (one statement) and the rows in chunks, so the size cap
         # holds before the whole result is in memory.

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Sequence
 
-from anynode.store.backend import Backend, ColType, ReaderPool
+from anynode.store.backend import Backend, ColType, QueryLimits, ReaderPool
 
 _SQL_TYPES = {
     ColType.BOOL: "BOOLEAN",
@@ -36,6 +36,7 @@ _STATUS_PRAGMAS = frozenset({"journal_mode", "user_version", "page_count", "page
 _DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer"})
 #: Longest string or blob a reader may build (SQLite's own default is 1e9: one randomblob() took 1 GB).
 MAX_READ_VALUE = 64 * 1024 * 1024
+_PROGRESS_STEPS = 20_000  # VM steps between looks at a query's deadline (~1 ms of work)
 
 
 def _reader_authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None
@@ -102,6 +103,18 @@ class SqliteBackend(Backend):
 
     def interrupt(self, conn: Any) -> None:
         conn.interrupt()
+
+    def read_on(self, conn: Any, sql: str, params: Sequence[Any] | dict[str, Any], limits: QueryLimits
+                ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cancel = limits.cancel
+        if cancel is None or cancel.deadline is None:
+            return super().read_on(conn, sql, params, limits)
+        # The deadline, checked by SQLite itself every few thousand steps: a true answer interrupts.
+        conn.set_progress_handler(lambda: cancel.cancelled, _PROGRESS_STEPS)
+        try:
+            return super().read_on(conn, sql, params, limits)
+        finally:
+            conn.set_progress_handler(None, 0)
 
     def reader(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read-only connection from a small pool (taken by one thread at a time)."""
