@@ -12,6 +12,9 @@ one process never write into each other's files or rings:
   level) and the error log (warnings and errors). A message repeated
   back-to-back is kept once with a count, as AnyLog's Count column does.
 
+Every record reaches the files and rings with the node's known secret values
+masked (:mod:`anynode.secret`).
+
 :meth:`NodeLogs.reopen` reopens both files (SIGHUP after logrotate renamed
 them: rotate by rename, never copytruncate).
 """
@@ -29,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from anynode.secret import Secrets
 from anynode.services.base import Service
 from anynode.services.manager import ServiceStatus, error_line
 from anynode.services.periodic import PeriodicTask
@@ -93,6 +97,35 @@ class _RingHandler(logging.Handler):
             self.handleError(record)
 
 
+class _MaskSecrets(logging.Filter):
+    """Masks the node's known secret values in a record's message and traceback, before any handler writes it.
+
+    A filter on each handler (a logger's own filters miss its children's
+    records); the record is changed in place, so it is masked once.
+    """
+
+    def __init__(self, secrets: Secrets) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = self.secrets
+        if not secrets or getattr(record, "_anynode_masked", False):
+            return True
+        message = record.getMessage()
+        masked = secrets.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = secrets.mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = secrets.mask(record.stack_info)
+        record._anynode_masked = True
+        return True
+
+
 class _Manager(Protocol):
     def statuses(self) -> list[ServiceStatus]: ...
     def get(self, name: str) -> Service | None: ...
@@ -116,6 +149,7 @@ class NodeLogs:
         backups: int = 5,
         error_log_size: int = 100,
         event_log_size: int = 100,
+        secrets: Secrets | None = None,
     ) -> None:
         self.node_name = node_name
         self.dir = Path(home) / "logs"
@@ -132,7 +166,10 @@ class NodeLogs:
         self._root.setFormatter(logging.Formatter(ROOT_FORMAT))
         self._handlers: list[logging.Handler] = [self._root, _RingHandler(self.events, logging.NOTSET),
                                                  _RingHandler(self.errors, logging.WARNING)]
+        self.secrets = secrets if secrets is not None else Secrets()
+        masking = _MaskSecrets(self.secrets)
         for handler in self._handlers:
+            handler.addFilter(masking)
             self.logger.addHandler(handler)
         self.set_level(level)
         self._stats_logger = logging.getLogger(f"anynode.stats.{ident}")
@@ -141,14 +178,15 @@ class NodeLogs:
         self._stats = logging.handlers.RotatingFileHandler(self.stats_path, maxBytes=max_bytes, backupCount=backups,
                                                            encoding="utf-8")
         self._stats.setFormatter(logging.Formatter("%(message)s"))
+        self._stats.addFilter(masking)
         self._stats_logger.addHandler(self._stats)
 
     @classmethod
-    def from_settings(cls, home: str | Path, settings: Mapping[str, Any]) -> NodeLogs:
-        """NodeLogs configured from the node's Settings."""
+    def from_settings(cls, home: str | Path, settings: Mapping[str, Any], secrets: Secrets | None = None) -> NodeLogs:
+        """NodeLogs configured from the node's Settings, masking the values of ``secrets``."""
         return cls(home, settings["node_name"], level=settings["log_level"], max_bytes=settings["log_max_bytes"],
                    backups=settings["log_backups"], error_log_size=settings["error_log_size"],
-                   event_log_size=settings["event_log_size"])
+                   event_log_size=settings["event_log_size"], secrets=secrets)
 
     def set_level(self, level: str | int) -> None:
         """Change the lowest level logged (a SIGHUP reload of ``log_level``)."""

@@ -22,6 +22,7 @@ from anynode.errors import AnyNodeError
 from anynode.grammar.dispatch import Context, ControlFlow, Frame, Source, execute
 from anynode.grammar.registry import Registry
 from anynode.results import Result
+from anynode.secret import Secrets
 from anynode.settings import Settings
 
 DEFAULT_HOME = "~/.anynode"
@@ -73,6 +74,9 @@ class Node:
         self.home = resolve_home(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.settings = Settings.load(self.home)
+        self.secrets = Secrets()
+        self.secrets.add_environment(os.environ)
+        self._remember_secret_settings(self.settings)
         self._lock = HomeLock(self.home).acquire() if lock else None
         self.registry = Registry.default()
         self.started = time.time()
@@ -86,7 +90,7 @@ class Node:
         self.emit: Callable[[Result], None] = lambda result: None
         self._seed_dictionary()
         self.set_var("node_name", name or self.settings["node_name"])
-        self.logs = NodeLogs.from_settings(self.home, self.settings)
+        self.logs = NodeLogs.from_settings(self.home, self.settings, secrets=self.secrets)
         self.log = self.logs.logger
         self.services = ServiceManager(logger=self.log.getChild("services"))
         self.network_key: str = self.settings["network_key"]
@@ -114,14 +118,16 @@ class Node:
         return self._vars.get(name)
 
     def set_var(self, name: str, value: str) -> None:
-        """Set a node variable."""
+        """Set a node variable (the value of a secret variable is masked while it holds it)."""
         with self._vars_lock:
             self._vars[name] = value
+            self.secrets.hold(name, value)
 
     def del_var(self, name: str) -> None:
         """Remove a node variable (no error when it is not set)."""
         with self._vars_lock:
             self._vars.pop(name, None)
+            self.secrets.forget(name)
 
     def variables(self) -> dict[str, str]:
         """A copy of every node variable."""
@@ -150,6 +156,9 @@ class Node:
                 peer: str | None = None, cancel: Cancel | None = None) -> Result:
         """Run one command line and record it in the event or error log; ``cancel`` stops its queries.
 
+        A peer's or REST client's reply (result or error) has every known
+        secret value masked; the log lines are masked by name and value.
+
         Raises:
             AnyNodeError: the command failed; the caller renders it.
         """
@@ -162,13 +171,21 @@ class Node:
             raise
         except AnyNodeError as exc:
             self.log.warning("(Failed: %s) %s", exc.one_line(), self.registry.redact(line))
+            if source.external and self.secrets:
+                self.secrets.mask_error(exc, keep=line)
             raise
         except Exception:
             self.log.exception("(Failed: internal error) %s", self.registry.redact(line))
             raise
         if self.log.isEnabledFor(level):
             self.log.log(level, "(ok) %s", self.registry.redact(line))
+        if source.external and self.secrets:
+            return self.secrets.mask_result(result, keep=line)
         return result
+
+    def redact(self, line: str) -> str:
+        """``line`` as it may be written down (logs, history): secrets masked by name and by value."""
+        return self.secrets.mask(self.registry.redact(line))
 
     # -- databases -------------------------------------------------------
     @property
@@ -189,7 +206,9 @@ class Node:
         return make_authenticator(self.network_key or None)
 
     def set_network_key(self, key: str) -> None:
-        """Use ``key`` for every frame from now on (client and TCP server)."""
+        """Use ``key`` for every frame from now on (client and TCP server); ``get settings`` says it is set."""
+        self.secrets.add(key)
+        self.settings = self.settings.with_value("network_key", key, "set network key")
         self.network_key = key
         auth = self.authenticator()
         with self._client_lock:
@@ -227,7 +246,12 @@ class Node:
 
     def apply_settings(self, new: Settings) -> None:
         """Install settings that validated (a SIGHUP reload)."""
+        self._remember_secret_settings(new)
         self.settings = new
+
+    def _remember_secret_settings(self, settings: Settings) -> None:
+        for value in settings.secret_values():
+            self.secrets.add(value)
 
     def user_services(self) -> list[str]:
         """Running services, less the node's own housekeeping."""

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from anynode.errors import ConfigError
+from anynode.secret import MASK as _MASK
 
 CONFIG_FILE = "anynode.cfg"
 ENV_PREFIX = "ANYNODE_"
@@ -94,7 +95,8 @@ class Setting:
 
     ``choices`` limits the values (compared case-insensitively, stored as
     declared); ``reloadable`` says whether a SIGHUP reload may change it on a
-    running node (the others need a restart).
+    running node (the others need a restart); a ``secret`` value is never
+    shown (``get settings`` says whether it is set).
     """
 
     name: str
@@ -104,6 +106,7 @@ class Setting:
     choices: tuple[str, ...] | None = None
     reloadable: bool = True
     minimum: float | None = None
+    secret: bool = False
 
     def convert(self, raw: Any) -> Any:
         """``raw`` (text, or an already typed override) as this setting's type.
@@ -147,7 +150,7 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=0.1),
     Setting("shutdown_timeout", Seconds(10), Seconds, "Deadline for stopping every service at exit.", minimum=0.1),
     Setting("network_key", "", str, "Shared key of the network: when set, every node-to-node frame is signed "
-            "(HMAC-SHA256) and frames without it are refused. Empty: off."),
+            "(HMAC-SHA256) and frames without it are refused. Empty: off.", secret=True),
     Setting("tls_ca_file", "", str, "When set, 'run client' talks TLS to peers and trusts this CA (PEM file)."),
     Setting("remote_timeout", Seconds(20), Seconds, "How long 'run client' waits for peers' replies.", minimum=0.1),
     Setting("max_result_size", ByteSize(64 * 1024**2), ByteSize, "Most that the rows of one 'sql' query may weigh "
@@ -227,6 +230,7 @@ class Settings(Mapping[str, Any]):
         self._home = home
         self._env = env
         self._overrides = dict(overrides or {})
+        self._runtime: dict[str, Value] = {}  # set by commands while the node runs (`set network key`)
 
     @classmethod
     def load(cls, home: str | Path | None = None, env: Mapping[str, str] | None = None,
@@ -258,8 +262,33 @@ class Settings(Mapping[str, Any]):
         return cls(values, home_path, env, overrides)
 
     def reload(self) -> Settings:
-        """New Settings from the same sources; raises ConfigError (keep the old ones) if they do not validate."""
-        return Settings.load(self._home, self._env, self._overrides)
+        """New Settings from the same sources; raises ConfigError (keep the old ones) if they do not validate.
+
+        Values set by commands while the node runs stay (they were the last word).
+        """
+        new = Settings.load(self._home, self._env, self._overrides)
+        for name, value in self._runtime.items():
+            new = new.with_value(name, value.value, value.source)
+        return new
+
+    def with_value(self, name: str, value: Any, source: str) -> Settings:
+        """A copy with ``name`` set to ``value`` by ``source`` (a command such as ``set network key``)."""
+        self._entry(name)  # an unknown name is a ConfigError
+        key = _normal(name)
+        entry = Value(_typed(key, value, source), source)
+        new = Settings(self._values, self._home, self._env, self._overrides)
+        new._values[key] = entry
+        new._runtime = {**self._runtime, key: entry}
+        return new
+
+    def secret_values(self) -> list[str]:
+        """The values of the settings declared secret that are set (for the node's Secrets book)."""
+        return [str(self[s.name]) for s in SETTINGS if s.secret and self[s.name]]
+
+    def shown(self) -> list[tuple[str, Any, str]]:
+        """(name, value, source) as users see them: a secret setting's value is masked when set."""
+        return [(name, _MASK if _BY_NAME[name].secret and value else value, source)
+                for name, value, source in self.describe()]
 
     def source(self, name: str) -> str:
         """Where ``name``'s value came from."""
@@ -297,4 +326,4 @@ class Settings(Mapping[str, Any]):
         return len(self._values)
 
     def __repr__(self) -> str:
-        return "Settings(" + ", ".join(f"{k}={v.value!r}" for k, v in self._values.items()) + ")"
+        return "Settings(" + ", ".join(f"{name}={value!r}" for name, value, _ in self.shown()) + ")"

@@ -24,6 +24,7 @@ import enum
 import json
 import os
 from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from anynode.cancel import Cancel
@@ -33,6 +34,7 @@ from anynode.grammar.registry import Registry
 from anynode.grammar.tokens import GROUP, OP, QUOTED, STRING, WORD, Token, split_tokens, tokenize
 from anynode.grammar.variables import expand_tokens
 from anynode.results import Batch, Empty, Message, Result
+from anynode.secret import MASK, Secrets, is_secret_name
 
 
 class Source(enum.Enum):
@@ -71,6 +73,8 @@ class NodeLike(Protocol):
 
     def del_var(self, name: str) -> None: ...
 
+    secrets: Secrets
+
 
 @dataclass(slots=True)
 class Frame:
@@ -97,6 +101,7 @@ class Context:
     fmt: str = "table"
     raw_rest: list[Token] = field(default_factory=list)  # a raw command's words as typed, before expansion
     cancel: Cancel | None = None
+    tainted: bool = False  # the command being run read a secret variable (what it assigns is secret too)
 
     def run(self, line: str) -> Result:
         """Run a nested command line in this context."""
@@ -107,8 +112,44 @@ class Context:
         return execute_tokens(self, tokens)
 
     def expand(self, tokens: list[Token]) -> list[Token]:
-        """Expand variables in ``tokens``."""
-        return expand_tokens(tokens, self.node.get_var, os.environ)
+        """Expand variables in ``tokens``.
+
+        For a peer or a REST client a secret variable reads as MASK and an
+        environment variable is refused: neither ever leaves the node.
+        """
+        if self.source.external:
+            return expand_tokens(tokens, self._masked_lookup, _NO_ENVIRONMENT)
+        return expand_tokens(tokens, self._lookup, os.environ)
+
+    def _lookup(self, name: str) -> str | None:
+        value = self.node.get_var(name)
+        if value is not None and not self.tainted and self.node.secrets.is_secret_var(name):
+            self.tainted = True
+        return value
+
+    def _masked_lookup(self, name: str) -> str | None:
+        value = self.node.get_var(name)
+        return MASK if value is not None and self.node.secrets.is_secret_var(name) else value
+
+
+class _NoEnvironment(Mapping[str, str]):
+    """The environment a peer or a REST client sees: none; reading ``$NAME`` is refused."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        raise NotPermitted(f"environment variables are not read for peers and REST clients ('${name}')",
+                           hint="use a node variable (!name) that the node's owner set")
+
+    def __getitem__(self, name: str) -> str:
+        return self.get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+_NO_ENVIRONMENT = _NoEnvironment()
 
 
 def execute(ctx: Context, line: str) -> Result:
@@ -119,6 +160,7 @@ def execute(ctx: Context, line: str) -> Result:
     """
     results: list[Result] = []
     for typed, bound in _steps(ctx.node.registry, line):
+        ctx.tainted = False
         if bound is not None:
             results.append(_invoke(ctx, bound))
             continue
@@ -216,10 +258,14 @@ def _assign(ctx: Context, target: Token, value_tokens: list[Token], raw_value: l
     shape = name[-2:] if name.endswith(("[]", "{}")) else ""
     name = name[:-2] if shape else name
     value = _value_of(ctx, value_tokens, shape, raw_value) or None  # an empty value deletes, as "" does
+    secrets = ctx.node.secrets
     if name.startswith("$"):
         if value is None:
             os.environ.pop(name[1:], None)
         else:
+            if ctx.tainted or secrets.contains(value):
+                secrets.add(value)
+            secrets.add_environment({name[1:]: value})
             os.environ[name[1:]] = value
         return Empty()
     if "[" in name and name.endswith("]"):
@@ -236,11 +282,14 @@ def _assign(ctx: Context, target: Token, value_tokens: list[Token], raw_value: l
             obj.pop(key, None)
         else:
             obj[key] = value
+        if value is not None and (ctx.tainted or is_secret_name(key) or secrets.contains(value)):
+            secrets.mark(base)  # it holds a secret now: the whole object is masked while it does
         ctx.node.set_var(base, json.dumps(obj))
         return Empty()
     if value is None:
         ctx.node.del_var(name)
     else:
+        secrets.assigned(name, value, ctx.tainted)
         ctx.node.set_var(name, value)
     return Empty()
 
@@ -277,6 +326,10 @@ def _invoke(ctx: Context, inv: Invocation) -> Result:
     """Call the handler of a parsed (not raw) command; ``inv`` is left as it was."""
     _check_source(ctx, inv)
     kwargs = inv.kwargs
+    if inv.spec.secret_params and not ctx.source.external:
+        for param in inv.spec.secret_params:  # `password = x`, `token = x`, `set network key x`: x is secret
+            if isinstance(kwargs.get(param), str):
+                ctx.node.secrets.add(kwargs[param])
     if ctx.fmt == "json" and "format" in kwargs and "format" not in inv.given:
         kwargs = {**kwargs, "format": "json"}
     return _shaped(inv.spec.handler(ctx, **kwargs))

@@ -12,12 +12,13 @@ import re
 import inspect
 from typing import Any, Callable, Iterable, Iterator
 
-from anynode.errors import CommandNotFound
+from anynode.errors import AnyNodeError, CommandNotFound
 from anynode.grammar.spec import Arg, CommandSpec, Opt
+from anynode.grammar.tokens import GROUP, WORD, Token, split_tokens, tokenize
+from anynode.secret import MASK, is_secret_name, json_secrets, mentions_secret
 
 _DEFAULT: dict[tuple[str, ...], CommandSpec] = {}
-# `password = x`, `token = "x"`, `network_key = x` ... in a logged line: the value is masked.
-_SECRET_OPTION = re.compile(r"\b(password|passwd|token|secret|\w*_key)\s*=\s*(\"[^\"]*\"|'[^']*'|\S+)", re.I)
+_WORDS = re.compile(r"[^\s=]+")
 
 
 def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = (),
@@ -122,14 +123,67 @@ class Registry:
         return list(dict.fromkeys(picks))[:limit]
 
     def redact(self, line: str) -> str:
-        """``line`` as it may be logged: a secret command's arguments are masked."""
-        if not any(w in line for w in ("key", "password", "secret", "token")):
+        """``line`` as it may be logged or kept in history: secrets masked by name.
+
+        Masked: the value of an assignment to a secret name (``db_password =
+        ...``, ``set Token = ...``, ``$API_KEY = ...``), everything after the
+        words of a ``secret`` command (``set network key ...``), and the value
+        after any secret name and ``=`` (``where password = ...``), a JSON value
+        with a secret key, in every command of the line and in the command
+        ``run client (...)`` sends.
+        Values are masked by the node's Secrets book on top of this.
+        """
+        if not mentions_secret(line):
             return line
-        words = line.split()
-        found = self.match(words)
-        if found is not None and found[0].secret and len(words) > found[1]:
-            return " ".join(words[:found[1]]) + " ****"
-        return _SECRET_OPTION.sub(lambda m: m.group(1) + " = ****", line)
+        try:
+            commands = split_tokens(tokenize(line))
+        except AnyNodeError:  # unbalanced quotes: mask everything after the first secret word
+            found = next((m for m in _WORDS.finditer(line) if is_secret_name(m.group())), None)
+            return line if found is None else line[:found.end()] + " " + MASK
+        spans: list[tuple[int, int]] = []
+        for tokens in commands:
+            spans += self._secret_spans(tokens)
+        if not spans:
+            return line
+        out, cut = [], 0
+        for start, end in sorted(spans):
+            if start < cut:  # inside a span already masked
+                continue
+            out += [line[cut:start], MASK]
+            cut = end
+        return "".join(out) + line[cut:]
+
+    def _secret_spans(self, tokens: list[Token]) -> list[tuple[int, int]]:
+        """(start, end) offsets of the secret parts of one command's tokens."""
+        spans: list[tuple[int, int]] = []
+        name = None
+        if len(tokens) >= 3 and tokens[1].is_op("=") and tokens[0].kind == WORD:
+            name, value = tokens[0], tokens[2:]
+        elif len(tokens) >= 4 and tokens[0].is_word("set") and tokens[2].is_op("=") and tokens[1].kind == WORD:
+            name, value = tokens[1], tokens[3:]
+        if name is not None:
+            if is_secret_name(name.text):
+                return [(value[0].start, value[-1].end)]
+            tokens = value  # the command whose reply is assigned
+        words = []
+        for tok in tokens:
+            if tok.kind != WORD:
+                break
+            words.append(tok.text)
+        found = self.match(words) if words else None
+        if found is not None:
+            spec, used = found
+            if spec.secret and len(tokens) > used:
+                return [(tokens[used].start, tokens[-1].end)]
+            if len(tokens) > used + 1 and tokens[used].kind == GROUP:  # run client (dest) <command>
+                spans += self._secret_spans(tokens[used + 1:])
+        for i, tok in enumerate(tokens):
+            if tok.kind == WORD:
+                if i + 2 < len(tokens) and tokens[i + 1].is_op("=") and is_secret_name(tok.text):
+                    spans.append((tokens[i + 2].start, tokens[i + 2].end))
+            elif json_secrets(tok.text):  # a JSON value with a secret key: {"db": {"password": "x"}}
+                spans.append((tok.start, tok.end))
+        return spans
 
     def not_found(self, words: list[str], offset: int = 0) -> CommandNotFound:
         """The error for words that name no command, with suggestions."""

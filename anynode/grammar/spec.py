@@ -9,9 +9,11 @@ text.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 
 from anynode.grammar.types import TEXT, ValueType, Words
+from anynode.secret import is_secret_name
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,12 @@ class CommandSpec:
     blocking: bool = True
     aliases: tuple[tuple[str, ...], ...] = field(default=())
     clause: str = "where"  # the word before the options (AnyLog writes "time file rename <f> to dbms = ...")
+
+    @cached_property
+    def secret_params(self) -> tuple[str, ...]:
+        """The handler parameters whose values are secrets (by name: ``password``, ``token``, ``key`` ...)."""
+        return tuple(p.param if isinstance(p, Opt) else p.name for p in (*self.args, *self.options)
+                     if is_secret_name(p.name))
 
     @property
     def name(self) -> str:

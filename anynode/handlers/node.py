@@ -12,6 +12,7 @@ from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.types import FORMAT, TEXT, Choice
 from anynode.results import Json, Message, Result, Table
+from anynode.secret import MASK
 
 NODE_INFO = ("node info",)
 FMT = Opt("format", FORMAT, default="table", help="table, or json for programs")
@@ -75,8 +76,14 @@ def set_node_name(ctx: Context, name: str) -> Result:
          options=[FMT], remote=True, blocking=False, keywords=("node info", "script"),
          examples=["get dictionary", "get dictionary dir", "get dictionary where format = json"])
 def get_dictionary(ctx: Context, filter: str | None, format: str) -> Result:
-    """List the node variables (AnyLog's dictionary), sorted by name."""
-    items = sorted((k, v) for k, v in ctx.node.variables().items() if not filter or filter.lower() in k.lower())
+    """List the node variables (AnyLog's dictionary), sorted by name.
+
+    A variable that holds a secret (its name says so, or it was assigned
+    from one) shows `****`; known secret values are masked in the others.
+    """
+    secrets = ctx.node.secrets
+    items = sorted((k, MASK if secrets.is_secret_var(k) else secrets.mask(v))
+                   for k, v in ctx.node.variables().items() if not filter or filter.lower() in k.lower())
     if format == "json":
         return Json(dict(items))
     return Table.of(["Key", "Value"], items)
@@ -153,10 +160,11 @@ def get_settings(ctx: Context, format: str) -> Result:
     """Show the node's settings, each with where its value came from.
 
     Values come from the defaults, `<home>/anynode.cfg` (`key = value` lines),
-    `ANYNODE_<KEY>` environment variables, in that order; SIGHUP reloads them
-    when the new ones validate.
+    `ANYNODE_<KEY>` environment variables, in that order, and commands such as
+    `set network key`; SIGHUP reloads them when the new ones validate. A
+    secret setting shows `****` when it is set, never its value.
     """
-    rows = [(n, "****" if n.endswith("key") and v else v, s) for n, v, s in ctx.node.settings.describe()]
+    rows = ctx.node.settings.shown()
     if format == "json":
         return Json({name: {"value": value, "source": source} for name, value, source in rows})
     return Table.of(["Setting", "Value", "Source"], rows)

@@ -1,9 +1,9 @@
 """The interactive prompt.
 
 On a terminal: prompt_toolkit with completion from the registry, history in
-``<home>/history``, a bottom toolbar naming the node and its running
-services, and background output (services, scripts) printed above the
-prompt without breaking the line being typed. Ctrl-C drops the line, Ctrl-D
+``<home>/history`` (without the lines that hold secrets), a bottom toolbar
+naming the node and its running services, and background output (services,
+scripts) printed above the prompt without breaking the line being typed. Ctrl-C drops the line, Ctrl-D
 or ``exit node`` leaves (the caller then stops the services).
 
 When stdin is not a terminal, lines are read plainly, with no prompt and no
@@ -89,15 +89,31 @@ def _key_bindings() -> Any:
     return kb
 
 
+def history(node: Any) -> Any:
+    """The prompt's history in ``<home>/history``: a line holding a secret is recalled in this session only.
+
+    Such a line (an assignment to a secret name, ``set network key ...``, a
+    known secret value) is never written to the file; writing it masked
+    would let a recalled line set ``****`` as the password.
+    """
+    from prompt_toolkit.history import FileHistory
+
+    class _History(FileHistory):
+        def store_string(self, string: str) -> None:
+            if node.redact(string) == string:
+                super().store_string(string)
+
+    return _History(str(node.home / "history"))
+
+
 def build_session(node: Any, **kwargs: Any) -> Any:
     """A PromptSession for ``node`` (tests pass input/output through kwargs)."""
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory
 
     from anynode.repl.completer import NodeCompleter
 
     return PromptSession(
-        history=FileHistory(str(node.home / "history")),
+        history=history(node),
         completer=NodeCompleter(node),
         complete_while_typing=False,
         key_bindings=_key_bindings(),
