@@ -9,7 +9,7 @@ from anynode.grammar.dispatch import Context
 from anynode.grammar.parser import Rest
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
-from anynode.grammar.types import BOOL, TEXT, Destinations, DestinationList, Int, Path as PathType, Port, Words
+from anynode.grammar.types import BOOL, SECONDS, TEXT, Destinations, DestinationList, Int, Path as PathType, Port, Words
 from anynode.results import Message, Reply, Result
 
 NETWORK = ("network", "background processes")
@@ -36,21 +36,36 @@ def _address(ctx: Context, ip: str | None, port: int | None, other_ip: str | Non
     Opt("cert_file", PathType(), help="PEM certificate of this node (with ssl)"),
     Opt("key_file", PathType(), help="PEM private key of this node (with ssl)"),
     Opt("ca_file", PathType(), help="PEM CA: peers must present a certificate it signed (with ssl)"),
+    Opt("max_connections", Int(1, 100_000), default=1024,
+        help="peers connected at once that have sent a verified frame; more are refused"),
+    Opt("max_pending", Int(1, 100_000), default=128,
+        help="connections at once still waiting for their first frame; when full, the oldest is dropped"),
+    Opt("first_frame_timeout", SECONDS, default=5.0,
+        help="seconds a new connection has to send its first (signed, with a key) frame"),
 ], examples=[
     "run tcp server where external_ip = !external_ip and external_port = !anylog_server_port "
     "and internal_ip = !ip and internal_port = !anylog_server_port and bind = false and threads = 6",
     "run tcp server where internal_ip = 127.0.0.1 and internal_port = 32048 and bind = true",
+    "run tcp server where internal_ip = 127.0.0.1 and internal_port = 32048 and max_pending = 32 "
+    "and first_frame_timeout = 3",
 ])
 def run_tcp_server(ctx: Context, external_ip: str | None, external_port: int | None, internal_ip: str | None,
                    internal_port: int | None, bind: bool, threads: int, ssl: bool, cert_file: str | None,
-                   key_file: str | None, ca_file: str | None) -> Result:
+                   key_file: str | None, ca_file: str | None, max_connections: int, max_pending: int,
+                   first_frame_timeout: float) -> Result:
     """Serve other nodes: they run remote-safe commands here and send files into the watch directory.
 
     Frames are length-prefixed with a JSON header; with a network key (`set
     network key`) every frame is signed and strangers are refused; with ssl,
     the connection is TLS. Each peer connection is served in order by its own
-    thread; `threads` bounds how many frames run at once over all of them, and
-    connections beyond 1024 are refused.
+    thread; `threads` bounds how many frames run at once over all of them.
+
+    A new connection is pending until its first frame arrives complete and,
+    with a network key, correctly signed: it must send it within
+    `first_frame_timeout` and at most `max_pending` connections wait at once
+    (the oldest is dropped for a newcomer), so idle strangers cannot lock peers
+    out. Only connections past their first frame count against
+    `max_connections`; beyond it new connections are refused.
     """
     from anynode.services.tcp_server import TcpConfig, TcpService, server_ssl_context
 
@@ -62,7 +77,11 @@ def run_tcp_server(ctx: Context, external_ip: str | None, external_port: int | N
             raise CommandSyntaxError("ssl = true needs cert_file and key_file",
                                      hint="add: and cert_file = node.crt and key_file = node.key")
         context = server_ssl_context(cert_file, key_file, ca_file)
-    service = TcpService(ctx.node, TcpConfig(ext_ip, ext_port, int_ip, int_port, bind, threads, context))
+    if first_frame_timeout <= 0:
+        raise CommandSyntaxError("first_frame_timeout must be more than 0 seconds",
+                                 hint="e.g. first_frame_timeout = 5 (a peer sends its first frame at once)")
+    service = TcpService(ctx.node, TcpConfig(ext_ip, ext_port, int_ip, int_port, bind, threads, context,
+                                             max_connections, max_pending, first_frame_timeout))
     status = ctx.node.services.start(service, float(ctx.node.settings["start_timeout"]))
     return Message(f"TCP server running: {status.details}")
 

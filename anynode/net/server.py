@@ -5,10 +5,12 @@ socket calls, runs the blocking ``handler`` inline and writes the reply back
 on the same connection with the same request id, so frames on one connection
 are handled in order (file chunks rely on it). ``threads`` (AnyLog's option)
 bounds how many frames are being handled at once across all connections;
-``max_connections`` bounds the connection threads: a peer beyond it gets an
-error frame and is closed. A bad frame (garbage, oversized, malformed,
-unsigned, too slow) gets an error reply when possible and closes its
-connection; the server keeps serving. ``serve()`` accepts in the calling
+``max_connections`` bounds the connections past their first verified frame,
+``max_pending`` and ``first_frame_timeout`` those before it (see
+anynode.net.admission): a peer beyond a cap gets an error frame and is
+closed. A bad frame (garbage, oversized, malformed, unsigned, too slow) gets
+an error reply when possible and closes its connection; the server keeps
+serving. ``serve()`` accepts in the calling
 thread, so a Service runs it on its managed thread.
 
 Why threads: scripts/bench_tcp.py on a 2-core machine (2026-11-30, best of 3)
@@ -20,7 +22,7 @@ the blocking handler. In one run the same day, this server did 3.4x the
 round trips of the uvloop one sequentially and 2.1x with 8 callers (0.58 and
 0.58 of raw, against 0.17 and 0.27). The price is a thread per connection:
 about 20 KiB of RSS per idle keep-alive peer (300 of them: 26 -> 32 MiB),
-bounded by ``max_connections``.
+bounded by ``max_connections`` + ``max_pending``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from anynode.errors import AnyNodeError, ServiceError
+from anynode.net.admission import CONN_COUNTERS, Connection, Pools, Throttled
 from anynode.net.errors import AuthError, ConnectionLost, ProtocolError
 from anynode.net.handling import BoundedHandler, Handler, error_header
 from anynode.net.protocol import DEFAULT_MAX_FRAME, FrameCodec, Signer
@@ -47,22 +50,8 @@ _JOIN_LIMIT = 2.0  # seconds serve() waits at stop for connection threads (a han
 _LINGER = 0.25  # seconds spent draining a dropped peer's bytes, so it reads our error, not a reset
 _RECV = 4096  # bytes asked by the recv that waits for a frame: a command arrives whole, an idle
 #               connection holds a small buffer (bigger frames are read on in 64 KiB steps)
-_REFUSAL_LOG_EVERY = 10.0  # seconds between warnings about refused connections
-_CONN_COUNTERS = ("frames_in", "frames_out", "bytes_in", "bytes_out", "errors", "protocol_errors",
-                  "auth_errors", "timeouts", "handler_errors", "idle_closed")
-_SERVER_COUNTERS = ("connections", "refused_connections", "tls_errors")
-
-
-class _Connection:
-    """One accepted peer: its socket, its thread and its own counters (no lock on the hot path)."""
-
-    __slots__ = ("sock", "peer", "thread", "counts")
-
-    def __init__(self, sock: socket.socket, peer: str) -> None:
-        self.sock = sock
-        self.peer = peer
-        self.thread: threading.Thread | None = None
-        self.counts = dict.fromkeys(_CONN_COUNTERS, 0)
+_REFUSAL_LOG_EVERY = 10.0  # seconds between warnings about refused, dropped or late strangers
+_SERVER_COUNTERS = ("connections", "refused_connections", "evicted_connections", "tls_errors")
 
 
 class FrameServer:
@@ -76,13 +65,18 @@ class FrameServer:
             "host:port" (whatever the peer sent under that key is replaced).
         host, port: where to listen (port 0 picks a free port, see ``port``).
         threads: how many frames may be in the handler at once, over all connections.
-        ssl_context: serve TLS with this server context (handshake within ``read_timeout``).
+        ssl_context: serve TLS with this server context (handshake within both timeouts below).
         auth: authenticator that every frame must satisfy (None: off).
         max_frame_size: largest frame accepted or sent.
         idle_timeout: close a connection with no frame for this many seconds;
             also bounds sending one reply to a peer that does not read.
         read_timeout: a frame, once begun, must arrive within this many seconds.
-        max_connections: connections open at once; more are refused.
+        max_connections: connections open at once that have sent a verified
+            frame; more are refused.
+        max_pending: connections open at once that have not yet; when full,
+            the oldest of them is dropped to make room for a new one.
+        first_frame_timeout: a new connection must complete its TLS handshake
+            and send its first verified frame within this many seconds.
         housekeeping: called every ``housekeeping_interval`` s by the accepting
             thread (e.g. TransferReceiver.sweep).
         logger: where refused peers and handler failures are logged.
@@ -92,12 +86,14 @@ class FrameServer:
                  threads: int = 4, ssl_context: ssl.SSLContext | None = None,
                  auth: Signer | None = None, max_frame_size: int = DEFAULT_MAX_FRAME,
                  idle_timeout: float = 60.0, read_timeout: float = 20.0,
-                 max_connections: int = 1024, backlog: int = 128,
+                 max_connections: int = 1024, max_pending: int = 128,
+                 first_frame_timeout: float = 5.0, backlog: int = 128,
                  housekeeping: Callable[[], None] | None = None,
                  housekeeping_interval: float = 5.0,
                  logger: logging.Logger | None = None) -> None:
-        if max_connections < 1:
-            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
+        if first_frame_timeout <= 0:
+            raise ValueError(f"first_frame_timeout must be positive, not {first_frame_timeout}")
+        self._pools = Pools(max_connections, max_pending)
         self._stopping = threading.Event()
         self._calls = BoundedHandler(handler, threads, self._stopping, logger or log)
         self.host = host
@@ -107,17 +103,16 @@ class FrameServer:
         self.codec = FrameCodec(max_frame_size, auth)
         self.idle_timeout = idle_timeout
         self.read_timeout = read_timeout
-        self.max_connections = max_connections
+        self.max_connections, self.max_pending = max_connections, max_pending
+        self.first_frame_timeout = first_frame_timeout
         self.backlog = backlog
         self.housekeeping = housekeeping
         self.housekeeping_interval = housekeeping_interval
         self.log = logger or log
         self._bound: tuple[str, int] | None = None
-        self._lock = threading.Lock()  # guards _conns, _totals and the refusal log state
-        self._conns: dict[int, _Connection] = {}
-        self._totals = dict.fromkeys(_CONN_COUNTERS + _SERVER_COUNTERS, 0)
-        self._unlogged = 0  # warnings about refused connections held back by _warn_limited
-        self._logged_at = float("-inf")
+        self._lock = threading.Lock()  # guards _pools and _totals
+        self._totals = dict.fromkeys(CONN_COUNTERS + _SERVER_COUNTERS, 0)
+        self._warn_limited = Throttled(self.log, _REFUSAL_LOG_EVERY)
 
     # -- public ---------------------------------------------------------------
 
@@ -143,13 +138,14 @@ class FrameServer:
         return self.address[1]
 
     def stats(self) -> dict[str, int]:
-        """Counters: connections (total, active, refused), frames and bytes in/out, errors by cause."""
+        """Counters: connections (total, active, pending, refused, evicted), frames and bytes, errors by cause."""
         with self._lock:
             out = dict(self._totals)
-            for conn in self._conns.values():
+            for conn in self._pools.conns.values():
                 for key, value in conn.counts.items():
                     out[key] += value
-            out["active_connections"] = len(self._conns)
+            out["active_connections"] = self._pools.main
+            out["pending_connections"] = len(self._pools.pending)
         return out
 
     def shutdown(self) -> None:
@@ -202,17 +198,29 @@ class FrameServer:
         return sock
 
     def _admit(self, sock: socket.socket, addr: Any) -> None:
-        """Start a thread for a new peer, or refuse it when ``max_connections`` are open."""
+        """Start a thread for a new peer in the pending pool, or refuse it when the main pool is full.
+
+        When the pending pool is full, its oldest connection is shut for
+        reading, which wakes its thread to tell that peer why and close.
+        """
         peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
-        conn = _Connection(sock, peer)
+        conn = Connection(sock, peer)
         with self._lock:
             self._totals["connections"] += 1
-            admitted = len(self._conns) < self.max_connections
-            if admitted:
-                self._conns[id(conn)] = conn
-        if not admitted:
-            self._refuse(sock, peer, f"too many connections (limit {self.max_connections})")
+            refusal = self._pools.full()
+            dropped = None if refusal else self._pools.admit(conn)
+            if dropped is not None:
+                self._totals["evicted_connections"] += 1
+                try:
+                    socket.socket.shutdown(dropped.sock, socket.SHUT_RD)  # the plain call, also on a TLS socket
+                except OSError:
+                    pass
+        if refusal:
+            self._refuse(sock, peer, refusal)
             return
+        if dropped is not None:
+            self._warn_limited("dropped a TCP connection from %s that sent no frame yet: more than %d "
+                               "connections were waiting for their first frame", dropped.peer, self.max_pending)
         thread = threading.Thread(target=self._run_connection, args=(conn,), daemon=True,
                                   name=f"anynode:tcp-conn:{peer}")
         conn.thread = thread
@@ -220,7 +228,7 @@ class FrameServer:
             thread.start()
         except RuntimeError as exc:  # the process cannot start another thread
             with self._lock:
-                del self._conns[id(conn)]
+                self._pools.release(conn)
             self._refuse(sock, peer, f"no thread for the connection ({exc})")
 
     def _refuse(self, sock: socket.socket, peer: str, reason: str) -> None:
@@ -239,18 +247,6 @@ class FrameServer:
         finally:
             sock.close()
 
-    def _warn_limited(self, message: str, *args: Any) -> None:
-        """Log a warning about refused connections at most every 10 s, so a flood cannot flood the log."""
-        now = time.monotonic()
-        with self._lock:
-            self._unlogged += 1
-            due = now - self._logged_at >= _REFUSAL_LOG_EVERY
-            if due:
-                count, self._unlogged, self._logged_at = self._unlogged, 0, now
-        if due:
-            more = f" ({count - 1} more since the last message)" if count > 1 else ""
-            self.log.warning(message + more, *args)
-
     def _run_housekeeping(self) -> None:
         assert self.housekeeping is not None
         try:
@@ -261,7 +257,7 @@ class FrameServer:
     def _close_connections(self) -> None:
         """At stop: shut every connection's socket (which wakes its thread) and join the threads, bounded."""
         with self._lock:
-            conns = list(self._conns.values())
+            conns = list(self._pools.conns.values())
             for conn in conns:
                 try:
                     socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)  # the plain call, also on a TLS socket
@@ -278,11 +274,15 @@ class FrameServer:
 
     # -- one connection, in its own thread ---------------------------------------
 
-    def _run_connection(self, conn: _Connection) -> None:
+    def _run_connection(self, conn: Connection) -> None:
         try:
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.ssl_context is None or self._handshake(conn):
                 self._serve_connection(conn)
+            if conn.evicted and not self._stopping.is_set():
+                self._send_error(conn, ProtocolError(
+                    f"connection dropped before its first frame: more than {self.max_pending} connections "
+                    "were waiting for theirs", "send the first frame as soon as the connection is open"), 0)
         except OSError:  # reset, broken pipe, shut down at stop, TLS failure mid-stream
             pass
         except Exception:  # a bug in one connection must not reach the server
@@ -290,7 +290,7 @@ class FrameServer:
             self.log.exception("TCP connection from %s failed unexpectedly", conn.peer)
         finally:
             with self._lock:  # closed under the lock, so _close_connections never shuts a closed socket
-                self._conns.pop(id(conn), None)
+                self._pools.release(conn)
                 for key, value in conn.counts.items():
                     self._totals[key] += value
                 try:
@@ -298,42 +298,51 @@ class FrameServer:
                 except OSError:
                     pass
 
-    def _handshake(self, conn: _Connection) -> bool:
-        """Wrap the socket in TLS and shake hands within the read timeout; False (logged) on failure."""
+    def _handshake(self, conn: Connection) -> bool:
+        """Wrap the socket in TLS and shake hands within the read and first-frame timeouts; False on failure."""
         assert self.ssl_context is not None
         wrapped = self.ssl_context.wrap_socket(conn.sock, server_side=True, do_handshake_on_connect=False)
         with self._lock:  # the plain socket is detached now: stop must shut the TLS one
             conn.sock = wrapped
         try:
-            wrapped.settimeout(self.read_timeout)
+            wrapped.settimeout(min(self.read_timeout, self._first_frame_left(conn)))
             wrapped.do_handshake()
         except (OSError, ValueError) as exc:
-            if not self._stopping.is_set():
+            if not self._stopping.is_set() and not conn.evicted:
                 with self._lock:
                     self._totals["tls_errors"] += 1
                 self.log.warning("TLS handshake with %s failed: %s", conn.peer, exc)
             return False
         return True
 
-    def _serve_connection(self, conn: _Connection) -> None:
+    def _serve_connection(self, conn: Connection) -> None:
         """Read frames and answer them in order until the peer leaves, errs or idles, or the server stops."""
         sock, codec, st = conn.sock, self.codec, conn.counts
         buf = bytearray()  # bytes received past the last frame
         while not self._stopping.is_set():
-            if not buf:  # between frames: the idle timeout applies
-                if sock.gettimeout() != self.idle_timeout:
-                    sock.settimeout(self.idle_timeout)
+            if not buf:  # between frames: the idle timeout applies, and the first-frame one before a first frame
+                wait = self.idle_timeout if conn.verified else min(self.idle_timeout, self._first_frame_left(conn))
+                if sock.gettimeout() != wait:
+                    sock.settimeout(wait)
                 try:
                     chunk = sock.recv(_RECV)
                 except TimeoutError:
-                    st["idle_closed"] += 1
+                    if conn.verified or wait == self.idle_timeout:
+                        st["idle_closed"] += 1
+                    else:
+                        self._first_frame_late(conn)
                     return
                 if not chunk:
                     return
                 buf += chunk
+            deadline = time.monotonic() + self.read_timeout
+            first_deadline = conn.since + self.first_frame_timeout
             try:
-                frame = codec.read(sock, time.monotonic() + self.read_timeout, buf)
+                frame = codec.read(sock, deadline if conn.verified else min(deadline, first_deadline), buf)
             except TimeoutError:
+                if not conn.verified and first_deadline < deadline:
+                    self._first_frame_late(conn)
+                    return
                 st["errors"] += 1
                 st["timeouts"] += 1
                 self._send_error(conn, ProtocolError(
@@ -346,11 +355,21 @@ class FrameServer:
             except ProtocolError as exc:
                 st["errors"] += 1
                 st["auth_errors" if isinstance(exc, AuthError) else "protocol_errors"] += 1
-                self.log.warning("refused a frame from %s: %s", conn.peer, exc.one_line())
+                if conn.verified:
+                    self.log.warning("refused a frame from %s: %s", conn.peer, exc.one_line())
+                else:  # a stranger may send many: rate-limited
+                    self._warn_limited("refused a frame from %s: %s", conn.peer, exc.one_line())
                 self._send_error(conn, exc, getattr(exc, "request_id", None) or 0)
                 return
             if frame is None:
                 return
+            if not conn.verified:
+                with self._lock:
+                    refusal = self._pools.promote(conn)
+                if refusal is not None:
+                    if not conn.evicted:  # an evicted connection is told why by _run_connection
+                        self._send_error(conn, ProtocolError(refusal, "retry later"), frame.id)
+                    return
             st["frames_in"] += 1
             st["bytes_in"] += frame.size
             if frame.kind == "reply":
@@ -370,7 +389,21 @@ class FrameServer:
             if frame.kind != "event":
                 self._send(conn, header, payload, frame.id)
 
-    def _send(self, conn: _Connection, header: dict[str, Any], payload: bytes, request_id: int) -> None:
+    def _first_frame_left(self, conn: Connection) -> float:
+        """Seconds left for a pending connection to send its first frame (a small positive floor)."""
+        return max(conn.since + self.first_frame_timeout - time.monotonic(), 0.001)
+
+    def _first_frame_late(self, conn: Connection) -> None:
+        """Close a pending connection that sent no complete frame in time, saying why (logged, rate-limited)."""
+        conn.counts["errors"] += 1
+        conn.counts["first_frame_timeouts"] += 1
+        self._warn_limited("closed a TCP connection from %s: no complete frame within the first-frame "
+                           "timeout of %g s", conn.peer, self.first_frame_timeout)
+        self._send_error(conn, ProtocolError(
+            f"no complete frame within the first-frame timeout of {self.first_frame_timeout:g} s",
+            "send the first frame as soon as the connection is open"), 0)
+
+    def _send(self, conn: Connection, header: dict[str, Any], payload: bytes, request_id: int) -> None:
         """Send one reply; one that cannot be framed (too big, not JSON) becomes an error reply.
 
         Counted before sending, so a peer that has read the reply sees it in stats().
@@ -389,7 +422,7 @@ class FrameServer:
             conn.sock.settimeout(self.idle_timeout)
         codec.send(conn.sock, head, body)
 
-    def _send_error(self, conn: _Connection, err: AnyNodeError, request_id: int) -> None:
+    def _send_error(self, conn: Connection, err: AnyNodeError, request_id: int) -> None:
         """Best effort before closing: tell the peer why, then read what it still sends for a moment,
         so closing with unread bytes does not reset the connection before the peer reads the error."""
         sock = conn.sock

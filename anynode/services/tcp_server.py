@@ -5,7 +5,8 @@ runs a remote-safe command as Source.REMOTE and replies with its result on
 the same connection; a ``file`` frame is a chunk of a file transfer, staged
 and verified before it lands in the named target directory. The server
 itself (a thread per connection, at most ``threads`` frames in a handler at
-once, connection cap, timeouts, optional key and TLS) is
+once, connection caps before and after the first verified frame, timeouts,
+optional key and TLS) is
 anynode.net.server.FrameServer.
 """
 
@@ -35,6 +36,9 @@ class TcpConfig:
     bind: bool = False
     threads: int = 6
     ssl_context: ssl.SSLContext | None = None
+    max_connections: int = 1024
+    max_pending: int = 128
+    first_frame_timeout: float = 5.0
 
     @property
     def listen_host(self) -> str:
@@ -88,6 +92,9 @@ class TcpService(Service):
 
         self.server = FrameServer(handle, self.config.listen_host, self.config.internal_port,
                                   threads=self.config.threads, ssl_context=self.config.ssl_context,
+                                  max_connections=self.config.max_connections,
+                                  max_pending=self.config.max_pending,
+                                  first_frame_timeout=self.config.first_frame_timeout,
                                   auth=self.node.authenticator(), housekeeping=lambda: None if receiver.sweep() else None,
                                   logger=self.node.log.getChild("tcp"))
 
@@ -127,11 +134,17 @@ class TcpService(Service):
         where = ext if ext == internal else f"{ext} and {internal}"
         secure = ", TLS" if self.config.ssl_context else ""
         keyed = ", key" if self.node.authenticator() is not None else ""
-        return f"Listening on: {where}, Threads Pool: {self.config.threads}{secure}{keyed}"
+        cfg = self.config
+        return (f"Listening on: {where}, Threads Pool: {cfg.threads}{secure}{keyed}, "
+                f"Max Connections: {cfg.max_connections}, Max Pending: {cfg.max_pending}, "
+                f"First Frame Timeout: {cfg.first_frame_timeout:g} s")
 
     def info(self) -> dict[str, Any]:
         stats = dict(self.server.stats()) if self.server is not None else {}
         stats["commands"] = self.commands
+        cfg = self.config
+        stats.update(max_connections=cfg.max_connections, max_pending=cfg.max_pending,
+                     first_frame_timeout=cfg.first_frame_timeout)
         return stats
 
 
