@@ -256,6 +256,11 @@ def test_leading_whitespace_is_read_in_bounded_memory_and_line_numbers_still_cou
     bad.write_bytes(b"\n" * 3_000_000 + b'{"a": 1}\n{"a": }\n')
     with pytest.raises(IngestError, match="line 3000002 "):
         list(read_batches(bad))
+    streamed = tmp_path / "streamed.json"  # past the whole-file size: the streaming parser counts them too
+    streamed.write_bytes(b"\n" * 1_000_000 + b"[" + b'{"a": 1, "pad": "xxxxxxxxxxxxxxxxxxxx"},\n' * 120_000
+                         + b'{"a": x}]')
+    with pytest.raises(IngestError, match=r"Invalid JSON at line 1120001 column 7\b"):
+        list(read_batches(streamed))
     only_blanks = tmp_path / "blanks.json"
     only_blanks.write_bytes(b" \n" * (3 * 2**20))
     with pytest.raises(IngestError, match="The file is empty"):

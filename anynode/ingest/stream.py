@@ -137,7 +137,7 @@ class _Text:
             self.eof = True
         else:
             self._bytes_read += len(piece)
-        if self.pos:
+        if self.pos and text:  # at the end nothing is added: positions a caller holds stay valid
             self.lines_before += self.buf.count("\n", 0, self.pos)
             self.buf = self.buf[self.pos:]
             self.pos = 0
