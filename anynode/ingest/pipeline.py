@@ -14,6 +14,11 @@ memory stays bounded, and an operator with ``threads`` > 1 prepares one file
 while the writer inserts another. Used by the
 operator (watch directory), REST PUT/POST and tests; it starts no thread of
 its own and leaves files where they are (moving them is the operator's job).
+
+A ``cancel`` callable (the operator passes its stop event's ``is_set``) is
+asked before each chunk is read and each batch is handed on: when it says
+stop, :class:`~anynode.ingest.reader.IngestCancelled` is raised, the
+transaction rolls back, and the file can be ingested again later, once.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from anynode.errors import IngestError, NoSuchDatabase
 from anynode.ingest.naming import BAD_NAME, TABLE_NAME, FileName, parse_file_name
-from anynode.ingest.reader import DEFAULT_LIMITS, ReadLimits, bad, file_hash, read_batches
+from anynode.ingest.reader import DEFAULT_LIMITS, IngestCancelled, ReadLimits, bad, file_hash, read_batches
 from anynode.ingest.transform import MAP_FAILED, Batch, column_values, prepare
 from anynode.store import tsd
 from anynode.store.backend import SYSTEM_COLUMNS, Backend, ColType, widen
@@ -187,7 +192,8 @@ def _load(conn: Any, backend: Backend, table: str, first: Batch, more: Callable[
 
 
 def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], member: str, file_id: int,
-           rec: tsd.TsdRecord | None, max_depth: int, timeout: float | None) -> tuple[int, list[str], list[str]]:
+           rec: tsd.TsdRecord | None, max_depth: int, timeout: float | None,
+           cancel: Callable[[], bool] | None = None) -> tuple[int, list[str], list[str]]:
     """Prepare the batches here and insert them on the writer, in one transaction (see the module doc)."""
     as_text = db.backend.timestamps_as_text
     prepared = (prepare(rows, max_depth, as_text) for rows in batches)
@@ -199,6 +205,8 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
                                               file_id, rec))
     try:
         for batch in prepared:
+            if cancel is not None and cancel():
+                raise IngestCancelled()
             if not handoff.put(batch, job):
                 break
     except BaseException as exc:  # the job rolls back and re-raises it
@@ -216,7 +224,7 @@ def _duplicate(file_hash: str, dbms: str) -> IngestError:
 
 def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]],
          *, file_hash: str | None, source: str, instructions: str, member: str, limits: ReadLimits,
-         almgm: str, timeout: float | None) -> tuple[IngestReport, datetime]:
+         almgm: str, timeout: float | None, cancel: Callable[[], bool] | None = None) -> tuple[IngestReport, datetime]:
     start = time.perf_counter()
     db = _target_db(catalog, dbms, table)
     if limits is DEFAULT_LIMITS and limits.batch_rows != db.backend.batch_rows:
@@ -234,7 +242,7 @@ def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLi
             raise _duplicate(file_hash, dbms)
         file_id = mgm.writer.run(lambda c: tsd.allocate(mgm.backend, c, rec), timeout)  # type: ignore[arg-type]
     try:
-        rows, added, widened = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout)
+        rows, added, widened = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout, cancel)
     except driver_errors() as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",
@@ -254,7 +262,7 @@ def _committed(db: Database, file_hash: str) -> tuple[int, int] | None:
 
 def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, member: str = "0",
                 limits: ReadLimits = DEFAULT_LIMITS, almgm: str = "almgm",
-                timeout: float | None = None) -> IngestReport:
+                timeout: float | None = None, cancel: Callable[[], bool] | None = None) -> IngestReport:
     """Ingest one data file named by AnyLog's convention into ``dbms.table``; the file is not moved.
 
     The hash in the name is used when there is one, else it is computed (md5 of
@@ -263,12 +271,13 @@ def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, member: str = "0"
     Raises:
         IngestError: with AnyLog's code: 119 bad name, 10 dbms not connected, 67 bad JSON,
             27 values the table cannot take, 86 file already ingested.
+        IngestCancelled: ``cancel()`` said stop; nothing was inserted.
     """
     name = parse_file_name(path)
-    fhash = name.hash if name.hash != "0" else file_hash(path, name.dbms, name.table, limits.chunk_bytes)
-    report, when = _run(catalog, name.dbms, name.table, lambda lim: read_batches(path, lim), file_hash=fhash,
-                        source=name.source, instructions=name.instructions, member=member, limits=limits,
-                        almgm=almgm, timeout=timeout)
+    fhash = name.hash if name.hash != "0" else file_hash(path, name.dbms, name.table, limits.chunk_bytes, cancel)
+    report, when = _run(catalog, name.dbms, name.table, lambda lim: read_batches(path, lim, cancel),
+                        file_hash=fhash, source=name.source, instructions=name.instructions, member=member,
+                        limits=limits, almgm=almgm, timeout=timeout, cancel=cancel)
     archived = name.with_hash(fhash).with_tsd(member, report.file_id, when)
     return IngestReport(**{**report.__dict__, "name": archived})
 

@@ -18,8 +18,13 @@ import orjson
 from anynode.ingest.reader import (_WS, ReadLimits, _check_start, _json_error, _kind, _objects, bad)
 
 
-def stream_batches(chunks: Iterator[bytes], limits: ReadLimits) -> Iterator[list[dict[str, Any]]]:
-    """Decide between JSON lines and a parsed stream from the first line, then stream."""
+def stream_batches(chunks: Iterator[bytes], limits: ReadLimits,
+                   line_base: int = 0) -> Iterator[list[dict[str, Any]]]:
+    """Decide between JSON lines and a parsed stream from the first line, then stream.
+
+    ``line_base`` is the number of lines before the first chunk (blank lines
+    the reader skipped), so error messages name the file's own line numbers.
+    """
     joined = b""
     for piece in chunks:
         joined += piece
@@ -37,7 +42,7 @@ def stream_batches(chunks: Iterator[bytes], limits: ReadLimits) -> Iterator[list
         except orjson.JSONDecodeError:
             is_lines = False
         if is_lines:
-            yield from _json_lines(rest, limits)
+            yield from _json_lines(rest, limits, line_base)
             return
     elif first != b"[":
         head = joined.lstrip()
@@ -47,7 +52,7 @@ def stream_batches(chunks: Iterator[bytes], limits: ReadLimits) -> Iterator[list
         if kind:
             raise bad(f"The file holds {kind}, not JSON objects")
         raise bad(f"Not JSON: the file starts with {head[:20].decode('utf-8', 'replace')!r}")
-    yield from _values(rest, first == b"[", limits)
+    yield from _values(rest, first == b"[", limits, line_base)
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -55,10 +60,10 @@ def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _json_lines(chunks: Iterable[bytes], limits: ReadLimits) -> Iterator[list[dict[str, Any]]]:
-    """One object per line; blank lines are skipped; line numbers count from 1."""
+def _json_lines(chunks: Iterable[bytes], limits: ReadLimits, line_base: int = 0) -> Iterator[list[dict[str, Any]]]:
+    """One object per line; blank lines are skipped; line numbers count from ``line_base`` + 1."""
     carry = b""
-    line_no = 0  # lines completed before the current chunk
+    line_no = line_base  # lines completed before the current chunk
     batch: list[dict[str, Any]] = []
     for piece in chunks:
         lines = (carry + piece).split(b"\n")
@@ -104,7 +109,7 @@ def _parse_lines(lines: list[bytes], line_no: int, limits: ReadLimits) -> list[d
 class _Text:
     """A sliding window of decoded text over the byte chunks, with line accounting."""
 
-    def __init__(self, chunks: Iterable[bytes], limits: ReadLimits) -> None:
+    def __init__(self, chunks: Iterable[bytes], limits: ReadLimits, line_base: int = 0) -> None:
         self._chunks = iter(chunks)
         self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
         self._bytes_read = 0
@@ -112,7 +117,7 @@ class _Text:
         self.buf = ""
         self.pos = 0
         self.eof = False
-        self.lines_before = 0  # newlines in text already dropped
+        self.lines_before = line_base  # newlines in text already dropped (or skipped by the reader)
         self._decoder = json.JSONDecoder(parse_constant=self._constant)
 
     @staticmethod
@@ -132,7 +137,7 @@ class _Text:
             self.eof = True
         else:
             self._bytes_read += len(piece)
-        if self.pos:
+        if self.pos and text:  # at the end nothing is added: positions a caller holds stay valid
             self.lines_before += self.buf.count("\n", 0, self.pos)
             self.buf = self.buf[self.pos:]
             self.pos = 0
@@ -181,9 +186,10 @@ class _Text:
             return value
 
 
-def _values(chunks: Iterable[bytes], array: bool, limits: ReadLimits) -> Iterator[list[dict[str, Any]]]:
+def _values(chunks: Iterable[bytes], array: bool, limits: ReadLimits,
+            line_base: int = 0) -> Iterator[list[dict[str, Any]]]:
     """Objects of an array, or objects one after the other, streamed."""
-    t = _Text(chunks, limits)
+    t = _Text(chunks, limits, line_base)
     batch: list[dict[str, Any]] = []
     n = 0
     if array:

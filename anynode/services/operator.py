@@ -18,13 +18,22 @@ writer); the pool overlaps reading, hashing, archiving and other databases.
 
 A node killed in the middle leaves the file in ``.work/``; the next start
 puts it through again, and the file record makes that exactly-once: rows
-already committed are not inserted again and the file is archived.
+already committed are not inserted again and the file is archived. A stop
+(``exit operator``, SIGTERM) interrupts a file between batches: its
+transaction rolls back and it stays in ``.work/`` for the next start.
+
+Only regular files are taken, judged by ``lstat`` before the claim and by
+``fstat`` after the open (``O_NOFOLLOW | O_NONBLOCK``): a symbolic link, a
+pipe or any other entry named like a data file goes to the error directory
+at once, unopened, so it can neither wedge the operator nor leak what it
+points to.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -33,9 +42,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from anynode.errors import IngestError
+from anynode.ingest.reader import IngestCancelled, not_regular
 from anynode.services.base import Service
-from anynode.services.operator_files import (ErrorDir, OperatorConfig, already_inserted, is_data_file, put_away,
-                                             rename_for_options, table_key)
+from anynode.services.operator_files import (ErrorDir, OperatorConfig, already_inserted, check_archive_name,
+                                             is_data_file, put_away, refusal, rename_for_options, table_key)
 from anynode.services.operator_watch import watch_directory
 from anynode.services.periodic import PeriodicTask
 
@@ -81,6 +91,8 @@ class OperatorService(Service):
         self._seen_tables: set[str] = set()
         self._inflight: dict[Future[None], str] = {}  # pool jobs -> file name
         self._pool: ThreadPoolExecutor | None = None
+        self._stop = threading.Event()  # the running service's stop event, asked between batches of a file
+        self._left: set[tuple[str, int]] = set()  # (name, inode) refused but not movable: reported once
         self.rescans = PeriodicTask("operator rescan", max(config.rescan, 0.01), call=self._rescan_task,
                                     run_at_start=False, logger=logging.getLogger("anynode.operator"))
 
@@ -120,13 +132,13 @@ class OperatorService(Service):
         for entry in entries:
             if not is_data_file(entry.name):
                 continue
-            if entry.is_dir(follow_symlinks=False):
-                self._fail(Path(entry.path), IngestError(f"'{entry.name}' is a directory, not a data file",
-                                                         hint="put data files in the watch directory itself", code=67))
-                continue
             try:
-                st = entry.stat()
+                st = entry.stat(follow_symlinks=False)  # a link is judged as a link: never followed
             except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):  # nothing to wait for: it can never become a data file
+                if (entry.name, st.st_ino) not in self._left:
+                    self._fail(Path(entry.path), not_regular(entry.name, st.st_mode), st.st_ino)
                 continue
             sizes[entry.name] = st.st_size
             same = first or self._sizes.get(entry.name) == st.st_size
@@ -143,15 +155,18 @@ class OperatorService(Service):
     # -- the loop -------------------------------------------------------------
     def run(self, stop: threading.Event, ready: Callable[[], None]) -> None:
         cfg = self.config
+        self._stop = stop
         for d in (cfg.watch_dir, cfg.archive_dir, cfg.bkup_dir, cfg.error_dir, cfg.work_dir):
             d.mkdir(parents=True, exist_ok=True)
-        recovered = sorted(p for p in cfg.work_dir.iterdir() if p.is_file())
+        recovered = sorted(cfg.work_dir.iterdir())  # whatever it is: _ingest refuses what is not a regular file
         watch = watch_directory(cfg.watch_dir, self.offer, self.lost, self._wake.set, is_data_file)
         if cfg.threads > 1:
             self._pool = ThreadPoolExecutor(cfg.threads, thread_name_prefix="anynode:operator-pool")
         try:
             ready()
-            for path in recovered:  # claimed before a crash: put through again (exactly once)
+            for path in recovered:  # claimed before a crash or a stop: put through again (exactly once)
+                if stop.is_set():
+                    break
                 self._ingest(path, recovered=True)
             self._rescan(first=True)  # files left from before: untouched for a while, take them now
             while not stop.is_set():
@@ -193,11 +208,12 @@ class OperatorService(Service):
             if name is None:
                 return
             source, work = self.config.watch_dir / name, self.config.work_dir / name
-            if source.is_dir():
-                self._fail(source, IngestError(f"'{name}' is a directory, not a data file",
-                                               hint="put data files in the watch directory itself"))
-                continue
             try:
+                st = os.lstat(source)
+                if not stat.S_ISREG(st.st_mode):  # a link, pipe, directory ...: refused unopened
+                    if (name, st.st_ino) not in self._left:
+                        self._fail(source, not_regular(name, st.st_mode), st.st_ino)
+                    continue
                 os.replace(source, work)
             except FileNotFoundError:
                 continue  # taken already (a duplicate event)
@@ -242,16 +258,28 @@ class OperatorService(Service):
         with self._lock:
             self.stats.last_file = path.name
         try:
+            reason = refusal(path)  # in .work/ since a crash, or swapped after the claim
+            if reason is not None:
+                raise reason
             archived = already_inserted(path)  # member '@': streaming wrote its rows; only put it away
             if archived is not None:
+                check_archive_name(self.config, archived)
                 self.node.log.info("operator: %s holds rows already inserted; archived as %s", path.name, archived)
                 self._done(path, archived)
                 return
             path = rename_for_options(self.config, path)
             name = parse_file_name(path)
+            check_archive_name(self.config, name)
             key = f"{name.dbms}.{name.table}"
             self._check_table(name.dbms, name.table, key)
-            report = ingest_file(path, self.node.catalog)
+            report = ingest_file(path, self.node.catalog, cancel=self._stop.is_set)
+        except FileNotFoundError:
+            self.node.log.warning("operator: %s disappeared from %s before it was ingested", path.name, path.parent)
+            return
+        except IngestCancelled:
+            self.node.log.info("operator: stopped while ingesting %s: nothing of it was inserted; it stays in %s "
+                               "and is ingested at the next start", path.name, path.parent)
+            return
         except IngestError as exc:
             if exc.anylog_code == DUPLICATE and recovered:
                 self.node.log.info("operator: %s was already ingested before the restart; archiving it", path.name)
@@ -292,12 +320,24 @@ class OperatorService(Service):
         except OSError as exc:  # the rows are in; the file stays in .work/ and is archived at the next start
             self.node.log.error("operator: %s was ingested but could not be put away: %s", path.name, exc)
 
-    def _fail(self, path: Path, exc: IngestError) -> None:
-        """Move a file that could not be ingested to the error directory, with the reason beside it."""
+    def _fail(self, path: Path, exc: IngestError, inode: int | None = None) -> None:
+        """Move a file that could not be ingested to the error directory, with the reason beside it.
+
+        An entry of the watch directory that cannot be moved (``inode`` given:
+        a pipe when the error directory is on another file system) is left
+        where it is, reported once and skipped from then on.
+        """
         try:
             target = self.errors.put(path, exc)
         except OSError as move_error:
-            self.node.log.error("operator: cannot move %s to the error directory: %s", path, move_error)
+            why = move_error.strerror or str(move_error)
+            self.node.log.error("operator: cannot move %s to the error directory: %s", path, why)
+            if inode is not None:
+                with self._lock:
+                    self._left.add((path.name, inode))
+                    self.stats.errors += 1
+                    self.stats.last_error = f"{exc.one_line()}; left in {path.parent}: {why}"
+                    self.stats.last_error_code = exc.anylog_code
             return
         reason = exc.one_line()
         with self._lock:

@@ -13,13 +13,20 @@ except the error-name counter, which :class:`ErrorDir` holds.
 * refused files go to the error directory as AnyLog names them,
   ``<name>.err_<code>.<unique>.json[.gz]``, with ``<that name>.err.txt``
   beside it: the file, the code, what was wrong, the hint and the time.
+  A name too long for that is shortened (the reason file keeps it whole).
+
+Only regular files are taken: an entry is looked at with ``lstat`` (a
+symbolic link is never followed), and :func:`refusal` says why anything
+else (link, pipe, socket, device, directory) is refused, without opening it.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import shutil
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -27,10 +34,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from anynode.errors import IngestError
+from anynode.ingest.naming import BAD_NAME, FileName
+from anynode.ingest.reader import not_regular, open_regular
 
 OWN_MEMBER = "0"  # this node's cluster member id: 0 until metadata (cluster policies) exists
 WORK = ".work"  # files being ingested; what is left here after a crash is put through again
 _SKIP_SUFFIXES = (".tmp", ".transfer", ".part", ".swp", ".err.txt")
+REASON = ".err.txt"  # the reason file's suffix, beside the refused file
+_LONGEST_ID = 10**18  # a file id as long as tsd_info's BIGINT gets
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,48 @@ def is_data_file(name: str) -> bool:
     return not name.startswith(".") and low.endswith((".json", ".json.gz")) and not low.endswith(_SKIP_SUFFIXES)
 
 
+def refusal(path: Path) -> IngestError | None:
+    """Why the entry at ``path`` is not taken (it is not a regular file), or None; never follows a link.
+
+    Raises:
+        FileNotFoundError: it is gone (taken already).
+    """
+    mode = os.lstat(path).st_mode
+    return None if stat.S_ISREG(mode) else not_regular(path.name, mode)
+
+
+def name_max(directory: Path) -> int:
+    """The longest file name (bytes) the file system of ``directory`` takes."""
+    try:
+        return int(os.pathconf(directory, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def check_archive_name(config: OperatorConfig, name: FileName | str) -> None:
+    """Refuse (119) a file whose archived name would be too long to create, before any row is written.
+
+    ``name`` is the parsed name (its archived form is computed with the longest
+    hash and file id) or the archived name itself.
+    """
+    if config.delete_json:
+        return
+    if isinstance(name, FileName):
+        longest = name.with_hash(name.hash if name.hash != "0" else "0" * 32).with_tsd(OWN_MEMBER, _LONGEST_ID)
+        archived = str(longest)
+    else:
+        archived = name
+    if config.compress_json and not archived.endswith(".gz"):
+        archived += ".gz"
+    directory = config.archive_dir if config.archive_json else config.bkup_dir
+    limit = name_max(directory if directory.exists() else directory.parent)
+    size = len(os.fsencode(archived))
+    if size > limit:
+        raise IngestError(f"File name is too long: archived, it would be {size} bytes, more than the {limit} "
+                          f"the file system allows", hint="shorten the source or instructions section of the name",
+                          code=BAD_NAME)
+
+
 def rename_for_options(config: OperatorConfig, path: Path) -> Path:
     """Apply ``dbms_name`` / ``table_name``: the file's rows go to that database or table.
 
@@ -78,7 +131,13 @@ def rename_for_options(config: OperatorConfig, path: Path) -> Path:
     parts[0] = config.dbms_name or parts[0]
     parts[1] = config.table_name or parts[1]
     target = path.with_name(".".join(parts))
-    os.replace(path, target)
+    try:
+        os.replace(path, target)
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        raise IngestError(f"File name is too long with dbms_name/table_name applied ({exc.strerror})",
+                          hint="shorten the source or instructions section of the name", code=BAD_NAME) from None
     return target
 
 
@@ -126,8 +185,8 @@ def put_away(config: OperatorConfig, path: Path, archived_name: str | None) -> P
     target_dir.mkdir(parents=True, exist_ok=True)
     if config.compress_json and not name.endswith(".gz"):
         target = target_dir / (name + ".gz")
-        tmp = target.with_name(f".{target.name}.{threading.get_ident()}.tmp")
-        with open(path, "rb") as src, gzip.open(tmp, "wb", compresslevel=3) as dst:
+        tmp = target.with_name(f".put-{os.getpid()}-{threading.get_ident()}.tmp")  # short: the name may be long
+        with open_regular(path) as src, gzip.open(tmp, "wb", compresslevel=3) as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         os.replace(tmp, target)
         path.unlink()
@@ -152,23 +211,60 @@ class ErrorDir:
             return self._last
 
     def target(self, path: Path, code: int) -> Path:
-        """``<name>.err_<code>.<unique>.json[.gz]`` for ``path`` (a directory keeps ``.json``)."""
+        """``<name>.err_<code>.<unique>.json[.gz]`` for ``path`` (a directory keeps ``.json``).
+
+        The name is cut short (ending in ``~``) when it and its ``.err.txt``
+        would not fit the file system's longest name.
+        """
         name = path.name
         suffix = ".json.gz" if name.endswith(".json.gz") else ".json"
         stem = name[: -len(suffix)] if name.endswith(suffix) else name
-        return self.directory / f"{stem}.err_{code}.{self._unique()}{suffix}"
+        tail = f".err_{code}.{self._unique()}{suffix}"
+        room = name_max(self.directory) - len(REASON) - len(tail)
+        if len(os.fsencode(stem)) > room:
+            stem = stem[:room]
+            while len(os.fsencode(stem + "~")) > room:
+                stem = stem[:-1]
+            stem += "~"
+        return self.directory / f"{stem}{tail}"
 
     def put(self, path: Path, exc: IngestError) -> Path:
         """Move ``path`` aside and write ``<target>.err.txt``: file, code, error, hint, time.
 
+        The entry itself is moved, whatever it is: a symbolic link is moved as
+        a link, never followed, and a pipe is never opened.
+
         Raises:
-            OSError: the file could not be moved (the caller logs it).
+            OSError: the file could not be moved (the caller reports it).
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.target(path, exc.anylog_code)
-        shutil.move(str(path), target)
+        _move(path, target)
         when = datetime.now(timezone.utc).isoformat(timespec="seconds")
         text = (f"file: {path.name}\ncode: {exc.anylog_code}\nerror: {exc.message}\n"
                 + (f"hint: {exc.hint}\n" if exc.hint else "") + f"time: {when}\n")
-        Path(str(target) + ".err.txt").write_text(text, encoding="utf-8")
+        Path(str(target) + REASON).write_text(text, encoding="utf-8")
         return target
+
+
+def _move(path: Path, target: Path) -> None:
+    """Rename ``path`` to ``target``; across file systems, copy a regular file or re-create a link.
+
+    Raises:
+        OSError: it could not be moved (a pipe, socket or device cannot cross file systems).
+    """
+    try:
+        os.rename(path, target)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        os.symlink(os.readlink(path), target)
+    elif stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        shutil.move(str(path), target)
+        return
+    else:
+        raise OSError(errno.EXDEV, "a special file cannot be moved to another file system", str(path))
+    os.unlink(path)
