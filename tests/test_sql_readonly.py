@@ -232,6 +232,26 @@ def test_rest_timeout_stops_the_query_and_frees_the_workers(node: Any) -> None:
         assert active[1] == [(0,)], "PostgreSQL still runs the cancelled query"
 
 
+def test_a_peer_that_stops_waiting_stops_its_query(node: Any, tmp_path: Path) -> None:
+    from anynode.node import Node
+
+    dbms = _dbms(node)
+    reply = node.execute("run tcp server where internal_ip = 127.0.0.1 and internal_port = 0 and bind = true "
+                         "and threads = 1")
+    addr = re.search(r"127\.0\.0\.1:\d+", reply.to_text())
+    assert addr, reply.to_text()
+    peer = Node(tmp_path / "peer", name="peer")
+    try:
+        with pytest.raises(AnyNodeError, match="within 1 s"):
+            peer.execute(f'run client ({addr.group(0)}, timeout = 1) sql {dbms} "{SLOW[_kind(node)]}"')
+        began = time.monotonic()
+        out = peer.execute(f'run client ({addr.group(0)}) sql {dbms} format = json "select count(*) as n from victim"')
+        assert '"n": 3' in json.dumps(out.to_json())
+        assert time.monotonic() - began < 1.5, "the node's only TCP worker still ran the abandoned query"
+    finally:
+        peer.close()
+
+
 def test_cancel_token_stops_a_running_query(node: Any) -> None:
     cancel = Cancel()
     limits = QueryLimits(untrusted=True, cancel=cancel)

@@ -152,7 +152,9 @@ class NetClient:
     def send_command(self, dest: Dest, command: str, timeout: float | None = None,
                      **fields: Any) -> tuple[dict[str, Any], bytes]:
         """Ask ``dest`` to run ``command``; return its reply (header, payload)."""
-        return self.request(dest, {"kind": "command", "command": command, **fields}, b"", timeout)
+        limit = self.timeout if timeout is None else timeout
+        # the peer stops the command's queries when we stop waiting
+        return self.request(dest, {"kind": "command", "command": command, "timeout": limit, **fields}, b"", limit)
 
     def send_event(self, dest: Dest, header: dict[str, Any], payload: bytes = b"",
                    timeout: float | None = None) -> None:
@@ -215,7 +217,8 @@ class NetClient:
     def fan_out_command(self, dests: Iterable[Dest], command: str,
                         timeout: float | None = None) -> list[PeerReply]:
         """Run ``command`` on every destination in parallel (see fan_out)."""
-        return self.fan_out(dests, {"kind": "command", "command": command}, b"", timeout)
+        limit = self.timeout if timeout is None else timeout
+        return self.fan_out(dests, {"kind": "command", "command": command, "timeout": limit}, b"", limit)
 
     def stats(self) -> dict[str, int]:
         """Counters: connects, reuses, requests, errors, discarded, idle."""

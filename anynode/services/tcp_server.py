@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from anynode.cancel import Cancel
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.dispatch import Source
 from anynode.services.base import Service
@@ -87,7 +88,8 @@ class TcpService(Service):
             if not isinstance(command, str) or not command.strip():
                 raise CommandSyntaxError("the command frame has no command text")
             self.commands += 1
-            result = self.node.execute(command, Source.REMOTE, peer=header.get("_peer"))
+            result = self.node.execute(command, Source.REMOTE, peer=header.get("_peer"),
+                                       cancel=Cancel(_peer_timeout(header, self.node)))
             return {"result": result.to_wire()}, b""
 
         self.server = FrameServer(handle, self.config.listen_host, self.config.internal_port,
@@ -173,3 +175,11 @@ def client_ssl_context(ca: str) -> ssl.SSLContext:
     ctx.check_hostname = False
     return ctx
 
+
+def _peer_timeout(header: dict[str, Any], node: Any) -> float:
+    """How long a peer's command may run: as long as the peer waits (its ``timeout``), at most an hour;
+    ``remote_timeout`` for a peer that does not say (AnyLog's)."""
+    asked = header.get("timeout")
+    if isinstance(asked, (int, float)) and not isinstance(asked, bool) and 0 < asked:
+        return min(float(asked), 3600.0)
+    return float(node.settings["remote_timeout"])
