@@ -32,6 +32,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from anynode.errors import ServiceError
 from anynode.services.base import Service
+from anynode.services.rest_accept import Acceptor
 from anynode.services.rest_app import CORS, AppSettings, RestApp
 from anynode.services.rest_stats import RestStats
 
@@ -215,10 +216,22 @@ class _Server(uvicorn.Server):
         self._app = app
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            self._app.accepting = True
-            self._on_ready()
+        """uvicorn's startup for the sockets given, with an :class:`Acceptor` on each
+        instead of ``loop.create_server`` (which accepts one connection per loop turn)."""
+        assert sockets, "the REST service binds its socket before it starts uvicorn"
+        await self.lifespan.startup()
+        config = self.config
+
+        def create_protocol() -> asyncio.Protocol:
+            return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore
+                                              app_state=self.lifespan.state)
+
+        loop = asyncio.get_running_loop()
+        self.servers = [Acceptor(loop, sock, create_protocol, tls=config.ssl,  # type: ignore[list-item]
+                                 handshake_timeout=self._app.settings.client_timeout) for sock in sockets]
+        self.started = True
+        self._app.accepting = True
+        self._on_ready()
 
     async def on_tick(self, counter: int) -> bool:
         if self._stop.is_set():
