@@ -15,7 +15,6 @@ import asyncio
 import base64
 import binascii
 import hmac
-import json
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from anynode import safejson
 from anynode.errors import AnyNodeError, NotPermitted
 from anynode.grammar.dispatch import ControlFlow, Source
 from anynode.services import rest_dialect as dialect
@@ -359,7 +359,7 @@ class RestApp:
     @staticmethod
     def _json_object(body: bytes, what: str) -> dict[str, Any]:
         try:
-            obj = json.loads(body) if body.strip() else None
+            obj = safejson.loads(body) if body.strip() else None
         except ValueError as exc:
             raise BadRequest(f"{what}: the body is not JSON ({exc})", hint='send e.g. {"command": "get status"}') \
                 from None
