@@ -26,6 +26,13 @@ class TooDeep(ValueError):
     """JSON nested deeper than the bound."""
 
 
+class NotText(ValueError):
+    """JSON whose strings cannot be text: an escaped UTF-16 surrogate without its pair."""
+
+
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def deeper_than(text: str | bytes, limit: int) -> bool:
     """True when arrays and objects in ``text`` nest more than ``limit`` deep (brackets in strings do not count).
 
@@ -58,6 +65,8 @@ def loads(data: str | bytes | bytearray, max_depth: int = MAX_DEPTH) -> Any:
 
     Raises:
         TooDeep: nested deeper than ``max_depth`` (a ValueError).
+        NotText: a string with a lone surrogate escape such as ``"\\ud800"`` (a ValueError); it
+            would fail later, wherever the string is encoded.
         ValueError: not JSON (json.JSONDecodeError), or bytes that are not text.
     """
     if isinstance(data, str):
@@ -65,11 +74,18 @@ def loads(data: str | bytes | bytearray, max_depth: int = MAX_DEPTH) -> Any:
         scanned: str | bytes = data
     else:
         encoding = json.detect_encoding(data)
-        text = bytes(data).decode(encoding, "surrogatepass")
+        text = bytes(data).decode(encoding)  # strict: an encoded surrogate is not text either
         scanned = data if encoding == "utf-8" else text  # UTF-8 is scanned as it came, without a copy
     if deeper_than(scanned, max_depth):
         raise TooDeep(f"nested deeper than {max_depth} levels")
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except RecursionError:  # a deep call stack left less room than max_depth needs
         raise TooDeep(f"nested too deep to decode (the bound is {max_depth} levels)") from None
+    if "\\u" in text and _LONE_SURROGATE.search(text):
+        try:  # an escaped pair is one character once decoded; a lone half cannot be encoded
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise NotText("a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not text") \
+                from None
+    return value

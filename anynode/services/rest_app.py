@@ -198,7 +198,7 @@ class RestApp:
         if s.user is not None and scheme == "basic":
             try:
                 user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 once decoded
                 user = password = ""
             if (hmac.compare_digest(user.encode(), s.user.encode())
                     and hmac.compare_digest(password.encode(), (s.password or "").encode())):
@@ -224,10 +224,12 @@ class RestApp:
     async def _post(self, headers: dict[bytes, bytes], peer: str, receive: Receive) -> Reply:
         command = headers.get(b"command")
         hdrs = headers
+        body_read = False
         if command is None:
             if b"dbms" in headers and b"table" in headers:
                 return await self._put(headers, receive)  # anynode extension: POST of rows
             obj = self._json_object(await self._read_body(headers, receive), "POST / without a 'command' header")
+            body_read = True
             hdrs = {**headers, **{str(k).lower().encode(): str(v).encode() for k, v in obj.items()}}
             command = hdrs.get(b"command")
             if not command:
@@ -239,6 +241,9 @@ class RestApp:
                                "which this node does not have yet",
                                hint="PUT the rows with 'dbms' and 'table' headers instead")
         if text.lower() == "body":
+            if body_read:  # the body was the JSON object itself: there is no other body to wait for
+                raise BadRequest('"command": "body" takes the command from the body, which here is the JSON object',
+                                 hint="send 'command: body' as a header, or the command itself in the JSON object")
             text = _text(await self._read_body(headers, receive)).strip()
         return await self._run_command("POST", text, hdrs, peer)
 
