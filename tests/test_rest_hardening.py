@@ -171,7 +171,7 @@ def test_store_error_status_follows_its_cause() -> None:
     assert raised(OSError("disk full")).http_status == 500
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, database=None)
 @given(st.recursive(st.none() | st.integers() | st.text(alphabet='[]{}"\\ax\u00e9'),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet='[]{}"\\a'), inner,
                                                                                 max_size=3),
@@ -293,3 +293,29 @@ def test_a_duplicate_put_says_so_and_writes_nothing(put_url: str, node) -> None:
     time.sleep(0.5)
     assert _files(node, "watch_dir") == [] and _files(node, "err_dir") == []
     assert node.catalog.query("demo", "select count(*) from readings")[1] == [(2,)]
+
+
+# -- found by tests/test_rest_fuzz.py ------------------------------------------
+@pytest.mark.parametrize("path,body", [
+    ("/", b'{"command": "get status", "x": "\\ud800"}'),
+    ("/", b'{"command": "json [1]", "timeout": "\\udfff"}'),
+    ("/command", b'{"command": "get status", "timeout": "\\ud800"}'),
+    ("/command", b'{"command": "get status", "destination": "\xed\xa0\x80"}'),
+])
+def test_a_lone_surrogate_in_a_json_body_is_a_400(url: str, path: str, body: bytes) -> None:
+    """json.loads accepts "\\ud800"; encoding it again raised UnicodeEncodeError: a 500."""
+    assert "not" in _error(httpx.post(url + path, content=body, timeout=5), 400)
+
+
+def test_command_body_inside_a_json_body_does_not_wait_for_another_body(url: str) -> None:
+    """POST / with {"command": "body"} waited 10 s for a second body, then answered 408."""
+    began = time.monotonic()
+    assert "JSON object" in _error(httpx.post(url, json={"command": "body"}, timeout=15), 400)
+    assert time.monotonic() - began < 5
+
+
+def test_basic_credentials_that_are_not_ascii_are_a_401(node) -> None:  # type: ignore[no-untyped-def]
+    """base64.b64decode raises a plain ValueError for non-ASCII text: it was a 500."""
+    url = start(node, "and user = ann and password = pw")
+    r = httpx.get(url, headers={"command": "get status", "authorization": b"Basic \xc3\xa9t\xc3\xa9"}, timeout=5)
+    assert r.status_code == 401
