@@ -104,10 +104,53 @@ class NodeLocked(AnyNodeError):
 
 
 class StoreError(AnyNodeError):
-    """A database or metadata store failure."""
+    """A database or metadata store failure.
 
-    http_status = 500
+    Its HTTP status follows its cause (``raise StoreError(...) from exc``):
+    SQL that the database refused (a syntax error, an unknown table or
+    column, a value of the wrong type, a write on a read-only connection) is
+    the client's mistake, 400; anything else (I/O, locks, lost connections,
+    no cause) is the node's, 500. The driver's own error class and code
+    decide, not the text of its message.
+    """
+
     anylog_code = 16
+    _status: int | None = None
+
+    @property
+    def http_status(self) -> int:  # type: ignore[override]
+        """400 for SQL the database refused, else 500 (unless set)."""
+        if self._status is not None:
+            return self._status
+        return 400 if _refused_sql(self.__cause__) else 500
+
+    @http_status.setter
+    def http_status(self, value: int) -> None:
+        self._status = value
+
+
+# SQLite result codes of a statement the database refuses (https://sqlite.org/rescode.html):
+# ERROR (syntax, no such table/column), READONLY, TOOBIG, CONSTRAINT, MISMATCH, AUTH, RANGE.
+_SQLITE_REFUSED = frozenset({1, 8, 18, 19, 20, 23, 25})
+# PostgreSQL SQLSTATE classes of the same (https://www.postgresql.org/docs/current/errcodes-appendix.html):
+# 0A not supported, 21 cardinality, 22 data, 23 integrity, 25 transaction state (read-only), 2B, 3F schema,
+# 42 syntax or access rule (undefined table or column, permission), 44 check option.
+_PG_REFUSED = frozenset({"0A", "21", "22", "23", "25", "2B", "3F", "42", "44"})
+
+
+def _refused_sql(cause: BaseException | None) -> bool:
+    """True when ``cause`` is a database driver's refusal of the SQL it was given."""
+    if cause is None:
+        return False
+    import sqlite3
+
+    if isinstance(cause, (sqlite3.ProgrammingError, sqlite3.DataError, sqlite3.IntegrityError)):
+        return True
+    if isinstance(cause, sqlite3.OperationalError):
+        code = getattr(cause, "sqlite_errorcode", None)
+        return isinstance(code, int) and code & 0xFF in _SQLITE_REFUSED  # the primary code of an extended one
+    sqlstate = getattr(cause, "sqlstate", None)  # psycopg's errors carry the server's SQLSTATE
+    return isinstance(sqlstate, str) and sqlstate[:2] in _PG_REFUSED
 
 
 class NoSuchDatabase(StoreError):
@@ -115,6 +158,12 @@ class NoSuchDatabase(StoreError):
 
     http_status = 404
     anylog_code = 5
+
+
+class NoSuchTable(StoreError):
+    """A table that a connected database does not have."""
+
+    http_status = 400
 
 
 class IngestError(AnyNodeError):

@@ -7,11 +7,11 @@ lines and, where it can, lists the values the REPL may complete.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from anynode import safejson
 from anynode.errors import ValidationError
 
 
@@ -245,7 +245,7 @@ class JsonValue(ValueType):
 
     def convert(self, text: str) -> Any:
         try:
-            return json.loads(text)
+            return safejson.loads(text)
         except ValueError as exc:
             raise ValidationError(f"not valid JSON: {exc}", hint="expected a JSON value like {\"key\": \"value\"}") from None
 

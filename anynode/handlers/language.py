@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from anynode import safejson
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.conditions import evaluate
 from anynode.grammar.dispatch import Context, ControlFlow
@@ -228,7 +229,7 @@ def json(ctx: Context, value: Rest) -> Result:
     if not text.strip():
         raise CommandSyntaxError("'json' needs a JSON value", hint='write: json {"key": "value"}')
     try:
-        parsed = _json.loads(text)
+        parsed = safejson.loads(text)
     except ValueError as exc:
         if test:
             return Message("false")

@@ -80,6 +80,9 @@ def run_rest_server(ctx: Context, internal_ip: str | None, internal_port: int | 
     service = RestService(ctx.node, config)
     ctx.node.services.start(service)
     scheme = "https" if ssl else "http"
+    if config.every_interface:
+        return Message(f"REST server listening on {scheme}://{service.listening_on()}, every interface "
+                       f"(clients use {scheme}://{service.reachable_at()}; bind = true listens on {ip} only)")
     return Message(f"REST server listening on {scheme}://{service.listening_on()}")
 
 

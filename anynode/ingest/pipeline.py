@@ -43,6 +43,7 @@ from anynode.store.catalog import SYSTEM_DATABASES, Database, DatabaseCatalog, d
 DUPLICATE = 86  # AnyLog: "Duplicate JSON File"
 NOT_OPEN = 10   # AnyLog: "DBMS not open"
 _RESERVED_TABLES = re.compile(r"^tsd_(info|\d+)$")
+_CATALOG_TABLES = re.compile(r"^(sqlite_|pg_)")  # names the databases keep for their own catalog
 _SYSTEM_NAMES = [n for n, _ in SYSTEM_COLUMNS]
 
 
@@ -107,13 +108,25 @@ class _Table:
         return [self.columns[c] for c in batch.columns]
 
 
-def _target_db(catalog: DatabaseCatalog, dbms: str, table: str) -> Database:
+def check_target(dbms: str, table: str) -> None:
+    """Refuse a system database or a reserved table name (the operator and REST PUT share this rule).
+
+    Raises:
+        IngestError: code 10 for a system database, 119 for a reserved table name.
+    """
     if dbms in SYSTEM_DATABASES:
         raise IngestError(f"Database {dbms} holds the node's own records, not data",
                           hint="send the data to a user database", code=NOT_OPEN)
     if _RESERVED_TABLES.match(table):
         raise IngestError(f"Table name {table!r} is reserved for file records",
                           hint="use another table name", code=BAD_NAME)
+    if _CATALOG_TABLES.match(table):
+        raise IngestError(f"Table name {table!r} is reserved for the database's own catalog (sqlite_*, pg_*)",
+                          hint="use another table name", code=BAD_NAME)
+
+
+def _target_db(catalog: DatabaseCatalog, dbms: str, table: str) -> Database:
+    check_target(dbms, table)
     try:
         return catalog.get(dbms)
     except NoSuchDatabase:
@@ -316,4 +329,4 @@ def _list_batches(rows: list[Any], size: int) -> Iterator[list[dict[str, Any]]]:
         yield rows[i:i + size]
 
 
-__all__ = ["IngestReport", "ingest_file", "ingest_rows", "DUPLICATE", "NOT_OPEN"]
+__all__ = ["IngestReport", "check_target", "ingest_file", "ingest_rows", "DUPLICATE", "NOT_OPEN"]

@@ -15,7 +15,6 @@ import asyncio
 import base64
 import binascii
 import hmac
-import json
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from anynode import safejson
 from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError, NotPermitted
 from anynode.grammar.dispatch import ControlFlow, Source
@@ -199,7 +199,7 @@ class RestApp:
         if s.user is not None and scheme == "basic":
             try:
                 user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 once decoded
                 user = password = ""
             if (hmac.compare_digest(user.encode(), s.user.encode())
                     and hmac.compare_digest(password.encode(), (s.password or "").encode())):
@@ -225,10 +225,12 @@ class RestApp:
     async def _post(self, headers: dict[bytes, bytes], peer: str, receive: Receive) -> Reply:
         command = headers.get(b"command")
         hdrs = headers
+        body_read = False
         if command is None:
             if b"dbms" in headers and b"table" in headers:
                 return await self._put(headers, receive)  # anynode extension: POST of rows
             obj = self._json_object(await self._read_body(headers, receive), "POST / without a 'command' header")
+            body_read = True
             hdrs = {**headers, **{str(k).lower().encode(): str(v).encode() for k, v in obj.items()}}
             command = hdrs.get(b"command")
             if not command:
@@ -240,6 +242,9 @@ class RestApp:
                                "which this node does not have yet",
                                hint="PUT the rows with 'dbms' and 'table' headers instead")
         if text.lower() == "body":
+            if body_read:  # the body was the JSON object itself: there is no other body to wait for
+                raise BadRequest('"command": "body" takes the command from the body, which here is the JSON object',
+                                 hint="send 'command: body' as a header, or the command itself in the JSON object")
             text = _text(await self._read_body(headers, receive)).strip()
         return await self._run_command("POST", text, hdrs, peer)
 
@@ -369,7 +374,7 @@ class RestApp:
     @staticmethod
     def _json_object(body: bytes, what: str) -> dict[str, Any]:
         try:
-            obj = json.loads(body) if body.strip() else None
+            obj = safejson.loads(body) if body.strip() else None
         except ValueError as exc:
             raise BadRequest(f"{what}: the body is not JSON ({exc})", hint='send e.g. {"command": "get status"}') \
                 from None

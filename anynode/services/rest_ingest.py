@@ -8,9 +8,14 @@ table's buffer in the :class:`~anynode.services.streaming.Streamer`.
 
 Everything a client can get wrong is checked before anything is written or
 buffered, and the error carries the HTTP status the REST edge answers with:
-400 for a missing or bad header or a body that is not JSON rows, 422 when the
+400 for a missing or bad header, a reserved name (a system database,
+``tsd_info``, ``sqlite_*``) or a body that is not JSON rows, 422 when the
 node cannot take the rows as asked (streaming into a database that is not
-connected), 500 when the node itself is not set up (no watch directory).
+connected, or a file for a database that this node's running operator has not
+connected), 500 when the node itself is not set up (no watch directory). A
+body already ingested (same hash in the database's ``tsd_info``) or already
+waiting in the watch directory is not written again: the reply says
+``Duplicate``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from anynode.errors import ConfigError, IngestError
+from anynode.errors import ConfigError, IngestError, NoSuchDatabase
 from anynode.ingest.naming import TABLE_NAME
 
 MODES = ("file", "streaming")
@@ -57,6 +62,12 @@ def _target(dbms: str | None, table: str | None, mode: str | None, source: str |
         if not TABLE_NAME.fullmatch(value):
             raise BadPut(f"{what} name '{value}' is not accepted",
                          hint="use letters, digits and _, not starting with a digit (at most 63)", code=119)
+    from anynode.ingest.pipeline import check_target
+
+    try:
+        check_target(dbms, table)
+    except IngestError as exc:  # a system database or a reserved table: the ingest would refuse it later
+        raise BadPut(exc.message, hint=exc.hint, code=exc.anylog_code) from None
     mode = (mode or "").strip().lower() or "file"
     if mode not in MODES:
         raise BadPut(f"mode '{mode}' is not accepted", hint="use 'mode: file' or 'mode: streaming'", code=119)
@@ -135,17 +146,24 @@ def put_rows(node: Any, dbms: str | None, table: str | None, mode: str | None, b
       watch directory, written atomically; the operator ingests it. The
       reply's ``AnyLog.hash`` is that md5 (of ``"dbms.table"`` + the file's
       bytes). The database need not be connected here, as in AnyLog: a node
-      may collect files for an operator; the operator refuses them (10).
+      may collect files for an operator, unless this node runs an operator
+      on its watch directory (then 422, code 10). When the database here
+      already holds a file with this hash, or the same file waits in the
+      watch directory, nothing is written and the reply is
+      ``{"AnyLog.status": "Duplicate", "AnyLog.hash": ..., "AnyLog.code": "86",
+      "AnyLog.message": ...}``.
     * ``mode = "streaming"``: the rows join the table's in-memory buffer and
       reach the database when its time or volume threshold is met (``set
       buffer threshold``), at once with ``write_immediate``. ``AnyLog.hash``
       is ``"0"``. The Streamer service starts on the first call.
 
     Raises:
-        BadPut: (HTTP 400) a missing or bad header (119), or a body that is
-            not JSON rows (67, with line and column).
+        BadPut: (HTTP 400) a missing or bad header (119), a system database
+            (10) or reserved table name (119), or a body that is not JSON rows
+            (67, with line and column).
         IngestError: (422) streaming into a database that is not connected
-            (10), or, with ``write_immediate``, what the ingest refused.
+            (10), a file for a database this node's running operator has not
+            connected (10), or, with ``write_immediate``, what the ingest refused.
         MissingConfiguration: (500) file mode without a writable watch directory.
     """
     dbms, table, mode, source, instructions = _target(dbms, table, mode, source, instructions)
@@ -159,5 +177,44 @@ def put_rows(node: Any, dbms: str | None, table: str | None, mode: str | None, b
 
     data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
     digest = body_hash(data, dbms, table)
-    _publish(node, f"{dbms}.{table}.{source}.{digest}.{instructions}.json", data)
+    name = f"{dbms}.{table}.{source}.{digest}.{instructions}.json"
+    _refuse_early(node, dbms)
+    seen = _duplicate(node, dbms, digest, name)
+    if seen:
+        return {"AnyLog.status": "Duplicate", "AnyLog.hash": digest, "AnyLog.code": "86", "AnyLog.message": seen}
+    _publish(node, name, data)
     return {"AnyLog.status": "Success", "AnyLog.hash": digest}
+
+
+def _refuse_early(node: Any, dbms: str) -> None:
+    """Refuse now what this node's operator would refuse once the file lands: a database it has not
+    connected (10). Without a running operator on the watch directory, a file may wait for one."""
+    service = node.services.get("Operator")
+    if service is None or node.services.status("Operator").state != "Running":
+        return
+    watching = getattr(getattr(service, "config", None), "watch_dir", None)
+    if watching is None or Path(watching).resolve() != Path(node.get_var("watch_dir") or "").resolve():
+        return
+    if not node.catalog.is_connected(dbms):
+        raise IngestError(f"Logical DBMS '{dbms}' not connected, and this node's operator ingests the "
+                          "watch directory", hint=f"connect dbms {dbms} where type = sqlite", code=10)
+
+
+def _duplicate(node: Any, dbms: str, digest: str, name: str) -> str:
+    """Why the file would be a duplicate (86) — rows with this hash already in ``dbms``, or the same
+    file already waiting in the watch directory — or "" when it is new."""
+    if node.catalog.is_connected(dbms):
+        from anynode.store import tsd
+
+        try:
+            db = node.catalog.get(dbms)
+            with db.backend.reader() as conn:
+                found = tsd.lookup(db.backend, conn, digest)
+        except NoSuchDatabase:  # disconnected meanwhile
+            found = None
+        if found is not None:
+            return (f"Duplicate JSON File: hash {digest} is already ingested in {dbms} ({found[1]} rows); "
+                    "nothing was written")
+    if (Path(node.get_var("watch_dir") or "") / name).is_file():
+        return f"Duplicate JSON File: {name} is already waiting in the watch directory; nothing was written"
+    return ""

@@ -32,6 +32,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from anynode.errors import ServiceError
 from anynode.services.base import Service
+from anynode.services.rest_accept import Acceptor
 from anynode.services.rest_app import CORS, AppSettings, RestApp
 from anynode.services.rest_stats import RestStats
 
@@ -68,6 +69,11 @@ class RestConfig:
         if self.bind:
             return self.internal_ip
         return "::" if ":" in self.internal_ip else "0.0.0.0"
+
+    @property
+    def every_interface(self) -> bool:
+        """True when the socket listens on every interface (``bind = false``, AnyLog's default)."""
+        return self.listen_ip in ("0.0.0.0", "::")
 
 
 def _protocol_class(client_timeout: float) -> type[HttpToolsProtocol]:
@@ -215,10 +221,22 @@ class _Server(uvicorn.Server):
         self._app = app
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            self._app.accepting = True
-            self._on_ready()
+        """uvicorn's startup for the sockets given, with an :class:`Acceptor` on each
+        instead of ``loop.create_server`` (which accepts one connection per loop turn)."""
+        assert sockets, "the REST service binds its socket before it starts uvicorn"
+        await self.lifespan.startup()
+        config = self.config
+
+        def create_protocol() -> asyncio.Protocol:
+            return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore
+                                              app_state=self.lifespan.state)
+
+        loop = asyncio.get_running_loop()
+        self.servers = [Acceptor(loop, sock, create_protocol, tls=config.ssl,  # type: ignore[list-item]
+                                 handshake_timeout=self._app.settings.client_timeout) for sock in sockets]
+        self.started = True
+        self._app.accepting = True
+        self._on_ready()
 
     async def on_tick(self, counter: int) -> bool:
         if self._stop.is_set():
@@ -267,7 +285,8 @@ class RestService(Service):
             if stop.is_set():
                 return
             self.started_at = time.time()
-            self.node.log.info("REST server listening on %s", self.listening_on())
+            self.node.log.info("REST server listening on %s%s", self.listening_on(),
+                               " (every interface)" if cfg.every_interface else "")
             server.run(sockets=[sock])
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -281,7 +300,7 @@ class RestService(Service):
             server.should_exit = True
 
     def details(self) -> str:
-        """AnyLog's Details column: listening address, pool, timeout, SSL."""
+        """AnyLog's Details column: the address the socket binds, pool, timeout, SSL."""
         cfg = self.config
         return (f"Listening on: {self.listening_on()}, Threads Pool: {cfg.threads}, "
                 f"Timeout: {cfg.timeout:g}, SSL: {cfg.ssl}")
@@ -291,7 +310,8 @@ class RestService(Service):
         cfg = self.config
         auth = [a for a, on in (("bearer token", cfg.token), ("basic", cfg.user is not None)) if on]
         return {
-            "Listening on": self.listening_on(), "External address": self.addresses()[0],
+            "Listening on": self.listening_on() + (" (every interface)" if cfg.every_interface else ""),
+            "Internal address": self.addresses()[1], "External address": self.addresses()[0],
             "Bind": cfg.bind, "Threads Pool": cfg.threads,
             "Timeout": f"{cfg.timeout:g} s" if cfg.timeout else "none",
             "SSL": cfg.ssl, "Authentication": ", ".join(auth) or "none",
@@ -303,14 +323,19 @@ class RestService(Service):
 
     # -- addresses -----------------------------------------------------------
     def listening_on(self) -> str:
-        """``ip:port`` of the internal address, with the real port."""
-        return f"{self.config.internal_ip}:{self.port}"
+        """``ip:port`` the socket really binds, with the real port: ``0.0.0.0:port`` (every
+        interface) unless ``bind = true`` (then the internal IP)."""
+        return _address(self.config.listen_ip, self.port)
+
+    def reachable_at(self) -> str:
+        """``ip:port`` a client on this machine or network uses: the internal IP, with the real port."""
+        return _address(self.config.internal_ip, self.port)
 
     def addresses(self) -> tuple[str, str, str]:
         """(external, internal, bind) addresses, as ``get connections`` shows them."""
         cfg = self.config
-        external = f"{cfg.external_ip or cfg.internal_ip}:{cfg.external_port or self.port}"
-        return external, self.listening_on(), f"{cfg.listen_ip}:{self.port}"
+        external = _address(cfg.external_ip or cfg.internal_ip, cfg.external_port or self.port)
+        return external, self.reachable_at(), self.listening_on()
 
     connection_addresses = addresses
 
@@ -355,3 +380,8 @@ class RestService(Service):
             raise ServiceError(f"cannot use the TLS certificate {cfg.cert_file}: {exc}",
                                hint="check that cert_file and key_file are a matching PEM pair") from None
         return config
+
+
+def _address(ip: str, port: int) -> str:
+    """``ip:port``, with an IPv6 address in brackets."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"

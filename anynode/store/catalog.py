@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from anynode.errors import NoSuchDatabase, StoreError
+from anynode.errors import NoSuchDatabase, NoSuchTable, StoreError
 from anynode.store.backend import NO_QUERY_LIMITS, Backend, QueryLimits, check_identifier
 from anynode.store.pg_backend import PostgresBackend
 from anynode.store.sqlite_backend import SqliteBackend
@@ -198,8 +198,8 @@ class DatabaseCatalog:
         with db.backend.reader() as conn:
             cols = db.backend.column_decls(conn, table.lower())
         if not cols:
-            raise StoreError(f"Table '{table}' not found in database {db.name}",
-                             hint=f"get tables where dbms = {db.name}")
+            raise NoSuchTable(f"Table '{table}' not found in database {db.name}",
+                              hint=f"get tables where dbms = {db.name}")
         return cols
 
     def query(self, dbms: str, sql: str, params: Sequence[Any] | dict[str, Any] = (),
