@@ -217,3 +217,22 @@ def test_anylog_lines_run_unmodified(node: Node) -> None:
     assert names == ["Sync Devices", "nightly", "Drop"]
     sync = task_row(node, "Sync Devices")
     assert sync["Start time"].endswith("00:00:00") and sync["Task"] == "process !local_scripts/sync.al"
+
+
+def test_a_scheduled_query_with_time_previous_and_current_reads_only_what_arrived_since(node: Node) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    def utc(seconds_ago: float) -> str:
+        return (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    node.execute("connect dbms demo where type = sqlite")
+    node.execute('sql demo "create table readings (v int, ts text)"')
+    node.execute(f"sql demo \"insert into readings values (1, '{utc(3600)}'), (2, '{utc(10)}')\"")
+    node.execute('schedule time = 1 minute and name = "since" task sql demo format = json and stat = false '
+                 '"select sum(v) as total from readings where ts >= TIME(PREVIOUS) and ts < TIME(CURRENT)"')
+    first = node.execute('task run where name = "since"').to_json()
+    assert first == {"Query": [{"total": 2}]}  # the first window is one period: the row of an hour ago is out
+    node.execute(f"sql demo \"insert into readings values (30, '{utc(0)}')\"")
+    time.sleep(0.01)
+    assert node.execute('task run where name = "since"').to_json() == {"Query": [{"total": 30}]}
+    assert node.execute('task run where name = "since"').to_json() == {"Query": [{"total": None}]}
