@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from anynode import __version__
 from anynode.cancel import Cancel
@@ -29,6 +29,7 @@ DEFAULT_HOME = "~/.anynode"
 
 # Commands from these sources are logged at DEBUG: a busy REST client must not flood root.log.
 _QUIET_SOURCES = (Source.REST, Source.REMOTE, Source.SCHEDULER)
+T = TypeVar("T")
 
 # AnyLog's directory variables and where they live under the node home.
 WORK_DIRS = {
@@ -97,6 +98,8 @@ class Node:
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._catalog: Any = None
+        self._parts: dict[str, Any] = {}
+        self._parts_lock = threading.Lock()
 
     # -- the dictionary -------------------------------------------------
     def _seed_dictionary(self) -> None:
@@ -198,6 +201,18 @@ class Node:
                 self._catalog = DatabaseCatalog(self.get_var("dbms_dir") or self.home / "data" / "dbms")
             return self._catalog
 
+    # -- capabilities' own state ----------------------------------------
+    def part(self, key: str, make: Callable[[], T]) -> T:
+        """The object a capability keeps for this node under ``key``, made by ``make`` on first use.
+
+        A capability package (the scheduler's task table ...) keeps its
+        per-node state here: no global, and the Node never imports it.
+        """
+        with self._parts_lock:
+            if key not in self._parts:
+                self._parts[key] = make()
+            return self._parts[key]  # type: ignore[no-any-return]
+
     # -- the network -----------------------------------------------------
     def authenticator(self) -> Any:
         """The frame signer for the network key, or None when no key is set."""
@@ -258,7 +273,15 @@ class Node:
         return [n for n in self.services.running() if n != "Housekeeping"]
 
     def start_housekeeping(self) -> None:
-        """Start the node's own periodic jobs (the stats log) for a long-running node."""
+        """Start the node's own periodic jobs for a long-running node.
+
+        That is the system scheduler (``run scheduler 0``: integrity check,
+        staging cleaner, stats log, retention) when the command is declared,
+        else the stats log alone.
+        """
+        if self.registry.get("run scheduler") is not None:
+            self.execute("run scheduler 0", Source.SCHEDULER)
+            return
         from anynode.logs import service_stats
         from anynode.services.periodic import PeriodicService
 

@@ -156,6 +156,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_result_size", ByteSize(64 * 1024**2), ByteSize, "Most that the rows of one 'sql' query may weigh "
             "(text and blobs by length, other values 8 bytes each); a larger result is an error. 0: no cap.",
             minimum=0),
+    # The schedulers (anynode/scheduler/): read when a scheduler starts ('exit scheduler 0' and
+    # 'run scheduler 0' apply new values to the node's housekeeping).
+    Setting("scheduler_workers", 4, int, "Scheduled commands of the user schedulers that may run at the same time.",
+            minimum=1),
+    Setting("task_soft_timeout", Seconds(300), Seconds, "A scheduled command running longer is reported and asked to "
+            "stop (queries stop; the task is not started again until it ends). A task's soft_timeout wins.",
+            minimum=0.01),
+    Setting("integrity_interval", Seconds(86400), Seconds, "How often archived files are re-read and compared with "
+            "the MD5 recorded at ingest (system scheduler 0).", minimum=1),
+    Setting("integrity_age_days", 7.0, float, "The integrity check reads the archived files ingested within this "
+            "many days.", minimum=0),
+    Setting("staging_clean_interval", Seconds(300), Seconds, "How often staging and temp files (partial transfers "
+            "and uploads) untouched for twice this long are deleted (system scheduler 0).", minimum=1),
+    Setting("housekeeping_soft_timeout", Seconds(600), Seconds, "Longest run of one housekeeping job; a long "
+            "integrity check goes on where it stopped at its next run.", minimum=0.01),
+    Setting("retention_interval", Seconds(3600), Seconds, "How often old error files and archives are deleted, "
+            "when error_retention_days or archive_retention_days is set.", minimum=1),
+    Setting("error_retention_days", 0.0, float, "Delete files of the error directory older than this many days "
+            "(0: keep them).", minimum=0),
+    Setting("archive_retention_days", 0.0, float, "Delete archived data files older than this many days "
+            "(0: keep them).", minimum=0),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

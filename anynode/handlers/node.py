@@ -206,7 +206,7 @@ def exit_node(ctx: Context) -> Result:
 
 @command("exit", args=[Arg("service", Choice(*SERVICE_WORDS), help="the service to stop")], http="POST",
          keywords=("background processes",),
-         examples=["exit tcp", "exit rest", "exit operator", "exit scheduler", "exit synchronizer"])
+         examples=["exit tcp", "exit rest", "exit operator", "exit streamer", "exit synchronizer"])
 def exit_service(ctx: Context, service: str) -> Result:
     """Stop one background service (the others keep running)."""
     status = ctx.node.services.stop(SERVICE_WORDS[service])

@@ -17,7 +17,13 @@ given in one of two shapes:
 
 The default schedule is fixed delay (next run ``every`` seconds after the end
 of this one), so a task never overlaps itself; ``fixed_rate`` measures from the
-start instead (never earlier than the end). ``jitter`` delays only the first
+start instead (never earlier than the end). ``anchored`` keeps runs on a grid:
+the next run is due ``every`` seconds after this one was *due*, so a runner
+that wakes a little late does not push every later run (no drift over
+months); a run that outlasts slots skips them (next free slot after its end,
+never a burst of catch-ups), and a run by hand before it was due leaves the
+grid alone. :meth:`PeriodicTask.reschedule` moves the next run (a start time
+chosen by the user). ``jitter`` delays only the first
 run by a random amount in ``[0, jitter]`` so that many nodes started together
 do not all hit a master at the same second. A task raises :class:`CancelTask`
 to remove itself for good (a configuration that will never work).
@@ -30,6 +36,7 @@ thread, waiting on an event until the next one is due.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -67,6 +74,7 @@ class PeriodicTask:
         run_at_start: bool = True,
         jitter: float = 0.0,
         fixed_rate: bool = False,
+        anchored: bool = False,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         logger: logging.Logger | None = None,
@@ -84,6 +92,7 @@ class PeriodicTask:
         self.soft_timeout = soft_timeout
         self.items_per_run = items_per_run
         self.fixed_rate = fixed_rate
+        self.anchored = anchored
         self._items = items
         self._process = process
         self._call = call
@@ -133,9 +142,14 @@ class PeriodicTask:
             end = self._clock()
             self.last_duration = end - start
             if self.cancelled is None:
-                self._next = max(end, start + self.every) if self.fixed_rate else end + self.every
+                self._next = self._after(start, end)
             self._busy.release()
         return True
+
+    def reschedule(self, at: float) -> None:
+        """Make the next run due at clock time ``at`` (a cancelled task stays cancelled)."""
+        if self.cancelled is None:
+            self._next = at
 
     def info(self) -> dict[str, Any]:
         """The task's counters, for ``get scheduler``, ``get <service>`` and stats.log."""
@@ -153,6 +167,16 @@ class PeriodicTask:
         }
 
     # ------------------------------------------------------------- internals
+    def _after(self, start: float, end: float) -> float:
+        """When the run that went from ``start`` to ``end`` makes the next one due."""
+        due = self._next
+        if not self.anchored or due is None:
+            return max(end, start + self.every) if self.fixed_rate else end + self.every
+        following = due if start < due else due + self.every  # early by hand: the grid stays
+        if following < end:  # it outlasted slots: the first free one after its end
+            following += self.every * math.ceil((end - following) / self.every)
+        return following
+
     def _run(self, start: float, stop: threading.Event | None) -> None:
         self.runs += 1
 
