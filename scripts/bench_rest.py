@@ -180,11 +180,12 @@ def main() -> int:
             sys.path.insert(0, str(ROOT))
             from anynode.grammar.registry import Registry
 
-            shipped = "non-blocking" if not _spec(Registry.default(), command).blocking else "blocking"
+            spec = _spec(Registry.default(), command)
+            shipped = "non-blocking" if not spec.blocking else "blocking"
             other = "pool" if shipped == "non-blocking" else "inline"
             print(f"{command} over REST, {args.duration} s per wrk run, body {size} bytes, {os.cpu_count()} CPUs"
                   + (f", best of {args.runs} runs (each figure on its own)" if args.runs > 1 else ""))
-            print(f"anynode: as shipped ({command.split()[0]} declared {shipped}); {other}: declared the other way")
+            print(f"anynode: as shipped ({spec.name} declared {shipped}); {other}: declared the other way")
             print(f"{'connections':<12}{'c':>4} | {'bare req/s':>10} {'p50':>6} {'p99':>7} | "
                   f"{'anynode':>7} {'p50':>6} {'p99':>7} {'ratio':>5} | {other:>7} {'p50':>6} {'p99':>7} {'ratio':>5}"
                   + (" | anynode ratio over runs" if args.runs > 1 else ""))

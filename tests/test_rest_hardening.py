@@ -77,7 +77,7 @@ def test_clients_that_connect_at_once_are_accepted_at_once(node) -> None:  # typ
             t.join(10)
         for sock in newcomers:
             sock.close()
-    assert took < 3.0, f"100 clients took {took:.1f} s to be served"
+    assert took < 4.0, f"100 clients took {took:.1f} s to be served"
 
 
 # -- item 7: client errors are 4xx, never 500 ----------------------------------

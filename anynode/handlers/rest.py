@@ -80,10 +80,13 @@ def run_rest_server(ctx: Context, internal_ip: str | None, internal_port: int | 
     service = RestService(ctx.node, config)
     ctx.node.services.start(service)
     scheme = "https" if ssl else "http"
-    if config.every_interface:
-        return Message(f"REST server listening on {scheme}://{service.listening_on()}, every interface "
-                       f"(clients use {scheme}://{service.reachable_at()}; bind = true listens on {ip} only)")
-    return Message(f"REST server listening on {scheme}://{service.listening_on()}")
+    where = f"REST server listening on {scheme}://{service.listening_on()}"
+    if not config.every_interface:
+        return Message(where)
+    if ip in ("0.0.0.0", "::"):
+        return Message(f"{where}, every interface")
+    return Message(f"{where}, every interface (clients use {scheme}://{service.reachable_at()}; "
+                   f"bind = true listens on {ip} only)")
 
 
 def _tls_files(ctx: Context, cert: str | None, key: str | None, ca: str | None, server_org: str | None,
