@@ -146,7 +146,7 @@ def _refused_sql(cause: BaseException | None) -> bool:
 
     if isinstance(cause, (sqlite3.ProgrammingError, sqlite3.DataError, sqlite3.IntegrityError)):
         return True
-    if isinstance(cause, sqlite3.OperationalError):
+    if isinstance(cause, sqlite3.DatabaseError):  # OperationalError, and the authorizer's "not authorized"
         code = getattr(cause, "sqlite_errorcode", None)
         return isinstance(code, int) and code & 0xFF in _SQLITE_REFUSED  # the primary code of an extended one
     sqlstate = getattr(cause, "sqlstate", None)  # psycopg's errors carry the server's SQLSTATE

@@ -159,6 +159,9 @@ def test_rest_stacked_statements_from_the_issue_are_refused(node: Any) -> None:
     assert 400 <= r.status_code < 500, r.text
     r = httpx.get(url, headers={"command": f'sql {dbms} "select * into stolen from victim"'}, timeout=10)
     assert 400 <= r.status_code < 500, r.text
+    r = httpx.get(url, headers={"command": f'sql {dbms} "with d as (delete from victim returning *) select * from d"'},
+                  timeout=10)
+    assert r.status_code == 400, r.text
     r = httpx.get(url, headers={"command": f'sql {dbms} format = json "select count(*) as n from victim"'},
                   timeout=10)
     assert r.status_code == 200 and r.json()["Query"] == [{"n": 3}]
