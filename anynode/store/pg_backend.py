@@ -39,6 +39,12 @@ _PRIVILEGED = ("SELECT r.rolsuper OR pg_has_role(current_user, 'pg_read_server_f
                "FROM pg_roles r WHERE r.rolname = current_user")
 
 
+def _stream_rows() -> int:
+    """Rows per chunk: chunked mode needs libpq 17 (psycopg's binary wheels carry it); else one row at a time."""
+    from psycopg import capabilities
+    return _STREAM_ROWS if capabilities.has_stream_chunked() else 1
+
+
 def _clean(conn: Any) -> bool:
     """A reader may go back to the pool: open, not broken, and outside any transaction."""
     if conn.closed or conn.broken:
@@ -160,7 +166,7 @@ class PostgresBackend(Backend):
         cur = conn.cursor()
         # stream(): the extended protocol (one statement) and the rows in chunks, so the size cap
         # holds before the whole result is in memory.
-        stream = cur.stream(sql, params or None, size=_STREAM_ROWS)
+        stream = cur.stream(sql, params or None, size=_stream_rows())
         try:
             rows = collect_rows(stream, limits)
         finally:
