@@ -22,6 +22,7 @@ INTERNAL_ERROR = 70
 
 
 def _open_node(home: str | None, fmt: str, debug: bool, lock: bool = True) -> Any:
+    import anynode.assembly  # noqa: F401  (declares every command)
     from anynode.node import Node
 
     node = Node(home, lock=lock)

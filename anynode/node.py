@@ -241,7 +241,7 @@ class Node:
 
                 ctx = None
                 if self.settings["tls_ca_file"]:
-                    from anynode.services.tcp_server import client_ssl_context
+                    from anynode.net.tls import client_ssl_context
 
                     ctx = client_ssl_context(self.settings["tls_ca_file"])
                 self._client = NetClient(auth=self.authenticator(), ssl_context=ctx,

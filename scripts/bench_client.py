@@ -63,6 +63,7 @@ def main() -> int:
                 raise SystemExit("the peer node did not start")
             found = re.search(r"Listening on: (127\.0\.0\.1:\d+)", line)
             address = found.group(1) if found else ""
+        import anynode.assembly  # noqa: F401  (declares every command)
         from anynode.node import Node
 
         node = Node(tmp / "a")

@@ -53,6 +53,7 @@ def wait_rows(db: Path, table: str, total: int, timeout: float = 600) -> float:
 
 
 def through_operator(paths: list[Path], work: Path, total: int, threads: int = 1) -> float:
+    import anynode.assembly  # noqa: F401  (declares every command)
     from anynode.node import Node
 
     node = Node(work / f"node-{threads}-{time.monotonic_ns()}")
@@ -84,8 +85,9 @@ def through_operator(paths: list[Path], work: Path, total: int, threads: int = 1
 
 def through_put_rows(paths: list[Path], work: Path, total: int, mode: str) -> float:
     """put_rows (the REST PUT entry, no HTTP) for every file's bytes; seconds until all rows are queryable."""
+    import anynode.assembly  # noqa: F401  (declares every command)
     from anynode.node import Node
-    from anynode.services.rest_ingest import put_rows
+    from anynode.rest.ingest import put_rows
 
     node = Node(work / f"put-{mode}")
     try:
@@ -106,6 +108,7 @@ def through_put_rows(paths: list[Path], work: Path, total: int, mode: str) -> fl
 
 def rss_child(path: str) -> None:
     """Child process: a node ingests one big file; prints its peak RSS in MB."""
+    import anynode.assembly  # noqa: F401  (declares every command)
     from anynode.node import Node
 
     work = Path(path).parent

@@ -59,6 +59,7 @@ def serve_anynode(flip: bool, command: str) -> None:
     blocking takes the hop to the worker pool and back.
     """
     sys.path.insert(0, str(ROOT))
+    import anynode.assembly  # noqa: F401  (declares every command)
     from anynode.node import Node
 
     node = Node(tempfile.mkdtemp(prefix="bench-rest-"))
@@ -178,6 +179,7 @@ def main() -> int:
             flipped, i_port = _start("anynode-flip", size, command)
             procs.append(flipped)
             sys.path.insert(0, str(ROOT))
+            import anynode.assembly  # noqa: F401
             from anynode.grammar.registry import Registry
 
             spec = _spec(Registry.default(), command)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import anynode.assembly  # noqa: F401,E402  (declares every command)
 from anynode.node import Node  # noqa: E402
 
 KEY = "probe-key"

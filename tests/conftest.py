@@ -10,6 +10,8 @@ from typing import Iterator
 
 import pytest
 
+import anynode.assembly  # noqa: F401  (declares every command, as the edges do)
+
 
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -144,7 +144,7 @@ def test_cli_second_node_on_same_home_fails_naming_the_holder(tmp_path: Path) ->
 
 def test_cli_one_shot_does_not_load_the_servers_or_databases() -> None:
     """Start-up stays fast: a one-shot command loads no server, network or database stack."""
-    code = ("import sys, anynode.cli, anynode.node, anynode.handlers; "
+    code = ("import sys, anynode.cli, anynode.node, anynode.assembly; "
             "print(sorted(m for m in ('asyncio', 'uvicorn', 'uvloop', 'sqlite3', 'psycopg', 'prompt_toolkit', "
             "'rich', 'watchdog') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)

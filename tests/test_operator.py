@@ -51,7 +51,7 @@ def op(node: Node, kind: str) -> Iterator[tuple[Node, str]]:  # noqa: F811
 def watch_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Each way the operator learns of complete files: kernel events, or watchdog's portable observer."""
     if request.param == "observer":
-        from anynode.services import operator_watch
+        from anynode.operator import watch as operator_watch
 
         def unavailable(*args: object) -> None:
             raise ImportError("inotify disabled by the test")

@@ -16,7 +16,7 @@ from tests.rest_helpers import (
     start,
 )
 
-from anynode.services.rest_server import RestConfig, RestService
+from anynode.rest.server import RestConfig, RestService
 
 GET_STATUS = b"GET / HTTP/1.1\r\nHost: x\r\ncommand: get status\r\n\r\n"
 

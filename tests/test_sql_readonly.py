@@ -245,7 +245,7 @@ def test_a_peer_that_stops_waiting_stops_its_query(node: Any, tmp_path: Path) ->
     assert addr, reply.to_text()
     peer = Node(tmp_path / "peer", name="peer")
     try:
-        with pytest.raises(AnyNodeError, match="within 1 s"):
+        with pytest.raises(AnyNodeError, match="within 1 s|time ran out"):  # whichever side gives up first
             peer.execute(f'run client ({addr.group(0)}, timeout = 1) sql {dbms} "{SLOW[_kind(node)]}"')
         began = time.monotonic()
         out = peer.execute(f'run client ({addr.group(0)}) sql {dbms} format = json "select count(*) as n from victim"')

@@ -10,7 +10,7 @@ from typing import Callable
 import httpx
 
 from anynode.node import Node
-from anynode.services.streaming import streamer
+from anynode.streaming.service import streamer
 from tests.rest_helpers import start
 
 
@@ -95,7 +95,7 @@ def test_threshold_needs_a_value_and_table_needs_dbms(node: Node) -> None:
 
 
 def test_rows_a_flush_cannot_ingest_are_kept_in_the_error_dir_with_the_reason(node: Node) -> None:
-    from anynode.services.rest_ingest import put_rows
+    from anynode.rest.ingest import put_rows
 
     node.execute("connect dbms demo where type = sqlite")
     put_rows(node, "demo", "clash", "streaming", b'{"A": 1, "a": 2}')  # two keys, one column: refused (27)

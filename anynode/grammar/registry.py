@@ -1,6 +1,7 @@
 """The command table: one declaration per command, looked up by its words.
 
-``@command`` fills the default table when a handlers module is imported;
+``@command`` fills the default table when a commands module is imported (``anynode.assembly``
+imports them all);
 each Node works on its own :class:`Registry` copy, so two nodes in one
 process never share mutable state.
 """
@@ -12,7 +13,7 @@ import re
 import inspect
 from typing import Any, Callable, Iterable, Iterator
 
-from anynode.errors import AnyNodeError, CommandNotFound
+from anynode.errors import AnyNodeError, CommandNotFound, ConfigError
 from anynode.grammar.spec import Arg, CommandSpec, Opt
 from anynode.grammar.tokens import GROUP, WORD, Token, split_tokens, tokenize
 from anynode.secret import MASK, is_secret_name, json_secrets, mentions_secret
@@ -71,9 +72,13 @@ class Registry:
 
     @classmethod
     def default(cls) -> Registry:
-        """A copy of the default table, with every handler module loaded."""
-        import anynode.handlers  # noqa: F401  (registers the commands)
+        """A copy of the default table (what ``@command`` declared so far).
 
+        Raises:
+            ConfigError: nothing is declared: the caller did not import ``anynode.assembly``.
+        """
+        if not _DEFAULT:
+            raise ConfigError("no command is declared", hint="import anynode.assembly before making a Node")
         return cls()
 
     def __iter__(self) -> Iterator[CommandSpec]:

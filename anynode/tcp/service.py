@@ -150,32 +150,6 @@ class TcpService(Service):
         return stats
 
 
-def server_ssl_context(cert: str, key: str, ca: str | None = None) -> ssl.SSLContext:
-    """A TLS server context; with ``ca``, peers must present a certificate it signed.
-
-    Raises:
-        CommandSyntaxError: a file that is missing or not a certificate/key.
-    """
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        ctx.load_cert_chain(cert, key)
-        if ca:
-            ctx.load_verify_locations(ca)
-            ctx.verify_mode = ssl.CERT_REQUIRED
-    except (OSError, ssl.SSLError) as exc:
-        raise CommandSyntaxError(f"cannot load the TLS files: {exc}",
-                                 hint="give cert_file and key_file in PEM form") from None
-    return ctx
-
-
-def client_ssl_context(ca: str) -> ssl.SSLContext:
-    """A TLS client context trusting ``ca`` (peers are checked against it, not by host name)."""
-    ctx = ssl.create_default_context(cafile=ca)
-    ctx.check_hostname = False
-    return ctx
-
-
 def _peer_timeout(header: dict[str, Any], node: Any) -> float:
     """How long a peer's command may run: as long as the peer waits (its ``timeout``), at most an hour;
     ``remote_timeout`` for a peer that does not say (AnyLog's)."""

@@ -3,7 +3,7 @@
 What a request means (which command, which method it needs, which timeout,
 where it goes) and what a reply looks like (text for a message, JSON for
 tables and records, AnyLog-shaped error bodies with a real HTTP status). The
-ASGI app in :mod:`anynode.services.rest_app` calls these; they are plain
+ASGI app in :mod:`anynode.rest.app` calls these; they are plain
 functions so they can be tested and reused without a server.
 """
 

@@ -1,14 +1,14 @@
 """``run operator``: files of JSON rows in the watch directory become rows in local databases.
 
 A file is picked up when the writer closes it or moves it in (see
-:mod:`anynode.services.operator_watch`), and by a rescan at start and every ``rescan`` seconds (files left from
+:mod:`anynode.operator.watch`), and by a rescan at start and every ``rescan`` seconds (files left from
 before, missed events), run by a :class:`~anynode.services.periodic.PeriodicTask`
 on the operator's own thread. A file found by a rescan must keep its size
 between two looks and be untouched for two seconds, so one still being
 written is never read half. Each file is claimed by moving it into
 ``<watch_dir>/.work/``, ingested by the pipeline (rows and the file's record
 in one transaction), then archived or refused (see
-:mod:`anynode.services.operator_files`).
+:mod:`anynode.operator.files`).
 
 With ``threads`` > 1 a bounded pool owned by the service ingests files side
 by side, except a table's first file, which runs alone on the operator thread
@@ -44,9 +44,9 @@ from typing import Any, Callable
 from anynode.errors import IngestError
 from anynode.ingest.reader import IngestCancelled, not_regular
 from anynode.services.base import Service
-from anynode.services.operator_files import (ErrorDir, OperatorConfig, already_inserted, check_archive_name,
+from anynode.operator.files import (ErrorDir, OperatorConfig, already_inserted, check_archive_name,
                                              is_data_file, put_away, refusal, rename_for_options, table_key)
-from anynode.services.operator_watch import watch_directory
+from anynode.operator.watch import watch_directory
 from anynode.services.periodic import PeriodicTask
 
 DUPLICATE = 86

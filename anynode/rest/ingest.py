@@ -4,7 +4,7 @@
 with ``dbms`` and ``table`` headers); benchmarks and tests call it without
 HTTP. In ``mode: file`` the rows become an AnyLog-named file in the watch
 directory and the operator takes it; in ``mode: streaming`` they join the
-table's buffer in the :class:`~anynode.services.streaming.Streamer`.
+table's buffer in the :class:`~anynode.streaming.service.Streamer`.
 
 Everything a client can get wrong is checked before anything is written or
 buffered, and the error carries the HTTP status the REST edge answers with:
@@ -169,7 +169,7 @@ def put_rows(node: Any, dbms: str | None, table: str | None, mode: str | None, b
     dbms, table, mode, source, instructions = _target(dbms, table, mode, source, instructions)
     rows = _rows_of(body)
     if mode == "streaming":
-        from anynode.services.streaming import streamer
+        from anynode.streaming.service import streamer
 
         streamer(node).put(dbms, table, rows, len(body))
         return {"AnyLog.status": "Success", "AnyLog.hash": "0"}

@@ -1,6 +1,6 @@
 """What the operator does with a file around its ingest: which names it takes, where files go after.
 
-Kept apart from :mod:`anynode.services.operator` (events, the loop, the pool)
+Kept apart from :mod:`anynode.operator.service` (events, the loop, the pool)
 so each stays readable. Everything here works on one file and needs no lock
 except the error-name counter, which :class:`ErrorDir` holds.
 

@@ -26,7 +26,7 @@ def run_streamer(ctx: Context, prep_dir: str | None, watch_dir: str | None, err_
     threshold; running it again is harmless. Buffered rows are flushed when it
     stops and when the node exits.
     """
-    from anynode.services.streaming import streamer
+    from anynode.streaming.service import streamer
 
     service = streamer(ctx.node)
     return Message(f"Streamer running: {service.details()}")
@@ -50,7 +50,7 @@ def set_buffer_threshold(ctx: Context, dbms: str | None, table: str | None, time
     Without dbms the setting is the node default; with dbms (and table) it
     applies to that database (table) only.
     """
-    from anynode.services.streaming import Threshold, streamer
+    from anynode.streaming.service import Threshold, streamer
 
     if time is None and volume is None and write_immediate is None:
         raise CommandSyntaxError("give time, volume or write_immediate", hint="e.g. where time = 10 seconds")
@@ -75,7 +75,7 @@ def set_buffer_threshold(ctx: Context, dbms: str | None, table: str | None, time
          examples=["get streaming", "get streaming where format = json"])
 def get_streaming(ctx: Context, format: str) -> Result:
     """Show each streamed table: rows buffered and flushed, its thresholds, fill and time left, last flush."""
-    from anynode.services.streaming import Streamer
+    from anynode.streaming.service import Streamer
 
     service = ctx.node.services.get("Streamer")
     if not isinstance(service, Streamer):
@@ -97,7 +97,7 @@ def get_streaming(ctx: Context, format: str) -> Result:
 @command("flush buffers", http="POST", keywords=KEYS, examples=["flush buffers"])
 def flush_buffers(ctx: Context) -> Result:
     """Write every streamed row still buffered into its database now."""
-    from anynode.services.streaming import Streamer
+    from anynode.streaming.service import Streamer
 
     service = ctx.node.services.get("Streamer")
     flushed = service.flush(force=True) if isinstance(service, Streamer) else 0

@@ -1,4 +1,4 @@
-"""The operator: run operator, get operator (the file records it keeps are in :mod:`anynode.handlers.tsd`)."""
+"""The operator: run operator, get operator (the file records it keeps are in :mod:`anynode.data.tsd_commands`)."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def run_operator(ctx: Context, watch_dir: str | None, bkup_dir: str | None, erro
     policy, master_node, distributor and company are accepted for AnyLog
     scripts and noted in the reply: metadata and HA do not exist here yet.
     """
-    from anynode.services.operator import OperatorConfig, OperatorService
+    from anynode.operator.service import OperatorConfig, OperatorService
 
     if rescan <= 0:
         raise CommandSyntaxError("rescan must be above 0 seconds", hint="e.g. rescan = 5 seconds")

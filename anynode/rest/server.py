@@ -2,7 +2,7 @@
 
 ``run rest server`` starts a :class:`RestService`; the ServiceManager runs it
 on the thread ``anynode:rest``, where uvicorn's event loop serves the ASGI
-app of :mod:`anynode.services.rest_app`. The socket is bound before the
+app of :mod:`anynode.rest.app`. The socket is bound before the
 service reports ready, so ``run rest server`` answers "listening on ..." with
 the real port (port 0 picks a free one) or a one-line error such as "address
 already in use". Commands declared blocking (the default) run in a bounded
@@ -32,9 +32,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from anynode.errors import ServiceError
 from anynode.services.base import Service
-from anynode.services.rest_accept import Acceptor
-from anynode.services.rest_app import CORS, AppSettings, RestApp
-from anynode.services.rest_stats import RestStats
+from anynode.rest.accept import Acceptor
+from anynode.rest.app import CORS, AppSettings, RestApp
+from anynode.rest.stats import RestStats
 
 # uvicorn logs to "uvicorn.error"; without a handler Python's last-resort
 # handler would print its warnings (e.g. for garbage requests) over the prompt.
@@ -274,7 +274,7 @@ class RestService(Service):
         sock = self._bind()
         executor = ThreadPoolExecutor(max_workers=cfg.threads, thread_name_prefix="anynode:rest-worker")
         try:
-            from anynode.services.rest_openapi import openapi
+            from anynode.rest.openapi import openapi
 
             app = RestApp(self.node, AppSettings(timeout=cfg.timeout or None, max_body=cfg.max_body,
                                                  client_timeout=cfg.client_timeout, token=cfg.token,

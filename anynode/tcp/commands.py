@@ -67,7 +67,8 @@ def run_tcp_server(ctx: Context, external_ip: str | None, external_port: int | N
     out. Only connections past their first frame count against
     `max_connections`; beyond it new connections are refused.
     """
-    from anynode.services.tcp_server import TcpConfig, TcpService, server_ssl_context
+    from anynode.net.tls import server_ssl_context
+    from anynode.tcp.service import TcpConfig, TcpService
 
     int_ip, int_port = _address(ctx, internal_ip, internal_port, external_ip, external_port)
     ext_ip, ext_port = _address(ctx, external_ip, external_port, internal_ip, internal_port)

@@ -26,8 +26,8 @@ from anynode import safejson
 from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError, NotPermitted
 from anynode.grammar.dispatch import ControlFlow, Source
-from anynode.services import rest_dialect as dialect
-from anynode.services.rest_dialect import (
+from anynode.rest import dialect
+from anynode.rest.dialect import (
     JSON,
     BadRequest,
     BodyTooLarge,
@@ -37,9 +37,9 @@ from anynode.services.rest_dialect import (
     NotAvailable,
     Unauthorized,
 )
-from anynode.services.rest_ingest import put_rows
-from anynode.services.rest_pool import Expired, PoolClosed, offload
-from anynode.services.rest_stats import RestStats
+from anynode.rest.ingest import put_rows
+from anynode.rest.pool import Expired, PoolClosed, offload
+from anynode.rest.stats import RestStats
 
 
 Scope = dict[str, Any]

@@ -60,7 +60,7 @@ def run_rest_server(ctx: Context, internal_ip: str | None, internal_port: int | 
     comes once the server listens, with the port it got (port 0 picks one).
     See docs/rest.md.
     """
-    from anynode.services.rest_server import RestConfig, RestService
+    from anynode.rest.server import RestConfig, RestService
 
     ip = internal_ip or external_ip
     port = internal_port if internal_port is not None else external_port

@@ -13,7 +13,7 @@ with ``run streamer``. Rows a flush cannot ingest (a value the table cannot
 take) are written to the error directory as a file with its ``.err.txt``,
 as the operator does with a bad file: never dropped silently.
 
-:func:`anynode.services.rest_ingest.put_rows` (the one entry for a PUT
+:func:`anynode.rest.ingest.put_rows` (the one entry for a PUT
 body, REST's and everyone's) hands streaming rows to :meth:`Streamer.put`.
 """
 
@@ -117,7 +117,7 @@ class Streamer(Service):
 
     def _set_aside(self, key: str, rows: list[dict[str, Any]], exc: Exception) -> None:
         """Rows a flush could not ingest go to the error directory with the reason, as a bad file does."""
-        from anynode.services.operator_files import ErrorDir
+        from anynode.operator.files import ErrorDir
 
         err = exc if isinstance(exc, IngestError) else IngestError(f"{type(exc).__name__}: {exc}", code=3)
         folder = Path(self.node.get_var("err_dir") or self.node.home / "data" / "error")

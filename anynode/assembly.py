@@ -1,0 +1,24 @@
+"""The one place that puts the node together: importing this module declares every command.
+
+Each capability package declares its own commands (``anynode/<capability>/commands.py``
+and friends); the grammar never imports them and neither does ``node.py``. The
+edges (``cli.py``, the REPL, scripts, the tests' conftest) import this module
+before they make a Node, and ``Registry.default()`` refuses to hand out an
+empty table, so a missing import fails loudly instead of giving a node that
+knows no command.
+"""
+
+from __future__ import annotations
+
+from anynode.data import commands as data_commands
+from anynode.data import tsd_commands
+from anynode.operator import commands as operator_commands
+from anynode.rest import commands as rest_commands
+from anynode.scheduler import commands as scheduler_commands
+from anynode.shell import help, language, node
+from anynode.streaming import commands as streaming_commands
+from anynode.tcp import commands as tcp_commands
+
+#: Every module that declares commands, in the order they are loaded.
+COMMAND_MODULES = (node, language, help, data_commands, tsd_commands, tcp_commands, rest_commands,
+                   operator_commands, streaming_commands, scheduler_commands)
