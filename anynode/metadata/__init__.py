@@ -1,0 +1,1 @@
+"""Shared metadata ("the blockchain"): policies, their selection and extraction, the ledger."""
