@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import PurePath
 
+from anynode.codes import Code
 from anynode.errors import IngestError
 
-BAD_NAME = 119
 SHAPE = "dbms.table[.source.hash.instructions].json (or .json.gz), e.g. demo.sensor.json"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: A database or table name given outside a file name (REST headers, ingest_rows), lower-cased first.
@@ -25,7 +25,7 @@ _SUFFIXES = (".json.gz", ".json")
 
 
 def _bad(name: str, why: str) -> IngestError:
-    return IngestError(f"File name {name!r}: {why}", hint=f"name data files {SHAPE}", code=BAD_NAME)
+    return IngestError(f"File name {name!r}: {why}", hint=f"name data files {SHAPE}", code=Code.FILE_NAME_STRUCTURE)
 
 
 @dataclass(frozen=True)

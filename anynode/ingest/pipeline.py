@@ -32,16 +32,15 @@ from pathlib import Path
 from concurrent.futures import Future
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from anynode.codes import Code
 from anynode.errors import IngestError, NoSuchDatabase
-from anynode.ingest.naming import BAD_NAME, TABLE_NAME, FileName, parse_file_name
+from anynode.ingest.naming import TABLE_NAME, FileName, parse_file_name
 from anynode.ingest.reader import DEFAULT_LIMITS, IngestCancelled, ReadLimits, bad, file_hash, read_batches
-from anynode.ingest.transform import MAP_FAILED, Batch, column_values, prepare
+from anynode.ingest.transform import Batch, column_values, prepare
 from anynode.store import tsd
 from anynode.store.backend import SYSTEM_COLUMNS, Backend, ColType, widen
 from anynode.store.catalog import SYSTEM_DATABASES, Database, DatabaseCatalog, driver_errors
 
-DUPLICATE = 86  # AnyLog: "Duplicate JSON File"
-NOT_OPEN = 10   # AnyLog: "DBMS not open"
 _RESERVED_TABLES = re.compile(r"^tsd_(info|\d+)$")
 _CATALOG_TABLES = re.compile(r"^(sqlite_|pg_)")  # names the databases keep for their own catalog
 _SYSTEM_NAMES = [n for n, _ in SYSTEM_COLUMNS]
@@ -116,13 +115,13 @@ def check_target(dbms: str, table: str) -> None:
     """
     if dbms in SYSTEM_DATABASES:
         raise IngestError(f"Database {dbms} holds the node's own records, not data",
-                          hint="send the data to a user database", code=NOT_OPEN)
+                          hint="send the data to a user database", code=Code.DBMS_NOT_OPEN)
     if _RESERVED_TABLES.match(table):
         raise IngestError(f"Table name {table!r} is reserved for file records",
-                          hint="use another table name", code=BAD_NAME)
+                          hint="use another table name", code=Code.FILE_NAME_STRUCTURE)
     if _CATALOG_TABLES.match(table):
         raise IngestError(f"Table name {table!r} is reserved for the database's own catalog (sqlite_*, pg_*)",
-                          hint="use another table name", code=BAD_NAME)
+                          hint="use another table name", code=Code.FILE_NAME_STRUCTURE)
 
 
 def _target_db(catalog: DatabaseCatalog, dbms: str, table: str) -> Database:
@@ -131,7 +130,7 @@ def _target_db(catalog: DatabaseCatalog, dbms: str, table: str) -> Database:
         return catalog.get(dbms)
     except NoSuchDatabase:
         raise IngestError(f"Logical DBMS '{dbms}' not connected",
-                          hint=f"connect dbms {dbms} where type = sqlite", code=NOT_OPEN) from None
+                          hint=f"connect dbms {dbms} where type = sqlite", code=Code.DBMS_NOT_OPEN) from None
 
 
 def _almgm(catalog: DatabaseCatalog, name: str) -> Database:
@@ -232,7 +231,7 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
 def _duplicate(file_hash: str, dbms: str) -> IngestError:
     return IngestError(f"Duplicate JSON File: hash {file_hash} is already ingested in {dbms}",
                        hint="its rows are already in the table; nothing was inserted again",
-                       code=DUPLICATE)
+                       code=Code.DUPLICATE_JSON_FILE)
 
 
 def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]],
@@ -259,7 +258,7 @@ def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLi
     except driver_errors() as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",
-                          hint="check the table's columns against the data", code=MAP_FAILED) from exc
+                          hint="check the table's columns against the data", code=Code.JSON_TO_SQL) from exc
     if rec is not None:
         mgm = _almgm(catalog, almgm)
         mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, rec.file_hash, rows), timeout)  # type: ignore[union-attr]
@@ -307,7 +306,7 @@ def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, c
     dbms, table = dbms.lower(), table.lower()
     if not TABLE_NAME.fullmatch(table):
         raise IngestError(f"Table name {table!r} is not a name",
-                          hint="letters, digits and _, not starting with a digit", code=BAD_NAME)
+                          hint="letters, digits and _, not starting with a digit", code=Code.FILE_NAME_STRUCTURE)
     read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]]
     if isinstance(rows, (bytes, bytearray)):
         body = bytes(rows)
@@ -329,4 +328,4 @@ def _list_batches(rows: list[Any], size: int) -> Iterator[list[dict[str, Any]]]:
         yield rows[i:i + size]
 
 
-__all__ = ["IngestReport", "check_target", "ingest_file", "ingest_rows", "DUPLICATE", "NOT_OPEN"]
+__all__ = ["IngestReport", "check_target", "ingest_file", "ingest_rows"]

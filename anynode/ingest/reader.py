@@ -31,9 +31,9 @@ from typing import IO, Any, Callable, Iterator
 
 import orjson
 
+from anynode.codes import Code
 from anynode.errors import IngestError
 
-BAD_JSON = 67
 _WS = re.compile(r"[ \t\r\n]*")
 _GZIP_MAGIC = b"\x1f\x8b"
 _KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "an array",
@@ -67,7 +67,7 @@ DEFAULT_LIMITS = ReadLimits()
 def bad(message: str, hint: str | None = None) -> IngestError:
     """An IngestError with status 67."""
     return IngestError(message, hint=hint or "a data file holds JSON objects: an array, one object or JSON lines",
-                       code=BAD_JSON)
+                       code=Code.BAD_JSON_FILE)
 
 
 class IngestCancelled(IngestError):
@@ -76,7 +76,7 @@ class IngestCancelled(IngestError):
     http_status = 503
 
     def __init__(self, message: str = "Ingest stopped: the node is stopping") -> None:
-        super().__init__(message, hint="the file is read again at the next start", code=3)
+        super().__init__(message, hint="the file is read again at the next start", code=Code.PROCESS_FAILURE)
 
 
 def _kind(v: Any) -> str:

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from anynode.codes import Code
 from anynode.errors import IngestError
-from anynode.ingest.naming import BAD_NAME, FileName
+from anynode.ingest.naming import FileName
 from anynode.ingest.reader import not_regular, open_regular
 
 OWN_MEMBER = "0"  # this node's cluster member id: 0 until metadata (cluster policies) exists
@@ -114,7 +115,7 @@ def check_archive_name(config: OperatorConfig, name: FileName | str) -> None:
     if size > limit:
         raise IngestError(f"File name is too long: archived, it would be {size} bytes, more than the {limit} "
                           f"the file system allows", hint="shorten the source or instructions section of the name",
-                          code=BAD_NAME)
+                          code=Code.FILE_NAME_STRUCTURE)
 
 
 def rename_for_options(config: OperatorConfig, path: Path) -> Path:
@@ -137,7 +138,8 @@ def rename_for_options(config: OperatorConfig, path: Path) -> Path:
         if exc.errno != errno.ENAMETOOLONG:
             raise
         raise IngestError(f"File name is too long with dbms_name/table_name applied ({exc.strerror})",
-                          hint="shorten the source or instructions section of the name", code=BAD_NAME) from None
+                          hint="shorten the source or instructions section of the name",
+                          code=Code.FILE_NAME_STRUCTURE) from None
     return target
 
 

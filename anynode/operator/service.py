@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.ingest.reader import IngestCancelled, not_regular
 from anynode.services.base import Service
@@ -49,8 +50,6 @@ from anynode.operator.files import (ErrorDir, OperatorConfig, already_inserted, 
 from anynode.operator.watch import watch_directory
 from anynode.services.periodic import PeriodicTask
 
-DUPLICATE = 86
-EXCLUDED = 130
 QUIET = 2.0  # seconds a file found by a rescan must have been left alone
 
 __all__ = ["OperatorConfig", "OperatorService", "OperatorStats", "is_data_file"]
@@ -66,7 +65,7 @@ class OperatorStats:
     duplicates: int = 0
     last_file: str = ""
     last_error: str = ""
-    last_error_code: int = 0
+    last_error_code: int = Code.SUCCESS
     busy_seconds: float = 0.0
     started: float = field(default_factory=time.time)
     by_table: dict[str, list[int]] = field(default_factory=dict)  # "dbms.table" -> [files, rows]
@@ -281,7 +280,7 @@ class OperatorService(Service):
                                "and is ingested at the next start", path.name, path.parent)
             return
         except IngestError as exc:
-            if exc.anylog_code == DUPLICATE and recovered:
+            if exc.anylog_code == Code.DUPLICATE_JSON_FILE and recovered:
                 self.node.log.info("operator: %s was already ingested before the restart; archiving it", path.name)
                 self._done(path, None)
                 return
@@ -290,7 +289,7 @@ class OperatorService(Service):
         except Exception as exc:  # one file must not stop the operator; the traceback goes to the log
             self.node.log.exception("operator: unexpected failure on %s", path.name)
             self._fail(path, IngestError(f"unexpected failure: {type(exc).__name__}: {exc}",
-                                         hint="see logs/root.log for the traceback", code=3))
+                                         hint="see logs/root.log for the traceback", code=Code.PROCESS_FAILURE))
             return
         finally:
             with self._lock:
@@ -308,11 +307,13 @@ class OperatorService(Service):
         cfg = self.config
         if cfg.limit_tables and key not in cfg.limit_tables and f"{dbms}.*" not in cfg.limit_tables:
             raise IngestError(f"Table excluded: {key} is not in limit_tables",
-                              hint=f"limit_tables allows: {', '.join(cfg.limit_tables)}", code=EXCLUDED)
+                              hint=f"limit_tables allows: {', '.join(cfg.limit_tables)}",
+                              code=Code.TABLE_EXCLUDED)
         if not cfg.create_table and key not in self._seen_tables and self.node.catalog.is_connected(dbms) \
                 and table not in self.node.catalog.tables(dbms):
             raise IngestError(f"Table {key} does not exist and create_table is false",
-                              hint="create it first, or run the operator with create_table = true", code=27)
+                              hint="create it first, or run the operator with create_table = true",
+                              code=Code.JSON_TO_SQL)
 
     def _done(self, path: Path, archived_name: str | None) -> None:
         try:
@@ -342,7 +343,7 @@ class OperatorService(Service):
         reason = exc.one_line()
         with self._lock:
             self.stats.errors += 1
-            if exc.anylog_code == DUPLICATE:
+            if exc.anylog_code == Code.DUPLICATE_JSON_FILE:
                 self.stats.duplicates += 1
             self.stats.last_error, self.stats.last_error_code = reason, exc.anylog_code
         self.node.log.warning("operator: %s -> %s: %s", path.name, target.name, reason)

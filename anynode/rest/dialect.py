@@ -13,6 +13,7 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
+from anynode.codes import Code
 from anynode.errors import AnyNodeError, ValidationError
 from anynode.grammar.registry import Registry
 from anynode.grammar.tokens import split_commands
@@ -27,20 +28,20 @@ JSON = b"application/json"
 class WrongMethod(AnyNodeError):
     """A command sent with the HTTP method AnyLog does not allow for it (AnyLog 156)."""
 
-    anylog_code = 156
+    anylog_code = Code.WRONG_HTTP_METHOD
 
 
 class BadRequest(AnyNodeError):
     """A request the dialect cannot read: a missing header, a bad value (AnyLog 2)."""
 
-    anylog_code = 2
+    anylog_code = Code.COMMAND_STRUCTURE
 
 
 class Unauthorized(AnyNodeError):
     """Missing or wrong credentials when the server requires them."""
 
     http_status = 401
-    anylog_code = 3
+    anylog_code = Code.PROCESS_FAILURE
 
 
 class BodyTooLarge(AnyNodeError):
@@ -53,21 +54,21 @@ class ClientTooSlow(AnyNodeError):
     """A client that stopped sending its request half way."""
 
     http_status = 408
-    anylog_code = 26
+    anylog_code = Code.TIMEOUT
 
 
 class CommandTimeout(AnyNodeError):
     """A command that did not finish within the request's timeout (AnyLog 26)."""
 
     http_status = 504
-    anylog_code = 26
+    anylog_code = Code.TIMEOUT
 
 
 class NotAvailable(AnyNodeError):
     """A dialect feature this node cannot serve yet (501)."""
 
     http_status = 501
-    anylog_code = 15
+    anylog_code = Code.NETWORK_ERROR
 
 
 class InternalError(AnyNodeError):
@@ -230,7 +231,7 @@ def error_reply(exc: AnyNodeError, method: str, client: str) -> bytes:
     AnyLog clients read ``err_code``/``err_text``; anynode clients read
     ``error``/``hint``/``kind`` (the same object the TCP server sends).
     """
-    body: dict[str, Any] = {"method": method.lower(), "node": client, "err_code": exc.anylog_code,
+    body: dict[str, Any] = {"method": method.lower(), "node": client, "err_code": int(exc.anylog_code),
                             "err_text": exc.one_line()}
     body.update(exc.to_wire())
     return _dumps(body)

@@ -28,11 +28,13 @@ from typing import Any
 
 import orjson
 
+from anynode.codes import Code
 from anynode.errors import ConfigError, IngestError, NoSuchDatabase
 from anynode.ingest.naming import TABLE_NAME
 
 MODES = ("file", "streaming")
 ROWS_HINT = "send JSON rows: one object, an array of objects, or one object per line"
+BAD_NAME = Code.FILE_NAME_STRUCTURE  # every bad header of a PUT
 _PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -46,7 +48,7 @@ class MissingConfiguration(ConfigError):
     """The node is not set up to take rows: no writable watch directory (AnyLog 33)."""
 
     http_status = 500
-    anylog_code = 33
+    anylog_code = Code.MISSING_CONFIG
 
 
 def _target(dbms: str | None, table: str | None, mode: str | None, source: str | None,
@@ -56,12 +58,12 @@ def _target(dbms: str | None, table: str | None, mode: str | None, source: str |
     if missing:
         raise BadPut(f"a PUT of rows needs the header{'s' if len(missing) > 1 else ''} "
                      f"{' and '.join(repr(m) for m in missing)}",
-                     hint="send e.g. 'dbms: test' and 'table: readings' with the rows", code=119)
+                     hint="send e.g. 'dbms: test' and 'table: readings' with the rows", code=BAD_NAME)
     dbms, table = str(dbms).strip().lower(), str(table).strip().lower()
     for what, value in (("dbms", dbms), ("table", table)):
         if not TABLE_NAME.fullmatch(value):
             raise BadPut(f"{what} name '{value}' is not accepted",
-                         hint="use letters, digits and _, not starting with a digit (at most 63)", code=119)
+                         hint="use letters, digits and _, not starting with a digit (at most 63)", code=BAD_NAME)
     from anynode.ingest.pipeline import check_target
 
     try:
@@ -70,12 +72,13 @@ def _target(dbms: str | None, table: str | None, mode: str | None, source: str |
         raise BadPut(exc.message, hint=exc.hint, code=exc.anylog_code) from None
     mode = (mode or "").strip().lower() or "file"
     if mode not in MODES:
-        raise BadPut(f"mode '{mode}' is not accepted", hint="use 'mode: file' or 'mode: streaming'", code=119)
+        raise BadPut(f"mode '{mode}' is not accepted", hint="use 'mode: file' or 'mode: streaming'", code=BAD_NAME)
     source = (source or "").strip() or "0"
     instructions = (instructions or "").strip() or "0"
     for what, value in (("source", source), ("instructions", instructions)):
         if not _PART.fullmatch(value):
-            raise BadPut(f"{what} '{value}' is not accepted", hint="use letters, digits, '_' and '-' only", code=119)
+            raise BadPut(f"{what} '{value}' is not accepted", hint="use letters, digits, '_' and '-' only",
+                         code=BAD_NAME)
     return dbms, table, mode, source, instructions
 
 
@@ -150,7 +153,7 @@ def put_rows(node: Any, dbms: str | None, table: str | None, mode: str | None, b
       on its watch directory (then 422, code 10). When the database here
       already holds a file with this hash, or the same file waits in the
       watch directory, nothing is written and the reply is
-      ``{"AnyLog.status": "Duplicate", "AnyLog.hash": ..., "AnyLog.code": "86",
+      ``{"AnyLog.status": "Duplicate", "AnyLog.hash": ..., "AnyLog.code": str(Code.DUPLICATE_JSON_FILE),
       "AnyLog.message": ...}``.
     * ``mode = "streaming"``: the rows join the table's in-memory buffer and
       reach the database when its time or volume threshold is met (``set
@@ -181,7 +184,8 @@ def put_rows(node: Any, dbms: str | None, table: str | None, mode: str | None, b
     _refuse_early(node, dbms)
     seen = _duplicate(node, dbms, digest, name)
     if seen:
-        return {"AnyLog.status": "Duplicate", "AnyLog.hash": digest, "AnyLog.code": "86", "AnyLog.message": seen}
+        return {"AnyLog.status": "Duplicate", "AnyLog.hash": digest, "AnyLog.code": str(Code.DUPLICATE_JSON_FILE),
+                "AnyLog.message": seen}
     _publish(node, name, data)
     return {"AnyLog.status": "Success", "AnyLog.hash": digest}
 
@@ -197,7 +201,8 @@ def _refuse_early(node: Any, dbms: str) -> None:
         return
     if not node.catalog.is_connected(dbms):
         raise IngestError(f"Logical DBMS '{dbms}' not connected, and this node's operator ingests the "
-                          "watch directory", hint=f"connect dbms {dbms} where type = sqlite", code=10)
+                          "watch directory", hint=f"connect dbms {dbms} where type = sqlite",
+                          code=Code.DBMS_NOT_OPEN)
 
 
 def _duplicate(node: Any, dbms: str, digest: str, name: str) -> str:

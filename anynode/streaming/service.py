@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import orjson
 
+from anynode.codes import Code
 from anynode.errors import AnyNodeError, IngestError
 from anynode.services.base import Service
 
@@ -79,7 +80,7 @@ class Streamer(Service):
         """Buffer rows for ``dbms.table`` (or ingest them now with write_immediate); returns rows buffered."""
         if not self.node.catalog.is_connected(dbms):  # refuse now, not when the buffer flushes
             raise IngestError(f"Logical DBMS '{dbms}' not connected", hint=f"connect dbms {dbms} where type = sqlite",
-                              code=10)
+                              code=Code.DBMS_NOT_OPEN)
         key = f"{dbms}.{table}"
         rule = self.threshold(key)
         if rule.write_immediate:
@@ -119,7 +120,8 @@ class Streamer(Service):
         """Rows a flush could not ingest go to the error directory with the reason, as a bad file does."""
         from anynode.operator.files import ErrorDir
 
-        err = exc if isinstance(exc, IngestError) else IngestError(f"{type(exc).__name__}: {exc}", code=3)
+        err = exc if isinstance(exc, IngestError) else IngestError(f"{type(exc).__name__}: {exc}",
+                                                                   code=Code.PROCESS_FAILURE)
         folder = Path(self.node.get_var("err_dir") or self.node.home / "data" / "error")
         try:
             folder.mkdir(parents=True, exist_ok=True)
