@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from anynode.codes import Code
 from anynode.errors import IngestError, NoSuchDatabase
-from anynode.ingest.naming import TABLE_NAME, FileName, parse_file_name
+from anynode.ingest.naming import TABLE_NAME, FileName
 from anynode.ingest.reader import DEFAULT_LIMITS, IngestCancelled, ReadLimits, bad, file_hash, read_batches
 from anynode.ingest.transform import Batch, column_values, prepare
 from anynode.store import tsd
@@ -272,20 +272,22 @@ def _committed(db: Database, file_hash: str) -> tuple[int, int] | None:
         return tsd.lookup(db.backend, conn, file_hash)
 
 
-def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, member: str = "0",
+def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName | None = None, member: str = "0",
                 limits: ReadLimits = DEFAULT_LIMITS, almgm: str = "almgm",
                 timeout: float | None = None, cancel: Callable[[], bool] | None = None) -> IngestReport:
     """Ingest one data file named by AnyLog's convention into ``dbms.table``; the file is not moved.
 
-    The hash in the name is used when there is one, else it is computed (md5 of
-    ``dbms.table`` + content). ``member`` goes into every row's ``tsd_name``.
+    ``name`` is the file's name already parsed (the operator's); without it the
+    name of ``path`` is parsed. The hash in the name is used when there is one,
+    else it is computed (md5 of ``dbms.table`` + content). ``member`` goes into
+    every row's ``tsd_name``.
 
     Raises:
         IngestError: with AnyLog's code: 119 bad name, 10 dbms not connected, 67 bad JSON,
             27 values the table cannot take, 86 file already ingested.
         IngestCancelled: ``cancel()`` said stop; nothing was inserted.
     """
-    name = parse_file_name(path)
+    name = FileName.parse(path) if name is None else name
     fhash = name.hash if name.hash != "0" else file_hash(path, name.dbms, name.table, limits.chunk_bytes, cancel)
     report, when = _run(catalog, name.dbms, name.table, lambda lim: read_batches(path, lim, cancel),
                         file_hash=fhash, source=name.source, instructions=name.instructions, member=member,

@@ -45,8 +45,9 @@ from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.ingest.reader import IngestCancelled, not_regular
 from anynode.services.base import Service
-from anynode.operator.files import (ErrorDir, OperatorConfig, already_inserted, check_archive_name,
-                                             is_data_file, put_away, refusal, rename_for_options, table_key)
+from anynode.ingest.naming import FileName
+from anynode.operator.files import (ErrorDir, OperatorConfig, already_inserted, check_archive_name, is_data_file,
+                                    parse_arrival, put_away, refusal, rename_for_options, table_key)
 from anynode.operator.watch import watch_directory
 from anynode.services.periodic import PeriodicTask
 
@@ -216,15 +217,16 @@ class OperatorService(Service):
                 os.replace(source, work)
             except FileNotFoundError:
                 continue  # taken already (a duplicate event)
-            key = table_key(self.config, name)
+            parsed = parse_arrival(name)  # the file's one parse: _ingest and the pipeline use it
+            key = table_key(self.config, parsed)
             if self._pool is None:
-                self._ingest(work)
+                self._ingest(work, parsed=parsed)
             elif key is None or key not in self._seen_tables:
                 self._reap(block=True, until=0)  # a table's first file runs alone: no create-table race
-                self._ingest(work)
+                self._ingest(work, parsed=parsed)
             else:
                 self._reap(block=True, until=self.config.threads - 1)  # bounded: at most `threads` in flight
-                future = self._pool.submit(self._ingest, work)
+                future = self._pool.submit(self._ingest, work, False, parsed)
                 with self._lock:
                     self._inflight[future] = name
                 future.add_done_callback(lambda _: self._wake.set())  # a same-named file may be waiting
@@ -249,8 +251,8 @@ class OperatorService(Service):
             wait(left, timeout=1.0, return_when=FIRST_COMPLETED)
 
     # -- one file -------------------------------------------------------------
-    def _ingest(self, path: Path, recovered: bool = False) -> None:
-        from anynode.ingest.naming import parse_file_name
+    def _ingest(self, path: Path, recovered: bool = False, parsed: FileName | IngestError | None = None) -> None:
+        """Ingest one claimed file; ``parsed`` is its name as :func:`parse_arrival` gave it (else parsed here)."""
         from anynode.ingest.pipeline import ingest_file
 
         started = time.perf_counter()
@@ -260,18 +262,20 @@ class OperatorService(Service):
             reason = refusal(path)  # in .work/ since a crash, or swapped after the claim
             if reason is not None:
                 raise reason
-            archived = already_inserted(path)  # member '@': streaming wrote its rows; only put it away
+            name = parse_arrival(path.name) if parsed is None else parsed
+            if isinstance(name, IngestError):
+                raise name
+            archived = already_inserted(name)  # member '@': streaming wrote its rows; only put it away
             if archived is not None:
                 check_archive_name(self.config, archived)
                 self.node.log.info("operator: %s holds rows already inserted; archived as %s", path.name, archived)
                 self._done(path, archived)
                 return
-            path = rename_for_options(self.config, path)
-            name = parse_file_name(path)
+            path, name = rename_for_options(self.config, path, name)
             check_archive_name(self.config, name)
-            key = f"{name.dbms}.{name.table}"
+            key = name.table_key
             self._check_table(name.dbms, name.table, key)
-            report = ingest_file(path, self.node.catalog, cancel=self._stop.is_set)
+            report = ingest_file(path, self.node.catalog, name=name, cancel=self._stop.is_set)
         except FileNotFoundError:
             self.node.log.warning("operator: %s disappeared from %s before it was ingested", path.name, path.parent)
             return

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from anynode.errors import AnyNodeError
-from anynode.ingest.naming import FileName, parse_file_name
+from anynode.ingest.naming import FileName
 from anynode.ingest.reader import file_hash
 
 _MD5 = re.compile(r"[0-9a-f]{32}")
@@ -150,7 +150,7 @@ def archived_files(archive: Path, now: float, age_days: float) -> Iterator[Item]
             continue
         for path in names:
             try:
-                name = parse_file_name(path)
+                name = FileName.parse(path)
             except AnyNodeError:
                 continue
             if not name.has_tsd or name.date is None:
