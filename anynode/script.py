@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from anynode.errors import AnyNodeError, ScriptError
-from anynode.grammar.dispatch import ControlFlow, Frame, Source
+from anynode.grammar.dispatch import ControlFlow, Flow, Frame, OnError, Source
 from anynode.grammar.parser import parse
 from anynode.grammar.tokens import WORD, Token, is_complete, split_commands, tokenize
 from anynode.grammar.variables import expand_tokens
@@ -63,7 +63,7 @@ class ScriptState:
     script: Script
     depth: int = 0
     calls: list[int] = field(default_factory=list)
-    on_error: tuple[str, str] = ("stop", "")
+    on_error: tuple[OnError, str] = (OnError.STOP, "")
     in_handler: bool = False  # running the lines an error jumped to, until the next jump
 
 
@@ -167,37 +167,39 @@ def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | Non
             result = node.execute(line.text, source, frame)
         except ControlFlow as flow:
             state.in_handler = False
-            if flow.kind in ("goto", "call"):
-                if flow.kind == "call":
+            if flow.kind in (Flow.GOTO, Flow.CALL):
+                if flow.kind is Flow.CALL:
                     state.calls.append(pc)
                 pc = _jump(state, flow.arg, line.lineno)
-            elif flow.kind == "return":
+            elif flow.kind is Flow.RETURN:
                 if not state.calls:
                     return Empty()
                 pc = state.calls.pop()
-            elif flow.kind == "end":
+            elif flow.kind is Flow.END:
                 return Empty()
-            elif flow.kind == "exit_scripts":
+            elif flow.kind is Flow.EXIT_SCRIPTS:
                 if depth:
                     raise
                 return Empty()
-            elif flow.kind == "on_error":
+            elif flow.kind is Flow.ON_ERROR:
                 mode, _, label = flow.arg.partition(" ")
-                state.on_error = (mode, label)
+                state.on_error = (OnError(mode), label)
+            else:  # a Flow member added without its handling here
+                raise AssertionError(f"script runner does not handle {flow.kind!r}")
             continue
         except AnyNodeError as exc:
             mode, label = state.on_error
-            if mode == "ignore":
+            if mode is OnError.IGNORE:
                 continue
-            if mode == "end":
+            if mode is OnError.END:
                 return Empty()
-            if mode in ("goto", "call") and not state.in_handler:
-                if mode == "call":
+            if mode in (OnError.GOTO, OnError.CALL) and not state.in_handler:
+                if mode is OnError.CALL:
                     state.calls.append(pc)
                 pc = _jump(state, label, line.lineno)
                 state.in_handler = True
                 continue
-            if mode in ("goto", "call"):
+            if mode in (OnError.GOTO, OnError.CALL):
                 # The handler failed itself: handling it again would loop for ever.
                 raise ScriptError(script.path, line.lineno,
                                   f"{exc.one_line()} (in the 'on error {mode} {label}' handler)") from exc

@@ -52,11 +52,43 @@ class Source(enum.Enum):
         """True for commands that arrived over the network (read on every command)."""
 
 
+class Flow(str, enum.Enum):
+    """What a :class:`ControlFlow` asks the script runner to do."""
+
+    GOTO = "goto"  # arg: the label
+    CALL = "call"  # arg: the label
+    RETURN = "return"
+    END = "end"  # end script
+    EXIT_SCRIPTS = "exit_scripts"
+    ON_ERROR = "on_error"  # arg: an OnError mode, then the label for goto and call
+
+    __str__ = str.__str__  # the word, on every Python
+    __format__ = str.__format__  # type: ignore[assignment]
+
+
+class OnError(str, enum.Enum):
+    """What a later error in a script does, as ``on error`` chose."""
+
+    STOP = "stop"  # the default: the script stops with FILE:LINE: message
+    IGNORE = "ignore"
+    END = "end"  # end script
+    GOTO = "goto"
+    CALL = "call"
+
+    __str__ = str.__str__
+    __format__ = str.__format__  # type: ignore[assignment]
+
+
 class ControlFlow(Exception):
     """A jump inside a script (goto, call, return, end script, exit scripts,
-    on error); only the script runner handles it."""
+    on error); only the script runner handles it.
 
-    def __init__(self, kind: str, arg: str = "") -> None:
+    Raises:
+        ValueError: ``kind`` is not a :class:`Flow` (a misspelt kind fails here, not silently later).
+    """
+
+    def __init__(self, kind: Flow, arg: str = "") -> None:
+        kind = Flow(kind)
         super().__init__(kind, arg)
         self.kind = kind
         self.arg = arg

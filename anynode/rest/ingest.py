@@ -31,6 +31,7 @@ import orjson
 from anynode.codes import Code
 from anynode.errors import ConfigError, IngestError, NoSuchDatabase
 from anynode.ingest.naming import TABLE_NAME
+from anynode.services.status import ServiceState
 
 MODES = ("file", "streaming")
 ROWS_HINT = "send JSON rows: one object, an array of objects, or one object per line"
@@ -194,7 +195,7 @@ def _refuse_early(node: Any, dbms: str) -> None:
     """Refuse now what this node's operator would refuse once the file lands: a database it has not
     connected (10). Without a running operator on the watch directory, a file may wait for one."""
     service = node.services.get("Operator")
-    if service is None or node.services.status("Operator").state != "Running":
+    if service is None or node.services.status("Operator").state != ServiceState.RUNNING:
         return
     watching = getattr(getattr(service, "config", None), "watch_dir", None)
     if watching is None or Path(watching).resolve() != Path(node.get_var("watch_dir") or "").resolve():

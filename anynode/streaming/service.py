@@ -31,6 +31,7 @@ import orjson
 from anynode.codes import Code
 from anynode.errors import AnyNodeError, IngestError
 from anynode.services.base import Service
+from anynode.services.status import ServiceState
 
 DEFAULT_TIME = 60.0
 DEFAULT_VOLUME = 10_000
@@ -184,7 +185,7 @@ def streamer(node: Any) -> Streamer:
     from anynode.errors import AlreadyRunning
 
     service = node.services.get("Streamer")
-    if service is not None and node.services.status("Streamer").state == "Running":
+    if service is not None and node.services.status("Streamer").state == ServiceState.RUNNING:
         return service  # type: ignore[no-any-return]
     fresh = service if isinstance(service, Streamer) else Streamer(node)
     try:
