@@ -19,7 +19,7 @@ from typing import Any, Callable, TypeVar
 from anynode import __version__
 from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError
-from anynode.grammar.dispatch import Context, ControlFlow, Frame, Source, execute
+from anynode.grammar.dispatch import Context, ControlFlow, Session, Source, execute
 from anynode.grammar.registry import Registry
 from anynode.results import Result
 from anynode.secret import Secrets
@@ -87,7 +87,7 @@ class Node:
         self._exit_listeners: list[Callable[[], None]] = []
         self._vars: dict[str, str] = {}
         self._vars_lock = threading.RLock()
-        self.session = Frame()
+        self.session = Session()
         self.emit: Callable[[Result], None] = lambda result: None
         self._seed_dictionary()
         self.set_var("node_name", name or self.settings["node_name"])
@@ -143,7 +143,7 @@ class Node:
         return self.get_var("node_name") or "anynode"
 
     # -- running commands -----------------------------------------------
-    def context(self, source: Source = Source.CLI, frame: Frame | None = None, peer: str | None = None,
+    def context(self, source: Source = Source.CLI, frame: Session | None = None, peer: str | None = None,
                 cancel: Cancel | None = None) -> Context:
         """A context for running commands from ``source``.
 
@@ -152,10 +152,10 @@ class Node:
         chose otherwise); peers choose their own.
         """
         if source.external:
-            return Context(self, source, frame or Frame(), peer, "table", cancel=cancel)
+            return Context(self, source, frame or Session(), peer, "table", cancel=cancel)
         return Context(self, source, frame or self.session, peer, self.fmt, cancel=cancel)
 
-    def execute(self, line: str, source: Source = Source.CLI, frame: Frame | None = None,
+    def execute(self, line: str, source: Source = Source.CLI, frame: Session | None = None,
                 peer: str | None = None, cancel: Cancel | None = None) -> Result:
         """Run one command line and record it in the event or error log; ``cancel`` stops its queries.
 

@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from anynode.errors import AnyNodeError, ScriptError
-from anynode.grammar.dispatch import ControlFlow, Flow, Frame, OnError, Source
+from anynode.grammar.dispatch import ControlFlow, Flow, Session, OnError, Source
 from anynode.grammar.parser import parse
 from anynode.grammar.tokens import WORD, Token, is_complete, split_commands, tokenize
 from anynode.grammar.variables import expand_tokens
 from anynode.results import Empty, Result
 
 _LABEL = re.compile(r"^:([A-Za-z0-9_.\-]+):$")
-MAX_DEPTH = 32
+MAX_SCRIPT_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -153,11 +153,11 @@ def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | Non
         ScriptError: a line failed and the script did not handle it.
         ControlFlow: ``exit scripts`` (only for nested scripts; depth > 0).
     """
-    if depth > MAX_DEPTH:
-        raise ScriptError(str(path), 0, f"scripts nest deeper than {MAX_DEPTH} (does a script process itself?)")
+    if depth > MAX_SCRIPT_DEPTH:
+        raise ScriptError(str(path), 0, f"scripts nest deeper than {MAX_SCRIPT_DEPTH} (does a script process itself?)")
     script = load_script(path)
     state = ScriptState(script, depth)
-    frame = Frame(script=state)
+    frame = Session(script=state)
     out = emit or node.emit
     pc = 0
     while pc < len(script.lines):

@@ -109,7 +109,7 @@ class NodeLike(Protocol):
 
 
 @dataclass(slots=True)
-class Frame:
+class Session:
     """State of one interactive session or one running script.
 
     ``last_if`` is the outcome of the last ``if`` (for ``do``/``else`` lines);
@@ -128,7 +128,7 @@ class Context:
 
     node: Any
     source: Source = Source.CLI
-    frame: Frame = field(default_factory=Frame)
+    frame: Session = field(default_factory=Session)
     peer: str | None = None
     fmt: str = "table"
     raw_rest: list[Token] = field(default_factory=list)  # a raw command's words as typed, before expansion

@@ -213,7 +213,7 @@ class JsonValue(ValueType):
             raise ValidationError(f"not valid JSON: {exc}", hint="expected a JSON value like {\"key\": \"value\"}") from None
 
 
-class Path(ValueType):
+class FilePath(ValueType):
     """A file or directory path (``~`` is expanded)."""
 
     metavar = "path"

@@ -36,7 +36,7 @@ from anynode.codes import Code
 from anynode.errors import IngestError, NoSuchDatabase
 from anynode.ingest.naming import TABLE_NAME, FileName
 from anynode.ingest.reader import DEFAULT_LIMITS, IngestCancelled, ReadLimits, bad, file_hash, read_batches
-from anynode.ingest.transform import Batch, column_values, prepare
+from anynode.ingest.transform import ColumnBatch, column_values, prepare
 from anynode.store import tsd
 from anynode.store.backend import SYSTEM_COLUMNS, Backend, ColType, widen
 from anynode.store.catalog import SYSTEM_DATABASES, Database, DatabaseCatalog, driver_errors
@@ -84,7 +84,7 @@ class _Table:
                     self.backend.add_column(self.conn, self.name, col, ctype)
                     self.columns[col] = ctype
 
-    def fit(self, batch: Batch) -> list[ColType]:
+    def fit(self, batch: ColumnBatch) -> list[ColType]:
         """Create, extend or widen the table for the batch; the final type of each batch column."""
         if not self.columns:
             spec = [(c, batch.types[c] or ColType.TEXT) for c in batch.columns]
@@ -167,7 +167,7 @@ class _Handoff:
     def fail(self, exc: BaseException, job: Future[Any]) -> None:
         self.put(_Failed(exc), job)
 
-    def next(self) -> Batch | None:
+    def next(self) -> ColumnBatch | None:
         item = self._queue.get()
         if item is self._END:
             return None
@@ -181,7 +181,7 @@ class _Failed:
     exc: BaseException
 
 
-def _load(conn: Any, backend: Backend, table: str, first: Batch, more: Callable[[], Batch | None],
+def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Callable[[], ColumnBatch | None],
           member: str, file_id: int, rec: tsd.TsdRecord | None) -> tuple[int, list[str], list[str]]:
     """The writer job: every batch into the table and the file's record, in the caller's transaction."""
     if rec is not None and tsd.lookup(backend, conn, rec.file_hash):
@@ -191,7 +191,7 @@ def _load(conn: Any, backend: Backend, table: str, first: Batch, more: Callable[
     inserted: Any = str(now) if backend.timestamps_as_text else now
     constants = list(zip(_SYSTEM_NAMES, (inserted, member, file_id)))
     n = 0
-    batch: Batch | None = first
+    batch: ColumnBatch | None = first
     while batch is not None:
         types = state.fit(batch)
         values = [column_values(batch, c, t) for c, t in zip(batch.columns, types)]

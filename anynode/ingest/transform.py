@@ -78,7 +78,7 @@ def column_name(key: str) -> str:
 
 
 @dataclass
-class Batch:
+class ColumnBatch:
     """Rows of one batch in columns: names in first-seen order, inferred types, values."""
 
     columns: list[str]
@@ -219,7 +219,7 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Sequence[
     return keys, {k: [r.get(k) for r in rows] for k in keys}, None
 
 
-def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True) -> Batch:
+def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True) -> ColumnBatch:
     """Turn a batch of row dicts into columns with inferred types.
 
     ``ts_as_text`` gives timestamps as text (SQLite) rather than naive UTC datetimes.
@@ -243,7 +243,7 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
             raise _map_error(f"Keys {names[name]!r} and {k!r} both map to column {name!r}",
                              hint="rename one of them in the data")
         names[name] = k
-    batch = Batch(list(names), {}, {}, len(rows), rows=tuples)
+    batch = ColumnBatch(list(names), {}, {}, len(rows), rows=tuples)
     for name, key in names.items():
         vals = cols[key]
         kinds = kinds_of[key]
@@ -272,7 +272,7 @@ def _as_text(v: Any) -> Any:
     return str(v)
 
 
-def column_values(batch: Batch, name: str, final: ColType) -> Sequence[Any]:
+def column_values(batch: ColumnBatch, name: str, final: ColType) -> Sequence[Any]:
     """The values of one column converted for a column of type ``final`` (never narrower than the batch's)."""
     vals = batch.values[name]
     inferred = batch.types[name]

@@ -159,7 +159,7 @@ class RestApp:
         path = scope["path"]
         if method == "OPTIONS":
             asked = headers.get(b"access-control-request-headers", b"*")
-            return 204, b"", dialect.TEXT, [*PREFLIGHT, (b"access-control-allow-headers", asked)]
+            return 204, b"", dialect.TEXT_PLAIN, [*PREFLIGHT, (b"access-control-allow-headers", asked)]
         if path == "/" or path == "":
             self._authorize(headers)
             if method == "GET":

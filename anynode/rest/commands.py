@@ -10,13 +10,13 @@ from anynode.errors import CommandSyntaxError, ServiceError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Opt
-from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Int, Path, Port, Storage
+from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Int, FilePath, Port, Storage
 from anynode.results import Json, Message, Record, Result, Table
 from anynode.services.status import ServiceState
 
 NET = ("network", "background processes")
 FMT = Opt("format", FORMAT, default="table", help="table, or json for programs")
-PATH = Path()
+PATH = FilePath()
 
 
 @command("run rest server", http="POST", keywords=NET, options=[

@@ -20,7 +20,7 @@ from anynode.grammar.tokens import split_commands
 from anynode.grammar.types import SECONDS
 from anynode.results import Empty, Message, Result
 
-TEXT = b"text/plain; charset=utf-8"
+TEXT_PLAIN = b"text/plain; charset=utf-8"
 JSON = b"application/json"
 
 
@@ -214,9 +214,9 @@ def reply_of(result: Result) -> tuple[bytes, bytes]:
     is an empty body; tables, records and JSON values are compact JSON.
     """
     if isinstance(result, Message):
-        return result.text.encode(), TEXT
+        return result.text.encode(), TEXT_PLAIN
     if isinstance(result, Empty):
-        return b"", TEXT
+        return b"", TEXT_PLAIN
     return _dumps(result.to_json()), JSON
 
 

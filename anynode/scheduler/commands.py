@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from anynode.errors import CommandSyntaxError
-from anynode.grammar.dispatch import Context, Frame, Source
+from anynode.grammar.dispatch import Context, Session, Source
 from anynode.grammar.parser import parse
 from anynode.grammar.registry import Registry, command
 from anynode.grammar.spec import Arg, Opt
@@ -67,7 +67,7 @@ def _check_command(ctx: Context, text: str) -> None:
 
 def _runner(node: Any) -> Any:
     def execute(line: str, cancel: Any) -> Result:
-        return node.execute(line, Source.SCHEDULER, frame=Frame(), cancel=cancel)
+        return node.execute(line, Source.SCHEDULER, frame=Session(), cancel=cancel)
     return execute
 
 

@@ -12,7 +12,7 @@ from anynode.grammar.parser import Rest
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.tokens import Token
-from anynode.grammar.types import FORMAT, TEXT, Path, Words
+from anynode.grammar.types import FORMAT, TEXT, FilePath, Words
 from anynode.results import Empty, Json, Message, Result, Table
 
 SCRIPT = ("script",)
@@ -96,7 +96,7 @@ def _in_script(ctx: Context, word: str) -> None:
         raise CommandSyntaxError(f"'{word}' works only inside a script", hint="use it in a file run with 'process'")
 
 
-@command("process", args=[Arg("file", Path(), help="the script file")], keywords=SCRIPT,
+@command("process", args=[Arg("file", FilePath(), help="the script file")], keywords=SCRIPT,
          examples=["process !local_scripts/start.al", "process commands/standalone.al"])
 def process(ctx: Context, file: str) -> Result:
     """Run a script file: one command per line (see the script rules in the docs).
