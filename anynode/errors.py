@@ -182,7 +182,7 @@ class RemoteError(AnyNodeError):
     """A peer that could not be reached or answered with an error."""
 
     http_status = 502
-    anylog_code = Code.NETWORK_ERROR
+    anylog_code: int = Code.NETWORK_ERROR  # int: a peer's error carries the code the peer sent
 
 
 class RemoteTimeout(RemoteError):
