@@ -25,13 +25,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from anynode.errors import AnyNodeError, ScriptError
 from anynode.grammar.dispatch import ControlFlow, Flow, Session, OnError, Source
 from anynode.grammar.parser import parse
 from anynode.grammar.tokens import WORD, Token, is_complete, split_commands, tokenize
 from anynode.grammar.variables import expand_tokens
+from anynode.protocols import NodeView
 from anynode.results import Empty, Result
 
 _LABEL = re.compile(r"^:([A-Za-z0-9_.\-]+):$")
@@ -145,7 +146,7 @@ def _jump(state: ScriptState, label: str, lineno: int) -> int:
     raise ScriptError(script.path, lineno, f"no label '{label}' in this script")
 
 
-def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | None = None,
+def run_script(node: NodeView, path: str | Path, emit: Callable[[Result], None] | None = None,
                source: Source = Source.SCRIPT, depth: int = 0) -> Result:
     """Run a script on the calling thread; each command's result goes to ``emit``.
 
@@ -215,7 +216,7 @@ def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | Non
     return Empty()
 
 
-def check_script(node: Any, path: str | Path) -> list[str]:
+def check_script(node: NodeView, path: str | Path) -> list[str]:
     """Parse every line of a script against the registry without running it.
 
     Returns ``FILE:LINE: reason`` for each line that would fail to parse, for
@@ -253,7 +254,7 @@ def _from_variable(toks: list[Token], i: int) -> bool:
     return i < len(toks) and toks[i].kind == WORD and ("!" in toks[i].text or "$" in toks[i].text)
 
 
-def _check_tokens(node: Any, toks: list[Token], script: Script, lineno: int) -> None:
+def _check_tokens(node: NodeView, toks: list[Token], script: Script, lineno: int) -> None:
     """Check one command's tokens, following assignments, ``if`` and ``do``/``else``."""
     if not toks:
         return

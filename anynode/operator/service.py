@@ -44,6 +44,7 @@ from typing import Any, Callable
 from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.ingest.reader import IngestCancelled, not_regular
+from anynode.protocols import NodeView
 from anynode.services.base import Service
 from anynode.ingest.naming import FileName
 from anynode.operator.files import (ErrorDir, OperatorConfig, already_inserted, check_archive_name, is_data_file,
@@ -78,7 +79,7 @@ class OperatorService(Service):
 
     name = "Operator"
 
-    def __init__(self, node: Any, config: OperatorConfig) -> None:
+    def __init__(self, node: NodeView, config: OperatorConfig) -> None:
         self.node = node
         self.config = config
         self.stats = OperatorStats()

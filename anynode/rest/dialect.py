@@ -18,6 +18,7 @@ from anynode.errors import AnyNodeError, ValidationError
 from anynode.grammar.registry import Registry
 from anynode.grammar.tokens import split_commands
 from anynode.grammar.types import SECONDS
+from anynode.protocols import NodeView
 from anynode.results import Empty, Message, Result
 
 TEXT_PLAIN = b"text/plain; charset=utf-8"
@@ -174,7 +175,7 @@ class MethodRule:
         return None, inline
 
 
-def forward_command(node: Any, command: str, destination: str, timeout: float | None, subset: bool) -> Result:
+def forward_command(node: NodeView, command: str, destination: str, timeout: float | None, subset: bool) -> Result:
     """Run ``command`` on the peers named by a ``destination`` header (``ip:port, ip:port``).
 
     Same as ``run client (<destination>) <command>``: the peers run it in

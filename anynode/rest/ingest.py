@@ -31,6 +31,7 @@ import orjson
 from anynode.codes import Code
 from anynode.errors import ConfigError, IngestError, NoSuchDatabase
 from anynode.ingest.naming import TABLE_NAME
+from anynode.protocols import NodeView
 from anynode.services.status import ServiceState
 
 MODES = ("file", "streaming")
@@ -105,7 +106,7 @@ def _rows_of(body: bytes) -> list[dict[str, Any]]:
         raise BadPut(message, hint=ROWS_HINT, code=exc.anylog_code) from None
 
 
-def _publish(node: Any, name: str, data: bytes) -> Path:
+def _publish(node: NodeView, name: str, data: bytes) -> Path:
     """Write ``data`` as ``<watch_dir>/<name>`` so the operator never sees a partial file.
 
     The bytes go to a hidden temp file in ``!prep_dir`` (AnyLog's scratch
@@ -137,7 +138,7 @@ def _publish(node: Any, name: str, data: bytes) -> Path:
     raise AssertionError("unreachable")
 
 
-def put_rows(node: Any, dbms: str | None, table: str | None, mode: str | None, body: bytes, *,
+def put_rows(node: NodeView, dbms: str | None, table: str | None, mode: str | None, body: bytes, *,
              source: str | None = "0", instructions: str | None = "0") -> dict[str, str]:
     """Take the JSON rows of one ``PUT``; returns AnyLog's reply object.
 
@@ -191,7 +192,7 @@ def put_rows(node: Any, dbms: str | None, table: str | None, mode: str | None, b
     return {"AnyLog.status": "Success", "AnyLog.hash": digest}
 
 
-def _refuse_early(node: Any, dbms: str) -> None:
+def _refuse_early(node: NodeView, dbms: str) -> None:
     """Refuse now what this node's operator would refuse once the file lands: a database it has not
     connected (10). Without a running operator on the watch directory, a file may wait for one."""
     service = node.services.get("Operator")
@@ -206,7 +207,7 @@ def _refuse_early(node: Any, dbms: str) -> None:
                           code=Code.DBMS_NOT_OPEN)
 
 
-def _duplicate(node: Any, dbms: str, digest: str, name: str) -> str:
+def _duplicate(node: NodeView, dbms: str, digest: str, name: str) -> str:
     """Why the file would be a duplicate (86) — rows with this hash already in ``dbms``, or the same
     file already waiting in the watch directory — or "" when it is new."""
     if node.catalog.is_connected(dbms):

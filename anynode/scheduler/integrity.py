@@ -34,6 +34,7 @@ from typing import Any
 from anynode.errors import AnyNodeError
 from anynode.ingest.naming import FileName
 from anynode.ingest.reader import file_hash
+from anynode.protocols import NodeView
 
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _TWO_DIGITS = re.compile(r"\d\d")
@@ -219,6 +220,6 @@ class IntegrityCheck:
                        "found %d time(s))", path, expected, found, entry.count)
 
 
-def state_of(node: Any) -> IntegrityState:
+def state_of(node: NodeView) -> IntegrityState:
     """The node's integrity findings, made on first use."""
     return node.part("integrity", IntegrityState)  # type: ignore[no-any-return]

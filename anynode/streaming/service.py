@@ -30,6 +30,7 @@ import orjson
 
 from anynode.codes import Code
 from anynode.errors import AnyNodeError, IngestError
+from anynode.protocols import NodeView
 from anynode.services.base import Service
 from anynode.services.status import ServiceState
 
@@ -65,7 +66,7 @@ class Streamer(Service):
 
     name = "Streamer"
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: NodeView) -> None:
         self.node = node
         self.default = Threshold()
         self.thresholds: dict[str, Threshold] = {}
@@ -180,16 +181,19 @@ class Streamer(Service):
                     "flushed_rows": sum(b.flushed_rows for b in self.buffers.values())}
 
 
-def streamer(node: Any) -> Streamer:
+def streamer(node: NodeView) -> Streamer:
     """The node's running Streamer, started on first use."""
     from anynode.errors import AlreadyRunning
 
     service = node.services.get("Streamer")
-    if service is not None and node.services.status("Streamer").state == ServiceState.RUNNING:
-        return service  # type: ignore[no-any-return]
+    if isinstance(service, Streamer) and node.services.status("Streamer").state == ServiceState.RUNNING:
+        return service
     fresh = service if isinstance(service, Streamer) else Streamer(node)
     try:
         node.services.start(fresh)
     except AlreadyRunning:  # started by a concurrent call
-        return node.services.get("Streamer")  # type: ignore[no-any-return]
+        running = node.services.get("Streamer")
+        if isinstance(running, Streamer):
+            return running
+        raise
     return fresh
