@@ -35,8 +35,8 @@ from typing import Any, Protocol
 from anynode.secret import Secrets
 from anynode.services.base import Service
 from anynode.services.manager import ServiceStatus, error_line
-from anynode.services.status import ServiceState
 from anynode.services.periodic import PeriodicTask
+from anynode.services.status import ServiceState
 
 ROOT_FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(message)s"
 

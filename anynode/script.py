@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from anynode.errors import AnyNodeError, ScriptError
-from anynode.grammar.dispatch import ControlFlow, Flow, Session, OnError, Source
+from anynode.grammar.dispatch import ControlFlow, Flow, OnError, Session, Source
 from anynode.grammar.parser import parse
 from anynode.grammar.tokens import WORD, Token, is_complete, split_commands, tokenize
 from anynode.grammar.variables import expand_tokens

@@ -9,7 +9,7 @@ from anynode.errors import CommandSyntaxError, ServiceError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
-from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Choice, Int, FilePath
+from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Choice, FilePath, Int
 from anynode.results import Json, Message, Record, Result, Table
 
 KEYS = ("data", "background processes")

@@ -10,7 +10,7 @@ from anynode.errors import CommandSyntaxError, ServiceError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Opt
-from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Int, FilePath, Port, Storage
+from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, FilePath, Int, Port, Storage
 from anynode.results import Json, Message, Record, Result, Table
 from anynode.services.status import ServiceState
 

@@ -381,8 +381,8 @@ class ServiceManager:
             self._log.error("%s: gave up after %d failures within %gs", slot.name, count, policy.window)
             return None
         delay = float(min(policy.backoff * 2.0 ** (count - 1), policy.max_backoff))
-        self._set(slot, ServiceState.RESTARTING, f"restart in {delay:g}s (failure {count} of "
-                                                 f"{policy.give_up_after} within {policy.window:g}s): {slot.last_error}")
+        self._set(slot, ServiceState.RESTARTING, f"restart in {delay:g}s (failure {count} of {policy.give_up_after} "
+                                                 f"within {policy.window:g}s): {slot.last_error}")
         return delay
 
 
