@@ -30,7 +30,7 @@ import orjson
 
 from anynode.codes import Code
 from anynode.errors import ConfigError, IngestError, NoSuchDatabase
-from anynode.ingest.naming import TABLE_NAME
+from anynode.ingest.naming import TABLE_NAME, FileName
 from anynode.protocols import NodeView
 from anynode.services.status import ServiceState
 
@@ -182,7 +182,7 @@ def put_rows(node: NodeView, dbms: str | None, table: str | None, mode: str | No
 
     data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
     digest = body_hash(data, dbms, table)
-    name = f"{dbms}.{table}.{source}.{digest}.{instructions}.json"
+    name = str(FileName(dbms, table, source, digest, instructions))
     _refuse_early(node, dbms)
     seen = _duplicate(node, dbms, digest, name)
     if seen:

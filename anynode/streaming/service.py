@@ -30,6 +30,7 @@ import orjson
 
 from anynode.codes import Code
 from anynode.errors import AnyNodeError, IngestError
+from anynode.ingest.naming import FileName
 from anynode.protocols import NodeView
 from anynode.services.base import Service
 from anynode.services.status import ServiceState
@@ -128,7 +129,8 @@ class Streamer(Service):
         try:
             folder.mkdir(parents=True, exist_ok=True)
             data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
-            path = folder / f"{key}.0.{uuid.uuid4().hex}.0.json"
+            dbms, table = key.split(".", 1)
+            path = folder / str(FileName(dbms, table, hash=uuid.uuid4().hex))
             path.write_bytes(data)
             target = ErrorDir(folder).put(path, err)
             self.node.log.warning("streaming: %d row(s) for %s kept in %s", len(rows), key, target)
