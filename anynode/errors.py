@@ -9,6 +9,8 @@ service runner); nothing in between catches them to print.
 
 from __future__ import annotations
 
+from anynode.codes import Code
+
 
 class AnyNodeError(Exception):
     """Base of every error a user may see.
@@ -20,7 +22,7 @@ class AnyNodeError(Exception):
 
     exit_code: int = 1
     http_status: int = 400
-    anylog_code: int = 3  # "Error Process Failure"
+    anylog_code: int = Code.PROCESS_FAILURE
     offset: int | None = None  # position in the command line, when known
 
     def __init__(self, message: str, hint: str | None = None) -> None:
@@ -38,7 +40,7 @@ class AnyNodeError(Exception):
             "error": self.message,
             "kind": type(self).__name__,
             "status": self.http_status,
-            "code": self.anylog_code,
+            "code": int(self.anylog_code),
         }
         if self.hint:
             out["hint"] = self.hint
@@ -49,7 +51,7 @@ class CommandNotFound(AnyNodeError):
     """The words name no command."""
 
     exit_code = 2
-    anylog_code = 1
+    anylog_code = Code.UNRECOGNIZED_COMMAND
 
 
 class CommandSyntaxError(AnyNodeError):
@@ -60,7 +62,7 @@ class CommandSyntaxError(AnyNodeError):
     """
 
     exit_code = 2
-    anylog_code = 2
+    anylog_code = Code.COMMAND_STRUCTURE
 
     def __init__(self, message: str, hint: str | None = None, offset: int | None = None) -> None:
         super().__init__(message, hint)
@@ -75,7 +77,7 @@ class NotPermitted(AnyNodeError):
     """A command a caller may not run (a peer running a local-only command)."""
 
     http_status = 403
-    anylog_code = 141
+    anylog_code = Code.NOT_IN_COMMAND_TABLE
 
 
 class ConfigError(AnyNodeError):
@@ -88,13 +90,13 @@ class ServiceError(AnyNodeError):
     """A background service that could not start, stop or answer."""
 
     http_status = 409
-    anylog_code = 3
+    anylog_code = Code.PROCESS_FAILURE
 
 
 class AlreadyRunning(ServiceError):
     """A service asked to start while it runs (AnyLog: Process already active)."""
 
-    anylog_code = 136
+    anylog_code = Code.ALREADY_ACTIVE
 
 
 class NodeLocked(AnyNodeError):
@@ -114,7 +116,7 @@ class StoreError(AnyNodeError):
     decide, not the text of its message.
     """
 
-    anylog_code = 16
+    anylog_code = Code.SQL_FAILURE
     _status: int | None = None
 
     @property
@@ -157,7 +159,7 @@ class NoSuchDatabase(StoreError):
     """A logical database that is not connected."""
 
     http_status = 404
-    anylog_code = 5
+    anylog_code = Code.DBMS_NAME
 
 
 class NoSuchTable(StoreError):
@@ -171,7 +173,7 @@ class IngestError(AnyNodeError):
 
     http_status = 422
 
-    def __init__(self, message: str, hint: str | None = None, code: int = 67) -> None:
+    def __init__(self, message: str, hint: str | None = None, code: int = Code.BAD_JSON_FILE) -> None:
         super().__init__(message, hint)
         self.anylog_code = code
 
@@ -180,20 +182,20 @@ class RemoteError(AnyNodeError):
     """A peer that could not be reached or answered with an error."""
 
     http_status = 502
-    anylog_code = 15
+    anylog_code: int = Code.NETWORK_ERROR  # int: a peer's error carries the code the peer sent
 
 
 class RemoteTimeout(RemoteError):
     """A peer that did not answer in time."""
 
     http_status = 504
-    anylog_code = 26
+    anylog_code = Code.TIMEOUT
 
 
 class ScriptError(AnyNodeError):
     """A script line that failed; the message starts with ``FILE:LINE:``."""
 
-    anylog_code = 56
+    anylog_code = Code.SCRIPT_ERROR
 
     def __init__(self, path: str, line: int, cause: AnyNodeError | str) -> None:
         text = cause.one_line() if isinstance(cause, AnyNodeError) else cause

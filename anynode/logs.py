@@ -36,6 +36,7 @@ from anynode.secret import Secrets
 from anynode.services.base import Service
 from anynode.services.manager import ServiceStatus, error_line
 from anynode.services.periodic import PeriodicTask
+from anynode.services.status import ServiceState
 
 ROOT_FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(message)s"
 
@@ -239,11 +240,11 @@ def service_stats(manager: _Manager) -> Callable[[], list[tuple[str, dict[str, A
     def rows() -> list[tuple[str, dict[str, Any]]]:
         out: list[tuple[str, dict[str, Any]]] = []
         for status in manager.statuses():
-            if status.state == "Not declared":
+            if status.state == ServiceState.NOT_DECLARED:
                 continue
             info: dict[str, Any] = {"state": status.state, "restarts": status.restarts}
             service = manager.get(status.name)
-            if status.state == "Running" and service is not None:
+            if status.state == ServiceState.RUNNING and service is not None:
                 try:
                     info.update(service.info())
                 except Exception as exc:  # noqa: BLE001 - one broken info() must not hide the other services' stats

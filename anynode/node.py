@@ -14,16 +14,21 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from anynode import __version__
 from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError
-from anynode.grammar.dispatch import Context, ControlFlow, Frame, Source, execute
+from anynode.grammar.dispatch import Context, ControlFlow, Session, Source, execute
 from anynode.grammar.registry import Registry
 from anynode.results import Result
 from anynode.secret import Secrets
 from anynode.settings import Settings
+
+if TYPE_CHECKING:  # made on first use (below), typed here
+    from anynode.net.auth import Authenticator
+    from anynode.net.client import NetClient
+    from anynode.store.catalog import DatabaseCatalog
 
 DEFAULT_HOME = "~/.anynode"
 
@@ -87,7 +92,7 @@ class Node:
         self._exit_listeners: list[Callable[[], None]] = []
         self._vars: dict[str, str] = {}
         self._vars_lock = threading.RLock()
-        self.session = Frame()
+        self.session = Session()
         self.emit: Callable[[Result], None] = lambda result: None
         self._seed_dictionary()
         self.set_var("node_name", name or self.settings["node_name"])
@@ -95,9 +100,9 @@ class Node:
         self.log = self.logs.logger
         self.services = ServiceManager(logger=self.log.getChild("services"))
         self.network_key: str = self.settings["network_key"]
-        self._client: Any = None
+        self._client: NetClient | None = None
         self._client_lock = threading.Lock()
-        self._catalog: Any = None
+        self._catalog: DatabaseCatalog | None = None
         self._parts: dict[str, Any] = {}
         self._parts_lock = threading.Lock()
 
@@ -143,7 +148,7 @@ class Node:
         return self.get_var("node_name") or "anynode"
 
     # -- running commands -----------------------------------------------
-    def context(self, source: Source = Source.CLI, frame: Frame | None = None, peer: str | None = None,
+    def context(self, source: Source = Source.CLI, frame: Session | None = None, peer: str | None = None,
                 cancel: Cancel | None = None) -> Context:
         """A context for running commands from ``source``.
 
@@ -152,10 +157,10 @@ class Node:
         chose otherwise); peers choose their own.
         """
         if source.external:
-            return Context(self, source, frame or Frame(), peer, "table", cancel=cancel)
+            return Context(self, source, frame or Session(), peer, "table", cancel=cancel)
         return Context(self, source, frame or self.session, peer, self.fmt, cancel=cancel)
 
-    def execute(self, line: str, source: Source = Source.CLI, frame: Frame | None = None,
+    def execute(self, line: str, source: Source = Source.CLI, frame: Session | None = None,
                 peer: str | None = None, cancel: Cancel | None = None) -> Result:
         """Run one command line and record it in the event or error log; ``cancel`` stops its queries.
 
@@ -192,7 +197,7 @@ class Node:
 
     # -- databases -------------------------------------------------------
     @property
-    def catalog(self) -> Any:
+    def catalog(self) -> DatabaseCatalog:
         """The node's connected databases (a DatabaseCatalog under ``!dbms_dir``), made on first use."""
         with self._client_lock:
             if self._catalog is None:
@@ -214,7 +219,7 @@ class Node:
             return self._parts[key]  # type: ignore[no-any-return]
 
     # -- the network -----------------------------------------------------
-    def authenticator(self) -> Any:
+    def authenticator(self) -> Authenticator | None:
         """The frame signer for the network key, or None when no key is set."""
         from anynode.net import make_authenticator
 
@@ -233,7 +238,7 @@ class Node:
         if tcp is not None and hasattr(tcp, "set_auth"):
             tcp.set_auth(auth)
 
-    def client(self) -> Any:
+    def client(self) -> NetClient:
         """The node's NetClient (pooled connections to peers), made on first use."""
         with self._client_lock:
             if self._client is None:

@@ -25,17 +25,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from anynode.errors import AnyNodeError, ScriptError
-from anynode.grammar.dispatch import ControlFlow, Frame, Source
+from anynode.grammar.dispatch import ControlFlow, Flow, OnError, Session, Source
 from anynode.grammar.parser import parse
 from anynode.grammar.tokens import WORD, Token, is_complete, split_commands, tokenize
 from anynode.grammar.variables import expand_tokens
+from anynode.protocols import NodeView
 from anynode.results import Empty, Result
 
 _LABEL = re.compile(r"^:([A-Za-z0-9_.\-]+):$")
-MAX_DEPTH = 32
+MAX_SCRIPT_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class ScriptState:
     script: Script
     depth: int = 0
     calls: list[int] = field(default_factory=list)
-    on_error: tuple[str, str] = ("stop", "")
+    on_error: tuple[OnError, str] = (OnError.STOP, "")
     in_handler: bool = False  # running the lines an error jumped to, until the next jump
 
 
@@ -145,7 +146,7 @@ def _jump(state: ScriptState, label: str, lineno: int) -> int:
     raise ScriptError(script.path, lineno, f"no label '{label}' in this script")
 
 
-def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | None = None,
+def run_script(node: NodeView, path: str | Path, emit: Callable[[Result], None] | None = None,
                source: Source = Source.SCRIPT, depth: int = 0) -> Result:
     """Run a script on the calling thread; each command's result goes to ``emit``.
 
@@ -153,11 +154,11 @@ def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | Non
         ScriptError: a line failed and the script did not handle it.
         ControlFlow: ``exit scripts`` (only for nested scripts; depth > 0).
     """
-    if depth > MAX_DEPTH:
-        raise ScriptError(str(path), 0, f"scripts nest deeper than {MAX_DEPTH} (does a script process itself?)")
+    if depth > MAX_SCRIPT_DEPTH:
+        raise ScriptError(str(path), 0, f"scripts nest deeper than {MAX_SCRIPT_DEPTH} (does a script process itself?)")
     script = load_script(path)
     state = ScriptState(script, depth)
-    frame = Frame(script=state)
+    frame = Session(script=state)
     out = emit or node.emit
     pc = 0
     while pc < len(script.lines):
@@ -167,37 +168,39 @@ def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | Non
             result = node.execute(line.text, source, frame)
         except ControlFlow as flow:
             state.in_handler = False
-            if flow.kind in ("goto", "call"):
-                if flow.kind == "call":
+            if flow.kind in (Flow.GOTO, Flow.CALL):
+                if flow.kind is Flow.CALL:
                     state.calls.append(pc)
                 pc = _jump(state, flow.arg, line.lineno)
-            elif flow.kind == "return":
+            elif flow.kind is Flow.RETURN:
                 if not state.calls:
                     return Empty()
                 pc = state.calls.pop()
-            elif flow.kind == "end":
+            elif flow.kind is Flow.END:
                 return Empty()
-            elif flow.kind == "exit_scripts":
+            elif flow.kind is Flow.EXIT_SCRIPTS:
                 if depth:
                     raise
                 return Empty()
-            elif flow.kind == "on_error":
+            elif flow.kind is Flow.ON_ERROR:
                 mode, _, label = flow.arg.partition(" ")
-                state.on_error = (mode, label)
+                state.on_error = (OnError(mode), label)
+            else:  # a Flow member added without its handling here
+                raise AssertionError(f"script runner does not handle {flow.kind!r}")
             continue
         except AnyNodeError as exc:
             mode, label = state.on_error
-            if mode == "ignore":
+            if mode is OnError.IGNORE:
                 continue
-            if mode == "end":
+            if mode is OnError.END:
                 return Empty()
-            if mode in ("goto", "call") and not state.in_handler:
-                if mode == "call":
+            if mode in (OnError.GOTO, OnError.CALL) and not state.in_handler:
+                if mode is OnError.CALL:
                     state.calls.append(pc)
                 pc = _jump(state, label, line.lineno)
                 state.in_handler = True
                 continue
-            if mode in ("goto", "call"):
+            if mode in (OnError.GOTO, OnError.CALL):
                 # The handler failed itself: handling it again would loop for ever.
                 raise ScriptError(script.path, line.lineno,
                                   f"{exc.one_line()} (in the 'on error {mode} {label}' handler)") from exc
@@ -213,7 +216,7 @@ def run_script(node: Any, path: str | Path, emit: Callable[[Result], None] | Non
     return Empty()
 
 
-def check_script(node: Any, path: str | Path) -> list[str]:
+def check_script(node: NodeView, path: str | Path) -> list[str]:
     """Parse every line of a script against the registry without running it.
 
     Returns ``FILE:LINE: reason`` for each line that would fail to parse, for
@@ -251,7 +254,7 @@ def _from_variable(toks: list[Token], i: int) -> bool:
     return i < len(toks) and toks[i].kind == WORD and ("!" in toks[i].text or "$" in toks[i].text)
 
 
-def _check_tokens(node: Any, toks: list[Token], script: Script, lineno: int) -> None:
+def _check_tokens(node: NodeView, toks: list[Token], script: Script, lineno: int) -> None:
     """Check one command's tokens, following assignments, ``if`` and ``do``/``else``."""
     if not toks:
         return

@@ -62,15 +62,15 @@ def json_secrets(text: str) -> list[str]:
         return []
     found: list[str] = []
 
-    def walk(node: Any, secret: bool) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
+    def walk(item: Any, secret: bool) -> None:
+        if isinstance(item, dict):
+            for key, value in item.items():
                 walk(value, secret or (isinstance(key, str) and is_secret_name(key)))
-        elif isinstance(node, list):
-            for value in node:
+        elif isinstance(item, list):
+            for value in item:
                 walk(value, secret)
-        elif secret and node is not None and not isinstance(node, bool):
-            found.append(str(node))
+        elif secret and item is not None and not isinstance(item, bool):
+            found.append(str(item))
 
     try:
         walk(json.loads(text), False)

@@ -13,6 +13,10 @@ help). Values are loaded in this order, each layer overriding the previous:
    ``ANYNODE_SVC_*``, ``ANYNODE_PG_*`` to the tests and scripts, not to settings;
 4. explicit overrides (command-line options).
 
+Durations, sizes and booleans are written as in a command's ``where`` clause
+(``30 seconds``, ``2 weeks``, ``512k``, ``1TB``, ``on``): both parse them with
+:mod:`anynode.values`.
+
 Every value remembers where it came from (``settings.source("log_level")``).
 An unknown key or a value of the wrong type is a :class:`ConfigError` naming
 the file and line (or the variable), the key, and what would be right — the
@@ -24,14 +28,15 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from anynode.errors import ConfigError
+from anynode import values
+from anynode.errors import ConfigError, ValidationError
 from anynode.secret import MASK as _MASK
+from anynode.values import ByteSize, Duration
 
 CONFIG_FILE = "anynode.cfg"
 ENV_PREFIX = "ANYNODE_"
@@ -41,51 +46,25 @@ ENV_IGNORED_PREFIXES: tuple[str, ...] = ("ANYNODE_TEST_", "ANYNODE_SVC_", "ANYNO
 """``ANYNODE_*`` variables that are not settings (read by the CLI itself)."""
 
 
-class Seconds(float):
-    """A duration in seconds; written as ``30``, ``30s``, ``30 seconds``, ``5 minutes``, ``1h``."""
+def _from_text(parse: Callable[[str], Any], kind: Callable[[Any], Any] = lambda v: v) -> Callable[[str], Any]:
+    """A converter of text with a parser of :mod:`anynode.values`; ValueError where it refuses (as convert wants)."""
 
+    def convert(text: str) -> Any:
+        try:
+            return kind(parse(text))
+        except ValidationError:
+            raise ValueError(text) from None
 
-class ByteSize(int):
-    """A size in bytes; written as ``1048576``, ``512KB``, ``10 MB``, ``1GB``."""
-
-
-_UNITS = {"": 1, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60,
-          "minute": 60, "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400,
-          "days": 86400}
-_SIZES = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
-_NUMBER_UNIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
-
-
-def _to_seconds(text: str) -> Seconds:
-    match = _NUMBER_UNIT.match(text)
-    if not match or match.group(2).lower() not in _UNITS:
-        raise ValueError(text)
-    return Seconds(float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-def _to_bytes(text: str) -> ByteSize:
-    match = _NUMBER_UNIT.match(text)
-    if not match or match.group(2).lower() not in _SIZES:
-        raise ValueError(text)
-    return ByteSize(int(float(match.group(1)) * _SIZES[match.group(2).lower()]))
-
-
-def _to_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "yes", "on", "1"):
-        return True
-    if lowered in ("false", "no", "off", "0"):
-        return False
-    raise ValueError(text)
+    return convert
 
 
 _CONVERTERS: dict[type, tuple[Callable[[str], Any], str]] = {
     str: (str, "a string"),
-    int: (lambda t: int(t.strip()), "an integer"),
+    int: (_from_text(values.parse_int), "an integer"),
     float: (lambda t: float(t.strip()), "a number"),
-    bool: (_to_bool, "true or false"),
-    Seconds: (_to_seconds, "a duration like 30, '30 seconds' or '5 minutes'"),
-    ByteSize: (_to_bytes, "a size like 1048576, '512KB' or '10MB'"),
+    bool: (_from_text(values.parse_bool), "true or false"),
+    Duration: (_from_text(values.parse_duration, Duration), "a duration like 30, '30 seconds' or '5 minutes'"),
+    ByteSize: (_from_text(values.parse_size, ByteSize), "a size like 1048576, '512KB' or '10MB'"),
 }
 
 
@@ -118,7 +97,8 @@ class Setting:
             expected = "one of " + ", ".join(self.choices)
         if isinstance(raw, self.type) and not (self.type is int and isinstance(raw, bool)):
             value = raw
-        elif isinstance(raw, (int, float)) and not isinstance(raw, bool) and self.type in (int, float, Seconds, ByteSize):
+        elif (isinstance(raw, (int, float)) and not isinstance(raw, bool)
+              and self.type in (int, float, Duration, ByteSize)):
             value = self.type(raw)
         else:
             try:
@@ -142,17 +122,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_max_bytes", ByteSize(10 * 1024**2), ByteSize, "root.log and stats.log rotate at this size.",
             reloadable=False, minimum=1024),
     Setting("log_backups", 5, int, "Rotated log files kept.", reloadable=False, minimum=0),
-    Setting("stats_interval", Seconds(30), Seconds, "How often each service's counters go to logs/stats.log.",
+    Setting("stats_interval", Duration(30), Duration, "How often each service's counters go to logs/stats.log.",
             minimum=1),
     Setting("error_log_size", 100, int, "Entries kept for 'get error log'.", reloadable=False, minimum=1),
     Setting("event_log_size", 100, int, "Entries kept for 'get event log'.", reloadable=False, minimum=1),
-    Setting("start_timeout", Seconds(10), Seconds, "How long 'run <service>' waits for the service to be ready.",
+    Setting("start_timeout", Duration(10), Duration, "How long 'run <service>' waits for the service to be ready.",
             minimum=0.1),
-    Setting("shutdown_timeout", Seconds(10), Seconds, "Deadline for stopping every service at exit.", minimum=0.1),
+    Setting("shutdown_timeout", Duration(10), Duration, "Deadline for stopping every service at exit.", minimum=0.1),
     Setting("network_key", "", str, "Shared key of the network: when set, every node-to-node frame is signed "
             "(HMAC-SHA256) and frames without it are refused. Empty: off.", secret=True),
     Setting("tls_ca_file", "", str, "When set, 'run client' talks TLS to peers and trusts this CA (PEM file)."),
-    Setting("remote_timeout", Seconds(20), Seconds, "How long 'run client' waits for peers' replies.", minimum=0.1),
+    Setting("remote_timeout", Duration(20), Duration, "How long 'run client' waits for peers' replies.", minimum=0.1),
     Setting("max_result_size", ByteSize(64 * 1024**2), ByteSize, "Most that the rows of one 'sql' query may weigh "
             "(text and blobs by length, other values 8 bytes each); a larger result is an error. 0: no cap.",
             minimum=0),
@@ -160,18 +140,18 @@ SETTINGS: tuple[Setting, ...] = (
     # 'run scheduler 0' apply new values to the node's housekeeping).
     Setting("scheduler_workers", 4, int, "Scheduled commands of the user schedulers that may run at the same time.",
             minimum=1),
-    Setting("task_soft_timeout", Seconds(300), Seconds, "A scheduled command running longer is reported and asked to "
+    Setting("task_soft_timeout", Duration(300), Duration, "A scheduled command running longer is reported and asked to "
             "stop (queries stop; the task is not started again until it ends). A task's soft_timeout wins.",
             minimum=0.01),
-    Setting("integrity_interval", Seconds(86400), Seconds, "How often archived files are re-read and compared with "
+    Setting("integrity_interval", Duration(86400), Duration, "How often archived files are re-read and compared with "
             "the MD5 recorded at ingest (system scheduler 0).", minimum=1),
     Setting("integrity_age_days", 7.0, float, "The integrity check reads the archived files ingested within this "
             "many days.", minimum=0),
-    Setting("staging_clean_interval", Seconds(300), Seconds, "How often staging and temp files (partial transfers "
+    Setting("staging_clean_interval", Duration(300), Duration, "How often staging and temp files (partial transfers "
             "and uploads) untouched for twice this long are deleted (system scheduler 0).", minimum=1),
-    Setting("housekeeping_soft_timeout", Seconds(600), Seconds, "Longest run of one housekeeping job; a long "
+    Setting("housekeeping_soft_timeout", Duration(600), Duration, "Longest run of one housekeeping job; a long "
             "integrity check goes on where it stopped at its next run.", minimum=0.01),
-    Setting("retention_interval", Seconds(3600), Seconds, "How often old error files and archives are deleted, "
+    Setting("retention_interval", Duration(3600), Duration, "How often old error files and archives are deleted, "
             "when error_retention_days or archive_retention_days is set.", minimum=1),
     Setting("error_retention_days", 0.0, float, "Delete files of the error directory older than this many days "
             "(0: keep them).", minimum=0),

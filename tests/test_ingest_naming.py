@@ -7,36 +7,36 @@ from datetime import datetime, timezone
 import pytest
 
 from anynode.errors import IngestError
-from anynode.ingest.naming import FileName, parse_file_name
+from anynode.ingest.naming import FileName
 
 
 def test_two_sections_take_the_defaults() -> None:
-    fn = parse_file_name("/watch/Demo.Sensor.json")
+    fn = FileName.parse("/watch/Demo.Sensor.json")
     assert fn == FileName("demo", "sensor")
     assert (fn.source, fn.hash, fn.instructions, fn.has_tsd) == ("0", "0", "0", False)
 
 
 def test_five_sections_and_gzip() -> None:
-    fn = parse_file_name("demo.sensor.dev7.abc123.0.json.gz")
+    fn = FileName.parse("demo.sensor.dev7.abc123.0.json.gz")
     assert (fn.dbms, fn.table, fn.source, fn.hash, fn.instructions) == ("demo", "sensor", "dev7", "abc123", "0")
     assert fn.compressed
 
 
 def test_eight_section_name_after_ingest() -> None:
-    fn = parse_file_name("demo.sensor.0.0a07ef.0.193.1.261122060737.json")
+    fn = FileName.parse("demo.sensor.0.0a07ef.0.193.1.261122060737.json")
     assert (fn.member, fn.file_id, fn.date) == ("193", 1, "261122060737")
     assert str(fn) == "demo.sensor.0.0a07ef.0.193.1.261122060737.json"
 
 
 def test_streamed_marker_member() -> None:
-    assert parse_file_name("demo.sensor.0.h.0.@.5.261122060737.json").member == "@"
+    assert FileName.parse("demo.sensor.0.h.0.@.5.261122060737.json").member == "@"
 
 
 def test_with_tsd_gives_the_archive_name() -> None:
-    fn = parse_file_name("demo.sensor.json").with_hash("h1")
+    fn = FileName.parse("demo.sensor.json").with_hash("h1")
     when = datetime(2026, 11, 22, 6, 7, 37, tzinfo=timezone.utc)
     assert str(fn.with_tsd("0", 12, when)) == "demo.sensor.0.h1.0.0.12.261122060737.json"
-    assert str(parse_file_name("demo.sensor.json")) == "demo.sensor.json"
+    assert str(FileName.parse("demo.sensor.json")) == "demo.sensor.json"
 
 
 @pytest.mark.parametrize("name, fragment", [
@@ -55,7 +55,7 @@ def test_with_tsd_gives_the_archive_name() -> None:
 ])
 def test_wrong_names_are_error_119_with_the_expected_shape(name: str, fragment: str) -> None:
     with pytest.raises(IngestError) as e:
-        parse_file_name(name)
+        FileName.parse(name)
     assert e.value.anylog_code == 119
     assert fragment in e.value.message
     assert "dbms.table" in (e.value.hint or "")

@@ -11,7 +11,7 @@ from typing import Callable
 import pytest
 
 from anynode.errors import CommandSyntaxError, ScriptError
-from anynode.script import MAX_DEPTH, check_script, parse_script
+from anynode.script import MAX_SCRIPT_DEPTH, check_script, parse_script
 
 
 @pytest.fixture
@@ -302,7 +302,8 @@ def test_script_recursion_depth_limit(node, write) -> None:  # type: ignore[no-u
     node.set_var("me", str(path))
     with pytest.raises(ScriptError) as err:
         run_file(node, path)
-    assert err.value.message == f"{path}:2: {path}: scripts nest deeper than {MAX_DEPTH} (does a script process itself?)"
+    assert err.value.message == (f"{path}:2: {path}: scripts nest deeper than {MAX_SCRIPT_DEPTH} "
+                                 "(does a script process itself?)")
 
 
 @pytest.mark.parametrize("line", ["goto x", "call x", "return", "end script", "exit scripts", "on error ignore"])

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from anynode.errors import ConfigError
-from anynode.settings import SETTINGS, ByteSize, Seconds, Settings
+from anynode.settings import SETTINGS, Settings
+from anynode.values import ByteSize, Duration
 
 
 def write_cfg(home: Path, text: str) -> Path:
@@ -18,7 +19,7 @@ def write_cfg(home: Path, text: str) -> Path:
 
 def test_defaults_without_home_or_env() -> None:
     s = Settings.load(None, env={})
-    assert s.stats_interval == 30.0 and isinstance(s.stats_interval, Seconds)
+    assert s.stats_interval == 30.0 and isinstance(s.stats_interval, Duration)
     assert s["log_level"] == "INFO"
     assert s.source("stats_interval") == "default"
     assert set(s) == {x.name for x in SETTINGS}

@@ -191,10 +191,10 @@ def time_file_update(ctx: Context, hash: str, status1: str, status2: str | None)
 def _name_of(file: str) -> Any:
     """The parsed AnyLog name of ``file``; a name off the convention is a one-line error with the shape."""
     from anynode.errors import IngestError
-    from anynode.ingest.naming import parse_file_name
+    from anynode.ingest.naming import FileName
 
     try:
-        return parse_file_name(file)
+        return FileName.parse(file)
     except IngestError as exc:
         raise CommandSyntaxError(exc.message, hint=exc.hint) from None
 
@@ -290,7 +290,7 @@ def time_file_rename(ctx: Context, file: str, dbms: str | None, table: str | Non
     operator takes it.
     """
     from anynode.errors import IngestError
-    from anynode.ingest.naming import FileName, parse_file_name
+    from anynode.ingest.naming import FileName
     from anynode.ingest.reader import file_hash
 
     path = Path(file)
@@ -301,7 +301,7 @@ def time_file_rename(ctx: Context, file: str, dbms: str | None, table: str | Non
         raise CommandSyntaxError(f"{path.name} is not a .json or .json.gz file",
                                  hint="the operator takes JSON files; rename it to end in .json first")
     try:
-        old: FileName | None = parse_file_name(path)
+        old: FileName | None = FileName.parse(path)
     except IngestError:
         old = None
     dbms, table = dbms or (old.dbms if old else None), table or (old.table if old else None)

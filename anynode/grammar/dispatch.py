@@ -20,72 +20,25 @@ and nothing here catches AnyNodeError: the edges render them.
 
 from __future__ import annotations
 
-import enum
 import json
 import os
-from dataclasses import dataclass, field
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any
 
 from anynode.cancel import Cancel
 from anynode.errors import CommandSyntaxError, NotPermitted
 from anynode.grammar.parser import Invocation, parse
 from anynode.grammar.registry import Registry
+from anynode.grammar.session import ControlFlow, Flow, OnError, Session, Source
 from anynode.grammar.tokens import GROUP, OP, QUOTED, STRING, WORD, Token, split_tokens, tokenize
 from anynode.grammar.variables import expand_tokens
+from anynode.protocols import NodeView
 from anynode.results import Batch, Empty, Message, Result
-from anynode.secret import MASK, Secrets, is_secret_name
+from anynode.secret import MASK, is_secret_name
 
-
-class Source(enum.Enum):
-    """Where a command came from; peers and REST may run only remote-safe commands."""
-
-    CLI = "cli"
-    REPL = "repl"
-    SCRIPT = "script"
-    REMOTE = "remote"
-    REST = "rest"
-    SCHEDULER = "scheduler"
-
-    def __init__(self, value: str) -> None:
-        self.external = value in ("remote", "rest")
-        """True for commands that arrived over the network (read on every command)."""
-
-
-class ControlFlow(Exception):
-    """A jump inside a script (goto, call, return, end script, exit scripts,
-    on error); only the script runner handles it."""
-
-    def __init__(self, kind: str, arg: str = "") -> None:
-        super().__init__(kind, arg)
-        self.kind = kind
-        self.arg = arg
-
-
-class NodeLike(Protocol):
-    """What the language needs of a node."""
-
-    registry: Registry
-
-    def get_var(self, name: str) -> str | None: ...
-
-    def set_var(self, name: str, value: str) -> None: ...
-
-    def del_var(self, name: str) -> None: ...
-
-    secrets: Secrets
-
-
-@dataclass(slots=True)
-class Frame:
-    """State of one interactive session or one running script.
-
-    ``last_if`` is the outcome of the last ``if`` (for ``do``/``else`` lines);
-    ``script`` is the running script, or None at the prompt.
-    """
-
-    last_if: bool | None = None
-    script: Any = None
+# Defined in grammar/session.py; commands and the runners import them from here too.
+__all__ = ["Context", "ControlFlow", "Flow", "OnError", "Session", "Source", "execute", "execute_tokens"]
 
 
 @dataclass(slots=True)
@@ -94,9 +47,9 @@ class Context:
     the session or script it runs in, the peer that sent it, and the token
     that says when whoever waits for the answer has given up."""
 
-    node: Any
+    node: NodeView
     source: Source = Source.CLI
-    frame: Frame = field(default_factory=Frame)
+    frame: Session = field(default_factory=Session)
     peer: str | None = None
     fmt: str = "table"
     raw_rest: list[Token] = field(default_factory=list)  # a raw command's words as typed, before expansion

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from anynode import safejson
+from anynode import safejson, values
 from anynode.errors import ValidationError
 
 
@@ -54,20 +54,10 @@ class Int(ValueType):
     metavar = "number"
 
     def convert(self, text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise ValidationError(f"'{text}' is not a whole number", hint=f"expected {self.accepts()}") from None
-        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            raise ValidationError(f"{value} is out of range", hint=f"expected {self.accepts()}")
-        return value
+        return values.parse_int(text, self.min, self.max)
 
     def accepts(self) -> str:
-        if self.min is not None and self.max is not None:
-            return f"a whole number from {self.min} to {self.max}"
-        if self.min is not None:
-            return f"a whole number of at least {self.min}"
-        return "a whole number"
+        return values.int_range(self.min, self.max)
 
 
 class Port(Int):
@@ -76,11 +66,7 @@ class Port(Int):
     metavar = "port"
 
     def __init__(self) -> None:
-        super().__init__(0, 65535)
-
-
-_TRUE = ("true", "on", "yes", "1")
-_FALSE = ("false", "off", "no", "0")
+        super().__init__(*values.PORT_RANGE)
 
 
 class Bool(ValueType):
@@ -89,12 +75,7 @@ class Bool(ValueType):
     metavar = "true|false"
 
     def convert(self, text: str) -> bool:
-        low = text.strip().lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise ValidationError(f"'{text}' is not true or false", hint="expected true or false")
+        return values.parse_bool(text)
 
     def choices(self) -> tuple[str, ...]:
         return ("true", "false")
@@ -123,43 +104,25 @@ class Choice(ValueType):
         return self.values
 
 
-_UNITS = {
-    "s": 1, "sec": 1, "second": 1, "seconds": 1, "secs": 1,
-    "m": 60, "min": 60, "minute": 60, "minutes": 60, "mins": 60,
-    "h": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-    "week": 604800, "weeks": 604800,
-    "month": 2592000, "months": 2592000, "year": 31536000, "years": 31536000,
-}
-
-
 class Seconds(ValueType):
-    """A duration: ``30 seconds``, ``5 minutes``, ``2h`` or a bare number of seconds."""
+    """A duration: ``30 seconds``, ``5 minutes``, ``2h``, ``2 weeks`` or a bare number of seconds."""
 
     metavar = "N seconds|minutes|hours|days"
 
     def convert(self, text: str) -> float:
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
-        if not m or m.group(2).lower() not in _UNITS and m.group(2):
-            raise ValidationError(f"'{text}' is not a duration", hint="expected e.g. 30 seconds, 5 minutes, 2 hours")
-        unit = _UNITS[m.group(2).lower()] if m.group(2) else 1
-        return float(m.group(1)) * unit
+        return values.parse_duration(text)
 
 
 SECONDS = Seconds()
 
 
 class Storage(ValueType):
-    """A size: ``10000``, ``64KB``, ``2 MB`` (1024-based)."""
+    """A size: ``10000``, ``512k``, ``64KB``, ``2 MB``, ``1TB`` (1024-based)."""
 
     metavar = "N[KB|MB|GB]"
 
     def convert(self, text: str) -> int:
-        m = re.fullmatch(r"\s*(\d+)\s*(B|KB|MB|GB|TB)?\s*", text, re.IGNORECASE)
-        if not m:
-            raise ValidationError(f"'{text}' is not a size", hint="expected e.g. 10000, 64KB, 2MB")
-        power = ["B", "KB", "MB", "GB", "TB"].index((m.group(2) or "B").upper())
-        return int(m.group(1)) * 1024 ** power
+        return values.parse_size(text)
 
 
 class HostPort(ValueType):
@@ -169,7 +132,7 @@ class HostPort(ValueType):
 
     def convert(self, text: str) -> str:
         m = re.fullmatch(r"\s*([^\s:]+):(\d{1,5})\s*", text)
-        if not m or int(m.group(2)) > 65535:
+        if not m or int(m.group(2)) > values.PORT_RANGE[1]:
             raise ValidationError(f"'{text}' is not ip:port", hint="expected e.g. 127.0.0.1:32048")
         host = "127.0.0.1" if m.group(1) == "localhost" else m.group(1)
         return f"{host}:{int(m.group(2))}"
@@ -250,17 +213,13 @@ class JsonValue(ValueType):
             raise ValidationError(f"not valid JSON: {exc}", hint="expected a JSON value like {\"key\": \"value\"}") from None
 
 
-class Path(ValueType):
+class FilePath(ValueType):
     """A file or directory path (``~`` is expanded)."""
 
     metavar = "path"
 
     def convert(self, text: str) -> str:
-        import os
-
-        if not text.strip():
-            raise ValidationError("the path is empty", hint="expected a file or directory path")
-        return os.path.expanduser(text.strip())
+        return values.parse_path(text)
 
 
 class Words(ValueType):

@@ -32,16 +32,15 @@ from pathlib import Path
 from concurrent.futures import Future
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from anynode.codes import Code
 from anynode.errors import IngestError, NoSuchDatabase
-from anynode.ingest.naming import BAD_NAME, TABLE_NAME, FileName, parse_file_name
+from anynode.ingest.naming import TABLE_NAME, FileName
 from anynode.ingest.reader import DEFAULT_LIMITS, IngestCancelled, ReadLimits, bad, file_hash, read_batches
-from anynode.ingest.transform import MAP_FAILED, Batch, column_values, prepare
+from anynode.ingest.transform import ColumnBatch, column_values, prepare
 from anynode.store import tsd
 from anynode.store.backend import SYSTEM_COLUMNS, Backend, ColType, widen
 from anynode.store.catalog import SYSTEM_DATABASES, Database, DatabaseCatalog, driver_errors
 
-DUPLICATE = 86  # AnyLog: "Duplicate JSON File"
-NOT_OPEN = 10   # AnyLog: "DBMS not open"
 _RESERVED_TABLES = re.compile(r"^tsd_(info|\d+)$")
 _CATALOG_TABLES = re.compile(r"^(sqlite_|pg_)")  # names the databases keep for their own catalog
 _SYSTEM_NAMES = [n for n, _ in SYSTEM_COLUMNS]
@@ -85,7 +84,7 @@ class _Table:
                     self.backend.add_column(self.conn, self.name, col, ctype)
                     self.columns[col] = ctype
 
-    def fit(self, batch: Batch) -> list[ColType]:
+    def fit(self, batch: ColumnBatch) -> list[ColType]:
         """Create, extend or widen the table for the batch; the final type of each batch column."""
         if not self.columns:
             spec = [(c, batch.types[c] or ColType.TEXT) for c in batch.columns]
@@ -116,13 +115,13 @@ def check_target(dbms: str, table: str) -> None:
     """
     if dbms in SYSTEM_DATABASES:
         raise IngestError(f"Database {dbms} holds the node's own records, not data",
-                          hint="send the data to a user database", code=NOT_OPEN)
+                          hint="send the data to a user database", code=Code.DBMS_NOT_OPEN)
     if _RESERVED_TABLES.match(table):
         raise IngestError(f"Table name {table!r} is reserved for file records",
-                          hint="use another table name", code=BAD_NAME)
+                          hint="use another table name", code=Code.FILE_NAME_STRUCTURE)
     if _CATALOG_TABLES.match(table):
         raise IngestError(f"Table name {table!r} is reserved for the database's own catalog (sqlite_*, pg_*)",
-                          hint="use another table name", code=BAD_NAME)
+                          hint="use another table name", code=Code.FILE_NAME_STRUCTURE)
 
 
 def _target_db(catalog: DatabaseCatalog, dbms: str, table: str) -> Database:
@@ -131,7 +130,7 @@ def _target_db(catalog: DatabaseCatalog, dbms: str, table: str) -> Database:
         return catalog.get(dbms)
     except NoSuchDatabase:
         raise IngestError(f"Logical DBMS '{dbms}' not connected",
-                          hint=f"connect dbms {dbms} where type = sqlite", code=NOT_OPEN) from None
+                          hint=f"connect dbms {dbms} where type = sqlite", code=Code.DBMS_NOT_OPEN) from None
 
 
 def _almgm(catalog: DatabaseCatalog, name: str) -> Database:
@@ -168,7 +167,7 @@ class _Handoff:
     def fail(self, exc: BaseException, job: Future[Any]) -> None:
         self.put(_Failed(exc), job)
 
-    def next(self) -> Batch | None:
+    def next(self) -> ColumnBatch | None:
         item = self._queue.get()
         if item is self._END:
             return None
@@ -182,7 +181,7 @@ class _Failed:
     exc: BaseException
 
 
-def _load(conn: Any, backend: Backend, table: str, first: Batch, more: Callable[[], Batch | None],
+def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Callable[[], ColumnBatch | None],
           member: str, file_id: int, rec: tsd.TsdRecord | None) -> tuple[int, list[str], list[str]]:
     """The writer job: every batch into the table and the file's record, in the caller's transaction."""
     if rec is not None and tsd.lookup(backend, conn, rec.file_hash):
@@ -192,7 +191,7 @@ def _load(conn: Any, backend: Backend, table: str, first: Batch, more: Callable[
     inserted: Any = str(now) if backend.timestamps_as_text else now
     constants = list(zip(_SYSTEM_NAMES, (inserted, member, file_id)))
     n = 0
-    batch: Batch | None = first
+    batch: ColumnBatch | None = first
     while batch is not None:
         types = state.fit(batch)
         values = [column_values(batch, c, t) for c, t in zip(batch.columns, types)]
@@ -232,7 +231,7 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
 def _duplicate(file_hash: str, dbms: str) -> IngestError:
     return IngestError(f"Duplicate JSON File: hash {file_hash} is already ingested in {dbms}",
                        hint="its rows are already in the table; nothing was inserted again",
-                       code=DUPLICATE)
+                       code=Code.DUPLICATE_JSON_FILE)
 
 
 def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]],
@@ -259,7 +258,7 @@ def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLi
     except driver_errors() as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",
-                          hint="check the table's columns against the data", code=MAP_FAILED) from exc
+                          hint="check the table's columns against the data", code=Code.JSON_TO_SQL) from exc
     if rec is not None:
         mgm = _almgm(catalog, almgm)
         mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, rec.file_hash, rows), timeout)  # type: ignore[union-attr]
@@ -273,20 +272,22 @@ def _committed(db: Database, file_hash: str) -> tuple[int, int] | None:
         return tsd.lookup(db.backend, conn, file_hash)
 
 
-def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, member: str = "0",
+def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName | None = None, member: str = "0",
                 limits: ReadLimits = DEFAULT_LIMITS, almgm: str = "almgm",
                 timeout: float | None = None, cancel: Callable[[], bool] | None = None) -> IngestReport:
     """Ingest one data file named by AnyLog's convention into ``dbms.table``; the file is not moved.
 
-    The hash in the name is used when there is one, else it is computed (md5 of
-    ``dbms.table`` + content). ``member`` goes into every row's ``tsd_name``.
+    ``name`` is the file's name already parsed (the operator's); without it the
+    name of ``path`` is parsed. The hash in the name is used when there is one,
+    else it is computed (md5 of ``dbms.table`` + content). ``member`` goes into
+    every row's ``tsd_name``.
 
     Raises:
         IngestError: with AnyLog's code: 119 bad name, 10 dbms not connected, 67 bad JSON,
             27 values the table cannot take, 86 file already ingested.
         IngestCancelled: ``cancel()`` said stop; nothing was inserted.
     """
-    name = parse_file_name(path)
+    name = FileName.parse(path) if name is None else name
     fhash = name.hash if name.hash != "0" else file_hash(path, name.dbms, name.table, limits.chunk_bytes, cancel)
     report, when = _run(catalog, name.dbms, name.table, lambda lim: read_batches(path, lim, cancel),
                         file_hash=fhash, source=name.source, instructions=name.instructions, member=member,
@@ -307,7 +308,7 @@ def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, c
     dbms, table = dbms.lower(), table.lower()
     if not TABLE_NAME.fullmatch(table):
         raise IngestError(f"Table name {table!r} is not a name",
-                          hint="letters, digits and _, not starting with a digit", code=BAD_NAME)
+                          hint="letters, digits and _, not starting with a digit", code=Code.FILE_NAME_STRUCTURE)
     read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]]
     if isinstance(rows, (bytes, bytearray)):
         body = bytes(rows)
@@ -329,4 +330,4 @@ def _list_batches(rows: list[Any], size: int) -> Iterator[list[dict[str, Any]]]:
         yield rows[i:i + size]
 
 
-__all__ = ["IngestReport", "check_target", "ingest_file", "ingest_rows", "DUPLICATE", "NOT_OPEN"]
+__all__ = ["IngestReport", "check_target", "ingest_file", "ingest_rows"]

@@ -29,6 +29,7 @@ from typing import IO, Any, Callable, Iterator
 
 import orjson
 
+from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad  # noqa: F401  (callers import them from here)
 from anynode.ingest.rows import check_start, json_error, kind_of, objects
@@ -43,10 +44,10 @@ class IngestCancelled(IngestError):
     http_status = 503
 
     def __init__(self, message: str = "Ingest stopped: the node is stopping") -> None:
-        super().__init__(message, hint="the file is read again at the next start", code=3)
+        super().__init__(message, hint="the file is read again at the next start", code=Code.PROCESS_FAILURE)
 
 
-def filekind_of(mode: int) -> str:
+def file_kind(mode: int) -> str:
     """What an ``st_mode`` is, in words: "a regular file", "a symbolic link", "a named pipe (FIFO)" ..."""
     for test, words in ((stat.S_ISREG, "a regular file"), (stat.S_ISLNK, "a symbolic link"),
                         (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
@@ -59,7 +60,7 @@ def filekind_of(mode: int) -> str:
 
 def not_regular(name: str, mode: int) -> IngestError:
     """The 67 refusal of an entry that is not a regular file; says what it is, never what it holds."""
-    return bad(f"'{name}' is {filekind_of(mode)}, not a regular file",
+    return bad(f"'{name}' is {file_kind(mode)}, not a regular file",
                hint="the operator reads regular files only; it never follows links nor reads pipes or devices")
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 
+from anynode.codes import Code
 from anynode.errors import IngestError
 
-BAD_JSON = 67
 WS = re.compile(r"[ \t\r\n]*")
 _KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "an array",
           type(None): "null"}
@@ -44,7 +44,7 @@ DEFAULT_LIMITS = ReadLimits()
 def bad(message: str, hint: str | None = None) -> IngestError:
     """An IngestError with status 67."""
     return IngestError(message, hint=hint or "a data file holds JSON objects: an array, one object or JSON lines",
-                       code=BAD_JSON)
+                       code=Code.BAD_JSON_FILE)
 
 
 def kind_of(v: Any) -> str:

@@ -34,10 +34,10 @@ from typing import Any, Sequence
 
 import orjson
 
+from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.store.backend import MAX_IDENT, RESERVED_COLUMNS, ColType
 
-MAP_FAILED = 27  # AnyLog: "Failed to map JSON to SQL insert"
 _NONE = type(None)
 _UNSAFE = re.compile(r"[^a-z0-9_]")
 # The start of an ISO 8601 date-time; datetime.fromisoformat then checks the whole value.
@@ -58,7 +58,7 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 
 def _map_error(message: str, hint: str) -> IngestError:
-    return IngestError(message, hint=hint, code=MAP_FAILED)
+    return IngestError(message, hint=hint, code=Code.JSON_TO_SQL)
 
 
 def column_name(key: str) -> str:
@@ -78,7 +78,7 @@ def column_name(key: str) -> str:
 
 
 @dataclass
-class Batch:
+class ColumnBatch:
     """Rows of one batch in columns: names in first-seen order, inferred types, values."""
 
     columns: list[str]
@@ -107,7 +107,7 @@ def _depth(v: Any) -> int:
 def _walk(obj: dict[str, Any], prefix: str, depth: int, flat: dict[str, Any], n: int, max_depth: int) -> None:
     if depth > max_depth:
         raise IngestError(f"Row {n} is nested deeper than {max_depth} levels at {prefix[:60]!r}",
-                          hint="flatten the data or raise the nesting limit", code=67)
+                          hint="flatten the data or raise the nesting limit", code=Code.BAD_JSON_FILE)
     for k, v in obj.items():
         key = f"{prefix}_{k}" if prefix else k
         if type(v) is dict and v:
@@ -219,7 +219,7 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Sequence[
     return keys, {k: [r.get(k) for r in rows] for k in keys}, None
 
 
-def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True) -> Batch:
+def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True) -> ColumnBatch:
     """Turn a batch of row dicts into columns with inferred types.
 
     ``ts_as_text`` gives timestamps as text (SQLite) rather than naive UTC datetimes.
@@ -228,7 +228,8 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
         IngestError: 27 for keys that cannot be columns, 67 for too deep nesting.
     """
     if not all(rows):
-        raise IngestError("A row is an empty object {}", hint="every row needs at least one value", code=67)
+        raise IngestError("A row is an empty object {}", hint="every row needs at least one value",
+                          code=Code.BAD_JSON_FILE)
     raw_keys, cols, tuples = _columns(rows)
     kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
     if any(dict in kinds for kinds in kinds_of.values()):
@@ -242,7 +243,7 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
             raise _map_error(f"Keys {names[name]!r} and {k!r} both map to column {name!r}",
                              hint="rename one of them in the data")
         names[name] = k
-    batch = Batch(list(names), {}, {}, len(rows), rows=tuples)
+    batch = ColumnBatch(list(names), {}, {}, len(rows), rows=tuples)
     for name, key in names.items():
         vals = cols[key]
         kinds = kinds_of[key]
@@ -257,7 +258,7 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
             deepest = max((_depth(v) for v in vals if type(v) is list), default=0)
             if deepest > max_depth:
                 raise IngestError(f"Column {name!r} holds an array nested deeper than {max_depth} levels",
-                                  hint="flatten the data or raise the nesting limit", code=67)
+                                  hint="flatten the data or raise the nesting limit", code=Code.BAD_JSON_FILE)
     return batch
 
 
@@ -271,7 +272,7 @@ def _as_text(v: Any) -> Any:
     return str(v)
 
 
-def column_values(batch: Batch, name: str, final: ColType) -> Sequence[Any]:
+def column_values(batch: ColumnBatch, name: str, final: ColType) -> Sequence[Any]:
     """The values of one column converted for a column of type ``final`` (never narrower than the batch's)."""
     vals = batch.values[name]
     inferred = batch.types[name]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from anynode.codes import Code
 from anynode.errors import AnyNodeError, RemoteError, RemoteTimeout
 
 __all__ = [
@@ -31,7 +32,7 @@ class AuthError(ProtocolError):
     expired signature, replayed nonce)."""
 
     http_status = 403
-    anylog_code = 141
+    anylog_code = Code.NOT_IN_COMMAND_TABLE
 
 
 class Unreachable(RemoteError):

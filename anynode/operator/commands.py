@@ -9,7 +9,7 @@ from anynode.errors import CommandSyntaxError, ServiceError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
-from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Choice, Int, Path as PathType
+from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Choice, FilePath, Int
 from anynode.results import Json, Message, Record, Result, Table
 
 KEYS = ("data", "background processes")
@@ -30,10 +30,10 @@ def _table_list(text: str | None) -> tuple[str, ...]:
 
 
 @command("run operator", http="POST", keywords=KEYS, options=[
-    Opt("watch_dir", PathType(), help="directory watched for data files (default !watch_dir)"),
-    Opt("bkup_dir", PathType(), help="where ingested files go when archive_json = false (default !bkup_dir)"),
-    Opt("error_dir", PathType(), aliases=("err_dir",), help="where bad files go, with the reason (default !err_dir)"),
-    Opt("archive_dir", PathType(), help="where ingested files are archived by date (default !archive_dir)"),
+    Opt("watch_dir", FilePath(), help="directory watched for data files (default !watch_dir)"),
+    Opt("bkup_dir", FilePath(), help="where ingested files go when archive_json = false (default !bkup_dir)"),
+    Opt("error_dir", FilePath(), aliases=("err_dir",), help="where bad files go, with the reason (default !err_dir)"),
+    Opt("archive_dir", FilePath(), help="where ingested files are archived by date (default !archive_dir)"),
     Opt("archive_json", BOOL, default=True, aliases=("archive",), help="keep ingested files under archive/YY/MM/DD/"),
     Opt("compress_json", BOOL, default=True, help="gzip kept files"),
     Opt("delete_json", BOOL, default=False, help="delete ingested files instead of keeping them"),

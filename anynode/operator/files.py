@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from anynode.codes import Code
 from anynode.errors import IngestError
-from anynode.ingest.naming import BAD_NAME, FileName
+from anynode.ingest.naming import FileName
 from anynode.ingest.reader import not_regular, open_regular
 
 OWN_MEMBER = "0"  # this node's cluster member id: 0 until metadata (cluster policies) exists
@@ -114,62 +115,69 @@ def check_archive_name(config: OperatorConfig, name: FileName | str) -> None:
     if size > limit:
         raise IngestError(f"File name is too long: archived, it would be {size} bytes, more than the {limit} "
                           f"the file system allows", hint="shorten the source or instructions section of the name",
-                          code=BAD_NAME)
+                          code=Code.FILE_NAME_STRUCTURE)
 
 
-def rename_for_options(config: OperatorConfig, path: Path) -> Path:
+def parse_arrival(name: str | Path) -> FileName | IngestError:
+    """The parsed name of a file that arrived, or why it is refused (raised when its turn comes)."""
+    try:
+        return FileName.parse(name)
+    except IngestError as exc:
+        return exc
+
+
+def target(config: OperatorConfig, name: FileName) -> FileName:
+    """``name`` with ``dbms_name`` / ``table_name`` applied: the name that says where the rows go.
+
+    Raises:
+        IngestError: 119 when the database or table named by the options is not a name.
+    """
+    return name.retarget(config.dbms_name, config.table_name)
+
+
+def rename_for_options(config: OperatorConfig, path: Path, name: FileName) -> tuple[Path, FileName]:
     """Apply ``dbms_name`` / ``table_name``: the file's rows go to that database or table.
 
-    The file is renamed (in the work directory), so the name it is archived or
-    refused under says where its rows went.
+    The file is renamed (in the work directory) to its retargeted name, so the
+    name it is archived or refused under says where its rows went.
+
+    Raises:
+        IngestError: 119 when the new name is not a name or too long for the file system.
     """
-    if not config.dbms_name and not config.table_name:
-        return path
-    parts = path.name.split(".")
-    if len(parts) < 3:
-        return path  # too few sections: the name check refuses it with 119
-    parts[0] = config.dbms_name or parts[0]
-    parts[1] = config.table_name or parts[1]
-    target = path.with_name(".".join(parts))
+    new = target(config, name)
+    if new is name:
+        return path, name
+    moved = path.with_name(str(new))
     try:
-        os.replace(path, target)
+        os.replace(path, moved)
     except OSError as exc:
         if exc.errno != errno.ENAMETOOLONG:
             raise
         raise IngestError(f"File name is too long with dbms_name/table_name applied ({exc.strerror})",
-                          hint="shorten the source or instructions section of the name", code=BAD_NAME) from None
-    return target
+                          hint="shorten the source or instructions section of the name",
+                          code=Code.FILE_NAME_STRUCTURE) from None
+    return moved, new
 
 
-def table_key(config: OperatorConfig, name: str) -> str | None:
-    """``dbms.table`` a file named ``name`` will go to, or None when the name cannot say."""
-    parts = name.split(".")
-    if len(parts) < 3 or not parts[0] or not parts[1]:
+def table_key(config: OperatorConfig, name: FileName | IngestError) -> str | None:
+    """``dbms.table`` a file of this (parsed) name will go to, or None when the name cannot say."""
+    if isinstance(name, IngestError):
         return None
-    return f"{config.dbms_name or parts[0].lower()}.{config.table_name or parts[1].lower()}"
+    try:
+        return target(config, name).table_key
+    except IngestError:
+        return None
 
 
-def already_inserted(path: Path, member: str = OWN_MEMBER) -> str | None:
-    """The name to archive ``path`` under when its rows are in the database already, else None.
+def already_inserted(name: FileName, member: str = OWN_MEMBER) -> str | None:
+    """The name to archive a file under when its rows are in the database already, else None.
 
     An 8-section name whose member section is ``@`` was written after a
     streaming write-immediate inserted its rows (spec 6.3 step 3): ingesting
     it would insert them twice. Its archive name carries ``member`` in
-    place of ``@``. A name that is malformed otherwise gives None, so the
-    usual name check refuses it with 119.
+    place of ``@``.
     """
-    from dataclasses import replace
-
-    from anynode.ingest.naming import parse_file_name
-
-    parts = path.name.split(".")
-    if len(parts) < 8 or parts[5] != "@":
-        return None
-    try:
-        name = parse_file_name(path)
-    except IngestError:
-        return None
-    return str(replace(name, member=member)) if name.member == "@" else None
+    return str(name.with_member(member)) if name.member == "@" else None
 
 
 def put_away(config: OperatorConfig, path: Path, archived_name: str | None) -> Path | None:

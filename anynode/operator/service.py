@@ -41,16 +41,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.ingest.reader import IngestCancelled, not_regular
+from anynode.protocols import NodeView
 from anynode.services.base import Service
-from anynode.operator.files import (ErrorDir, OperatorConfig, already_inserted, check_archive_name,
-                                             is_data_file, put_away, refusal, rename_for_options, table_key)
+from anynode.ingest.naming import FileName
+from anynode.operator.files import (ErrorDir, OperatorConfig, already_inserted, check_archive_name, is_data_file,
+                                    parse_arrival, put_away, refusal, rename_for_options, table_key)
 from anynode.operator.watch import watch_directory
 from anynode.services.periodic import PeriodicTask
 
-DUPLICATE = 86
-EXCLUDED = 130
 QUIET = 2.0  # seconds a file found by a rescan must have been left alone
 
 __all__ = ["OperatorConfig", "OperatorService", "OperatorStats", "is_data_file"]
@@ -66,7 +67,7 @@ class OperatorStats:
     duplicates: int = 0
     last_file: str = ""
     last_error: str = ""
-    last_error_code: int = 0
+    last_error_code: int = Code.SUCCESS
     busy_seconds: float = 0.0
     started: float = field(default_factory=time.time)
     by_table: dict[str, list[int]] = field(default_factory=dict)  # "dbms.table" -> [files, rows]
@@ -78,7 +79,7 @@ class OperatorService(Service):
 
     name = "Operator"
 
-    def __init__(self, node: Any, config: OperatorConfig) -> None:
+    def __init__(self, node: NodeView, config: OperatorConfig) -> None:
         self.node = node
         self.config = config
         self.stats = OperatorStats()
@@ -217,15 +218,16 @@ class OperatorService(Service):
                 os.replace(source, work)
             except FileNotFoundError:
                 continue  # taken already (a duplicate event)
-            key = table_key(self.config, name)
+            parsed = parse_arrival(name)  # the file's one parse: _ingest and the pipeline use it
+            key = table_key(self.config, parsed)
             if self._pool is None:
-                self._ingest(work)
+                self._ingest(work, parsed=parsed)
             elif key is None or key not in self._seen_tables:
                 self._reap(block=True, until=0)  # a table's first file runs alone: no create-table race
-                self._ingest(work)
+                self._ingest(work, parsed=parsed)
             else:
                 self._reap(block=True, until=self.config.threads - 1)  # bounded: at most `threads` in flight
-                future = self._pool.submit(self._ingest, work)
+                future = self._pool.submit(self._ingest, work, False, parsed)
                 with self._lock:
                     self._inflight[future] = name
                 future.add_done_callback(lambda _: self._wake.set())  # a same-named file may be waiting
@@ -250,8 +252,8 @@ class OperatorService(Service):
             wait(left, timeout=1.0, return_when=FIRST_COMPLETED)
 
     # -- one file -------------------------------------------------------------
-    def _ingest(self, path: Path, recovered: bool = False) -> None:
-        from anynode.ingest.naming import parse_file_name
+    def _ingest(self, path: Path, recovered: bool = False, parsed: FileName | IngestError | None = None) -> None:
+        """Ingest one claimed file; ``parsed`` is its name as :func:`parse_arrival` gave it (else parsed here)."""
         from anynode.ingest.pipeline import ingest_file
 
         started = time.perf_counter()
@@ -261,18 +263,20 @@ class OperatorService(Service):
             reason = refusal(path)  # in .work/ since a crash, or swapped after the claim
             if reason is not None:
                 raise reason
-            archived = already_inserted(path)  # member '@': streaming wrote its rows; only put it away
+            name = parse_arrival(path.name) if parsed is None else parsed
+            if isinstance(name, IngestError):
+                raise name
+            archived = already_inserted(name)  # member '@': streaming wrote its rows; only put it away
             if archived is not None:
                 check_archive_name(self.config, archived)
                 self.node.log.info("operator: %s holds rows already inserted; archived as %s", path.name, archived)
                 self._done(path, archived)
                 return
-            path = rename_for_options(self.config, path)
-            name = parse_file_name(path)
+            path, name = rename_for_options(self.config, path, name)
             check_archive_name(self.config, name)
-            key = f"{name.dbms}.{name.table}"
+            key = name.table_key
             self._check_table(name.dbms, name.table, key)
-            report = ingest_file(path, self.node.catalog, cancel=self._stop.is_set)
+            report = ingest_file(path, self.node.catalog, name=name, cancel=self._stop.is_set)
         except FileNotFoundError:
             self.node.log.warning("operator: %s disappeared from %s before it was ingested", path.name, path.parent)
             return
@@ -281,7 +285,7 @@ class OperatorService(Service):
                                "and is ingested at the next start", path.name, path.parent)
             return
         except IngestError as exc:
-            if exc.anylog_code == DUPLICATE and recovered:
+            if exc.anylog_code == Code.DUPLICATE_JSON_FILE and recovered:
                 self.node.log.info("operator: %s was already ingested before the restart; archiving it", path.name)
                 self._done(path, None)
                 return
@@ -290,7 +294,7 @@ class OperatorService(Service):
         except Exception as exc:  # one file must not stop the operator; the traceback goes to the log
             self.node.log.exception("operator: unexpected failure on %s", path.name)
             self._fail(path, IngestError(f"unexpected failure: {type(exc).__name__}: {exc}",
-                                         hint="see logs/root.log for the traceback", code=3))
+                                         hint="see logs/root.log for the traceback", code=Code.PROCESS_FAILURE))
             return
         finally:
             with self._lock:
@@ -308,11 +312,13 @@ class OperatorService(Service):
         cfg = self.config
         if cfg.limit_tables and key not in cfg.limit_tables and f"{dbms}.*" not in cfg.limit_tables:
             raise IngestError(f"Table excluded: {key} is not in limit_tables",
-                              hint=f"limit_tables allows: {', '.join(cfg.limit_tables)}", code=EXCLUDED)
+                              hint=f"limit_tables allows: {', '.join(cfg.limit_tables)}",
+                              code=Code.TABLE_EXCLUDED)
         if not cfg.create_table and key not in self._seen_tables and self.node.catalog.is_connected(dbms) \
                 and table not in self.node.catalog.tables(dbms):
             raise IngestError(f"Table {key} does not exist and create_table is false",
-                              hint="create it first, or run the operator with create_table = true", code=27)
+                              hint="create it first, or run the operator with create_table = true",
+                              code=Code.JSON_TO_SQL)
 
     def _done(self, path: Path, archived_name: str | None) -> None:
         try:
@@ -342,7 +348,7 @@ class OperatorService(Service):
         reason = exc.one_line()
         with self._lock:
             self.stats.errors += 1
-            if exc.anylog_code == DUPLICATE:
+            if exc.anylog_code == Code.DUPLICATE_JSON_FILE:
                 self.stats.duplicates += 1
             self.stats.last_error, self.stats.last_error_code = reason, exc.anylog_code
         self.node.log.warning("operator: %s -> %s: %s", path.name, target.name, reason)

@@ -15,6 +15,7 @@ from prompt_toolkit.document import Document
 from anynode.errors import AnyNodeError
 from anynode.grammar.registry import Registry
 from anynode.grammar.tokens import WORD, Token, split_commands, tokenize
+from anynode.protocols import NodeView
 
 
 def _last_command(text: str) -> str:
@@ -84,7 +85,7 @@ def _after_command(spec: Any, rest: list[Token], partial: str) -> list[str]:
 class NodeCompleter(Completer):
     """prompt_toolkit completer over a node's registry and variables."""
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: NodeView) -> None:
         self.node = node
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:

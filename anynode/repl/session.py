@@ -16,21 +16,22 @@ import sys
 from typing import IO, Any
 
 from anynode.grammar.dispatch import Source
+from anynode.protocols import NodeView
 
 
-def prompt_text(node: Any) -> str:
+def prompt_text(node: NodeView) -> str:
     """The prompt: ``AN <node name> > ``."""
     return f"AN {node.name} > "
 
 
-def toolbar_text(node: Any) -> str:
+def toolbar_text(node: NodeView) -> str:
     """The bottom toolbar: node name, home, running services."""
     running = node.user_services()
     services = ", ".join(running) if running else "no services running"
     return f" {node.name} | {node.home} | {services} | Ctrl-D exits"
 
 
-def _execute(node: Any, line: str, out: IO[str], err: IO[str]) -> int:
+def _execute(node: NodeView, line: str, out: IO[str], err: IO[str]) -> int:
     from anynode.output.render import error_text, render
 
     try:
@@ -44,7 +45,7 @@ def _execute(node: Any, line: str, out: IO[str], err: IO[str]) -> int:
     return 0
 
 
-def run_plain(node: Any, stdin: IO[str], out: IO[str], err: IO[str]) -> int:
+def run_plain(node: NodeView, stdin: IO[str], out: IO[str], err: IO[str]) -> int:
     """Read commands line by line from a pipe or file; return 1 if any failed."""
     failed = 0
     for line in stdin:
@@ -89,7 +90,7 @@ def _key_bindings() -> Any:
     return kb
 
 
-def history(node: Any) -> Any:
+def history(node: NodeView) -> Any:
     """The prompt's history in ``<home>/history``: a line holding a secret is recalled in this session only.
 
     Such a line (an assignment to a secret name, ``set network key ...``, a
@@ -106,7 +107,7 @@ def history(node: Any) -> Any:
     return _History(str(node.home / "history"))
 
 
-def build_session(node: Any, **kwargs: Any) -> Any:
+def build_session(node: NodeView, **kwargs: Any) -> Any:
     """A PromptSession for ``node`` (tests pass input/output through kwargs)."""
     from prompt_toolkit import PromptSession
 
@@ -122,7 +123,7 @@ def build_session(node: Any, **kwargs: Any) -> Any:
     )
 
 
-def run_interactive(node: Any, session: Any = None, out: IO[str] | None = None,
+def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = None,
                     err: IO[str] | None = None) -> int:
     """The prompt loop; returns 0 when the user leaves.
 
@@ -156,7 +157,7 @@ def run_interactive(node: Any, session: Any = None, out: IO[str] | None = None,
     return 0
 
 
-def run_repl(node: Any) -> int:
+def run_repl(node: NodeView) -> int:
     """Open the prompt on a terminal, or read commands plainly from a pipe."""
     if not sys.stdin.isatty():
         return run_plain(node, sys.stdin, sys.stdout, sys.stderr)

@@ -26,6 +26,7 @@ from anynode import safejson
 from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError, NotPermitted
 from anynode.grammar.dispatch import ControlFlow, Source
+from anynode.protocols import NodeView
 from anynode.rest import dialect
 from anynode.rest.dialect import (
     JSON,
@@ -88,7 +89,7 @@ class RestApp:
         openapi: builds the OpenAPI document (once, on first request).
     """
 
-    def __init__(self, node: Any, settings: AppSettings, executor: Executor, stats: RestStats,
+    def __init__(self, node: NodeView, settings: AppSettings, executor: Executor, stats: RestStats,
                  openapi: Callable[[], dict[str, Any]] | None = None) -> None:
         self.node = node
         self.settings = settings
@@ -159,7 +160,7 @@ class RestApp:
         path = scope["path"]
         if method == "OPTIONS":
             asked = headers.get(b"access-control-request-headers", b"*")
-            return 204, b"", dialect.TEXT, [*PREFLIGHT, (b"access-control-allow-headers", asked)]
+            return 204, b"", dialect.TEXT_PLAIN, [*PREFLIGHT, (b"access-control-allow-headers", asked)]
         if path == "/" or path == "":
             self._authorize(headers)
             if method == "GET":

@@ -10,12 +10,13 @@ from anynode.errors import CommandSyntaxError, ServiceError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Opt
-from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Int, Path, Port, Storage
+from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, FilePath, Int, Port, Storage
 from anynode.results import Json, Message, Record, Result, Table
+from anynode.services.status import ServiceState
 
 NET = ("network", "background processes")
 FMT = Opt("format", FORMAT, default="table", help="table, or json for programs")
-PATH = Path()
+PATH = FilePath()
 
 
 @command("run rest server", http="POST", keywords=NET, options=[
@@ -109,7 +110,7 @@ def _tls_files(ctx: Context, cert: str | None, key: str | None, ca: str | None, 
 
 def _rest(ctx: Context, running: bool) -> Any:
     service = ctx.node.services.get("REST")
-    if service is None or (running and ctx.node.services.status("REST").state != "Running"):
+    if service is None or (running and ctx.node.services.status("REST").state != ServiceState.RUNNING):
         raise ServiceError("the REST server is not running",
                            hint="start it with: run rest server where internal_ip = !ip and internal_port = 32049")
     return service
@@ -165,7 +166,7 @@ def get_connections(ctx: Context, format: str) -> Result:
     rows = []
     for label, name in CONNECTION_TYPES:
         service = ctx.node.services.get(name)
-        running = service is not None and ctx.node.services.status(name).state == "Running"
+        running = service is not None and ctx.node.services.status(name).state == ServiceState.RUNNING
         hook = getattr(service, "connection_addresses", None) if running else None
         external, internal, bind = hook() if hook else ("Not declared", "Not declared", "Not declared")
         rows.append((label, external, internal, bind))

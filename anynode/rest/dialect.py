@@ -13,13 +13,15 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
+from anynode.codes import Code
 from anynode.errors import AnyNodeError, ValidationError
 from anynode.grammar.registry import Registry
 from anynode.grammar.tokens import split_commands
 from anynode.grammar.types import SECONDS
+from anynode.protocols import NodeView
 from anynode.results import Empty, Message, Result
 
-TEXT = b"text/plain; charset=utf-8"
+TEXT_PLAIN = b"text/plain; charset=utf-8"
 JSON = b"application/json"
 
 
@@ -27,20 +29,20 @@ JSON = b"application/json"
 class WrongMethod(AnyNodeError):
     """A command sent with the HTTP method AnyLog does not allow for it (AnyLog 156)."""
 
-    anylog_code = 156
+    anylog_code = Code.WRONG_HTTP_METHOD
 
 
 class BadRequest(AnyNodeError):
     """A request the dialect cannot read: a missing header, a bad value (AnyLog 2)."""
 
-    anylog_code = 2
+    anylog_code = Code.COMMAND_STRUCTURE
 
 
 class Unauthorized(AnyNodeError):
     """Missing or wrong credentials when the server requires them."""
 
     http_status = 401
-    anylog_code = 3
+    anylog_code = Code.PROCESS_FAILURE
 
 
 class BodyTooLarge(AnyNodeError):
@@ -53,21 +55,21 @@ class ClientTooSlow(AnyNodeError):
     """A client that stopped sending its request half way."""
 
     http_status = 408
-    anylog_code = 26
+    anylog_code = Code.TIMEOUT
 
 
 class CommandTimeout(AnyNodeError):
     """A command that did not finish within the request's timeout (AnyLog 26)."""
 
     http_status = 504
-    anylog_code = 26
+    anylog_code = Code.TIMEOUT
 
 
 class NotAvailable(AnyNodeError):
     """A dialect feature this node cannot serve yet (501)."""
 
     http_status = 501
-    anylog_code = 15
+    anylog_code = Code.NETWORK_ERROR
 
 
 class InternalError(AnyNodeError):
@@ -173,7 +175,7 @@ class MethodRule:
         return None, inline
 
 
-def forward_command(node: Any, command: str, destination: str, timeout: float | None, subset: bool) -> Result:
+def forward_command(node: NodeView, command: str, destination: str, timeout: float | None, subset: bool) -> Result:
     """Run ``command`` on the peers named by a ``destination`` header (``ip:port, ip:port``).
 
     Same as ``run client (<destination>) <command>``: the peers run it in
@@ -213,9 +215,9 @@ def reply_of(result: Result) -> tuple[bytes, bytes]:
     is an empty body; tables, records and JSON values are compact JSON.
     """
     if isinstance(result, Message):
-        return result.text.encode(), TEXT
+        return result.text.encode(), TEXT_PLAIN
     if isinstance(result, Empty):
-        return b"", TEXT
+        return b"", TEXT_PLAIN
     return _dumps(result.to_json()), JSON
 
 
@@ -230,7 +232,7 @@ def error_reply(exc: AnyNodeError, method: str, client: str) -> bytes:
     AnyLog clients read ``err_code``/``err_text``; anynode clients read
     ``error``/``hint``/``kind`` (the same object the TCP server sends).
     """
-    body: dict[str, Any] = {"method": method.lower(), "node": client, "err_code": exc.anylog_code,
+    body: dict[str, Any] = {"method": method.lower(), "node": client, "err_code": int(exc.anylog_code),
                             "err_text": exc.one_line()}
     body.update(exc.to_wire())
     return _dumps(body)

@@ -28,11 +28,15 @@ from typing import Any
 
 import orjson
 
+from anynode.codes import Code
 from anynode.errors import ConfigError, IngestError, NoSuchDatabase
-from anynode.ingest.naming import TABLE_NAME
+from anynode.ingest.naming import TABLE_NAME, FileName
+from anynode.protocols import NodeView
+from anynode.services.status import ServiceState
 
 MODES = ("file", "streaming")
 ROWS_HINT = "send JSON rows: one object, an array of objects, or one object per line"
+BAD_NAME = Code.FILE_NAME_STRUCTURE  # every bad header of a PUT
 _PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -46,7 +50,7 @@ class MissingConfiguration(ConfigError):
     """The node is not set up to take rows: no writable watch directory (AnyLog 33)."""
 
     http_status = 500
-    anylog_code = 33
+    anylog_code = Code.MISSING_CONFIG
 
 
 def _target(dbms: str | None, table: str | None, mode: str | None, source: str | None,
@@ -56,12 +60,12 @@ def _target(dbms: str | None, table: str | None, mode: str | None, source: str |
     if missing:
         raise BadPut(f"a PUT of rows needs the header{'s' if len(missing) > 1 else ''} "
                      f"{' and '.join(repr(m) for m in missing)}",
-                     hint="send e.g. 'dbms: test' and 'table: readings' with the rows", code=119)
+                     hint="send e.g. 'dbms: test' and 'table: readings' with the rows", code=BAD_NAME)
     dbms, table = str(dbms).strip().lower(), str(table).strip().lower()
     for what, value in (("dbms", dbms), ("table", table)):
         if not TABLE_NAME.fullmatch(value):
             raise BadPut(f"{what} name '{value}' is not accepted",
-                         hint="use letters, digits and _, not starting with a digit (at most 63)", code=119)
+                         hint="use letters, digits and _, not starting with a digit (at most 63)", code=BAD_NAME)
     from anynode.ingest.pipeline import check_target
 
     try:
@@ -70,12 +74,13 @@ def _target(dbms: str | None, table: str | None, mode: str | None, source: str |
         raise BadPut(exc.message, hint=exc.hint, code=exc.anylog_code) from None
     mode = (mode or "").strip().lower() or "file"
     if mode not in MODES:
-        raise BadPut(f"mode '{mode}' is not accepted", hint="use 'mode: file' or 'mode: streaming'", code=119)
+        raise BadPut(f"mode '{mode}' is not accepted", hint="use 'mode: file' or 'mode: streaming'", code=BAD_NAME)
     source = (source or "").strip() or "0"
     instructions = (instructions or "").strip() or "0"
     for what, value in (("source", source), ("instructions", instructions)):
         if not _PART.fullmatch(value):
-            raise BadPut(f"{what} '{value}' is not accepted", hint="use letters, digits, '_' and '-' only", code=119)
+            raise BadPut(f"{what} '{value}' is not accepted", hint="use letters, digits, '_' and '-' only",
+                         code=BAD_NAME)
     return dbms, table, mode, source, instructions
 
 
@@ -101,7 +106,7 @@ def _rows_of(body: bytes) -> list[dict[str, Any]]:
         raise BadPut(message, hint=ROWS_HINT, code=exc.anylog_code) from None
 
 
-def _publish(node: Any, name: str, data: bytes) -> Path:
+def _publish(node: NodeView, name: str, data: bytes) -> Path:
     """Write ``data`` as ``<watch_dir>/<name>`` so the operator never sees a partial file.
 
     The bytes go to a hidden temp file in ``!prep_dir`` (AnyLog's scratch
@@ -133,7 +138,7 @@ def _publish(node: Any, name: str, data: bytes) -> Path:
     raise AssertionError("unreachable")
 
 
-def put_rows(node: Any, dbms: str | None, table: str | None, mode: str | None, body: bytes, *,
+def put_rows(node: NodeView, dbms: str | None, table: str | None, mode: str | None, body: bytes, *,
              source: str | None = "0", instructions: str | None = "0") -> dict[str, str]:
     """Take the JSON rows of one ``PUT``; returns AnyLog's reply object.
 
@@ -150,7 +155,7 @@ def put_rows(node: Any, dbms: str | None, table: str | None, mode: str | None, b
       on its watch directory (then 422, code 10). When the database here
       already holds a file with this hash, or the same file waits in the
       watch directory, nothing is written and the reply is
-      ``{"AnyLog.status": "Duplicate", "AnyLog.hash": ..., "AnyLog.code": "86",
+      ``{"AnyLog.status": "Duplicate", "AnyLog.hash": ..., "AnyLog.code": str(Code.DUPLICATE_JSON_FILE),
       "AnyLog.message": ...}``.
     * ``mode = "streaming"``: the rows join the table's in-memory buffer and
       reach the database when its time or volume threshold is met (``set
@@ -177,30 +182,32 @@ def put_rows(node: Any, dbms: str | None, table: str | None, mode: str | None, b
 
     data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
     digest = body_hash(data, dbms, table)
-    name = f"{dbms}.{table}.{source}.{digest}.{instructions}.json"
+    name = str(FileName(dbms, table, source, digest, instructions))
     _refuse_early(node, dbms)
     seen = _duplicate(node, dbms, digest, name)
     if seen:
-        return {"AnyLog.status": "Duplicate", "AnyLog.hash": digest, "AnyLog.code": "86", "AnyLog.message": seen}
+        return {"AnyLog.status": "Duplicate", "AnyLog.hash": digest, "AnyLog.code": str(Code.DUPLICATE_JSON_FILE),
+                "AnyLog.message": seen}
     _publish(node, name, data)
     return {"AnyLog.status": "Success", "AnyLog.hash": digest}
 
 
-def _refuse_early(node: Any, dbms: str) -> None:
+def _refuse_early(node: NodeView, dbms: str) -> None:
     """Refuse now what this node's operator would refuse once the file lands: a database it has not
     connected (10). Without a running operator on the watch directory, a file may wait for one."""
     service = node.services.get("Operator")
-    if service is None or node.services.status("Operator").state != "Running":
+    if service is None or node.services.status("Operator").state != ServiceState.RUNNING:
         return
     watching = getattr(getattr(service, "config", None), "watch_dir", None)
     if watching is None or Path(watching).resolve() != Path(node.get_var("watch_dir") or "").resolve():
         return
     if not node.catalog.is_connected(dbms):
         raise IngestError(f"Logical DBMS '{dbms}' not connected, and this node's operator ingests the "
-                          "watch directory", hint=f"connect dbms {dbms} where type = sqlite", code=10)
+                          "watch directory", hint=f"connect dbms {dbms} where type = sqlite",
+                          code=Code.DBMS_NOT_OPEN)
 
 
-def _duplicate(node: Any, dbms: str, digest: str, name: str) -> str:
+def _duplicate(node: NodeView, dbms: str, digest: str, name: str) -> str:
     """Why the file would be a duplicate (86) — rows with this hash already in ``dbms``, or the same
     file already waiting in the watch directory — or "" when it is new."""
     if node.catalog.is_connected(dbms):

@@ -31,6 +31,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from anynode.errors import ServiceError
+from anynode.protocols import NodeView
 from anynode.services.base import Service
 from anynode.rest.accept import Acceptor
 from anynode.rest.app import CORS, AppSettings, RestApp
@@ -258,7 +259,7 @@ class RestService(Service):
 
     name = "REST"
 
-    def __init__(self, node: Any, config: RestConfig) -> None:
+    def __init__(self, node: NodeView, config: RestConfig) -> None:
         self.node = node
         self.config = config
         self.stats = RestStats()

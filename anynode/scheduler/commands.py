@@ -13,12 +13,13 @@ from dataclasses import replace
 from typing import Any
 
 from anynode.errors import CommandSyntaxError
-from anynode.grammar.dispatch import Context, Frame, Source
+from anynode.grammar.dispatch import Context, Session, Source
 from anynode.grammar.parser import parse
 from anynode.grammar.registry import Registry, command
 from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.tokens import OP, WORD, Token, join_tokens, tokenize
 from anynode.grammar.types import FORMAT, SECONDS, TEXT, Int
+from anynode.protocols import NodeView
 from anynode.results import Batch, Json, Message, Record, Result, Table
 from anynode.scheduler.service import start_scheduler, stop_scheduler
 from anynode.scheduler.tasks import COLUMNS, MAX_SCHEDULER, SYSTEM, Task, TaskBook, book_of
@@ -38,6 +39,8 @@ def _bind(ctx: Context, words: str, tokens: list[Token]) -> dict[str, Any]:
     ``start +1d`` (no '=', as AnyLog's documentation writes it) is read as ``start = +1d``.
     """
     spec = ctx.node.registry.get(words)
+    if spec is None:  # a table made without this module's own commands
+        raise ctx.node.registry.not_found(words.split())
     shadow = replace(spec, raw=False, args=())
     toks = [t for t in tokens]
     if toks and toks[0].is_word("where"):
@@ -65,9 +68,9 @@ def _check_command(ctx: Context, text: str) -> None:
         raise ctx.node.registry.not_found(words or [tokens[0].text])
 
 
-def _runner(node: Any) -> Any:
+def _runner(node: NodeView) -> Any:
     def execute(line: str, cancel: Any) -> Result:
-        return node.execute(line, Source.SCHEDULER, frame=Frame(), cancel=cancel)
+        return node.execute(line, Source.SCHEDULER, frame=Session(), cancel=cancel)
     return execute
 
 

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from anynode.protocols import NodeView
 from anynode.scheduler.integrity import IntegrityCheck, state_of
 from anynode.scheduler.procstats import ProcessSampler, RateTracker
 from anynode.scheduler.tasks import SYSTEM, Task, TaskBook
@@ -46,19 +47,19 @@ DAY = 86400.0
 WORK_PART = ".work"  # the operator's claimed files: replayed at its next start, never cleaned
 
 
-def _operator_dir(node: Any, attr: str, var: str) -> Path:
+def _operator_dir(node: NodeView, attr: str, var: str) -> Path:
     """A directory the running operator uses (its config), else the node variable."""
     config = getattr(node.services.get("Operator"), "config", None)
     chosen = getattr(config, attr, None) or node.get_var(var) or ""
     return Path(chosen)
 
 
-def archive_dir(node: Any) -> Path:
+def archive_dir(node: NodeView) -> Path:
     """Where ingested files are archived: the operator's archive_dir, else !archive_dir."""
     return _operator_dir(node, "archive_dir", "archive_dir")
 
 
-def error_dir(node: Any) -> Path:
+def error_dir(node: NodeView) -> Path:
     """Where refused files go: the operator's error_dir, else !err_dir."""
     return _operator_dir(node, "error_dir", "err_dir")
 
@@ -78,21 +79,21 @@ def _held_open() -> set[str]:
     return held
 
 
-def _archive_days(node: Any, now: float, back: int) -> list[Path]:
+def _archive_days(node: NodeView, now: float, back: int) -> list[Path]:
     root = archive_dir(node)
     today = datetime.fromtimestamp(now, timezone.utc)
     return [root / (today - timedelta(days=n)).strftime("%y/%m/%d") for n in range(back)]
 
 
-def staging_places(node: Any, now: float) -> list[tuple[Path, bool]]:
+def staging_places(node: NodeView, now: float) -> list[tuple[Path, bool]]:
     """(directory, recursive) the staging cleaner looks in."""
     places = [(Path(node.get_var("tmp_dir") or node.home / "data" / "tmp"), True)]
-    places += [(Path(node.get_var(v)), False) for v in _FLAT_DIRS if node.get_var(v)]
+    places += [(Path(d), False) for d in (node.get_var(v) for v in _FLAT_DIRS) if d]
     places += [(day, False) for day in _archive_days(node, now, 2)]
     return places
 
 
-def clean_staging(node: Any, every: float, clock: Clock, log: logging.Logger) -> int:
+def clean_staging(node: NodeView, every: float, clock: Clock, log: logging.Logger) -> int:
     """Delete temp files untouched for ``2 * every`` seconds; returns how many were deleted."""
     now = clock.time()
     limit = now - 2 * every
@@ -117,7 +118,7 @@ def clean_staging(node: Any, every: float, clock: Clock, log: logging.Logger) ->
     return deleted
 
 
-def apply_retention(node: Any, error_days: float, archive_days: float, clock: Clock, log: logging.Logger) -> int:
+def apply_retention(node: NodeView, error_days: float, archive_days: float, clock: Clock, log: logging.Logger) -> int:
     """Delete error files older than ``error_days`` and archive days older than ``archive_days`` (0: keep)."""
     now = clock.time()
     deleted = 0
@@ -155,7 +156,7 @@ def apply_retention(node: Any, error_days: float, archive_days: float, clock: Cl
     return deleted
 
 
-def stats_writer(node: Any, clock: Clock) -> Callable[[Callable[[], bool]], int]:
+def stats_writer(node: NodeView, clock: Clock) -> Callable[[Callable[[], bool]], int]:
     """The work of the stats task: every service's line (with rates) and the process line."""
     from anynode.logs import service_stats
 
@@ -175,7 +176,7 @@ def stats_writer(node: Any, clock: Clock) -> Callable[[Callable[[], bool]], int]
     return write
 
 
-def system_tasks(node: Any, book: TaskBook) -> list[Task]:
+def system_tasks(node: NodeView, book: TaskBook) -> list[Task]:
     """Scheduler 0's jobs with today's settings; ids stay those of the previous start when there was one."""
     settings, clock, log = node.settings, book.clock, node.log.getChild("housekeeping")
     soft = float(settings["housekeeping_soft_timeout"])

@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from anynode.errors import AnyNodeError
-from anynode.ingest.naming import FileName, parse_file_name
+from anynode.ingest.naming import FileName
 from anynode.ingest.reader import file_hash
+from anynode.protocols import NodeView
 
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _TWO_DIGITS = re.compile(r"\d\d")
@@ -150,7 +151,7 @@ def archived_files(archive: Path, now: float, age_days: float) -> Iterator[Item]
             continue
         for path in names:
             try:
-                name = parse_file_name(path)
+                name = FileName.parse(path)
             except AnyNodeError:
                 continue
             if not name.has_tsd or name.date is None:
@@ -219,6 +220,6 @@ class IntegrityCheck:
                        "found %d time(s))", path, expected, found, entry.count)
 
 
-def state_of(node: Any) -> IntegrityState:
+def state_of(node: NodeView) -> IntegrityState:
     """The node's integrity findings, made on first use."""
     return node.part("integrity", IntegrityState)  # type: ignore[no-any-return]

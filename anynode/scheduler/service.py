@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from anynode.errors import AlreadyRunning, ServiceError
+from anynode.protocols import NodeView
 from anynode.scheduler.pool import InlinePool, WorkerPool
 from anynode.scheduler.tasks import SYSTEM, Task, TaskBook
 from anynode.services.base import RestartPolicy, Service
@@ -146,7 +147,7 @@ class SchedulerService(Service):
         return info
 
 
-def start_scheduler(node: Any, scheduler: int) -> str:
+def start_scheduler(node: NodeView, scheduler: int) -> str:
     """``run scheduler N``: serve scheduler N, starting its service when needed; the reply line.
 
     Raises:
@@ -186,7 +187,7 @@ def start_scheduler(node: Any, scheduler: int) -> str:
     return f"scheduler {scheduler}{kind} running: {count} task(s)"
 
 
-def stop_scheduler(node: Any, scheduler: int | None) -> str:
+def stop_scheduler(node: NodeView, scheduler: int | None) -> str:
     """``exit scheduler [N]``: stop serving N, or stop every user scheduler; the reply line.
 
     Raises:

@@ -22,6 +22,7 @@ from typing import Any
 
 from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError, CommandSyntaxError
+from anynode.protocols import NodeView
 from anynode.results import Result
 from anynode.scheduler.when import Clock, local_text, next_on_grid, repeat_text, sql_time
 from anynode.services.periodic import PeriodicTask
@@ -393,6 +394,6 @@ class TaskBook:
             wake()
 
 
-def book_of(node: Any) -> TaskBook:
+def book_of(node: NodeView) -> TaskBook:
     """The node's task book, made on first use."""
     return node.part("scheduler", TaskBook)  # type: ignore[no-any-return]

@@ -36,7 +36,7 @@ from anynode.errors import AlreadyRunning, ConfigError, ServiceError
 from anynode.services.base import RestartPolicy, Service
 
 from anynode.services.status import (  # noqa: F401 - re-exported: callers import them from here
-    ACTIVE_STATES, SERVICE_NAMES, ServiceStatus, error_line, thread_name)
+    ACTIVE_STATES, SERVICE_NAMES, ServiceState, ServiceStatus, error_line, thread_name)
 
 
 @dataclass(eq=False)
@@ -49,7 +49,7 @@ class _Slot:
     stop: threading.Event = field(default_factory=threading.Event)
     first_outcome: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
-    state: str = "Starting"
+    state: ServiceState = ServiceState.STARTING
     note: str = ""
     restarts: int = 0
     last_error: str | None = None
@@ -95,7 +95,7 @@ class ServiceManager:
             old = self._slots.get(key)
             if old is not None and old.state in ACTIVE_STATES:
                 raise AlreadyRunning(f"{name} is already running", hint=f"use 'exit {name.lower()}' first to restart it")
-            if old is not None and old.state == "Stopping":
+            if old is not None and old.state == ServiceState.STOPPING:
                 raise AlreadyRunning(f"{name} is still stopping", hint="start it again once 'get processes' shows Stopped")
             slot = _Slot(name=name, service=service, policy=service.restart_policy)
             slot.thread = threading.Thread(target=self._supervise, args=(slot,), name=thread_name(name), daemon=True)
@@ -120,7 +120,7 @@ class ServiceManager:
         self._signal_stop(slot)
         slot.thread.join(min(1.0, timeout))
         with self._lock:
-            self._set(slot, "Failed", f"start failed: not ready within {timeout:g}s")
+            self._set(slot, ServiceState.FAILED, f"start failed: not ready within {timeout:g}s")
             slot.last_error = f"not ready within {timeout:g}s"
             if slot.thread.is_alive():
                 self._stale.append(slot.thread)
@@ -138,16 +138,16 @@ class ServiceManager:
         """
         with self._lock:
             slot = self._slots.get(name.lower())
-            if slot is None or not (slot.state in ACTIVE_STATES or slot.state == "Stopping"):
+            if slot is None or not (slot.state in ACTIVE_STATES or slot.state == ServiceState.STOPPING):
                 shown = slot.name if slot else self._display_name(name)
-                state = slot.state if slot else "Not declared"
+                state = slot.state if slot else ServiceState.NOT_DECLARED
                 raise ServiceError(f"{shown} is not running (state: {state})", hint="'get processes' lists what runs")
         self._signal_stop(slot)
         assert slot.thread is not None
         slot.thread.join(timeout)
         with self._lock:
             if slot.thread.is_alive():
-                self._set(slot, "Stopping", f"stop asked; still busy after {timeout:g}s")
+                self._set(slot, ServiceState.STOPPING, f"stop asked; still busy after {timeout:g}s")
                 raise ServiceError(
                     f"{slot.name} did not stop within {timeout:g}s",
                     hint="it is still finishing its current work; 'get processes' shows when it ends",
@@ -169,7 +169,7 @@ class ServiceManager:
             slots = [
                 self._slots[k]
                 for k in reversed(self._order)
-                if self._slots[k].state in ACTIVE_STATES or self._slots[k].state == "Stopping"
+                if self._slots[k].state in ACTIVE_STATES or self._slots[k].state == ServiceState.STOPPING
             ]
         for slot in slots:
             self._signal_stop(slot)
@@ -184,7 +184,8 @@ class ServiceManager:
             slot.thread.join(max(0.0, grace_end - time.monotonic()))
             if slot.thread.is_alive():
                 with self._lock:
-                    self._set(slot, "Stopping", f"stop asked; still busy at the {timeout:g}s shutdown deadline")
+                    self._set(slot, ServiceState.STOPPING,
+                              f"stop asked; still busy at the {timeout:g}s shutdown deadline")
                 self._log.warning("%s did not stop within the %gs shutdown deadline", slot.name, timeout)
             else:
                 stopped.append(slot.name)
@@ -263,7 +264,7 @@ class ServiceManager:
                 return known
         return name
 
-    def _set(self, slot: _Slot, state: str, note: str = "") -> None:
+    def _set(self, slot: _Slot, state: ServiceState, note: str = "") -> None:
         """Change a slot's state; the caller holds the lock."""
         slot.state = state
         slot.note = note
@@ -282,7 +283,7 @@ class ServiceManager:
         something, so it is never called with the lock held, and its failure
         never breaks ``get processes``.
         """
-        if row.state != "Running" or row.details:
+        if row.state != ServiceState.RUNNING or row.details:
             return row
         try:
             details = slot.service.details()
@@ -304,17 +305,17 @@ class ServiceManager:
             error = self._run_once(slot)
             with self._lock:
                 if slot.stop.is_set():
-                    if slot.state != "Failed":  # a start that timed out stays Failed
-                        self._set(slot, "Stopped", "")
+                    if slot.state != ServiceState.FAILED:  # a start that timed out stays Failed
+                        self._set(slot, ServiceState.STOPPED, "")
                     self._log.info("%s stopped", slot.name)
                     break
                 if first and slot.started_at is None:  # never became ready: a start failure
                     slot.start_error = error
                     slot.last_error = error_line(error) if error else "ended before it was ready"
-                    self._set(slot, "Failed", f"start failed: {slot.last_error}")
+                    self._set(slot, ServiceState.FAILED, f"start failed: {slot.last_error}")
                     break
                 if error is None:
-                    self._set(slot, "Stopped", "run() returned by itself")
+                    self._set(slot, ServiceState.STOPPED, "run() returned by itself")
                     self._log.info("%s ended by itself", slot.name)
                     break
                 delay = self._crashed(slot, error)
@@ -323,12 +324,12 @@ class ServiceManager:
             first = False
             if slot.stop.wait(delay):
                 with self._lock:
-                    self._set(slot, "Stopped", "")
+                    self._set(slot, ServiceState.STOPPED, "")
                 self._log.info("%s stopped while waiting to restart", slot.name)
                 break
             with self._lock:
                 slot.restarts += 1
-                self._set(slot, "Starting", f"restart {slot.restarts} after: {slot.last_error}")
+                self._set(slot, ServiceState.STARTING, f"restart {slot.restarts} after: {slot.last_error}")
             self._log.info("%s: restarting (restart %d)", slot.name, slot.restarts)
         slot.first_outcome.set()
 
@@ -343,7 +344,7 @@ class ServiceManager:
             with self._lock:
                 slot.started_at = self._clock()
                 if not slot.stop.is_set():
-                    self._set(slot, "Running", "")
+                    self._set(slot, ServiceState.RUNNING, "")
             self._log.info("%s running", slot.name)
             slot.first_outcome.set()
 
@@ -365,24 +366,25 @@ class ServiceManager:
         slot.failures.append(now)
         while slot.failures and slot.failures[0] < now - policy.window:
             slot.failures.popleft()
-        self._set(slot, "Crashed", f"crashed: {slot.last_error}")
+        self._set(slot, ServiceState.CRASHED, f"crashed: {slot.last_error}")
         if not policy.restart:
             return None
         if isinstance(error, ConfigError):
-            self._set(slot, "Failed", f"gave up: configuration error, a restart will not fix it: {slot.last_error}")
+            self._set(slot, ServiceState.FAILED,
+                      f"gave up: configuration error, a restart will not fix it: {slot.last_error}")
             self._log.error("%s: not restarting after a configuration error", slot.name)
             return None
         count = len(slot.failures)
         if count >= policy.give_up_after:
-            self._set(slot, "Failed", f"gave up after {count} failures within {policy.window:g}s; "
-                                      f"last: {slot.last_error}")
+            self._set(slot, ServiceState.FAILED, f"gave up after {count} failures within {policy.window:g}s; "
+                                                 f"last: {slot.last_error}")
             self._log.error("%s: gave up after %d failures within %gs", slot.name, count, policy.window)
             return None
         delay = float(min(policy.backoff * 2.0 ** (count - 1), policy.max_backoff))
-        self._set(slot, "Restarting", f"restart in {delay:g}s (failure {count} of {policy.give_up_after} "
-                                      f"within {policy.window:g}s): {slot.last_error}")
+        self._set(slot, ServiceState.RESTARTING, f"restart in {delay:g}s (failure {count} of {policy.give_up_after} "
+                                                 f"within {policy.window:g}s): {slot.last_error}")
         return delay
 
 
 def _not_declared(name: str) -> ServiceStatus:
-    return ServiceStatus(name, "Not declared", "", 0, None, "", None)
+    return ServiceStatus(name, ServiceState.NOT_DECLARED, "", 0, None, "", None)

@@ -1,14 +1,37 @@
-"""What the service manager reports: the names it always lists, the status row, error lines."""
+"""What the service manager reports: the names it always lists, the states, the status row, error lines."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from anynode.errors import AnyNodeError
 
 SERVICE_NAMES: tuple[str, ...] = ("TCP", "REST", "Operator", "Publisher", "Blockchain Sync", "Scheduler", "HA")
 
-ACTIVE_STATES = frozenset({"Starting", "Running", "Restarting"})
+
+
+class ServiceState(str, enum.Enum):
+    """A service's state as ``get processes`` shows it (the manager's docstring says when each holds).
+
+    A member is its text: it compares equal to it, prints as it and goes to
+    JSON as it.
+    """
+
+    NOT_DECLARED = "Not declared"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    CRASHED = "Crashed"
+    RESTARTING = "Restarting"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    FAILED = "Failed"
+
+    __str__ = str.__str__  # the text, on every Python (3.10 would print "ServiceState.RUNNING")
+    __format__ = str.__format__  # type: ignore[assignment]
+
+
+ACTIVE_STATES = frozenset({ServiceState.STARTING, ServiceState.RUNNING, ServiceState.RESTARTING})
 """States in which a service's thread is alive and no stop was asked for.
 
 Crashed is not one: with a restart policy a crash moves to Restarting (or
@@ -35,7 +58,7 @@ class ServiceStatus:
     """One row of ``get processes``: a service's state as the user sees it."""
 
     name: str
-    state: str
+    state: ServiceState
     details: str
     restarts: int
     last_error: str | None

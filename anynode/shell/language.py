@@ -7,12 +7,12 @@ import time
 from anynode import safejson
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.conditions import evaluate
-from anynode.grammar.dispatch import Context, ControlFlow
+from anynode.grammar.dispatch import Context, ControlFlow, Flow, OnError
 from anynode.grammar.parser import Rest
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.tokens import Token
-from anynode.grammar.types import FORMAT, TEXT, Path, Words
+from anynode.grammar.types import FORMAT, TEXT, FilePath, Words
 from anynode.results import Empty, Json, Message, Result, Table
 
 SCRIPT = ("script",)
@@ -96,7 +96,7 @@ def _in_script(ctx: Context, word: str) -> None:
         raise CommandSyntaxError(f"'{word}' works only inside a script", hint="use it in a file run with 'process'")
 
 
-@command("process", args=[Arg("file", Path(), help="the script file")], keywords=SCRIPT,
+@command("process", args=[Arg("file", FilePath(), help="the script file")], keywords=SCRIPT,
          examples=["process !local_scripts/start.al", "process commands/standalone.al"])
 def process(ctx: Context, file: str) -> Result:
     """Run a script file: one command per line (see the script rules in the docs).
@@ -115,7 +115,7 @@ def process(ctx: Context, file: str) -> Result:
 def goto(ctx: Context, label: str) -> Result:
     """Continue the script at a label."""
     _in_script(ctx, "goto")
-    raise ControlFlow("goto", label)
+    raise ControlFlow(Flow.GOTO, label)
 
 
 @command("call", args=[Arg("label", TEXT, help="a label written :name: in the script")], keywords=SCRIPT,
@@ -123,28 +123,28 @@ def goto(ctx: Context, label: str) -> Result:
 def call(ctx: Context, label: str) -> Result:
     """Run the script from a label until `return`, then continue after the call."""
     _in_script(ctx, "call")
-    raise ControlFlow("call", label)
+    raise ControlFlow(Flow.CALL, label)
 
 
 @command("return", keywords=SCRIPT, examples=["return"])
 def return_(ctx: Context) -> Result:
     """Go back to the line after the last `call` (at top level: end the script)."""
     _in_script(ctx, "return")
-    raise ControlFlow("return")
+    raise ControlFlow(Flow.RETURN)
 
 
 @command("end script", keywords=SCRIPT, examples=["end script"])
 def end_script(ctx: Context) -> Result:
     """End this script; the script that called it continues."""
     _in_script(ctx, "end script")
-    raise ControlFlow("end")
+    raise ControlFlow(Flow.END)
 
 
 @command("exit scripts", keywords=SCRIPT, examples=["exit scripts"])
 def exit_scripts(ctx: Context) -> Result:
     """End this script and every script that called it."""
     _in_script(ctx, "exit scripts")
-    raise ControlFlow("exit_scripts")
+    raise ControlFlow(Flow.EXIT_SCRIPTS)
 
 
 @command("on error", raw=True, keywords=SCRIPT,
@@ -157,15 +157,14 @@ def on_error(ctx: Context, tokens: list[Token]) -> Result:
     """
     words = [t.text.lower() for t in tokens]
     if words in (["ignore"], ["end", "script"], ["stop"]):
-        mode = {"ignore": "ignore", "end": "end", "stop": "stop"}[words[0]]
-        arg = mode
-    elif len(words) == 2 and words[0] in ("goto", "call"):
-        arg = f"{words[0]} {tokens[1].text}"
+        arg = OnError(words[0]).value
+    elif len(words) == 2 and words[0] in (OnError.GOTO, OnError.CALL):
+        arg = f"{OnError(words[0]).value} {tokens[1].text}"
     else:
         raise CommandSyntaxError("'on error' needs goto <label>, call <label>, ignore or end script",
                                  hint="write e.g. on error goto failed")
     _in_script(ctx, "on error")
-    raise ControlFlow("on_error", arg)
+    raise ControlFlow(Flow.ON_ERROR, arg)
 
 
 @command("incr", args=[Arg("value", TEXT, help="a whole number (usually !name)"),

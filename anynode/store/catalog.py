@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
+from anynode.codes import Code
 from anynode.errors import NoSuchDatabase, NoSuchTable, StoreError
 from anynode.store.backend import NO_QUERY_LIMITS, Backend, QueryLimits, check_identifier
 from anynode.store.pg_backend import PostgresBackend
@@ -28,7 +29,7 @@ DBMS_TYPES = ("sqlite", "psql")
 _TYPE_ALIASES = {"sqlite": "sqlite", "sqlite3": "sqlite", "psql": "psql", "postgres": "psql", "postgresql": "psql"}
 
 
-def _coded(err: StoreError, code: int) -> StoreError:
+def _coded(err: StoreError, code: Code) -> StoreError:
     err.anylog_code = code
     return err
 
@@ -98,7 +99,7 @@ class DatabaseCatalog:
         kind = _TYPE_ALIASES.get(type.lower())
         if kind is None:
             raise _coded(StoreError(f"Wrong DBMS type {type!r} for database {name}",
-                                    hint=f"use type = {' or '.join(DBMS_TYPES)}"), 104)
+                                    hint=f"use type = {' or '.join(DBMS_TYPES)}"), Code.WRONG_DBMS_TYPE)
         with self._lock:
             have = self._dbs.get(name)
             if have is not None:
@@ -133,7 +134,8 @@ class DatabaseCatalog:
                                  hint="set dbms_dir to a writable directory") from exc
             return SqliteBackend(name, path)
         if memory:
-            raise _coded(StoreError("memory = true is only for sqlite", hint="drop memory or use type = sqlite"), 104)
+            raise _coded(StoreError("memory = true is only for sqlite", hint="drop memory or use type = sqlite"),
+                         Code.WRONG_DBMS_TYPE)
         return PostgresBackend(name, user, password, host or "127.0.0.1", port or 5432, create=create,
                                reader_user=reader[0], reader_password=reader[1])
 

@@ -28,8 +28,12 @@ from typing import Any, Callable
 
 import orjson
 
+from anynode.codes import Code
 from anynode.errors import AnyNodeError, IngestError
+from anynode.ingest.naming import FileName
+from anynode.protocols import NodeView
 from anynode.services.base import Service
+from anynode.services.status import ServiceState
 
 DEFAULT_TIME = 60.0
 DEFAULT_VOLUME = 10_000
@@ -63,7 +67,7 @@ class Streamer(Service):
 
     name = "Streamer"
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: NodeView) -> None:
         self.node = node
         self.default = Threshold()
         self.thresholds: dict[str, Threshold] = {}
@@ -79,7 +83,7 @@ class Streamer(Service):
         """Buffer rows for ``dbms.table`` (or ingest them now with write_immediate); returns rows buffered."""
         if not self.node.catalog.is_connected(dbms):  # refuse now, not when the buffer flushes
             raise IngestError(f"Logical DBMS '{dbms}' not connected", hint=f"connect dbms {dbms} where type = sqlite",
-                              code=10)
+                              code=Code.DBMS_NOT_OPEN)
         key = f"{dbms}.{table}"
         rule = self.threshold(key)
         if rule.write_immediate:
@@ -119,12 +123,14 @@ class Streamer(Service):
         """Rows a flush could not ingest go to the error directory with the reason, as a bad file does."""
         from anynode.operator.files import ErrorDir
 
-        err = exc if isinstance(exc, IngestError) else IngestError(f"{type(exc).__name__}: {exc}", code=3)
+        err = exc if isinstance(exc, IngestError) else IngestError(f"{type(exc).__name__}: {exc}",
+                                                                   code=Code.PROCESS_FAILURE)
         folder = Path(self.node.get_var("err_dir") or self.node.home / "data" / "error")
         try:
             folder.mkdir(parents=True, exist_ok=True)
             data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
-            path = folder / f"{key}.0.{uuid.uuid4().hex}.0.json"
+            dbms, table = key.split(".", 1)
+            path = folder / str(FileName(dbms, table, hash=uuid.uuid4().hex))
             path.write_bytes(data)
             target = ErrorDir(folder).put(path, err)
             self.node.log.warning("streaming: %d row(s) for %s kept in %s", len(rows), key, target)
@@ -177,16 +183,19 @@ class Streamer(Service):
                     "flushed_rows": sum(b.flushed_rows for b in self.buffers.values())}
 
 
-def streamer(node: Any) -> Streamer:
+def streamer(node: NodeView) -> Streamer:
     """The node's running Streamer, started on first use."""
     from anynode.errors import AlreadyRunning
 
     service = node.services.get("Streamer")
-    if service is not None and node.services.status("Streamer").state == "Running":
-        return service  # type: ignore[no-any-return]
+    if isinstance(service, Streamer) and node.services.status("Streamer").state == ServiceState.RUNNING:
+        return service
     fresh = service if isinstance(service, Streamer) else Streamer(node)
     try:
         node.services.start(fresh)
     except AlreadyRunning:  # started by a concurrent call
-        return node.services.get("Streamer")  # type: ignore[no-any-return]
+        running = node.services.get("Streamer")
+        if isinstance(running, Streamer):
+            return running
+        raise
     return fresh

@@ -9,7 +9,7 @@ from anynode.grammar.dispatch import Context
 from anynode.grammar.parser import Rest
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
-from anynode.grammar.types import BOOL, SECONDS, TEXT, Destinations, DestinationList, Int, Path as PathType, Port, Words
+from anynode.grammar.types import BOOL, SECONDS, TEXT, DestinationList, Destinations, FilePath, Int, Port, Words
 from anynode.results import Message, Reply, Result
 
 NETWORK = ("network", "background processes")
@@ -33,9 +33,9 @@ def _address(ctx: Context, ip: str | None, port: int | None, other_ip: str | Non
     Opt("bind", BOOL, default=False, help="true: listen on internal_ip only; false: on every interface"),
     Opt("threads", Int(1, 64), default=6, help="how many peers' commands or file chunks run at once"),
     Opt("ssl", BOOL, default=False, help="serve TLS (needs cert_file and key_file)"),
-    Opt("cert_file", PathType(), help="PEM certificate of this node (with ssl)"),
-    Opt("key_file", PathType(), help="PEM private key of this node (with ssl)"),
-    Opt("ca_file", PathType(), help="PEM CA: peers must present a certificate it signed (with ssl)"),
+    Opt("cert_file", FilePath(), help="PEM certificate of this node (with ssl)"),
+    Opt("key_file", FilePath(), help="PEM private key of this node (with ssl)"),
+    Opt("ca_file", FilePath(), help="PEM CA: peers must present a certificate it signed (with ssl)"),
     Opt("max_connections", Int(1, 100_000), default=1024,
         help="peers connected at once that have sent a verified frame; more are refused"),
     Opt("max_pending", Int(1, 100_000), default=128,

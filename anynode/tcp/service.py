@@ -21,6 +21,7 @@ from typing import Any, Callable
 from anynode.cancel import Cancel
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.dispatch import Source
+from anynode.protocols import NodeView
 from anynode.services.base import Service
 
 TRANSFER_TARGETS = ("watch_dir", "prep_dir", "bkup_dir", "blobs_dir", "tmp_dir")
@@ -47,7 +48,7 @@ class TcpConfig:
         return self.internal_ip if self.bind else "0.0.0.0"
 
 
-def transfer_targets(node: Any) -> dict[str, Path]:
+def transfer_targets(node: NodeView) -> dict[str, Path]:
     """Directories a peer may send files into, by AnyLog variable name (``watch`` = ``!watch_dir``)."""
     out: dict[str, Path] = {}
     for var in TRANSFER_TARGETS:
@@ -62,7 +63,7 @@ class TcpService(Service):
 
     name = "TCP"
 
-    def __init__(self, node: Any, config: TcpConfig) -> None:
+    def __init__(self, node: NodeView, config: TcpConfig) -> None:
         self.node = node
         self.config = config
         self.server: Any = None
@@ -150,7 +151,7 @@ class TcpService(Service):
         return stats
 
 
-def _peer_timeout(header: dict[str, Any], node: Any) -> float:
+def _peer_timeout(header: dict[str, Any], node: NodeView) -> float:
     """How long a peer's command may run: as long as the peer waits (its ``timeout``), at most an hour;
     ``remote_timeout`` for a peer that does not say (AnyLog's)."""
     asked = header.get("timeout")
