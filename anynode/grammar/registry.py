@@ -38,6 +38,11 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
     at once: servers may run it on their event loop instead of a worker.
     ``clause`` is the word that starts the options when AnyLog uses another
     than ``where`` (``to``); ``where`` is accepted as well.
+
+    Raises:
+        TypeError: the handler's parameters are not the context and exactly
+            the declared arguments and options (ignored options left out);
+            raw handlers take the context and the tokens.
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,6 +53,9 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
             summary=summary.strip(), description=description.strip(), examples=tuple(examples),
             keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw, secret=secret, blocking=blocking,
             aliases=tuple(tuple(a.split()) for a in aliases), clause=clause)
+        mismatch = handler_mismatch(spec)
+        if mismatch:
+            raise TypeError(f"command '{spec.name}': handler {fn.__name__}() does not match its declaration: {mismatch}")
         for key in (spec.words, *spec.aliases):
             if key in _DEFAULT and _DEFAULT[key].handler is not fn:
                 raise RuntimeError(f"command {' '.join(key)!r} is declared twice")
@@ -55,6 +63,40 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
         return fn
 
     return register
+
+
+def handler_mismatch(spec: CommandSpec) -> str:
+    """How the handler's parameters differ from the declaration; "" when they match.
+
+    A handler takes the context, then one keyword per declared argument and
+    option, except options declared ``ignored``, with no default of its own
+    (the declaration holds the defaults). A raw handler takes the context
+    and the tokens.
+    """
+    params = list(inspect.signature(spec.handler).parameters.values())
+    plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    odd = [p.name for p in params if p.kind not in plain]
+    if odd:
+        return f"*args/**kwargs or positional-only parameters are not allowed ({', '.join(odd)})"
+    if not params:
+        return "it takes no context"
+    if spec.raw:
+        return "" if len(params) == 2 else f"a raw handler takes (ctx, tokens), not {len(params)} parameter(s)"
+    given = {p.name: p for p in params[1:]}
+    problems = []
+    ignored = [o.param for o in spec.ignored_options if o.param in given]
+    if ignored:
+        problems.append(f"option(s) declared ignored are never passed: {', '.join(ignored)}")
+    missing = [n for n in spec.params if n not in given]
+    if missing:
+        problems.append(f"no parameter for declared {', '.join(missing)}")
+    extra = [n for n in given if n not in spec.params and n not in ignored]
+    if extra:
+        problems.append(f"parameter(s) not declared: {', '.join(extra)}")
+    defaulted = [n for n, p in given.items() if p.default is not inspect.Parameter.empty]
+    if defaulted:
+        problems.append(f"parameter default(s) besides the declaration's: {', '.join(defaulted)}")
+    return "; ".join(problems)
 
 
 class Registry:
