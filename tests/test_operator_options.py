@@ -33,6 +33,9 @@ def test_threads_pool_ingests_many_tables_side_by_side_and_each_file_once(node: 
             expected[(db, table)] = expected.get((db, table), 0) + len(rows)
         for (db, table), n in expected.items():
             wait_until(lambda: count_rows(node, db, table) == n, INGEST_WAIT)
+        # a file's rows are visible a moment before the operator counts the file
+        wait_until(lambda: node.execute("get operator where format = json").to_json()["files"] == 60, INGEST_WAIT,
+                   "the operator to count the 60th file")
         info = node.execute("get operator where format = json").to_json()
         assert info["files"] == 60 and info["errors"] == 0 and info["threads"] == 4
         assert len(files_in(node.get_var("archive_dir"))) == 60
