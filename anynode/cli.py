@@ -6,7 +6,8 @@
     anynode check FILE...            parse scripts without running them
 
 Exit status: 0 on success, the error's exit code otherwise (2 for command
-errors, 75 when the node home is in use, 70 for internal errors).
+errors, 75 when the node home is in use, 70 for internal errors), 1 when a
+service was still busy at the shutdown deadline.
 """
 
 from __future__ import annotations
@@ -53,12 +54,29 @@ def run_line(node: Any, line: str) -> int:
 
 
 def _install_signals(node: Any, interrupt: bool) -> Any:
-    """SIGTERM (and SIGINT when ``interrupt``) stop the services then end the node; SIGHUP reloads."""
+    """SIGTERM (and SIGINT when ``interrupt``) and ``exit node`` stop the services then end the node; SIGHUP reloads."""
     from anynode import lifecycle
 
     hup = lifecycle.reload_on_hup(node.logs, lambda: node.settings, node.apply_settings, node.log)
-    return lifecycle.install(node.services, on_exit=lambda code: node.request_exit(), on_hup=hup,
-                             logger=node.log, timeout=float(node.settings["shutdown_timeout"]), interrupt=interrupt)
+    lc = lifecycle.install(node.services, on_exit=lambda code: node.request_exit(), on_hup=hup,
+                           logger=node.log, timeout=float(node.settings["shutdown_timeout"]), interrupt=interrupt)
+    node.on_exit(lambda: lc.request_exit("exit node"))
+    return lc
+
+
+def _end(node: Any, lifecycle: Any, code: int, reason: str) -> tuple[int, list[str]]:
+    """End the node the one way; (exit code, services stopped).
+
+    Whatever ended it (``exit node``, a signal, the end of the script, the
+    prompt or the commands), the lifecycle's shutdown stops the services
+    within ``shutdown_timeout``; one still busy at the deadline is logged and
+    makes the exit code 1, unless an error already chose one.
+    """
+    lifecycle.request_exit(reason)  # a no-op when a signal or `exit node` began the shutdown
+    stop_code = lifecycle.wait() or 0
+    lifecycle.close()
+    stopped = lifecycle.stopped + node.close()
+    return code or stop_code, stopped
 
 
 def _emit_to_stdout(node: Any) -> None:
@@ -89,7 +107,8 @@ def cli(ctx: click.Context, commands: tuple[str, ...], interactive: bool, home: 
     except Exception as exc:
         ctx.exit(_fail(exc, None, debug))
     code = 0
-    lifecycle = None
+    reason = "the commands ended"
+    lifecycle = _install_signals(node, interrupt=False)  # Ctrl-C stays the prompt's and the commands'
     try:
         _emit_to_stdout(node)
         for line in commands:
@@ -99,13 +118,11 @@ def cli(ctx: click.Context, commands: tuple[str, ...], interactive: bool, home: 
         if (interactive or not commands) and not code and not node.exit_event.is_set():
             from anynode.repl.session import run_repl
 
-            lifecycle = _install_signals(node, interrupt=False)
             node.start_housekeeping()
+            reason = "the prompt ended"
             code = run_repl(node)
     finally:
-        node.close()
-        if lifecycle is not None:
-            lifecycle.close()
+        code, _ = _end(node, lifecycle, code, reason)
     ctx.exit(code)
 
 
@@ -120,10 +137,9 @@ def process_cmd(ctx: click.Context, file: str) -> None:
     except Exception as exc:
         ctx.exit(_fail(exc, None, opts["debug"]))
     code = 0
-    lifecycle = None
+    lifecycle = _install_signals(node, interrupt=True)
     try:
         _emit_to_stdout(node)
-        lifecycle = _install_signals(node, interrupt=True)
         node.start_housekeeping()
         try:
             from anynode.script import run_script
@@ -134,11 +150,8 @@ def process_cmd(ctx: click.Context, file: str) -> None:
         if not code and node.user_services() and not node.exit_event.is_set():
             while not node.exit_event.wait(0.5):
                 pass
-            code = lifecycle.exit_code or 0
     finally:
-        stopped = node.close()
-        if lifecycle is not None:
-            lifecycle.close()
+        code, stopped = _end(node, lifecycle, code, "the script ended")
     if stopped:
         click.echo(f"stopped: {', '.join(stopped)}", err=True)
     ctx.exit(code)

@@ -1,4 +1,5 @@
-"""Signals, in one place: graceful stop on SIGTERM/SIGINT, forced exit on a second one, SIGHUP reload.
+"""Signals and the node's one shutdown: graceful stop on SIGTERM/SIGINT and ``exit node``, forced exit
+on a second signal, SIGHUP reload.
 
 Python runs signal handlers on the main thread, and only when that thread
 next runs Python code: a main thread blocked in ``Event.wait`` does not wake
@@ -10,27 +11,33 @@ delivery once, and does the work (the signal reactor of CTA maintd, without
 ``pthread_sigmask``, whose blocked mask would be inherited by every child
 process the node starts):
 
-* SIGTERM / SIGINT (first): stop every service in reverse start order within
-  ``timeout`` seconds on a thread ``anynode:shutdown``, then call
-  ``on_exit(code)`` — 0 when everything stopped, 1 when a service was still
-  busy at the deadline. The reactor stays free meanwhile, so:
+* SIGTERM / SIGINT (first), or ``request_exit()``: stop every service in
+  reverse start order within ``timeout`` seconds on a thread
+  ``anynode:shutdown`` (``ServiceManager.shutdown``, which logs the services
+  still busy at the deadline), then call ``on_exit(code)`` — 0 when everything
+  stopped, 1 when a service was still busy. The reactor stays free meanwhile, so:
 * SIGTERM / SIGINT (second, while stopping): log it and exit at once with
   ``os._exit(128 + signum)`` (130 for SIGINT, 143 for SIGTERM, what a shell
-  reports for death by that signal): the user asked twice, and every file the
-  node rewrites is crash-safe (fileio), so skipping the rest is survivable.
+  reports for death by that signal): the user asked twice, and what the node
+  writes survives it (rows commit in one transaction with their file's
+  record, files land by rename), so skipping the rest is survivable.
 * SIGHUP: ``on_hup()`` — normally :func:`reload_on_hup`: reopen the log files
   and reload settings only if the new ones validate. An AnyNodeError from it
   (ConfigError) is logged as "kept the old settings"; nothing is half-applied.
 
-Wiring for ``anynode process FILE`` (main thread)::
+Every way a node process ends takes this one path (wired in ``cli.py``):
+SIGTERM and SIGINT, ``exit node`` (the node's exit listener calls
+``request_exit("exit node")``), and the end of the script, the prompt or the
+``-e`` commands (the CLI calls ``request_exit`` itself)::
 
-    lc = lifecycle.install(manager, on_exit=lambda code: None, on_hup=hup, logger=logs.logger)
-    ...run the script...
-    code = lc.wait()          # blocks until a signal or lc.request_exit() finished the shutdown
-    lc.close(); sys.exit(code)
+    lc = lifecycle.install(manager, on_exit=lambda code: node.request_exit(), on_hup=hup, logger=log)
+    node.on_exit(lambda: lc.request_exit("exit node"))
+    ...run the script, the prompt or the commands...
+    lc.request_exit("the script ended")   # a no-op when a signal or exit node began the shutdown
+    code = lc.wait()                      # 1 when a service was still busy at the deadline
+    lc.close(); node.close(); sys.exit(code)
 
-In the REPL, ``on_exit`` tells the prompt to quit; ``exit node`` calls
-``lc.request_exit()`` to take the same path as SIGTERM.
+In the REPL, ``on_exit`` tells the prompt to quit.
 """
 
 from __future__ import annotations
@@ -83,6 +90,8 @@ class Lifecycle:
         self._lock = threading.Lock()
         self._shutdown_thread: threading.Thread | None = None
         self._exit_code: int | None = None
+        self.stopped: list[str] = []
+        """The services the shutdown stopped, latest started first."""
         self._previous: dict[int, Any] = {}
         self._previous_wakeup = -1
         self._reactor = threading.Thread(target=self._react, name="anynode:signals", daemon=True)
@@ -202,11 +211,8 @@ class Lifecycle:
     def _shutdown(self) -> None:
         code = 0
         try:
-            self._manager.stop_all(self._timeout)
-            busy = [s.name for s in self._manager.statuses() if s.state == "Stopping"]
-            if busy:
-                code = 1
-                self._log.error("services still busy at the shutdown deadline: %s", ", ".join(busy))
+            self.stopped, busy = self._manager.shutdown(self._timeout)
+            code = 1 if busy else 0
             self._on_exit(code)
         except Exception:  # noqa: BLE001 - the process must still be able to exit
             code = 1

@@ -259,7 +259,7 @@ class Node:
         self._exit_listeners.append(listener)
 
     def request_exit(self) -> None:
-        """Ask the process that owns this node to stop (``exit node``, SIGTERM)."""
+        """Ask the process that owns this node to stop (``exit node``, SIGTERM); its exit listeners run."""
         self.exit_event.set()
         for listener in list(self._exit_listeners):
             listener()
@@ -294,11 +294,13 @@ class Node:
         self.services.start(PeriodicService("Housekeeping", [task]))
 
     def close(self) -> list[str]:
-        """Stop every service in reverse start order, then close logs and the home lock.
+        """Stop every service still running in reverse start order, then close logs and the home lock.
 
-        Returns the names of the services that were stopped.
+        The stop is ``ServiceManager.shutdown``, the node's one stop (a service
+        an earlier shutdown left busy is not waited for twice). Returns the
+        names of the services that were stopped.
         """
-        stopped = self.services.stop_all(float(self.settings["shutdown_timeout"]))
+        stopped, _ = self.services.shutdown(float(self.settings["shutdown_timeout"]))
         if stopped:
             self.log.info("stopped: %s", ", ".join(stopped))
         with self._client_lock:

@@ -1,5 +1,5 @@
 # standalone.al — one anynode node on this machine, on the embedded defaults
-# (SQLite databases and a local ledger under the node home).
+# (SQLite databases under the node home).
 #
 # Run:   anynode process commands/standalone.al        (headless, until SIGTERM)
 #   or:  anynode -i -e "process commands/standalone.al" (and keep the prompt)

@@ -1,14 +1,16 @@
-"""Fixtures shared by every test: a private node home, a node, and a check
-that no node thread outlives its test."""
+"""Fixtures shared by every test: a private node home, a node, a service manager, the REPL's pipe input,
+and a check that no node thread outlives its test."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
+from tests.svc_helpers import anynode_threads, assert_no_anynode_threads
 
 import anynode.assembly  # noqa: F401  (declares every command, as the edges do)
 
@@ -26,10 +28,9 @@ def _no_thread_outlives_its_test() -> Iterator[None]:
     """Fail a test that leaves an anynode:* thread running."""
     before = {t.ident for t in threading.enumerate()}
     yield
-    deadline = time.monotonic() + 2.0
+    deadline = time.monotonic() + 5.0
     while True:
-        left = [t for t in threading.enumerate()
-                if t.name.startswith("anynode:") and t.is_alive() and t.ident not in before]
+        left = [t for t in anynode_threads() if t.ident not in before]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.02)
@@ -54,3 +55,25 @@ def run(node):  # type: ignore[no-untyped-def]
         return node.execute(line).to_text()
 
     return _run
+
+
+@pytest.fixture
+def manager() -> Iterator[Any]:
+    """A ServiceManager logging to ``test.manager``; every service stopped and no thread left after the test."""
+    from anynode.services.manager import ServiceManager
+
+    m = ServiceManager(logger=logging.getLogger("test.manager"))
+    yield m
+    m.stop_all(timeout=5)
+    assert_no_anynode_threads()
+
+
+@pytest.fixture
+def pipe() -> Iterator[Any]:
+    """prompt_toolkit's pipe input, for driving the REPL without a terminal."""
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    with create_pipe_input() as inp, create_app_session(input=inp, output=DummyOutput()):
+        yield inp

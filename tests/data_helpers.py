@@ -1,7 +1,7 @@
 """Shared fixtures for the store and ingest tests.
 
-Import the fixtures a module uses (``from data_helpers import catalog, dbms, ...``);
-``no_leaked_threads`` is autouse once imported. A test parametrized with
+Import the fixtures a module uses (``from data_helpers import catalog, dbms, ...``).
+A test parametrized with
 ``kind`` runs on SQLite and on a real PostgreSQL given by ``ANYNODE_TEST_PG``
 (``eval "$(scripts/services env)"``); without it the PostgreSQL case is skipped,
 or fails when ``CI`` is set.
@@ -12,8 +12,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,19 +36,6 @@ def pg_settings(env: str = PG_ENV) -> dict[str, Any]:
         pytest.skip(reason)
     u = urlsplit(url)
     return {"user": u.username, "password": u.password, "host": u.hostname or "127.0.0.1", "port": u.port or 5432}
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> Iterator[None]:
-    """Fail a test that leaves an ``anynode:*`` thread running."""
-    yield
-    deadline = time.monotonic() + 5
-    while True:
-        alive = [t.name for t in threading.enumerate() if t.name.startswith("anynode:")]
-        if not alive or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    assert not alive, f"threads outlived the test: {alive}"
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Helpers shared by the tests of anynode/net: servers on 127.0.0.1 port 0,
-dead and hanging peers, and a check that no anynode thread outlives a test."""
+"""Helpers shared by the tests of anynode/net: servers on 127.0.0.1 port 0, hanging peers, raw sockets.
+
+A port where nothing listens is tests.helpers.free_port; conftest checks that no anynode thread outlives a test."""
 
 from __future__ import annotations
 
@@ -10,25 +11,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 
 from anynode.net.server import FrameServer
-
-
-def anynode_threads() -> list[str]:
-    """Names of live threads that belong to anynode."""
-    return [t.name for t in threading.enumerate() if t.name.startswith("anynode:")]
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> Iterator[None]:
-    """Fail a test that leaves an ``anynode:*`` thread running."""
-    yield
-    deadline = time.monotonic() + 3.0
-    pause = threading.Event()
-    while anynode_threads() and time.monotonic() < deadline:
-        pause.wait(0.02)
-    assert anynode_threads() == [], f"threads outlived the test: {anynode_threads()}"
 
 
 def echo(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
@@ -68,13 +52,6 @@ def running_server(handler: Callable[..., Any] = echo, **kwargs: Any) -> Iterato
         raise failure[0]
 
 
-def dead_port() -> int:
-    """A port on 127.0.0.1 where nothing listens (connection refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def hanging_peer() -> Iterator[int]:
     """A port that accepts connections (kernel backlog) but never answers."""
@@ -107,14 +84,3 @@ def read_until_closed(sock: socket.socket, limit: float = 3.0) -> bytes:
             return b"".join(chunks)
         chunks.append(data)
     raise AssertionError(f"peer did not close the connection within {limit} s")
-
-
-def wait_until(predicate: Callable[[], bool], limit: float = 3.0) -> bool:
-    """Poll ``predicate`` (bounded) until true; return its last value."""
-    deadline = time.monotonic() + limit
-    pause = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        pause.wait(0.02)
-    return True

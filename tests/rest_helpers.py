@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import socket
 import threading
+from dataclasses import fields
 from typing import Any
 
 from anynode.grammar.registry import Registry
 from anynode.grammar.spec import CommandSpec
 from anynode.results import Message
+
+
+def rest_config(node: Any, **given: Any) -> Any:
+    """A RestConfig as ``run rest server`` makes it: the declared defaults, then ``given``."""
+    from anynode.rest.server import RestConfig
+
+    declared = node.registry.get("run rest server").defaults()
+    names = {f.name for f in fields(RestConfig)}
+    return RestConfig(**{**{k: v for k, v in declared.items() if k in names}, **given})
 
 
 def add_test_commands(node: Any) -> threading.Event:

@@ -1,10 +1,11 @@
-"""Helpers of the scheduler tests: a clock that moves when told, and waiting for a condition."""
+"""Helpers of the scheduler tests: a clock that moves when told, a task's row in get scheduler."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
+
+from tests.helpers import wait_until
 
 from anynode.scheduler.when import Clock
 
@@ -25,17 +26,6 @@ class FakeClock(Clock):
     def advance(self, seconds: float) -> None:
         self.mono += seconds
         self.wall += seconds
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 5.0, step: float = 0.02) -> Any:
-    """Poll ``check`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(step)
 
 
 def task_row(node: Any, name: str, scheduler: int = 1) -> dict[str, Any]:

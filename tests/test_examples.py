@@ -35,7 +35,7 @@ def test_example_two_nodes_ask_send_and_read_back() -> None:
 
 
 def test_example_rest_client_against_a_standalone_node(tmp_path: Path) -> None:
-    from tests.test_commands_scripts import free_port
+    from tests.helpers import free_port
 
     tcp, rest = free_port(), free_port()
     env = dict(os.environ, ANYNODE_HOME=str(tmp_path / "home"), ANYLOG_SERVER_PORT=str(tcp),

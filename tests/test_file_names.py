@@ -16,7 +16,7 @@ import pytest
 from anynode.errors import IngestError
 from anynode.ingest.naming import FileName
 from anynode.node import Node
-from tests.test_operator import count, drop, errors, wait_until, watch
+from tests.helpers import count_rows, drop, errors, wait_until, watch
 
 
 def test_retarget_renames_the_database_and_table_and_keeps_the_other_sections() -> None:
@@ -51,7 +51,7 @@ def test_the_operator_parses_each_file_name_once(node: Node, monkeypatch: pytest
         drop(watch(node), "demo.b.json", b'{"v": 3}')
         drop(watch(node), "demo.c.0.0.0.@.1.260101120000.json", b'{"v": 4}')  # rows inserted already
         drop(watch(node), "demo.json", b'{"v": 5}')  # no table section: refused, 119
-        wait_until(lambda: count(node, "other", "merged") == 3 and any(".err_119." in e for e in errors(node))
+        wait_until(lambda: count_rows(node, "other", "merged") == 3 and any(".err_119." in e for e in errors(node))
                    and not [p for p in watch(node).rglob("*") if p.is_file()])
     finally:
         node.services.stop("Operator")

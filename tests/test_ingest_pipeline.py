@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.data_helpers import catalog, count, dbms, kind, no_leaked_threads, write_bytes, write_rows  # noqa: F401
+from tests.data_helpers import catalog, count, dbms, kind, write_bytes, write_rows  # noqa: F401
 
 from anynode.errors import IngestError
 from anynode.ingest.pipeline import ingest_file, ingest_rows

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.data_helpers import catalog, count, dbms, kind, no_leaked_threads, pg_settings, write_bytes, write_rows  # noqa: F401
+from tests.data_helpers import catalog, count, dbms, kind, pg_settings, write_bytes, write_rows  # noqa: F401
 
 from anynode.errors import IngestError
 from anynode.ingest.pipeline import ingest_file

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.net_helpers import (  # noqa: F401
-    no_leaked_threads,
-    raw_connect,
-    read_until_closed,
-    running_server,
-)
+from tests.net_helpers import raw_connect, read_until_closed, running_server
 
 from anynode.net.auth import Authenticator, make_authenticator
 from anynode.net.client import NetClient

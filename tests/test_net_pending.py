@@ -18,13 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.net_helpers import (  # noqa: F401
-    no_leaked_threads,
-    raw_connect,
-    read_until_closed,
-    running_server,
-    wait_until,
-)
+from tests.helpers import wait_until
+from tests.net_helpers import raw_connect, read_until_closed, running_server
 
 from anynode.errors import AnyNodeError
 from anynode.net.auth import Authenticator

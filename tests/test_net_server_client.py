@@ -10,16 +10,8 @@ import threading
 import time
 
 import pytest
-from tests.net_helpers import (  # noqa: F401
-    dead_port,
-    echo,
-    hanging_peer,
-    no_leaked_threads,
-    raw_connect,
-    read_until_closed,
-    running_server,
-    wait_until,
-)
+from tests.helpers import free_port, wait_until
+from tests.net_helpers import echo, hanging_peer, raw_connect, read_until_closed, running_server
 
 from anynode.errors import NotPermitted, RemoteTimeout, ServiceError, ValidationError
 from anynode.net.client import NetClient, parse_dest
@@ -91,7 +83,7 @@ def test_connection_closed_by_server_idle_timeout_is_replaced_transparently():
 
 def test_fan_out_gives_replies_from_live_peers_and_clear_errors_for_dead_and_hanging():
     with running_server() as one, running_server() as two, hanging_peer() as hang, NetClient() as client:
-        dead = dead_port()
+        dead = free_port()
         dests = [f"127.0.0.1:{one.port}", f"localhost:{two.port}", f"127.0.0.1:{dead}",
                  ("127.0.0.1", hang), f"127.0.0.1:{one.port}"]  # duplicate dropped
         began = time.monotonic()
@@ -170,7 +162,7 @@ def test_slow_handler_times_out_the_client_within_its_timeout():
 def test_unreachable_peer_is_reported_clearly():
     with NetClient() as client:
         with pytest.raises(Unreachable, match=r"cannot reach 127\.0\.0\.1:\d+: connection refused") as info:
-            client.send_command(f"127.0.0.1:{dead_port()}", "get status", timeout=2)
+            client.send_command(f"127.0.0.1:{free_port()}", "get status", timeout=2)
     assert "run tcp server" in info.value.hint
 
 

@@ -8,7 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.net_helpers import dead_port, no_leaked_threads, running_server, wait_until  # noqa: F401
+from tests.helpers import free_port, wait_until
+from tests.net_helpers import running_server
 
 from anynode.errors import ConfigError
 from anynode.net.client import NetClient
@@ -93,7 +94,7 @@ def test_transfer_cut_in_the_middle_leaves_nothing_behind(dirs):
             assert reply["received"] == 3000
             assert [p.name for p in staging.iterdir()] == [f"{tid}.part"]
         # the sender's connection is gone; the receiver abandons the transfer on its own
-        assert wait_until(lambda: list(staging.iterdir()) == [], limit=3)
+        assert wait_until(lambda: list(staging.iterdir()) == [], timeout=3)
     assert list(watch.iterdir()) == []
     assert receiver.failed == 1 and receiver.active() == []
 
@@ -127,7 +128,7 @@ def test_sender_facing_a_server_that_stops_mid_transfer_gets_a_clear_error(tmp_p
         receiver.close()  # what the TCP service does when it stops
         assert list(staging.iterdir()) == []
         with pytest.raises(Unreachable, match="after 0 bytes: cannot reach"):
-            send_file(client, f"127.0.0.1:{dead_port()}", src, timeout=2)
+            send_file(client, f"127.0.0.1:{free_port()}", src, timeout=2)
 
 
 def test_corrupted_chunk_is_refused_and_cleaned(dirs):

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
-import socket
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from tests.helpers import dead_address, start_tcp
 
 from anynode.errors import AnyNodeError, NotPermitted, RemoteError
 from anynode.grammar.dispatch import Source
 from anynode.node import Node
 from anynode.results import Replies
-
-
-def start_tcp(node: Node, extra: str = "") -> str:
-    msg = node.execute(f"run tcp server where internal_ip = 127.0.0.1 and internal_port = 0 and bind = true{extra}")
-    port = re.search(r"127\.0\.0\.1:(\d+)", msg.to_text())
-    assert port, msg.to_text()
-    return f"127.0.0.1:{port.group(1)}"
 
 
 @pytest.fixture
@@ -30,12 +22,6 @@ def peers(tmp_path: Path) -> Iterator[list[Node]]:
     yield nodes
     for n in nodes:
         n.close()
-
-
-def dead_address() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"
 
 
 def test_run_client_round_trip_returns_the_peers_reply(peers: list[Node]) -> None:

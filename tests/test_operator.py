@@ -9,20 +9,14 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 from anynode.node import Node
 from tests.data_helpers import kind, pg_settings  # noqa: F401  (fixture)
-from tests.test_ingest_bad_files import CASES
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+from tests.data.bad_files import CASES
+from tests.helpers import INGEST_WAIT, count_rows, drop, errors, wait_for_rows, wait_until, watch
 
 
 @pytest.fixture
@@ -60,28 +54,6 @@ def watch_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     return str(request.param)
 
 
-def watch(node: Node) -> Path:
-    return Path(node.get_var("watch_dir") or "")
-
-
-def errors(node: Node) -> list[str]:
-    return sorted(os.listdir(node.get_var("err_dir") or ""))
-
-
-def count(node: Node, dbms: str, table: str) -> int:
-    try:
-        return int(node.execute(f'sql {dbms} "select count(*) from {table}"').rows[0][0])
-    except Exception:
-        return -1
-
-
-def drop(directory: Path, name: str, data: bytes) -> None:
-    """Publish a file the way writers should: write aside, then rename in."""
-    tmp = directory / (name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, directory / name)
-
-
 @pytest.mark.parametrize("shape", ["array", "object", "lines", "gz"])
 def test_operator_ingests_each_shape(op: tuple[Node, str], shape: str) -> None:
     node, db = op
@@ -95,10 +67,10 @@ def test_operator_ingests_each_shape(op: tuple[Node, str], shape: str) -> None:
         data = json.dumps(rows).encode()
     name = f"{db}.readings.json" + (".gz" if shape == "gz" else "")
     drop(watch(node), name, gzip.compress(data) if shape == "gz" else data)
-    wait_until(lambda: count(node, db, "readings") == len(rows))
+    wait_for_rows(node, db, "readings", len(rows))
     got = node.execute(f'sql {db} format = json "select sensor, value from readings order by sensor"').to_json()
     assert got["Query"] == [{"sensor": r["sensor"], "value": r["value"]} for r in rows]
-    wait_until(lambda: not any(p.is_file() for p in watch(node).rglob("*")))  # archived, .work/ empty too
+    wait_until(lambda: not any(p.is_file() for p in watch(node).rglob("*")), INGEST_WAIT)  # archived, .work/ empty too
     archived = list(Path(node.get_var("archive_dir") or "").rglob("*.json.gz"))
     assert len(archived) == 1 and re.match(rf"{db}\.readings\.0\.[0-9a-f]{{32}}\.0\.0\.1\.\d{{12}}\.json\.gz$",
                                            archived[0].name)
@@ -108,9 +80,9 @@ def test_operator_ingests_each_shape(op: tuple[Node, str], shape: str) -> None:
 def test_operator_evolves_the_schema(op: tuple[Node, str]) -> None:
     node, db = op
     drop(watch(node), f"{db}.t.1.json", json.dumps([{"a": 1, "b": 2}]).encode())
-    wait_until(lambda: count(node, db, "t") == 1)
+    wait_for_rows(node, db, "t", 1)
     drop(watch(node), f"{db}.t.2.json", json.dumps([{"a": 2.5, "b": 3, "c": "new"}]).encode())
-    wait_until(lambda: count(node, db, "t") == 2)
+    wait_for_rows(node, db, "t", 2)
     got = node.execute(f'sql {db} format = json "select a, b, c from t order by a"').to_json()["Query"]
     assert got == [{"a": 1.0, "b": 2, "c": None}, {"a": 2.5, "b": 3, "c": "new"}]
 
@@ -139,7 +111,7 @@ def test_operator_moves_every_bad_file_aside_with_its_reason_and_goes_on(op: tup
     assert len(expected) >= 25
     assert node.services.status("Operator").state == "Running"
     drop(watch(node), f"{db}.good.json", b'[{"v": 1}]')
-    wait_until(lambda: count(node, db, "good") == 1)
+    wait_for_rows(node, db, "good", 1)
     info = node.execute("get operator where format = json").to_json()
     assert info["errors"] == len(expected) and info["last_error"]
 
@@ -148,10 +120,10 @@ def test_operator_refuses_a_duplicate_file_and_says_so(op: tuple[Node, str]) -> 
     node, db = op
     data = json.dumps([{"v": 1}, {"v": 2}]).encode()
     drop(watch(node), f"{db}.dup.json", data)
-    wait_until(lambda: count(node, db, "dup") == 2)
+    wait_for_rows(node, db, "dup", 2)
     drop(watch(node), f"{db}.dup.json", data)
-    wait_until(lambda: any(".err_86." in e for e in errors(node)))
-    assert count(node, db, "dup") == 2
+    wait_until(lambda: any(".err_86." in e for e in errors(node)), INGEST_WAIT)
+    assert count_rows(node, db, "dup") == 2
     reason = next(e for e in errors(node) if e.endswith(".err.txt"))
     assert "Duplicate JSON File" in (Path(node.get_var("err_dir") or "") / reason).read_text()
 
@@ -160,16 +132,16 @@ def test_a_file_whose_rows_streaming_inserted_is_archived_not_ingested_again(op:
     """Member '@' in the name: a streaming write-immediate inserted the rows; the file is only put away."""
     node, db = op
     drop(watch(node), f"{db}.readings.json", json.dumps([{"v": 1}, {"v": 2}]).encode())
-    wait_until(lambda: count(node, db, "readings") == 2)
+    wait_for_rows(node, db, "readings", 2)
     archive = Path(node.get_var("archive_dir") or "")
-    wait_until(lambda: len(list(archive.rglob("*.json.gz"))) == 1)
+    wait_until(lambda: len(list(archive.rglob("*.json.gz"))) == 1, INGEST_WAIT)
     streamed = f"{db}.readings.0.{'a' * 32}.0.@.5.260101120000.json"
     drop(watch(node), streamed, json.dumps([{"v": 3}, {"v": 4}, {"v": 5}]).encode())
     archived = streamed.replace(".@.", ".0.") + ".gz"  # our member id (0) in place of '@'
-    wait_until(lambda: any(archive.rglob(archived)))
+    wait_until(lambda: any(archive.rglob(archived)), INGEST_WAIT)
     kept = next(archive.rglob(archived))
     assert json.loads(gzip.decompress(kept.read_bytes())) == [{"v": 3}, {"v": 4}, {"v": 5}]
-    assert count(node, db, "readings") == 2  # not inserted twice
+    assert count_rows(node, db, "readings") == 2  # not inserted twice
     assert [p.name for p in watch(node).iterdir() if p.is_file()] == [] and errors(node) == []
     assert node.execute("get operator where format = json").to_json()["rows"] == 2
 
@@ -184,9 +156,9 @@ def test_operator_never_reads_a_file_half_written(watch_kind: str, op: tuple[Nod
             fh.write(data[start:start + len(data) // 4])
             fh.flush()
             time.sleep(0.4)
-    wait_until(lambda: count(node, db, "slow") == 2000)
+    wait_for_rows(node, db, "slow", 2000)
     time.sleep(0.5)
-    assert count(node, db, "slow") == 2000
+    assert count_rows(node, db, "slow") == 2000
     assert errors(node) == []
 
 
@@ -202,7 +174,8 @@ def test_files_moved_in_from_another_directory_are_taken_by_their_event(watch_ki
         os.rename(src, watch(node) / src.name)
         with open(watch(node) / "demo.written.json", "w") as fh:  # and one written in place
             fh.write('{"v": 3}')
-        wait_until(lambda: count(node, "demo", "moved") == 2 and count(node, "demo", "written") == 1)
+        wait_until(lambda: count_rows(node, "demo", "moved") == 2 and count_rows(node, "demo", "written") == 1,
+                   INGEST_WAIT)
     finally:
         node.services.stop("Operator")
 
@@ -211,13 +184,13 @@ def test_time_file_delete_lets_the_same_file_be_ingested_again(op: tuple[Node, s
     node, db = op
     data = json.dumps([{"v": 1}]).encode()
     drop(watch(node), f"{db}.again.json", data)
-    wait_until(lambda: count(node, db, "again") == 1)
+    wait_for_rows(node, db, "again", 1)
     details = node.execute("get tsd details where format = json").to_json()
     file_id = next(r["file_id"] for r in details if r["table_name"] == "again")
     assert "forgotten" in node.execute(f"time file delete {file_id} from tsd_info").to_text()
     node.execute(f'sql {db} "delete from again"')
     drop(watch(node), f"{db}.again.json", data)
-    wait_until(lambda: count(node, db, "again") == 1)
+    wait_for_rows(node, db, "again", 1)
     assert not any(".err_86." in e for e in errors(node))
     node.execute(f'time file update {details[0]["file_hash"]} checked ok')
     with pytest.raises(Exception, match="no file with id 9999"):

@@ -6,26 +6,12 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from tests.helpers import sqlite_rows, start_node_process
+
 FILES, ROWS = 200, 50
-
-
-def count(db: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return int(conn.execute("select count(*) from readings").fetchone()[0])
-    except sqlite3.Error:
-        return 0
-
-
-def start(home: Path, script: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, ANYNODE_HOME=str(home))
-    return subprocess.Popen([sys.executable, "-m", "anynode", "process", str(script)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def test_sigkill_mid_ingest_then_restart_gives_every_row_exactly_once(tmp_path: Path) -> None:
@@ -42,10 +28,10 @@ def test_sigkill_mid_ingest_then_restart_gives_every_row_exactly_once(tmp_path: 
     db = home / "data" / "dbms" / "demo.dbms"
     total = FILES * ROWS
 
-    first = start(home, script)
+    first = start_node_process(home, script)
     try:
         deadline = time.monotonic() + 60
-        while count(db) < total // 4:
+        while sqlite_rows(db, "readings") < total // 4:
             assert time.monotonic() < deadline and first.poll() is None, "ingest did not start"
             time.sleep(0.01)
         first.send_signal(signal.SIGKILL)
@@ -53,14 +39,15 @@ def test_sigkill_mid_ingest_then_restart_gives_every_row_exactly_once(tmp_path: 
     finally:
         if first.poll() is None:
             first.kill()
-    at_kill = count(db)
+    at_kill = sqlite_rows(db, "readings")
     assert 0 < at_kill < total, at_kill
 
-    second = start(home, script)
+    second = start_node_process(home, script)
     try:
         deadline = time.monotonic() + 90
-        while count(db) < total or any(p.is_file() for p in watch.rglob("*.json")):
-            assert time.monotonic() < deadline and second.poll() is None, f"stuck at {count(db)} of {total}"
+        while sqlite_rows(db, "readings") < total or any(p.is_file() for p in watch.rglob("*.json")):
+            assert time.monotonic() < deadline and second.poll() is None, \
+                f"stuck at {sqlite_rows(db, 'readings')} of {total}"
             time.sleep(0.1)
         time.sleep(1.0)  # anything left to do would show now
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:

@@ -20,15 +20,15 @@ import signal
 import sqlite3
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
+from tests.helpers import count_rows, sqlite_rows, start_node_process, wait_until
 
 from anynode.errors import IngestError
 from anynode.ingest.pipeline import ingest_file
@@ -37,20 +37,6 @@ from anynode.node import Node
 from anynode.store.catalog import DatabaseCatalog
 
 SECRET = "s3cr3t-first-line:x:0:0:do-not-show"
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def count(node: Node, table: str) -> int:
-    try:
-        return int(node.execute(f'sql demo "select count(*) from {table}"').rows[0][0])
-    except Exception:
-        return -1
 
 
 def _unwedge(*dirs: Path) -> None:
@@ -103,7 +89,7 @@ def test_a_named_pipe_is_refused_unopened_and_the_files_behind_it_are_ingested(o
     for i in range(3):
         (elsewhere / f"demo.good.{i}.json").write_text(json.dumps([{"i": i}]))
         os.rename(elsewhere / f"demo.good.{i}.json", watch / f"demo.good.{i}.json")
-    wait_until(lambda: count(node, "good") == 3, what="the good files behind the pipes")
+    wait_until(lambda: count_rows(node, "demo", "good") == 3, what="the good files behind the pipes")
     wait_until(lambda: len(refused(errors)) == 2, what="both pipes in the error directory")
     for name, reason in refused(errors).items():
         assert stat.S_ISFIFO(os.lstat(errors / name).st_mode)  # moved as it is, never opened
@@ -128,13 +114,14 @@ def test_with_the_error_directory_on_another_file_system_a_pipe_is_left_and_repo
             (tmp_path / "rows.json").write_text('[{"v": 1}]')
             os.symlink(tmp_path / "rows.json", watch / "demo.link.json")
             (watch / "demo.good.json").write_text('[{"v": 2}]')
-            wait_until(lambda: count(node, "good") == 1 and len(refused(errors)) == 1, what="the good file")
+            wait_until(lambda: count_rows(node, "demo", "good") == 1 and len(refused(errors)) == 1,
+                       what="the good file")
             time.sleep(0.5)  # five rescans: the pipe is not reported again
             (link, reason), = refused(errors).items()
             assert os.path.islink(errors / link) and "symbolic link" in reason  # re-created as a link
             assert stat.S_ISFIFO(os.lstat(watch / "demo.pipe.json").st_mode)  # left where it was
             info = node.execute("get operator where format = json").to_json()
-            assert info["errors"] == 2 and info["status"] == "Running" and count(node, "link") == -1
+            assert info["errors"] == 2 and info["status"] == "Running" and count_rows(node, "demo", "link") == -1
             logged = "\n".join(p.read_text() for p in node.home.rglob("*.log"))
             assert logged.count("cannot move") == 1 and "demo.pipe.json" in logged
         finally:
@@ -185,7 +172,7 @@ def test_symbolic_links_are_never_followed_and_what_they_point_to_never_shows(op
         assert os.path.islink(errors / name), name  # the link itself was moved
         assert "code: 67" in reason and "is a symbolic link, not a regular file" in reason, reason
     assert watch_is_empty(watch)
-    assert count(node, "outside") == -1  # the JSON it pointed to was not ingested: no table
+    assert count_rows(node, "demo", "outside") == -1  # the JSON it pointed to was not ingested: no table
     assert (outside / "rows.json").read_text() == '[{"stolen": 1}, {"stolen": 2}]'  # targets untouched
     assert (outside / "secret.txt").read_text().startswith(SECRET)
     replies = [node.execute(c).to_text() for c in ("get operator", "get operator where format = json",
@@ -211,7 +198,7 @@ def test_names_too_long_for_the_error_or_archive_name_end_in_the_error_directory
         assert len(os.fsencode(name + ".err.txt")) <= 255 and ".err_119." in name and name.endswith(".json")
         assert f"file: {original}\n" in reason and "code: 119" in reason
     assert "archived, it would be" in reasons[1][1] or "archived, it would be" in reasons[0][1]
-    assert count(node, "longname") == -1  # refused before any row was written
+    assert count_rows(node, "demo", "longname") == -1  # refused before any row was written
     info = node.execute("get operator where format = json").to_json()
     assert info["errors"] == 2 and info["last_error_code"] == 119
 
@@ -271,20 +258,6 @@ def test_leading_whitespace_is_read_in_bounded_memory_and_line_numbers_still_cou
 BIG_ROWS = 600_000
 
 
-def _db_count(db: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return int(conn.execute("select count(*), count(distinct i) from big").fetchone()[0])
-    except sqlite3.Error:
-        return 0
-
-
-def _start(home: Path, script: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, ANYNODE_HOME=str(home))
-    return subprocess.Popen([sys.executable, "-m", "anynode", "process", str(script)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
 def test_sigterm_in_the_middle_of_a_big_file_stops_at_once_and_the_file_is_ingested_once_later(
         tmp_path: Path) -> None:
     home = tmp_path / "home"
@@ -299,7 +272,7 @@ def test_sigterm_in_the_middle_of_a_big_file_stops_at_once_and_the_file_is_inges
     db, wal = home / "data" / "dbms" / "demo.dbms", home / "data" / "dbms" / "demo.dbms-wal"
     work = watch / ".work" / "demo.big.json"
 
-    first = _start(home, script)
+    first = start_node_process(home, script, stderr=subprocess.PIPE)
     try:
         wait_until(lambda: (watch / ".work").is_dir() or first.poll() is not None, 30, "the operator to start")
         os.rename(staging, watch / "demo.big.json")
@@ -316,12 +289,12 @@ def test_sigterm_in_the_middle_of_a_big_file_stops_at_once_and_the_file_is_inges
     assert code == 0, first.stderr.read() if first.stderr else code
     assert took < 4.0, f"SIGTERM took {took:.2f}s (the deadline is 10s)"
     assert work.exists(), "the file was not interrupted: it finished or moved"
-    assert _db_count(db) == 0  # its transaction rolled back
+    assert sqlite_rows(db, "big") == 0  # its transaction rolled back
     assert not any((home / "data" / "error").iterdir())
 
-    second = _start(home, script)
+    second = start_node_process(home, script, stderr=subprocess.PIPE)
     try:
-        wait_until(lambda: not work.exists() and _db_count(db) == BIG_ROWS, 60, "the replay")
+        wait_until(lambda: not work.exists() and sqlite_rows(db, "big") == BIG_ROWS, 60, "the replay")
         time.sleep(0.5)
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
             assert conn.execute("select count(*), count(distinct i) from big").fetchone() == (BIG_ROWS, BIG_ROWS)

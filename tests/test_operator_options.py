@@ -12,7 +12,7 @@ import pytest
 
 from anynode.errors import CommandSyntaxError
 from anynode.node import Node
-from tests.test_operator import count, drop, errors, wait_until, watch
+from tests.helpers import INGEST_WAIT, count_rows, drop, errors, wait_for_rows, wait_until, watch
 
 
 def files_in(directory: str | None) -> list[Path]:
@@ -32,7 +32,10 @@ def test_threads_pool_ingests_many_tables_side_by_side_and_each_file_once(node: 
             drop(watch(node), f"{db}.{table}.{f}.json", json.dumps(rows).encode())
             expected[(db, table)] = expected.get((db, table), 0) + len(rows)
         for (db, table), n in expected.items():
-            wait_until(lambda: count(node, db, table) == n)
+            wait_until(lambda: count_rows(node, db, table) == n, INGEST_WAIT)
+        # a file's rows are visible a moment before the operator counts the file
+        wait_until(lambda: node.execute("get operator where format = json").to_json()["files"] == 60, INGEST_WAIT,
+                   "the operator to count the 60th file")
         info = node.execute("get operator where format = json").to_json()
         assert info["files"] == 60 and info["errors"] == 0 and info["threads"] == 4
         assert len(files_in(node.get_var("archive_dir"))) == 60
@@ -55,7 +58,7 @@ def test_exit_operator_stops_within_a_second_and_a_later_run_takes_what_came_mea
     os.utime(path, (past, past))
     node.execute("run operator")
     try:
-        wait_until(lambda: count(node, "demo", "later") == 1)
+        wait_for_rows(node, "demo", "later", 1)
     finally:
         node.execute("exit operator")
 
@@ -67,13 +70,13 @@ def test_dbms_and_table_name_options_redirect_rows_and_limit_tables_refuses_othe
     try:
         drop(watch(node), "x.a.0.json", b'{"v": 1}')
         drop(watch(node), "y.b.0.json", b'{"v": 2}')
-        wait_until(lambda: count(node, "demo", "merged") == 2)
+        wait_for_rows(node, "demo", "merged", 2)
     finally:
         node.services.stop("Operator")
     node.execute("run operator where limit_tables = (demo.allowed) and rescan = 0.3 seconds")
     try:
         drop(watch(node), "demo.other.json", b'{"v": 1}')
-        wait_until(lambda: any(".err_130." in e for e in errors(node)))
+        wait_until(lambda: any(".err_130." in e for e in errors(node)), INGEST_WAIT)
         reason = next(e for e in errors(node) if e.endswith(".err.txt"))
         assert "limit_tables" in (Path(node.get_var("err_dir") or "") / reason).read_text()
     finally:
@@ -88,9 +91,9 @@ def test_what_happens_to_an_ingested_file(node: Node, options: str, where: str |
     node.execute(f"run operator where {options} and rescan = 0.3 seconds")
     try:
         drop(watch(node), "demo.kept.json", b'[{"v": 1}]')
-        wait_until(lambda: count(node, "demo", "kept") == 1)
+        wait_for_rows(node, "demo", "kept", 1)
         wait_until(lambda: not (watch(node) / ".work" / "demo.kept.json").exists() and not any(
-            p.name.startswith("demo.kept") for p in files_in(node.get_var("watch_dir"))))
+            p.name.startswith("demo.kept") for p in files_in(node.get_var("watch_dir"))), INGEST_WAIT)
     finally:
         node.services.stop("Operator")
     kept = [p for d in ("archive_dir", "bkup_dir") for p in files_in(node.get_var(d))]
@@ -109,10 +112,10 @@ def test_with_delete_json_a_file_streaming_already_inserted_is_deleted_not_inges
     node.execute("run operator where delete_json = true and rescan = 0.3 seconds")
     try:
         drop(watch(node), "demo.s.0.0.0.@.1.260101120000.json", b'[{"v": 1}]')
-        wait_until(lambda: not files_in(node.get_var("watch_dir")))
+        wait_until(lambda: not files_in(node.get_var("watch_dir")), INGEST_WAIT)
     finally:
         node.services.stop("Operator")
-    assert count(node, "demo", "s") == -1  # no table: the rows were never inserted here
+    assert count_rows(node, "demo", "s") == -1  # no table: the rows were never inserted here
     assert [p for d in ("archive_dir", "bkup_dir", "err_dir") for p in files_in(node.get_var(d))] == []
 
 
@@ -131,8 +134,8 @@ def test_get_operator_views_and_get_processes(node: Node) -> None:
     try:
         drop(watch(node), "demo.r.json", b'[{"v": 1}, {"v": 2}]')
         drop(watch(node), "demo.bad.json", b'[{"v": 1}')
-        wait_until(lambda: len(errors(node)) == 2)
-        wait_until(lambda: node.execute("get operator where format = json").to_json()["files"] == 1)
+        wait_until(lambda: len(errors(node)) == 2, INGEST_WAIT)
+        wait_until(lambda: node.execute("get operator where format = json").to_json()["files"] == 1, INGEST_WAIT)
         summary = node.execute("get operator summary where format = json").to_json()
         assert summary["Total rows"] == 2 and summary["New rows"] == 2 and summary["Total errors"] == 1
         assert summary["Status"] == "Running"
@@ -156,7 +159,7 @@ def test_time_file_commands_inspect_and_repair_the_file_records(node: Node) -> N
     try:
         drop(watch(node), "demo.a.s1.json", b'[{"v": 1}, {"v": 2}]')
         drop(watch(node), "demo.b.s2.json", b'{"v": 3}')
-        wait_until(lambda: count(node, "demo", "a") == 2 and count(node, "demo", "b") == 1)
+        wait_until(lambda: count_rows(node, "demo", "a") == 2 and count_rows(node, "demo", "b") == 1, INGEST_WAIT)
         got = node.execute("time file get where format = json").to_json()
         assert sorted((r["table_name"], r["rows"], r["source"]) for r in got) == [("a", 2, "s1"), ("b", 1, "s2")]
         one = node.execute(f"time file get where hash = {got[0]['file_hash']} and format = json").to_json()
@@ -173,7 +176,7 @@ def test_time_file_commands_inspect_and_repair_the_file_records(node: Node) -> N
         assert "no file has been ingested" in node.execute("time file get").to_text()
         node.execute('sql demo "delete from a"')
         drop(watch(node), "demo.a.s1.json", b'[{"v": 1}, {"v": 2}]')  # the same file again: taken, not refused
-        wait_until(lambda: count(node, "demo", "a") == 2)
+        wait_for_rows(node, "demo", "a", 2)
         assert not any(".err_86." in e for e in errors(node))
     finally:
         node.services.stop("Operator")
@@ -185,12 +188,12 @@ def test_a_huge_line_over_16_mb_is_refused_and_the_operator_goes_on(node: Node) 
     try:
         data = b'{"v": 1}\n{"v": "' + b"x" * (17 * 2**20) + b'"}\n'
         drop(watch(node), "demo.huge.json", data)
-        wait_until(lambda: any(".err_67." in e for e in errors(node)))
+        wait_until(lambda: any(".err_67." in e for e in errors(node)), INGEST_WAIT)
         reason = next(e for e in errors(node) if e.endswith(".err.txt"))
         assert "longer than" in (Path(node.get_var("err_dir") or "") / reason).read_text()
         drop(watch(node), "demo.after.json", b'{"v": 1}')
-        wait_until(lambda: count(node, "demo", "after") == 1)
-        assert count(node, "demo", "huge") == -1  # nothing of the bad file was committed
+        wait_for_rows(node, "demo", "after", 1)
+        assert count_rows(node, "demo", "huge") == -1  # nothing of the bad file was committed
     finally:
         node.services.stop("Operator")
 
@@ -200,14 +203,15 @@ def test_with_a_pool_a_file_dropped_again_while_its_twin_is_ingested_waits_and_i
     node.execute("run operator where threads = 3 and rescan = 0.3 seconds")
     try:
         drop(watch(node), "demo.twin.0.json", b'{"v": 0}')  # the table's first file, alone
-        wait_until(lambda: count(node, "demo", "twin") == 1)
+        wait_for_rows(node, "demo", "twin", 1)
         data = json.dumps([{"v": i} for i in range(50_000)]).encode()
         drop(watch(node), "demo.twin.json", data)
         wait_until(lambda: (watch(node) / ".work" / "demo.twin.json").exists()  # claimed, being ingested
-                   or count(node, "demo", "twin") == 50_001, 10)
+                   or count_rows(node, "demo", "twin") == 50_001, 10)
         drop(watch(node), "demo.twin.json", data)  # the same file again while its twin is in flight
-        wait_until(lambda: count(node, "demo", "twin") == 50_001 and any(".err_86." in e for e in errors(node)))
+        wait_until(lambda: count_rows(node, "demo", "twin") == 50_001 and any(".err_86." in e for e in errors(node)),
+                   INGEST_WAIT)
         time.sleep(0.3)
-        assert count(node, "demo", "twin") == 50_001
+        assert count_rows(node, "demo", "twin") == 50_001
     finally:
         node.services.stop("Operator")

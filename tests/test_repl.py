@@ -6,22 +6,12 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from prompt_toolkit.application import create_app_session
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
 
 from anynode.node import Node
 from anynode.repl.completer import candidates
 from anynode.repl.session import build_session, prompt_text, run_interactive, toolbar_text
-
-
-@pytest.fixture
-def pipe() -> Iterator[object]:
-    with create_pipe_input() as inp, create_app_session(input=inp, output=DummyOutput()):
-        yield inp
 
 
 @pytest.mark.parametrize("typed, expected", [
@@ -103,7 +93,7 @@ def test_repl_end_to_end_in_a_real_terminal(tmp_path: Path) -> None:
         child.expect_exact("term1@")
         child.expect_exact("running")
         child.sendline("get processes")
-        child.expect_exact("Blockchain Sync")
+        child.expect_exact("Operator")
         child.sendline("exit node")
         child.expect(pexpect.EOF)
     finally:

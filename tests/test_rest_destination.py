@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from anynode.node import Node
+from tests.helpers import dead_address, start_tcp
 from tests.rest_helpers import ANYLOG, start
-from tests.test_network_commands import dead_address, start_tcp
 
 
 @pytest.fixture

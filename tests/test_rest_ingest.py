@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.helpers import count_rows, wait_for_rows
 from tests.rest_helpers import start
 
 from anynode.errors import IngestError
@@ -119,20 +119,6 @@ def test_file_mode_does_not_need_the_database_here(url: str, node) -> None:  # t
 
 
 # -- put_rows called directly (benchmarks, tests) --------------------------------
-def _count(node, table: str) -> int:  # type: ignore[no-untyped-def]
-    try:
-        return int(node.execute(f'sql demo "select count(*) from {table}"').rows[0][0])
-    except Exception:
-        return 0
-
-
-def _wait_until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_put_rows_file_mode_publishes_a_normalized_file_the_operator_takes(node) -> None:  # type: ignore[no-untyped-def]
     node.execute("create work directories")
     node.execute("connect dbms demo where type = sqlite")
@@ -146,7 +132,7 @@ def test_put_rows_file_mode_publishes_a_normalized_file_the_operator_takes(node)
     assert reply["AnyLog.hash"] == hashlib.md5(b"demo.readings" + data).hexdigest()
     node.execute("run operator where rescan = 0.3 seconds")
     try:
-        _wait_until(lambda: _count(node, "readings") == 2)
+        wait_for_rows(node, "demo", "readings", 2)
     finally:
         node.services.stop("Operator")
 
@@ -156,10 +142,10 @@ def test_put_rows_streaming_mode_buffers_then_flushes_by_time(node) -> None:  # 
     node.execute("set buffer threshold where dbms = demo and table = s and time = 0.3 seconds and volume = 1MB")
     reply = put_rows(node, "demo", "s", "streaming", b'{"i": 1}\n{"i": 2}\n{"i": 3}')
     assert reply == {"AnyLog.status": "Success", "AnyLog.hash": "0"}
-    assert _count(node, "s") == 0  # buffered
+    assert count_rows(node, "demo", "s", missing=0) == 0  # buffered
     info = node.execute("get streaming where format = json").to_json()
     assert info[0]["Table"] == "demo.s" and info[0]["Buffered rows"] == 3
-    _wait_until(lambda: _count(node, "s") == 3)
+    wait_for_rows(node, "demo", "s", 3)
     assert list(_watch(node).glob("*.json")) == []  # no round trip through files
 
 

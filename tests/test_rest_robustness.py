@@ -13,10 +13,11 @@ from tests.rest_helpers import (
     raw_exchange,
     read_response,
     read_until_close,
+    rest_config,
     start,
 )
 
-from anynode.rest.server import RestConfig, RestService
+from anynode.rest.server import RestService
 
 GET_STATUS = b"GET / HTTP/1.1\r\nHost: x\r\ncommand: get status\r\n\r\n"
 
@@ -88,7 +89,8 @@ def test_body_over_the_limit_is_413(url: str) -> None:
 
 @pytest.fixture
 def slow_url(node):  # type: ignore[no-untyped-def]
-    service = RestService(node, RestConfig(internal_ip="127.0.0.1", bind=True, client_timeout=0.5))
+    service = RestService(node, rest_config(node, internal_ip="127.0.0.1", internal_port=0, bind=True,
+                                            client_timeout=0.5))
     node.services.start(service)
     return f"http://127.0.0.1:{service.port}"
 

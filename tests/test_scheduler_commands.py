@@ -11,12 +11,14 @@ import pytest
 from anynode.errors import AlreadyRunning, CommandNotFound, CommandSyntaxError, ServiceError
 from anynode.node import Node
 from anynode.scheduler.tasks import COLUMNS
-from tests.scheduler_helpers import settled_row, task_row, wait_until
+from tests.helpers import wait_until
+from tests.scheduler_helpers import settled_row, task_row
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def count(node: Node, name: str) -> int:
+def counter(node: Node, name: str) -> int:
+    """The value of the counter variable ``name`` (0 while unset)."""
     return int(node.get_var(name) or 0)
 
 
@@ -37,10 +39,10 @@ def test_a_task_added_before_the_scheduler_runs_on_time_and_counts(node: Node) -
     assert reply.startswith("task 1 ('tick') added to scheduler 1: every 0:00:00.2, first run now")
     assert "run scheduler 1" in reply  # the scheduler does not run yet: say how to start it
     time.sleep(0.3)
-    assert count(node, "ticks") == 0
+    assert counter(node, "ticks") == 0
     assert node.execute("run scheduler").to_text() == "scheduler 1 running: 1 task(s)"
     started = time.monotonic()
-    wait_until(lambda: count(node, "ticks") >= 6)
+    wait_until(lambda: counter(node, "ticks") >= 6)
     took = time.monotonic() - started
     # due since it was added (0.3 s before the start): runs at once, then on its 0.2 s grid from the
     # moment it was added (0.4, 0.6 ... 1.2 s after it), not rounded to AnyLog's 10 s
@@ -84,24 +86,24 @@ def test_stop_resume_remove_init_and_run(node: Node) -> None:
     node.execute("n = 0")
     node.execute('schedule time = 0.1 seconds and name = "inc" task n = incr !n')
     node.execute("run scheduler 1")
-    wait_until(lambda: count(node, "n") >= 2)
+    wait_until(lambda: counter(node, "n") >= 2)
     assert node.execute('task stop where scheduler = 1 and name = "inc"').to_text() == \
         "task 'inc' of scheduler 1 stopped"
     time.sleep(0.15)  # a run in progress ends
-    stopped_at = count(node, "n")
+    stopped_at = counter(node, "n")
     time.sleep(0.4)
-    assert count(node, "n") == stopped_at and task_row(node, "inc")["Mode"] == "Stopped"
+    assert counter(node, "n") == stopped_at and task_row(node, "inc")["Mode"] == "Stopped"
     node.execute("task resume where id = 1")
-    wait_until(lambda: count(node, "n") >= stopped_at + 2)
+    wait_until(lambda: counter(node, "n") >= stopped_at + 2)
     reply = node.execute('task init where name = "inc" and start +1h').to_text()  # AnyLog's doc form
     assert reply.startswith("task 'inc' of scheduler 1 starts at ")
     time.sleep(0.15)
-    paused_at = count(node, "n")
+    paused_at = counter(node, "n")
     time.sleep(0.4)
-    assert count(node, "n") == paused_at and task_row(node, "inc")["Mode"] == "Paused"
+    assert counter(node, "n") == paused_at and task_row(node, "inc")["Mode"] == "Paused"
     runs = task_row(node, "inc")["Runs"]
     node.execute('task run where name = "inc"')  # by hand: now, once, counted
-    assert count(node, "n") == paused_at + 1 and task_row(node, "inc")["Runs"] == runs + 1
+    assert counter(node, "n") == paused_at + 1 and task_row(node, "inc")["Runs"] == runs + 1
     assert node.execute("task remove where name = inc").to_text() == "task 'inc' removed from scheduler 1"
     assert node.execute("get scheduler 1").rows == ()
 
@@ -111,7 +113,7 @@ def test_a_failing_task_keeps_the_others_running(node: Node) -> None:
     node.execute('schedule time = 0.1 seconds and name = "broken" task sql nosuchdb "select 1"')
     node.execute('schedule time = 0.1 seconds and name = "fine" task ok = incr !ok')
     node.execute("run scheduler")
-    wait_until(lambda: count(node, "ok") >= 5 and task_row(node, "broken")["Runs"] >= 5)
+    wait_until(lambda: counter(node, "ok") >= 5 and task_row(node, "broken")["Runs"] >= 5)
     broken = settled_row(node, "broken")
     assert broken["Mode"] == "Active" and broken["Failures"] >= broken["Runs"] - 1 >= 4
     assert broken["Last status"].startswith("Failed: ") and "nosuchdb" in broken["Last status"]
@@ -130,8 +132,8 @@ def test_a_hanging_task_past_its_soft_timeout_is_reported_and_does_not_block_the
         row = wait_until(lambda: (r := task_row(node, "hang"))["Last status"].startswith("Over its soft timeout")
                          and r)
         assert row["Runs"] == 1 and row["Over soft timeout"] == 1
-        before = count(node, "ok")
-        wait_until(lambda: count(node, "ok") >= before + 5)  # the one worker is stuck: a stand-in runs the others
+        before = counter(node, "ok")
+        wait_until(lambda: counter(node, "ok") >= before + 5)  # the one worker is stuck: a stand-in runs the others
         assert task_row(node, "hang")["Runs"] == 1  # and the hanging task is not started over itself
         warnings = node.execute("get error log").to_text()
         assert "task 'hang' of scheduler 1 is over its soft timeout of 0.3s" in warnings
@@ -146,7 +148,7 @@ def test_exit_scheduler_stops_at_once_though_the_next_run_is_an_hour_away_and_ru
     node.execute("n = 0")
     node.execute('schedule time = 1 hour and name = "hourly" task n = incr !n')
     node.execute("run scheduler")
-    wait_until(lambda: count(node, "n") == 1)
+    wait_until(lambda: counter(node, "n") == 1)
     started = time.monotonic()
     assert node.execute("exit scheduler").to_text() == "scheduler 1 stopped"
     assert time.monotonic() - started < 1.0
@@ -156,7 +158,7 @@ def test_exit_scheduler_stops_at_once_though_the_next_run_is_an_hour_away_and_ru
         node.execute("exit scheduler")
     node.execute('schedule time = 0.1 seconds and name = "fast" task n = incr !n')
     assert node.execute("run scheduler").to_text() == "scheduler 1 running: 2 task(s)"
-    wait_until(lambda: count(node, "n") >= 4)
+    wait_until(lambda: counter(node, "n") >= 4)
     assert task_row(node, "hourly")["Runs"] == 1  # still an hour away: its schedule was kept
     with pytest.raises(AlreadyRunning, match="scheduler 1 is already running"):
         node.execute("run scheduler 1")
@@ -171,13 +173,13 @@ def test_several_user_schedulers_stop_one_at_a_time(node: Node) -> None:
     node.execute("run scheduler 2")
     details = node.services.status("Scheduler").details
     assert details.startswith("Schedulers IDs in use: [1 (user)] [2]; 2 task(s)")
-    wait_until(lambda: count(node, "b") >= 2)
+    wait_until(lambda: counter(node, "b") >= 2)
     assert node.execute("exit scheduler 2").to_text() == "scheduler 2 stopped"
     time.sleep(0.15)
-    b = count(node, "b")
-    a = count(node, "a")
+    b = counter(node, "b")
+    a = counter(node, "a")
     time.sleep(0.4)
-    assert count(node, "b") == b and count(node, "a") > a
+    assert counter(node, "b") == b and counter(node, "a") > a
     assert node.execute("exit scheduler").to_text() == "scheduler 1 stopped"
 
 

@@ -14,7 +14,8 @@ from typing import Iterator
 import pytest
 
 from anynode.node import Node
-from tests.scheduler_helpers import task_row, wait_until
+from tests.helpers import wait_until
+from tests.scheduler_helpers import task_row
 
 pytestmark = pytest.mark.timeout(30)
 

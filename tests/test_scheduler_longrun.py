@@ -23,7 +23,8 @@ from anynode.scheduler.pool import InlinePool
 from anynode.scheduler.procstats import rss_bytes
 from anynode.scheduler.service import SchedulerService
 from anynode.scheduler.tasks import TaskBook
-from tests.scheduler_helpers import FakeClock, wait_until
+from tests.helpers import wait_until
+from tests.scheduler_helpers import FakeClock
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -17,7 +17,8 @@ from anynode.scheduler.service import SchedulerService
 from anynode.scheduler.tasks import Task, TaskBook
 from anynode.scheduler.when import repeat_text, resolve_start
 from anynode.services.periodic import PeriodicTask
-from tests.scheduler_helpers import FakeClock, wait_until
+from tests.helpers import wait_until
+from tests.scheduler_helpers import FakeClock
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -8,12 +8,8 @@ import re
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from prompt_toolkit.application import create_app_session
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
 
 from anynode.errors import AnyNodeError, NotPermitted
 from anynode.grammar.dispatch import Source
@@ -199,12 +195,6 @@ def test_history_file_never_holds_a_secret_line(node: Node) -> None:
 
 
 # -- end to end: plant, attack over REST and TCP, grep everything -------------------------------
-@pytest.fixture
-def pipe() -> Iterator[object]:
-    with create_pipe_input() as inp, create_app_session(input=inp, output=DummyOutput()):
-        yield inp
-
-
 def http(url: str, command: str, token: str, method: str = "GET") -> str:
     req = urllib.request.Request(url, method=method, headers={"command": command, "Authorization": f"Bearer {token}"})
     try:

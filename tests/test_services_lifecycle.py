@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,14 +34,6 @@ class Seen(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if self.text in record.getMessage():
             self.event.set()
-
-
-@pytest.fixture
-def manager() -> Iterator[ServiceManager]:
-    m = ServiceManager()
-    yield m
-    m.stop_all(5)
-    assert_no_anynode_threads()
 
 
 def test_sigterm_stops_services_in_reverse_order_then_calls_on_exit(manager: ServiceManager) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -24,14 +24,6 @@ from tests.svc_helpers import (
 )
 
 pytestmark = pytest.mark.timeout(20)
-
-
-@pytest.fixture
-def manager() -> Iterator[ServiceManager]:
-    m = ServiceManager(logger=logging.getLogger("test.manager"))
-    yield m
-    m.stop_all(timeout=5)
-    assert_no_anynode_threads()
 
 
 def test_start_returns_running_status_with_details(manager: ServiceManager) -> None:
@@ -270,7 +262,7 @@ def test_run_returning_by_itself_is_stopped_not_restarted(manager: ServiceManage
 
 
 def test_get_processes_picture_with_every_state() -> None:
-    m = ServiceManager()
+    m = ServiceManager(known=("TCP", "REST", "Operator", "Publisher", "Blockchain Sync", "Scheduler", "HA"))
     try:
         m.start(Sleepy("TCP"))
         with pytest.raises(ServiceError):

@@ -12,7 +12,6 @@ import pytest
 
 from anynode.services.manager import ServiceManager
 from anynode.services.periodic import CancelTask, PeriodicService, PeriodicTask
-from tests.svc_helpers import assert_no_anynode_threads
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -236,14 +235,6 @@ def test_bad_declarations_are_refused() -> None:
         PeriodicTask("x", 5)
     with pytest.raises(ValueError, match="every must be a positive"):
         PeriodicTask("x", 0, call=lambda e: 0)
-
-
-@pytest.fixture
-def manager() -> Iterator[ServiceManager]:
-    m = ServiceManager()
-    yield m
-    m.stop_all(5)
-    assert_no_anynode_threads()
 
 
 def test_service_runs_tasks_and_stops_promptly_during_an_hour_wait(manager: ServiceManager) -> None:

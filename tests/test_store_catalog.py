@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.data_helpers import catalog, connect, dbms, kind, no_leaked_threads, pg_settings  # noqa: F401
+from tests.data_helpers import catalog, connect, dbms, kind, pg_settings  # noqa: F401
 
 from anynode.errors import NoSuchDatabase, StoreError
 from anynode.store.catalog import DatabaseCatalog

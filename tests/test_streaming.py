@@ -5,27 +5,13 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
-from typing import Callable
 
 import httpx
 
 from anynode.node import Node
 from anynode.streaming.service import streamer
+from tests.helpers import count_rows, wait_for_rows
 from tests.rest_helpers import start
-
-
-def count(node: Node, table: str) -> int:
-    try:
-        return int(node.execute(f'sql demo "select count(*) from {table}"').rows[0][0])
-    except Exception:
-        return 0
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def rows(n: int) -> list[dict[str, int]]:
@@ -38,9 +24,9 @@ def test_per_table_time_threshold_flushes_that_table_only(node: Node) -> None:
     s = streamer(node)
     s.put("demo", "fast", rows(3), 30)
     s.put("demo", "slow", rows(2), 20)
-    wait_until(lambda: count(node, "fast") == 3)
+    wait_for_rows(node, "demo", "fast", 3)
     time.sleep(0.3)
-    assert count(node, "slow") == 0
+    assert count_rows(node, "demo", "slow", missing=0) == 0
     table = {r[0]: r for r in node.execute("get streaming").rows}
     assert table["demo.slow"][2] == 2 and table["demo.fast"][3] == 3
 
@@ -51,23 +37,23 @@ def test_volume_threshold_flushes_at_once(node: Node) -> None:
     s = streamer(node)
     s.put("demo", "v", rows(2), 60)
     time.sleep(0.2)
-    assert count(node, "v") == 0
+    assert count_rows(node, "demo", "v", missing=0) == 0
     s.put("demo", "v", rows(2), 60)
-    wait_until(lambda: count(node, "v") == 4)
+    wait_for_rows(node, "demo", "v", 4)
 
 
 def test_write_immediate_ingests_in_the_call(node: Node) -> None:
     node.execute("connect dbms demo where type = sqlite")
     node.execute("set buffer threshold where dbms = demo and write_immediate = true")
     streamer(node).put("demo", "now", rows(5), 50)
-    assert count(node, "now") == 5
+    assert count_rows(node, "demo", "now", missing=0) == 5
 
 
 def test_buffered_rows_are_written_when_the_node_exits(tmp_path: Path) -> None:
     node = Node(tmp_path / "n")
     node.execute("connect dbms demo where type = sqlite")
     streamer(node).put("demo", "late", rows(7), 70)
-    assert count(node, "late") == 0
+    assert count_rows(node, "demo", "late", missing=0) == 0
     node.close()
     with sqlite3.connect(tmp_path / "n" / "data" / "dbms" / "demo.dbms") as conn:
         assert conn.execute("select count(*) from late").fetchone()[0] == 7
@@ -81,7 +67,7 @@ def test_rest_put_streaming_rows_become_queryable(node: Node) -> None:
     r = httpx.put(url, content=body, headers={"type": "json", "dbms": "demo", "table": "put_s", "mode": "streaming"},
                   timeout=10)
     assert r.status_code == 200 and r.json()["AnyLog.status"] == "Success"
-    wait_until(lambda: count(node, "put_s") == 2)
+    wait_for_rows(node, "demo", "put_s", 2)
     assert "flushed_rows" in node.execute("get stats where service = streamer").to_text()
 
 
@@ -106,7 +92,7 @@ def test_rows_a_flush_cannot_ingest_are_kept_in_the_error_dir_with_the_reason(no
     assert len(kept) == 1 and kept[0].name.startswith("demo.clash.0.") and ".err_27." in kept[0].name
     assert kept[0].read_bytes() == b'{"A":1,"a":2}\n'
     assert "code: 27" in Path(str(kept[0]) + ".err.txt").read_text()
-    assert count(node, "fine") == 1
+    assert count_rows(node, "demo", "fine", missing=0) == 1
     assert node.execute("get streaming where format = json").to_json()[0]["Last error"]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from anynode.errors import CommandSyntaxError
 from anynode.node import Node
-from tests.test_operator import count, drop, wait_until, watch
+from tests.helpers import INGEST_WAIT, drop, wait_for_rows, wait_until, watch
 
 HASH = "0a07ef7260634e625da03ff5f54cc53e"
 
@@ -72,8 +72,8 @@ def test_a_file_recorded_first_is_ingested_under_its_record(node: Node, files: P
     node.execute("run operator where rescan = 0.3 seconds")
     try:
         drop(watch(node), f"demo.r.0.{digest}.0.json", data)
-        wait_until(lambda: count(node, "demo", "r") == 2)
-        wait_until(lambda: records(node)[0]["rows"] == 2)
+        wait_for_rows(node, "demo", "r", 2)
+        wait_until(lambda: records(node)[0]["rows"] == 2, INGEST_WAIT)
     finally:
         node.services.stop("Operator")
     (rec,) = records(node)

@@ -37,8 +37,8 @@ _NETWORK_OPTIONS = ("dest", "file", "table", "drop", "extend", "include", "max_t
              Opt("ip", TEXT, help="PostgreSQL host (default 127.0.0.1)"),
              Opt("port", Port(), help="PostgreSQL port (default 5432)"),
              Opt("memory", BOOL, default=False, help="sqlite only: keep the database in memory"),
-             Opt("autocommit", BOOL, default=True, help="accepted for AnyLog scripts; every write commits"),
-             Opt("unlog", BOOL, default=False, help="accepted for AnyLog scripts; no effect"),
+             Opt("autocommit", BOOL, default=True, ignored=True, help="every write commits"),
+             Opt("unlog", BOOL, default=False, ignored=True),
          ], examples=[
              "connect dbms demo where type = sqlite",
              "connect dbms demo where type = psql and user = anynode and password = !db_password "
@@ -47,7 +47,7 @@ _NETWORK_OPTIONS = ("dest", "file", "table", "drop", "extend", "include", "max_t
          ])
 def connect_dbms(ctx: Context, name: str, type: str, user: str | None, password: str | None,
                  reader_user: str | None, reader_password: str | None, ip: str | None,
-                 port: int | None, memory: bool, autocommit: bool, unlog: bool) -> Result:
+                 port: int | None, memory: bool) -> Result:
     """Connect a logical database: SQLite (the embedded default, one file per database) or PostgreSQL.
 
     Connecting a name again with the same type changes nothing. A PostgreSQL

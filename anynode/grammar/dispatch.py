@@ -55,6 +55,7 @@ class Context:
     raw_rest: list[Token] = field(default_factory=list)  # a raw command's words as typed, before expansion
     cancel: Cancel | None = None
     tainted: bool = False  # the command being run read a secret variable (what it assigns is secret too)
+    ignored: Mapping[str, Any] = field(default_factory=dict)  # options declared ignored that the line gave
 
     def run(self, line: str) -> Result:
         """Run a nested command line in this context."""
@@ -285,6 +286,12 @@ def _invoke(ctx: Context, inv: Invocation) -> Result:
                 ctx.node.secrets.add(kwargs[param])
     if ctx.fmt == "json" and "format" in kwargs and "format" not in inv.given:
         kwargs = {**kwargs, "format": "json"}
+    spec = inv.spec
+    if spec.ignored_options:  # AnyLog options anynode does nothing with: the handler never gets them
+        ctx.ignored = {o.param: kwargs[o.param] for o in spec.ignored_options if o.name in inv.given}
+        kwargs = {k: kwargs[k] for k in spec.params}
+    elif ctx.ignored:
+        ctx.ignored = {}
     return _shaped(inv.spec.handler(ctx, **kwargs))
 
 

@@ -38,6 +38,11 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
     at once: servers may run it on their event loop instead of a worker.
     ``clause`` is the word that starts the options when AnyLog uses another
     than ``where`` (``to``); ``where`` is accepted as well.
+
+    Raises:
+        TypeError: the handler's parameters are not the context and exactly
+            the declared arguments and options (ignored options left out);
+            raw handlers take the context and the tokens.
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,6 +53,10 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
             summary=summary.strip(), description=description.strip(), examples=tuple(examples),
             keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw, secret=secret, blocking=blocking,
             aliases=tuple(tuple(a.split()) for a in aliases), clause=clause)
+        mismatch = handler_mismatch(spec)
+        if mismatch:
+            raise TypeError(f"command '{spec.name}': handler {fn.__name__}() does not match its declaration: "
+                            f"{mismatch}")
         for key in (spec.words, *spec.aliases):
             if key in _DEFAULT and _DEFAULT[key].handler is not fn:
                 raise RuntimeError(f"command {' '.join(key)!r} is declared twice")
@@ -55,6 +64,61 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
         return fn
 
     return register
+
+
+def handler_mismatch(spec: CommandSpec) -> str:
+    """How the handler's parameters differ from the declaration; "" when they match.
+
+    A handler takes the context, then one keyword per declared argument and
+    option, except options declared ``ignored``, with no default of its own
+    (the declaration holds the defaults). A raw handler takes the context
+    and the tokens.
+    """
+    names, defaulted, odd = _parameters(spec.handler)
+    if odd:
+        return f"*args/**kwargs or positional-only parameters are not allowed ({', '.join(odd)})"
+    if not names:
+        return "it takes no context"
+    if spec.raw:
+        return "" if len(names) == 2 else f"a raw handler takes (ctx, tokens), not {len(names)} parameter(s)"
+    given = names[1:]
+    problems = []
+    ignored = [o.param for o in spec.ignored_options if o.param in given]
+    if ignored:
+        problems.append(f"option(s) declared ignored are never passed: {', '.join(ignored)}")
+    missing = [n for n in spec.params if n not in given]
+    if missing:
+        problems.append(f"no parameter for declared {', '.join(missing)}")
+    extra = [n for n in given if n not in spec.params and n not in ignored]
+    if extra:
+        problems.append(f"parameter(s) not declared: {', '.join(extra)}")
+    defaulted = [n for n in defaulted if n in given]
+    if defaulted:
+        problems.append(f"parameter default(s) besides the declaration's: {', '.join(defaulted)}")
+    return "; ".join(problems)
+
+
+def _parameters(fn: Callable[..., Any]) -> tuple[list[str], list[str], list[str]]:
+    """(parameter names, those with a default, those not plain) of ``fn``.
+
+    Read from the code object when there is one (every command is declared at
+    start-up: ``inspect.signature`` would cost milliseconds there).
+    """
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        params = list(inspect.signature(fn).parameters.values())
+        plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return ([p.name for p in params if p.kind in plain],
+                [p.name for p in params if p.default is not inspect.Parameter.empty],
+                [p.name for p in params if p.kind not in plain])
+    count = code.co_argcount + code.co_kwonlyargcount
+    names = list(code.co_varnames[:count])
+    odd = names[:code.co_posonlyargcount]
+    extra = code.co_varnames[count:count + bool(code.co_flags & inspect.CO_VARARGS)
+                             + bool(code.co_flags & inspect.CO_VARKEYWORDS)]
+    defaulted = names[code.co_argcount - len(fn.__defaults__ or ()):code.co_argcount]
+    defaulted += [n for n in (fn.__kwdefaults__ or {}) if n in names]
+    return [n for n in names if n not in odd], defaulted, [*odd, *extra]
 
 
 class Registry:

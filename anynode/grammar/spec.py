@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable
 
-from anynode.grammar.types import TEXT, ValueType, Words
+from anynode.grammar.types import TEXT, ValueType
 from anynode.secret import is_secret_name
 
 
@@ -37,9 +37,18 @@ class Arg:
         return text if self.required else f"[{text}]"
 
 
+IGNORED = "accepted for AnyLog scripts, ignored"
+"""How help and docs/commands.md introduce an option declared ``ignored``."""
+
+
 @dataclass(frozen=True)
 class Opt:
-    """A ``where name = value`` option."""
+    """A ``where name = value`` option.
+
+    ``ignored`` declares an AnyLog option that anynode accepts and does
+    nothing with: its value is still checked against its type, help shows it
+    as ignored, and the handler never gets it (the dispatcher drops it).
+    """
 
     name: str
     type: ValueType = TEXT
@@ -48,11 +57,19 @@ class Opt:
     multiple: bool = False
     help: str = ""
     aliases: tuple[str, ...] = ()
+    ignored: bool = False
 
     @property
     def param(self) -> str:
         """The keyword the handler receives (option names may hold spaces)."""
         return self.name.replace(" ", "_")
+
+    @property
+    def summary(self) -> str:
+        """The help line of this option (an ignored option says so first)."""
+        if not self.ignored:
+            return self.help
+        return f"{IGNORED}: {self.help}" if self.help else IGNORED
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,22 @@ class CommandSpec:
         """The handler parameters whose values are secrets (by name: ``password``, ``token``, ``key`` ...)."""
         return tuple(p.param if isinstance(p, Opt) else p.name for p in (*self.args, *self.options)
                      if is_secret_name(p.name))
+
+    @cached_property
+    def params(self) -> tuple[str, ...]:
+        """The keyword parameters of the handler, in declaration order: arguments, then options not ignored."""
+        return (*(a.name for a in self.args), *(o.param for o in self.options if not o.ignored))
+
+    @cached_property
+    def ignored_options(self) -> tuple[Opt, ...]:
+        """The options declared ``ignored``: parsed and checked, never given to the handler."""
+        return tuple(o for o in self.options if o.ignored)
+
+    def defaults(self) -> dict[str, Any]:
+        """What the handler gets for each parameter the line does not give (from the declaration)."""
+        values = {a.name: a.default for a in self.args}
+        values.update({o.param: ([] if o.multiple else o.default) for o in self.options if not o.ignored})
+        return values
 
     @property
     def name(self) -> str:
@@ -114,6 +147,3 @@ class CommandSpec:
         """True for the word that starts the options: ``where``, or the command's own (``to``)."""
         return bool(tok.is_word("where") or tok.is_word(self.clause))
 
-    def takes_rest(self) -> bool:
-        """True when the last argument swallows the rest of the line."""
-        return bool(self.args) and (self.args[-1].rest or isinstance(self.args[-1].type, Words))

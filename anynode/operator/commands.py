@@ -37,19 +37,19 @@ def _table_list(text: str | None) -> tuple[str, ...]:
     Opt("archive_json", BOOL, default=True, aliases=("archive",), help="keep ingested files under archive/YY/MM/DD/"),
     Opt("compress_json", BOOL, default=True, help="gzip kept files"),
     Opt("delete_json", BOOL, default=False, help="delete ingested files instead of keeping them"),
-    Opt("move_json", BOOL, default=False, help="accepted for AnyLog scripts: files are always moved"),
+    Opt("move_json", BOOL, default=False, ignored=True, help="files are always moved"),
     Opt("dbms_name", TEXT, help="put every file's rows in this database (default: the name's first section)"),
     Opt("table_name", TEXT, help="put every file's rows in this table (default: the name's second section)"),
     Opt("limit_tables", TEXT, help="only these dbms.table (dbms.* for a whole database); others are refused (130)"),
     Opt("create_table", BOOL, default=True, help="create tables for new data (false: refuse files of unknown tables)"),
-    Opt("update_tsd_info", BOOL, default=True, help="accepted for AnyLog scripts: every file is always recorded "
-        "(its record is what makes ingest exactly-once)"),
+    Opt("update_tsd_info", BOOL, default=True, ignored=True,
+        help="every file is always recorded (its record is what makes ingest exactly-once)"),
     Opt("threads", Int(1, 10), default=1, help="files ingested side by side (a table's first file runs alone)"),
     Opt("rescan", SECONDS, default=5.0, help="how often the directory is listed besides the file events"),
-    Opt("policy", TEXT, help="AnyLog's operator policy id; kept for scripts, metadata is not used yet"),
-    Opt("master_node", TEXT, help="accepted for AnyLog scripts; metadata is not used yet"),
-    Opt("distributor", BOOL, default=False, help="accepted for AnyLog scripts; HA is not available yet"),
-    Opt("company", TEXT, help="accepted for AnyLog scripts"),
+    Opt("policy", TEXT, ignored=True, help="AnyLog's operator policy id; metadata is not used yet"),
+    Opt("master_node", TEXT, ignored=True, help="metadata is not used yet"),
+    Opt("distributor", BOOL, default=False, ignored=True, help="HA is not available yet"),
+    Opt("company", TEXT, ignored=True),
 ], examples=[
     "run operator",
     "run operator where create_table = true and update_tsd_info = true and archive_json = true "
@@ -60,9 +60,8 @@ def _table_list(text: str | None) -> tuple[str, ...]:
 ])
 def run_operator(ctx: Context, watch_dir: str | None, bkup_dir: str | None, error_dir: str | None,
                  archive_dir: str | None, archive_json: bool, compress_json: bool, delete_json: bool,
-                 move_json: bool, dbms_name: str | None, table_name: str | None, limit_tables: str | None,
-                 create_table: bool, update_tsd_info: bool, threads: int, rescan: float, policy: str | None,
-                 master_node: str | None, distributor: bool, company: str | None) -> Result:
+                 dbms_name: str | None, table_name: str | None, limit_tables: str | None,
+                 create_table: bool, threads: int, rescan: float) -> Result:
     """Ingest every data file that lands in the watch directory into the local databases.
 
     A file named dbms.table[.source.hash.instructions].json[.gz] holding a
@@ -75,18 +74,17 @@ def run_operator(ctx: Context, watch_dir: str | None, bkup_dir: str | None, erro
     """
     from anynode.operator.service import OperatorConfig, OperatorService
 
+    ignored = [k for k in ("policy", "master_node", "distributor", "company") if ctx.ignored.get(k)]
     if rescan <= 0:
         raise CommandSyntaxError("rescan must be above 0 seconds", hint="e.g. rescan = 5 seconds")
     config = OperatorConfig(
         watch_dir=_dir(ctx, watch_dir, "watch_dir").resolve(), archive_dir=_dir(ctx, archive_dir, "archive_dir"),
         bkup_dir=_dir(ctx, bkup_dir, "bkup_dir"), error_dir=_dir(ctx, error_dir, "err_dir"),
-        archive_json=archive_json, compress_json=compress_json, delete_json=delete_json, move_json=move_json,
+        archive_json=archive_json, compress_json=compress_json, delete_json=delete_json,
         dbms_name=dbms_name.lower() if dbms_name and "[" not in dbms_name else None,
         table_name=table_name.lower() if table_name and "[" not in table_name else None,
         limit_tables=_table_list(limit_tables), create_table=create_table, threads=threads, rescan=rescan)
     status = ctx.node.services.start(OperatorService(ctx.node, config), float(ctx.node.settings["start_timeout"]))
-    ignored = [k for k, v in (("policy", policy), ("master_node", master_node), ("distributor", distributor),
-                              ("company", company)) if v]
     note = f"; ignored until metadata exists: {', '.join(ignored)}" if ignored else ""
     return Message(f"Operator running: watching {config.watch_dir} ({status.details}){note}")
 

@@ -47,22 +47,24 @@ _LONGEST_ID = 10**18  # a file id as long as tsd_info's BIGINT gets
 
 @dataclass(frozen=True)
 class OperatorConfig:
-    """What ``run operator`` was told (see the command's help for each option)."""
+    """What ``run operator`` was told (see the command's help for each option).
+
+    No field has a default: the declaration of ``run operator`` holds them.
+    """
 
     watch_dir: Path
     archive_dir: Path
     bkup_dir: Path
     error_dir: Path
-    archive_json: bool = True
-    compress_json: bool = True
-    delete_json: bool = False
-    move_json: bool = False
-    dbms_name: str | None = None
-    table_name: str | None = None
-    limit_tables: tuple[str, ...] = ()
-    create_table: bool = True
-    threads: int = 1
-    rescan: float = 5.0
+    archive_json: bool
+    compress_json: bool
+    delete_json: bool
+    dbms_name: str | None
+    table_name: str | None
+    limit_tables: tuple[str, ...]
+    create_table: bool
+    threads: int
+    rescan: float
 
     @property
     def work_dir(self) -> Path:

@@ -57,14 +57,14 @@ NO_HEADERS: list[tuple[bytes, bytes]] = []
 
 @dataclass
 class AppSettings:
-    """What the app needs to know of the server's options."""
+    """What the app needs to know of the server's options (the server copies them from its RestConfig)."""
 
-    timeout: float | None = 20.0
-    max_body: int = 16 * 1024 * 1024
-    client_timeout: float = 10.0
-    token: str | None = None
-    user: str | None = None
-    password: str | None = None
+    timeout: float | None
+    max_body: int
+    client_timeout: float
+    token: str | None
+    user: str | None
+    password: str | None
 
 
 class _Gone(Exception):

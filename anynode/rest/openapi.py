@@ -25,7 +25,9 @@ def _command_op(method: str, summary: str) -> dict[str, Any]:
         "summary": summary,
         "parameters": [
             _header("command", "The command, e.g. `get status`", required=method == "get"),
-            _header("destination", "Peers to run it on (`network`, `ip:port, ...`); not yet available (501)"),
+            _header("destination", "Peers that run it instead (`ip:port, ip:port`): the reply holds each one's "
+                    "answer or error, 502 when none answered; `network` (the whole network) is not available "
+                    "yet (501)"),
             _header("timeout", "Seconds (or `N unit`) before the reply is 504; 0 = no limit"),
             _header("User-Agent", "Any client is served; `AnyLog/1.23` as AnyLog clients send it"),
         ],
@@ -33,7 +35,7 @@ def _command_op(method: str, summary: str) -> dict[str, Any]:
             "200": {"description": "The result: text for a message, JSON for tables, records and JSON",
                     "content": {"text/plain": {"schema": {"type": "string"}},
                                 "application/json": {"schema": {}}}},
-            "400": _ERROR, "401": _ERROR, "403": _ERROR, "501": _ERROR, "504": _ERROR,
+            "400": _ERROR, "401": _ERROR, "403": _ERROR, "501": _ERROR, "502": _ERROR, "504": _ERROR,
         },
     }
 
@@ -74,7 +76,8 @@ def openapi(registry: Registry, config: Any = None) -> dict[str, Any]:
                                    "destination": {"type": "string"}}}}}},
                 "responses": {"200": {"description": "The command's JSON value",
                                       "content": {"application/json": {"schema": {}}}},
-                              "400": _ERROR, "401": _ERROR, "403": _ERROR, "504": _ERROR},
+                              "400": _ERROR, "401": _ERROR, "403": _ERROR, "501": _ERROR, "502": _ERROR,
+                              "504": _ERROR},
             }},
             "/health/live": {"get": {"summary": "The server answers", "responses": {"200": {"description": "live"}}}},
             "/health/ready": {"get": {"summary": "The server accepts commands",

@@ -44,23 +44,27 @@ logging.getLogger("uvicorn").addHandler(logging.NullHandler())
 
 @dataclass(frozen=True)
 class RestConfig:
-    """The options of ``run rest server`` (see the command for their meaning)."""
+    """The options of ``run rest server`` (see the command for their meaning).
 
-    internal_ip: str = "127.0.0.1"
-    internal_port: int = 0
-    external_ip: str | None = None
-    external_port: int | None = None
-    bind: bool = False
-    threads: int = 5
-    timeout: float = 20.0
-    ssl: bool = False
-    cert_file: str | None = None
-    key_file: str | None = None
-    ca_file: str | None = None
-    token: str | None = None
-    user: str | None = None
-    password: str | None = None
-    max_body: int = 16 * 1024 * 1024
+    The options have no default here: the command's declaration holds them.
+    ``client_timeout`` and ``keep_alive`` are not options: their defaults are these.
+    """
+
+    internal_ip: str
+    internal_port: int
+    external_ip: str | None
+    external_port: int | None
+    bind: bool
+    threads: int
+    timeout: float
+    ssl: bool
+    cert_file: str | None
+    key_file: str | None
+    ca_file: str | None
+    token: str | None
+    user: str | None
+    password: str | None
+    max_body: int
     client_timeout: float = 10.0
     keep_alive: float = 5.0
 

@@ -80,6 +80,7 @@ class ServiceManager:
         self._slots: dict[str, _Slot] = {}  # key: lowercased name
         self._order: list[str] = []  # keys in start order, latest last
         self._stale: list[threading.Thread] = []  # threads that outlived a stop
+        self._given_up: list[_Slot] = []  # still busy at a shutdown's deadline: not waited for again
 
     # ----------------------------------------------------------------- start
     def start(self, service: Service, timeout: float = 10.0) -> ServiceStatus:
@@ -164,13 +165,33 @@ class ServiceManager:
         0.5 s). Returns the names that stopped; the others are logged and
         left Stopping.
         """
-        deadline = time.monotonic() + timeout
+        return self._stop_slots(self._stoppable(), timeout)
+
+    def shutdown(self, timeout: float) -> tuple[list[str], list[str]]:
+        """Stop every service for the node's end: (names stopped, names still busy at the deadline).
+
+        The node's one stop, whatever ended it (see anynode.lifecycle): stop_all
+        within ``timeout``, then one error line names the services still busy.
+        A service an earlier shutdown gave up on is not waited for again.
+        """
+        slots = [s for s in self._stoppable() if s not in self._given_up]
+        stopped = self._stop_slots(slots, timeout)
+        busy = [s for s in slots if s.name not in stopped]
+        if busy:
+            with self._lock:
+                self._given_up += busy
+            self._log.error("services still busy at the shutdown deadline: %s", ", ".join(s.name for s in busy))
+        return stopped, [s.name for s in busy]
+
+    def _stoppable(self) -> list[_Slot]:
+        """The services running or still stopping, latest started first."""
         with self._lock:
-            slots = [
-                self._slots[k]
-                for k in reversed(self._order)
-                if self._slots[k].state in ACTIVE_STATES or self._slots[k].state == ServiceState.STOPPING
-            ]
+            return [self._slots[k] for k in reversed(self._order)
+                    if self._slots[k].state in ACTIVE_STATES or self._slots[k].state == ServiceState.STOPPING]
+
+    def _stop_slots(self, slots: list[_Slot], timeout: float) -> list[str]:
+        """Stop ``slots`` in the order given within ``timeout`` in total (see stop_all)."""
+        deadline = time.monotonic() + timeout
         for slot in slots:
             self._signal_stop(slot)
             assert slot.thread is not None

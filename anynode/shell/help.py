@@ -20,9 +20,10 @@ def describe(spec: CommandSpec) -> str:
     if spec.options:
         lines += ["", "Options (where name = value and ...):"]
         for opt in spec.options:
-            default = f" (default: {opt.default})" if opt.default not in (None, "", []) else ""
+            shown = opt.default not in (None, "", []) and not opt.ignored
+            default = f" (default: {opt.default})" if shown else ""
             need = " (required)" if opt.required else ""
-            lines.append(f"    {opt.name:<16} {opt.type.accepts()}{need}{default}  {opt.help}".rstrip())
+            lines.append(f"    {opt.name:<16} {opt.type.accepts()}{need}{default}  {opt.summary}".rstrip())
     if spec.examples:
         lines += ["", "Examples:"] + [f"    {e}" for e in spec.examples]
     access = "peers and REST clients may run it" if spec.remote else "local only"

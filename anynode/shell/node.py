@@ -18,11 +18,7 @@ NODE_INFO = ("node info",)
 FMT = Opt("format", FORMAT, default="table", help="table, or json for programs")
 
 # `exit <word>` names for each service, as AnyLog spells them.
-SERVICE_WORDS = {
-    "tcp": "TCP", "rest": "REST", "operator": "Operator", "publisher": "Publisher",
-    "synchronizer": "Blockchain Sync", "sync": "Blockchain Sync", "scheduler": "Scheduler", "ha": "HA",
-    "streamer": "Streamer",
-}
+SERVICE_WORDS = {"tcp": "TCP", "rest": "REST", "operator": "Operator", "scheduler": "Scheduler", "streamer": "Streamer"}
 
 
 @command("get status", options=[FMT], remote=True, blocking=False, keywords=NODE_INFO,
@@ -206,7 +202,7 @@ def exit_node(ctx: Context) -> Result:
 
 @command("exit", args=[Arg("service", Choice(*SERVICE_WORDS), help="the service to stop")], http="POST",
          keywords=("background processes",),
-         examples=["exit tcp", "exit rest", "exit operator", "exit streamer", "exit synchronizer"])
+         examples=["exit tcp", "exit rest", "exit operator", "exit streamer"])
 def exit_service(ctx: Context, service: str) -> Result:
     """Stop one background service (the others keep running)."""
     status = ctx.node.services.stop(SERVICE_WORDS[service])

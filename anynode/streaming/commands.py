@@ -15,11 +15,11 @@ KEYS = ("streaming", "data")
 
 
 @command("run streamer", http="POST", keywords=KEYS, options=[
-    Opt("prep_dir", TEXT, help="accepted for AnyLog scripts: buffers are flushed into the database, not files"),
-    Opt("watch_dir", TEXT, help="accepted for AnyLog scripts"),
-    Opt("err_dir", TEXT, help="accepted for AnyLog scripts: rows a flush cannot ingest go to !err_dir"),
+    Opt("prep_dir", TEXT, ignored=True, help="buffers are flushed into the database, not files"),
+    Opt("watch_dir", TEXT, ignored=True),
+    Opt("err_dir", TEXT, ignored=True, help="rows a flush cannot ingest go to !err_dir"),
 ], examples=["run streamer", "run streamer where prep_dir = !prep_dir and watch_dir = !watch_dir"])
-def run_streamer(ctx: Context, prep_dir: str | None, watch_dir: str | None, err_dir: str | None) -> Result:
+def run_streamer(ctx: Context) -> Result:
     """Start the service that flushes streamed rows (REST PUT with mode: streaming) by time and volume.
 
     It also starts by itself on the first streaming PUT or set buffer

@@ -29,18 +29,21 @@ TRANSFER_TARGETS = ("watch_dir", "prep_dir", "bkup_dir", "blobs_dir", "tmp_dir")
 
 @dataclass(frozen=True)
 class TcpConfig:
-    """Where the TCP service listens and what it advertises."""
+    """Where the TCP service listens and what it advertises.
+
+    No field has a default: the declaration of ``run tcp server`` holds them.
+    """
 
     external_ip: str
     external_port: int
     internal_ip: str
     internal_port: int
-    bind: bool = False
-    threads: int = 6
-    ssl_context: ssl.SSLContext | None = None
-    max_connections: int = 1024
-    max_pending: int = 128
-    first_frame_timeout: float = 5.0
+    bind: bool
+    threads: int
+    ssl_context: ssl.SSLContext | None
+    max_connections: int
+    max_pending: int
+    first_frame_timeout: float
 
     @property
     def listen_host(self) -> str:
