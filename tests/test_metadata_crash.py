@@ -25,7 +25,7 @@ from anynode.metadata.ledger import Ledger
 path, mode, rounds, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 book = Ledger(lambda: path)
 def generation(tag, n):
-    return b"".join(json.dumps({"master": {"id": f"{tag}{i}", "pad": "x" * 200}}).encode() + b"\n" for i in range(n))
+    return b"".join(json.dumps({"master": {"id": f"{tag}{i}", "pad": "x" * 2000}}).encode() + b"\n" for i in range(n))
 A, B = generation("a", size), generation("b", size * 2 // 3)
 book.swap(A)
 print("ready", flush=True)
@@ -66,8 +66,9 @@ def _kill_during_writes(path: Path, mode: str, rng: random.Random) -> bool:
 def test_crash_writer_killed_during_swaps_restarts_with_a_whole_generation(tmp_path: Path) -> None:
     path = tmp_path / "blockchain.json"
     rng = random.Random(7)
-    mid_write = 0
-    for _ in range(6):
+    mid_write = rounds = 0
+    while mid_write < 3 and rounds < 12:  # until three kills landed inside a rewrite (most do)
+        rounds += 1
         mid_write += _kill_during_writes(path, "swap", rng)
         policies = Ledger(lambda: str(path)).policies()  # a restarted node's first load
         tags = {p["master"]["id"][0] for p in policies}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from anynode.errors import AnyNodeError, CommandSyntaxError
+from anynode.errors import AnyNodeError, CommandSyntaxError, StoreError
 from anynode.fileio import atomic_write, backup_path
 from anynode.metadata.ledger import Ledger, ledger
 from anynode.metadata.policy import PolicyError
@@ -157,6 +157,13 @@ def test_ledger_zero_byte_file_is_not_an_empty_ledger(node) -> None:  # type: ig
     assert len(Ledger(lambda: node.get_var("blockchain_file")).policies()) == 1
 
 
+def test_ledger_a_value_split_over_two_lines_is_not_a_ledger(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "blockchain.json"
+    path.write_text('{"a": {"b": [1\n2]}}\n{"c": {"d": 1}}, {"e": {}}\n')  # decoded together these would parse
+    with pytest.raises(StoreError, match="line 1 is not a policy"):
+        Ledger(lambda: str(path)).policies()
+
+
 def test_ledger_tombstones_from_edgelake_remove_policies(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "blockchain.json"
     path.write_text(json.dumps({"master": {"id": "a"}}) + "\n" + json.dumps({"query": {"id": "b"}}) + "\n"
@@ -179,6 +186,11 @@ def test_ledger_snapshot_is_read_only_and_stays_as_it_was(node) -> None:  # type
         before[0]["master"]["name"] = "changed"
     insert(node, QUERY)
     assert len(before) == 1 and len(book.policies()) == 2
+    insert(node, '{"config": {"name": "c", "script": ["run scheduler 1", ["nested"]]}}')
+    (config,) = Ledger(lambda: node.get_var("blockchain_file")).snapshot().of_types(["config"])  # read from the file
+    for change in (lambda: config["config"]["script"].append("x"), lambda: config["config"]["script"][1].clear()):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
 
 
 def test_ledger_wait_returns_when_the_policy_arrives(node) -> None:  # type: ignore[no-untyped-def]

@@ -130,13 +130,6 @@ def _types(tok: Token) -> tuple[str, ...] | None:
     return None if text == "*" else (text.lower(),)
 
 
-def of_types(policies: list[dict[str, Any]], types: tuple[str, ...] | None) -> list[dict[str, Any]]:
-    """The policies whose type is one of ``types`` (all for None)."""
-    if types is None:
-        return policies
-    return [p for p in policies if next(iter(p)).lower() in types]
-
-
 def _refine(ctx: Context, policies: list[dict[str, Any]], rest: list[Token]) -> Result:
     """The ``where``/``bring`` part of ``blockchain get`` (the select engine's, to come)."""
     raise CommandSyntaxError(f"'blockchain get ... {rest[0].text}' is not available yet", offset=rest[0].start,
@@ -156,7 +149,7 @@ def blockchain_get(ctx: Context, tokens: list[Token]) -> Result:
     if not tokens:
         raise CommandSyntaxError("'blockchain get' needs a policy type",
                                  hint="write: blockchain get operator  (or *, or (master, query))")
-    found = of_types(ledger(ctx.node).policies(), _types(tokens[0]))
+    found: list[dict[str, Any]] = list(ledger(ctx.node).snapshot().of_types(_types(tokens[0])))
     if len(tokens) > 1:
         return _refine(ctx, found, tokens[1:])
     return PolicyList(found)

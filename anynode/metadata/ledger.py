@@ -20,6 +20,7 @@ memory as they write it.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -42,6 +43,33 @@ Check = Callable[[dict[str, Any], Sequence[dict[str, Any]]], Any]
 _EMPTY = b"\n"  # a ledger with no policy: not zero bytes, which would read as a broken file
 
 
+def _one_policy(n: int, line: bytes) -> FrozenDict:
+    try:
+        policy = loads_frozen(line)
+        policy_type(policy)
+    except (ValueError, PolicyError) as exc:
+        raise ValueError(f"line {n} is not a policy ({exc})") from None
+    return policy
+
+
+def _decode(lines: list[tuple[int, bytes]]) -> list[Any]:
+    """The JSON values of ``lines``: one decode of them all as an array, or line by line to name a bad one.
+
+    The single decode (read-only dicts, made in C) is the fast path; it is
+    taken only when every line looks like one object and the values are as
+    many as the lines, so a value never spans two lines.
+    """
+    if all(line[:1] == b"{" and line[-1:] == b"}" for _, line in lines):
+        try:
+            values = json.loads(b"[" + b",".join(line for _, line in lines) + b"]", object_hook=FrozenDict)
+        except ValueError:
+            pass
+        else:
+            if len(values) == len(lines):
+                return values
+    return [_one_policy(n, line) for n, line in lines]
+
+
 def parse_ledger(data: bytes) -> tuple[Entry, ...]:
     """The policies of one ledger generation, with their lines; ``deleted`` tombstones remove earlier policies.
 
@@ -52,17 +80,14 @@ def parse_ledger(data: bytes) -> tuple[Entry, ...]:
         raise ValueError("the file is empty")
     if deeper_than(data, MAX_DEPTH):
         raise ValueError(f"a policy nests deeper than {MAX_DEPTH} levels")
+    lines = [(n, line) for n, line in enumerate((raw.strip() for raw in data.split(b"\n")), 1) if line]
     entries: list[Entry] = []
-    for n, raw in enumerate(data.split(b"\n"), 1):
-        line = raw.strip()
-        if not line:
-            continue
-        try:
-            policy = loads_frozen(line)
-            kind = policy_type(policy)
-        except (ValueError, PolicyError) as exc:
-            raise ValueError(f"line {n} is not a policy ({exc})") from None
-        if kind == "deleted":  # EdgeLake's mark for a policy deleted on this node
+    for (n, line), policy in zip(lines, _decode(lines), strict=True):
+        if len(policy) != 1 or not isinstance(next(iter(policy.values())), dict):
+            _one_policy(n, line)  # raises, naming the line
+        if b"[" in line:  # lists are frozen too (the single decode froze only the objects)
+            policy = freeze(policy)
+        if "deleted" in policy:  # EdgeLake's mark for a policy deleted on this node
             gone = policy_id_of(policy)
             entries = [e for e in entries if policy_id_of(e[1]) != gone]
             continue
@@ -96,6 +121,28 @@ class Snapshot:
     def ids(self) -> frozenset[str]:
         """The ids of the policies (for the duplicate check)."""
         return frozenset(i for i in map(policy_id_of, self.policies) if i is not None)
+
+    @cached_property
+    def types(self) -> tuple[str, ...]:
+        """The type of each policy, lower-case, in file order."""
+        return tuple(next(iter(p)).lower() for p in self.policies)
+
+    @cached_property
+    def by_type(self) -> dict[str, tuple[FrozenDict, ...]]:
+        """The policies of each type (lower-case), in file order."""
+        groups: dict[str, list[FrozenDict]] = {}
+        for kind, policy in zip(self.types, self.policies, strict=True):
+            groups.setdefault(kind, []).append(policy)
+        return {kind: tuple(found) for kind, found in groups.items()}
+
+    def of_types(self, types: Sequence[str] | None) -> list[FrozenDict]:
+        """The policies whose type is one of ``types`` (lower-case), in file order; all of them for None."""
+        if types is None:
+            return list(self.policies)
+        if len(types) == 1:
+            return list(self.by_type.get(types[0], ()))
+        wanted = set(types)
+        return [p for kind, p in zip(self.types, self.policies, strict=True) if kind in wanted]
 
     @cached_property
     def md5(self) -> str:
