@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from anynode.data import commands as data_commands
 from anynode.data import tsd_commands
+from anynode.metadata import build as metadata_build
+from anynode.metadata import commands as metadata_commands
 from anynode.metadata import commands_select
 from anynode.operator import commands as operator_commands
 from anynode.rest import commands as rest_commands
@@ -22,4 +24,5 @@ from anynode.tcp import commands as tcp_commands
 
 #: Every module that declares commands, in the order they are loaded.
 COMMAND_MODULES = (node, language, help, data_commands, tsd_commands, tcp_commands, rest_commands,
-                   operator_commands, streaming_commands, scheduler_commands, commands_select)
+                   operator_commands, streaming_commands, scheduler_commands, metadata_build, metadata_commands,
+                   commands_select)

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from anynode.script import parse_script
+
 INGEST_WAIT = 30.0
 """Seconds to wait for rows the operator ingests (generous: the test machines are small and shared)."""
 
@@ -126,3 +128,11 @@ def start_node_process(home: Path, script: Path, stderr: int = subprocess.DEVNUL
     env = dict(os.environ, ANYNODE_HOME=str(home))
     return subprocess.Popen([sys.executable, "-m", "anynode", "process", str(script)], env=env,
                             stdout=subprocess.DEVNULL, stderr=stderr)
+
+
+def logical(entry: dict[str, Any]) -> str:
+    """A corpus entry's line as the script loader hands it to the node (tests/data/anylog_lines.py)."""
+    if entry.get("script"):
+        (line,) = parse_script(entry["line"]).lines
+        return line.text
+    return entry["line"]

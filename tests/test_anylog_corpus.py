@@ -17,20 +17,12 @@ import pytest
 from anynode import errors
 from anynode.grammar.parser import parse
 from anynode.grammar.tokens import Token, tokenize
-from anynode.script import parse_script
 from tests.data.anylog_lines import LINES
+from tests.helpers import logical
 
 
 def _id(entry: dict[str, Any]) -> str:
     return f"{entry['source'][1].rsplit('/', 1)[-1]}: {entry['line'][:60]}"
-
-
-def logical(entry: dict[str, Any]) -> str:
-    """The line as the script loader hands it to the node."""
-    if entry.get("script"):
-        (line,) = parse_script(entry["line"]).lines
-        return line.text
-    return entry["line"]
 
 
 PARSED = [e for e in LINES if "error" not in e]

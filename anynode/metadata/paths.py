@@ -182,9 +182,9 @@ def getter(path: PolicyPath, body_first: bool = False) -> Callable[[Any], Any]:
         key = keys[1]
 
         def typed(policy: Any) -> Any:
-            if type(policy) is dict and policy:
+            if isinstance(policy, dict) and policy:
                 inner = next(iter(policy.values()))
-                if type(inner) is dict:
+                if isinstance(inner, dict):
                     return inner.get(key, MISSING)
             return MISSING
         return typed
@@ -192,10 +192,10 @@ def getter(path: PolicyPath, body_first: bool = False) -> Callable[[Any], Any]:
         key = keys[0]
 
         def plain(policy: Any) -> Any:
-            if type(policy) is not dict:
+            if not isinstance(policy, dict):
                 return MISSING
             inner = next(iter(policy.values())) if len(policy) == 1 else None
-            if type(inner) is not dict:
+            if not isinstance(inner, dict):
                 return policy.get(key, MISSING)
             if body_first:
                 value = inner.get(key, MISSING)

@@ -338,7 +338,7 @@ def select(policies: Iterable[Any], types: str | Iterable[str] = "*", condition:
     out = []
     test = condition.test if condition is not None else None
     for policy in policies:
-        if type(policy) is not dict or not policy:
+        if not isinstance(policy, dict) or not policy:
             continue
         if wanted is not None:
             kind = next(iter(policy))

@@ -1,0 +1,251 @@
+"""The ledger commands: insert, add, delete, get, read, test, wait, load/reload, and the metadata version.
+
+Writes go to the node's local ledger (``ledger.py``). A ``master`` destination
+is accepted and the policy is written locally, but pushing it to the master
+is the next step (``blockchain push`` on the master): the reply says so in a
+warning. ``blockchain get`` takes a type, a list of types or ``*``, then
+``where`` and ``bring`` as ``select.py`` and ``bring.py`` read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from anynode.errors import CommandSyntaxError
+from anynode.grammar.dispatch import Context
+from anynode.grammar.parser import Rest
+from anynode.grammar.registry import command
+from anynode.grammar.spec import Arg, Opt
+from anynode.grammar.tokens import GROUP, STRING, WORD, Token
+from anynode.grammar.types import BOOL, SECONDS, TEXT, HostPort, Words
+from anynode.metadata.bring import as_result, bring, parse_bring
+from anynode.metadata.build import BLOCKCHAIN, expander
+from anynode.metadata.ledger import Ledger, ledger
+from anynode.metadata.policy import PolicyError, add_id_date, parse_policy, policy_id_of, policy_type
+from anynode.metadata.rules import validate
+from anynode.metadata.select import parse_where, select
+from anynode.results import Json, Message, Result
+
+_MASTER_LATER = ("not sent to master {master}: pushing to a master comes with the master step (blockchain push); "
+                 "the policy is in the local ledger only")
+
+
+@dataclass(frozen=True)
+class PolicyList(Json):
+    """Policies as a JSON list; as text (what an assignment stores) an empty list is nothing, as in AnyLog."""
+
+    kind: ClassVar[str] = "json"
+
+    def to_text(self) -> str:
+        return super().to_text() if self.value else ""
+
+
+def _insert(ctx: Context, text: str, local: bool) -> tuple[str, str]:
+    policy = add_id_date(parse_policy(text, expander(ctx)))
+    written = ledger(ctx.node).insert(policy, check=validate, local=local)
+    kind = policy_type(written)
+    return kind, str(written[kind]["id"])
+
+
+@command("blockchain insert", http="POST", keywords=BLOCKCHAIN, options=[
+    Opt("policy", TEXT, required=True, help="the policy: !name of a variable holding it, or JSON"),
+    Opt("local", BOOL, help="write it to this node's ledger (the default once a destination is named)"),
+    Opt("master", HostPort(), help="the master node to publish it to (not yet: written locally, with a warning)"),
+], examples=[
+    "blockchain insert where policy = !new_policy and local = true",
+    "blockchain insert where policy = !new_policy and local = true and master = !ledger_conn",
+    'blockchain insert where policy = {"master": {"company": "acme", "name": "m1"}} and local = true',
+])
+def blockchain_insert(ctx: Context, policy: str, local: bool | None, master: str | None) -> Result:
+    """Publish a policy: give it its id and date, check it against its type's rules and the ledger, write it.
+
+    Name at least one destination: `local = true` writes the node's own
+    ledger (marked "ledger": "local"); a `master` is accepted but pushing to
+    it is not available yet, so the policy is written locally and the reply
+    warns. Errors carry AnyLog's codes: 87 wrong structure, 180 values that
+    must be unique, 149 an ip:port in use, 118 a missing parent cluster,
+    70 an id the ledger has.
+    """
+    if local is None and master is None:
+        raise CommandSyntaxError("'blockchain insert' needs a destination",
+                                 hint="add: and local = true  (or: and master = ip:port)")
+    if local is False:
+        raise PolicyError(3, "with local = false nothing would be written: pushing to a master is not available yet",
+                          hint="add: and local = true")
+    kind, pid = _insert(ctx, policy, local=True)
+    text = f"{kind} policy {pid} added to the local ledger"
+    if master is not None:
+        text += "; warning: " + _MASTER_LATER.format(master=master)
+    return Message(text)
+
+
+@command("blockchain add", http="POST", keywords=BLOCKCHAIN,
+         args=[Arg("policy", Words(), help="the policy (!name or JSON), or a JSON list of policies")],
+         examples=["blockchain add !operator_policy", 'blockchain add {"query": {"company": "acme", "name": "q1"}}'])
+def blockchain_add(ctx: Context, policy: Rest) -> Result:
+    """Add a policy (or a list of them) to this node's ledger only, checked as an insert is, without a ledger mark."""
+    import json
+
+    text = policy.text
+    try:
+        items = json.loads(text)
+    except ValueError:
+        items = None
+    if not (isinstance(items, list) and len(items) > 1):
+        kind, pid = _insert(ctx, text, local=False)
+        return Message(f"{kind} policy {pid} added to the local ledger")
+    added = [_insert(ctx, json.dumps(item), local=False)[1] for item in items]
+    return Message(f"{len(added)} policies added to the local ledger")
+
+
+@command("blockchain delete policy", http="POST", keywords=BLOCKCHAIN, options=[
+    Opt("id", TEXT, required=True, help="the id of the policy"),
+    Opt("local", BOOL, help="delete it from this node's ledger (the default)"),
+    Opt("master", HostPort(), help="the master to delete it from too (not yet: deleted locally, with a warning)"),
+], examples=["blockchain delete policy where id = 0f3b3512d8535bcd611b95c9c5707cb6",
+             "blockchain delete policy where id = !policy_id and local = true and master = !ledger_conn"])
+def blockchain_delete_policy(ctx: Context, id: str, local: bool | None, master: str | None) -> Result:
+    """Remove a policy from this node's ledger (the file is rewritten crash-safe)."""
+    if local is False:
+        raise PolicyError(3, "with local = false nothing would be deleted: deleting on a master is not available yet",
+                          hint="leave out local = false")
+    gone = ledger(ctx.node).delete(id)
+    text = f"{policy_type(gone)} policy {id} deleted from the local ledger"
+    if master is not None:
+        text += f"; warning: not deleted on master {master}: that comes with the master step (blockchain drop policy)"
+    return Message(text)
+
+
+def _types(tok: Token) -> tuple[str, ...] | None:
+    """The types a ``blockchain get`` selector names; None for ``*``."""
+    text = tok.text.strip()
+    if tok.kind == GROUP:
+        names = tuple(n.strip().strip("'\"").lower() for n in text[1:-1].split(","))
+        if not all(names):
+            raise CommandSyntaxError(f"'{text}' has an empty type", offset=tok.start,
+                                     hint="write: blockchain get (operator, query)")
+        return names
+    if tok.kind not in (WORD, STRING) or not text:
+        raise CommandSyntaxError(f"'{text}' is not a policy type", offset=tok.start,
+                                 hint="write: blockchain get operator  or  (operator, query)  or  *")
+    return None if text == "*" else (text.lower(),)
+
+
+def _refine(ctx: Context, policies: list[dict[str, Any]], rest: list[Token]) -> Result:
+    """The ``[where <condition>] [bring[.modifiers] <template>]`` part of ``blockchain get``."""
+    at = next((i for i, t in enumerate(rest) if t.kind == WORD and t.text.lower().split(".")[0] == "bring"),
+              len(rest))
+    head = rest[:at]
+    if head:
+        if not head[0].is_word("where") or len(head) == 1:
+            raise CommandSyntaxError(f"unexpected '{head[0].text}' after the policy type", offset=head[0].start,
+                                     hint="write: blockchain get operator where company = acme bring [*][ip]")
+        policies = select(policies, "*", parse_where(head[1:]))
+    if at == len(rest):
+        return PolicyList(policies)
+    spec = parse_bring(rest[at:])
+    everything = ledger(ctx.node).policies() if spec.has("children") else None
+    return as_result(bring(policies, spec, everything=everything))
+
+
+@command("blockchain get", raw=True, remote=True, keywords=BLOCKCHAIN,
+         examples=["blockchain get operator", "blockchain get (master, query)", "blockchain get *",
+                   "operators = blockchain get operator"])
+def blockchain_get(ctx: Context, tokens: list[Token]) -> Result:
+    """Policies of a type, of several types, or all, filtered and shaped: blockchain get TYPE [where ...] [bring ...].
+
+    Reads the ledger in memory (reloaded when the file changes). ``where``
+    takes key = value pairs or an expression ([name] == a or ...), ``bring``
+    a template and modifiers (docs/metadata-query.md). Assigned, the result
+    is the JSON list or the brought text, or nothing when no policy matches.
+    """
+    if not tokens:
+        raise CommandSyntaxError("'blockchain get' needs a policy type",
+                                 hint="write: blockchain get operator  (or *, or (master, query))")
+    found: list[dict[str, Any]] = list(ledger(ctx.node).snapshot().of_types(_types(tokens[0])))
+    if len(tokens) > 1:
+        return _refine(ctx, found, tokens[1:])
+    return PolicyList(found)
+
+
+@command("blockchain read", remote=True, keywords=BLOCKCHAIN, examples=["blockchain read"])
+def blockchain_read(ctx: Context) -> Result:
+    """Show the policies in the ledger file as it is on disk now (not the copy in memory)."""
+    return PolicyList(ledger(ctx.node).read_file())
+
+
+@command("blockchain test", remote=True, keywords=BLOCKCHAIN,
+         args=[Arg("id", TEXT, required=False, help="a policy id: say whether the ledger file has it")],
+         examples=["blockchain test", "blockchain test 0f3b3512d8535bcd611b95c9c5707cb6"])
+def blockchain_test(ctx: Context, id: str | None) -> Result:
+    """Check the ledger file: every line one policy with an id, no id twice; or whether it has one id."""
+    book = ledger(ctx.node)
+    if id is not None:
+        known = any(policy_id_of(p) == id for p in book.read_file())
+        return Message("ID Status: in Blockchain file" if known else "ID status: not in Blockchain file")
+    problems = book.problems()
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise PolicyError(87, f"Blockchain file status: Failure: {book.path()}: " + "; ".join(problems[:3]) + more,
+                          hint="fix or remove those lines, or take a good copy from another node")
+    return Message("Blockchain file status: OK")
+
+
+@command("get metadata version", remote=True, keywords=BLOCKCHAIN, examples=["get metadata version"])
+def get_metadata_version(ctx: Context) -> Result:
+    """The md5 of the ledger file: nodes with the same policies in the same order show the same version."""
+    book = ledger(ctx.node)
+    version = book.version()
+    if version is None:
+        raise PolicyError(58, f"{book.path()} does not exist", hint="insert a policy or sync with a master first")
+    return Message(version)
+
+
+def _load(book: Ledger, force: bool) -> Result:
+    read = book.load(force)
+    count = len(book.snapshot().policies)
+    return Message(f"metadata {'loaded' if read else 'is current'}: {count} policies from {book.path()}")
+
+
+@command("blockchain load metadata", http="POST", keywords=BLOCKCHAIN, examples=["blockchain load metadata"])
+def blockchain_load_metadata(ctx: Context) -> Result:
+    """Read the ledger file into memory if it changed since it was read."""
+    return _load(ledger(ctx.node), False)
+
+
+@command("blockchain reload metadata", http="POST", keywords=BLOCKCHAIN, examples=["blockchain reload metadata"])
+def blockchain_reload_metadata(ctx: Context) -> Result:
+    """Read the ledger file into memory again, changed or not."""
+    return _load(ledger(ctx.node), True)
+
+
+@command("blockchain wait", keywords=BLOCKCHAIN, options=[
+    Opt("id", TEXT, help="the id of the policy to wait for"),
+    Opt("policy", TEXT, help="the policy to wait for (!name; it must have its id)"),
+    Opt("timeout", SECONDS, default=15.0, help="how long to wait"),
+], examples=["blockchain wait where id = !cluster_id", "blockchain wait where policy = !new_policy",
+             "blockchain wait where id = !config_id and timeout = 30 seconds"])
+def blockchain_wait(ctx: Context, id: str | None, policy: str | None, timeout: float) -> Result:
+    """Wait until the local ledger has a policy (it arrives with a sync or an insert); true when it does.
+
+    Checks every 100 ms; past the timeout it fails with AnyLog's 151
+    (Policy not in local file). Stopping the node ends the wait.
+    """
+    if (id is None) == (policy is None):
+        raise CommandSyntaxError("'blockchain wait' needs the id or the policy (one of them)",
+                                 hint="write: blockchain wait where id = !policy_id")
+    wanted = id if id is not None else policy_id_of(parse_policy(policy or "", expander(ctx)))
+    if wanted is None:
+        raise PolicyError(87, "the policy to wait for has no id", hint="blockchain prepare policy !p gives it one")
+    book = ledger(ctx.node)
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if any(policy_id_of(p) == wanted for p in book.snapshot().policies):
+            return Message("true")
+        left = deadline - time.monotonic()
+        if left <= 0 or ctx.node.exit_event.wait(min(left, 0.1)):
+            raise PolicyError(151, f"no policy with id {wanted} arrived within {timeout:g} seconds",
+                              hint="check the sync (get synchronizer) or insert the policy")

@@ -1,0 +1,375 @@
+"""The node's local ledger: the policies it knows, one per line in ``!blockchain_file``.
+
+Every change rewrites the whole file with :func:`anynode.fileio.atomic_write`
+(temp file, fsync, rename, the previous generation kept as ``.backup``), so
+the file on disk is always one complete generation: a process killed at any
+instant leaves the old file or the new one, and a reader (in this process or
+another) never opens a half-written or empty ledger, during a sync swap
+included. A zero-byte or unparseable file (left by some other writer) is not
+a generation: a node with a good generation in memory keeps serving it, and
+a first load falls back to the backup.
+
+Readers get :meth:`Ledger.policies`, an immutable snapshot (read-only
+policies, see ``frozen.py``) of the generation in memory, reloaded when the
+file changes (its inode, size or mtime). One Ledger per node:
+:func:`ledger`. Writers (insert, delete, swap) hold the ledger's lock, check
+against the generation they are about to replace, and install the new one in
+memory as they write it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from anynode.fileio import atomic_write, load_with_fallback
+from anynode.metadata.frozen import FrozenDict, freeze, loads_frozen
+from anynode.metadata.policy import PolicyError, body, policy_id_of, policy_type, to_line
+from anynode.safejson import MAX_DEPTH, deeper_than
+
+if TYPE_CHECKING:
+    from anynode.node import Node
+
+Entry = tuple[bytes, FrozenDict]
+Check = Callable[[dict[str, Any], Sequence[dict[str, Any]]], Any]
+_EMPTY = b"\n"  # a ledger with no policy: not zero bytes, which would read as a broken file
+
+
+def _one_policy(n: int, line: bytes) -> FrozenDict:
+    try:
+        policy = loads_frozen(line)
+        policy_type(policy)
+    except (ValueError, PolicyError) as exc:
+        raise ValueError(f"line {n} is not a policy ({exc})") from None
+    return policy
+
+
+def _decode(lines: list[tuple[int, bytes]]) -> list[Any]:
+    """The JSON values of ``lines``: one decode of them all as an array, or line by line to name a bad one.
+
+    The single decode (read-only dicts, made in C) is the fast path; it is
+    taken only when every line looks like one object and the values are as
+    many as the lines, so a value never spans two lines.
+    """
+    if all(line[:1] == b"{" and line[-1:] == b"}" for _, line in lines):
+        try:
+            values = json.loads(b"[" + b",".join(line for _, line in lines) + b"]", object_hook=FrozenDict)
+        except ValueError:
+            pass
+        else:
+            if len(values) == len(lines):
+                return values
+    return [_one_policy(n, line) for n, line in lines]
+
+
+def parse_ledger(data: bytes) -> tuple[Entry, ...]:
+    """The policies of one ledger generation, with their lines; ``deleted`` tombstones remove earlier policies.
+
+    Raises:
+        ValueError: empty data, or a line that is not one policy (the generation is not complete).
+    """
+    if not data:
+        raise ValueError("the file is empty")
+    if deeper_than(data, MAX_DEPTH):
+        raise ValueError(f"a policy nests deeper than {MAX_DEPTH} levels")
+    lines = [(n, line) for n, line in enumerate((raw.strip() for raw in data.split(b"\n")), 1) if line]
+    entries: list[Entry] = []
+    for (n, line), policy in zip(lines, _decode(lines), strict=True):
+        if len(policy) != 1 or not isinstance(next(iter(policy.values())), dict):
+            _one_policy(n, line)  # raises, naming the line
+        if b"[" in line:  # lists are frozen too (the single decode froze only the objects)
+            policy = freeze(policy)
+        if "deleted" in policy:  # EdgeLake's mark for a policy deleted on this node
+            gone = policy_id_of(policy)
+            entries = [e for e in entries if policy_id_of(e[1]) != gone]
+            continue
+        entries.append((line, policy))
+    return tuple(entries)
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One generation of the ledger as loaded: its file, the file's stat when read, its bytes and policies."""
+
+    path: Path
+    key: tuple[int, int, int] | None
+    data: bytes = b""
+    entries: tuple[Entry, ...] = ()
+    exists: bool = False
+    policies: tuple[FrozenDict, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "policies", tuple(p for _, p in self.entries))
+
+    @cached_property
+    def ids(self) -> frozenset[str]:
+        """The ids of the policies (for the duplicate check)."""
+        return frozenset(i for i in map(policy_id_of, self.policies) if i is not None)
+
+    @cached_property
+    def types(self) -> tuple[str, ...]:
+        """The type of each policy, lower-case, in file order."""
+        return tuple(next(iter(p)).lower() for p in self.policies)
+
+    @cached_property
+    def by_type(self) -> dict[str, tuple[FrozenDict, ...]]:
+        """The policies of each type (lower-case), in file order."""
+        groups: dict[str, list[FrozenDict]] = {}
+        for kind, policy in zip(self.types, self.policies, strict=True):
+            groups.setdefault(kind, []).append(policy)
+        return {kind: tuple(found) for kind, found in groups.items()}
+
+    def of_types(self, types: Sequence[str] | None) -> list[FrozenDict]:
+        """The policies whose type is one of ``types`` (lower-case), in file order; all of them for None."""
+        if types is None:
+            return list(self.policies)
+        if len(types) == 1:
+            return list(self.by_type.get(types[0], ()))
+        wanted = set(types)
+        return [p for kind, p in zip(self.types, self.policies, strict=True) if kind in wanted]
+
+    @cached_property
+    def md5(self) -> str:
+        """The md5 of the file's bytes: the metadata version, equal on nodes with the same ledger."""
+        return hashlib.md5(self.data).hexdigest()
+
+
+class Ledger:
+    """The local ledger of one node, at the path ``path_of()`` gives (``!blockchain_file``)."""
+
+    def __init__(self, path_of: Callable[[], str | None], log: logging.Logger | None = None) -> None:
+        self._path_of = path_of
+        self._log = log or logging.getLogger("anynode.metadata.ledger")
+        self._lock = threading.RLock()
+        self._snap: Snapshot | None = None
+        self.generation = 0
+        """How many generations were loaded or written (a reader can tell that the ledger changed)."""
+
+    # -- reading -----------------------------------------------------------
+    def path(self) -> Path:
+        """The ledger file.
+
+        Raises:
+            PolicyError: 58 when ``blockchain_file`` is not set.
+        """
+        value = self._path_of()
+        if not value:
+            raise PolicyError(58, "the variable 'blockchain_file' is not set",
+                              hint="set it: blockchain_file = !blockchain_dir/blockchain.json")
+        return Path(os.path.expanduser(value))
+
+    def snapshot(self) -> Snapshot:
+        """The current generation, reloaded first when the file changed since it was read."""
+        path = self.path()
+        snap = self._snap
+        if snap is not None and snap.path == path and snap.key == _stat(path):
+            return snap
+        with self._lock:
+            return self._current(path)
+
+    def policies(self) -> list[dict[str, Any]]:
+        """Every policy of the current generation, in file order: read-only dicts in a new list."""
+        return list(self.snapshot().policies)
+
+    def version(self) -> str | None:
+        """The md5 of the ledger file (``get metadata version``); None when there is no file."""
+        snap = self.snapshot()
+        return snap.md5 if snap.exists else None
+
+    def load(self, force: bool = False) -> bool:
+        """Read the file again if it changed (or always, with ``force``); True when a generation was read."""
+        path = self.path()
+        with self._lock:
+            snap = self._snap
+            if not force and snap is not None and snap.path == path and snap.key == _stat(path):
+                return False
+            if snap is not None:  # read again, keeping this one should the file not parse
+                self._snap = Snapshot(snap.path, (-1, -1, -1), snap.data, snap.entries, snap.exists)
+            self._current(path)
+            return True
+
+    def read_file(self) -> list[dict[str, Any]]:
+        """The policies of the file on disk now, read afresh (``blockchain read``).
+
+        Raises:
+            PolicyError: 58 when there is no file, 87 when it is not a complete ledger.
+        """
+        path = self.path()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise _no_file(path) from None
+        try:
+            return [p for _, p in parse_ledger(data)]
+        except ValueError as exc:
+            raise PolicyError(87, f"{path}: {exc}", hint="'blockchain test' lists the problems") from None
+
+    def problems(self) -> list[str]:
+        """What is wrong with the file on disk, one line each (``blockchain test``); empty when it is sound.
+
+        Raises:
+            PolicyError: 58 when there is no file.
+        """
+        path = self.path()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise _no_file(path) from None
+        if not data.strip():
+            return [f"{path} is empty"]
+        found: list[str] = []
+        seen: dict[str, int] = {}
+        for n, raw in enumerate(data.split(b"\n"), 1):
+            if not raw.strip():
+                continue
+            try:
+                policy = loads_frozen(raw) if not deeper_than(raw, MAX_DEPTH) else None
+                policy_type(policy)
+            except (ValueError, PolicyError) as exc:
+                found.append(f"line {n}: not a policy ({exc})")
+                continue
+            pid = policy_id_of(policy)
+            if pid is None:
+                found.append(f"line {n}: the policy has no id")
+            elif pid in seen:
+                found.append(f"line {n}: id {pid} is also on line {seen[pid]}")
+            else:
+                seen[pid] = n
+        return found
+
+    def _current(self, path: Path) -> Snapshot:
+        """The generation for ``path`` (the lock is held): the one in memory if the file did not change.
+
+        With a good generation of this file in memory, a file that no longer
+        parses is not loaded (the one in memory is newer than its backup) and
+        a file that was removed reads as an empty ledger. Without one (the
+        first load), a broken file falls back to its backup.
+        """
+        snap = self._snap
+        key = _stat(path)
+        if snap is not None and snap.path == path and snap.key == key:
+            return snap
+        if snap is None or snap.path != path:
+            snap = self._first(path, key)
+        elif key is None:
+            snap = Snapshot(path, None)
+        else:
+            try:
+                data = path.read_bytes()
+                snap = Snapshot(path, key, data, parse_ledger(data), True)
+            except FileNotFoundError:
+                snap = Snapshot(path, None)
+            except ValueError as exc:
+                self._log.warning("%s is not a complete ledger (%s): serving the generation in memory", path, exc)
+                snap = Snapshot(path, key, snap.data, snap.entries, snap.exists)  # not retried until it changes
+                self._snap = snap
+                return snap
+        self._snap = snap
+        self.generation += 1
+        return snap
+
+    def _first(self, path: Path, key: tuple[int, int, int] | None) -> Snapshot:
+        """The first load of ``path``: its backup when it is broken; temp files a killed writer left are removed."""
+        def parse(data: bytes) -> tuple[bytes, tuple[Entry, ...]]:
+            return data, parse_ledger(data)
+
+        loaded = load_with_fallback(path, parse, self._log, default=None)
+        if loaded is None:
+            return Snapshot(path, key)
+        return Snapshot(path, key, loaded[0], loaded[1], True)
+
+    # -- writing -----------------------------------------------------------
+    def insert(self, policy: dict[str, Any], check: Check | None = None, local: bool = False) -> FrozenDict:
+        """Check ``policy`` (which has its id) against the ledger and append it; returns it as written.
+
+        ``check`` runs first (the type's rules; it may complete the policy),
+        then the id must be new; ``local`` marks it ``"ledger": "local"``.
+
+        Raises:
+            PolicyError: 70 for an id the ledger has, or what ``check`` raised.
+        """
+        path = self.path()
+        with self._lock:
+            snap = self._current(path)
+            if check is not None:
+                check(policy, snap.policies)
+            pid = policy_id_of(policy)
+            if pid is None:
+                raise PolicyError(87, "the policy has no id", hint="blockchain prepare policy !p gives it one")
+            if pid in snap.ids:
+                raise PolicyError(70, f"the ledger has a policy with id {pid} already",
+                                  hint="'blockchain get * ' lists it; delete it first to replace it")
+            if local:
+                body(policy)["ledger"] = "local"
+            line = to_line(policy).encode("utf-8")
+            base = snap.data if snap.entries else b""
+            if base and not base.endswith(b"\n"):
+                base += b"\n"
+            frozen = freeze(policy)
+            self._commit(path, base + line + b"\n", (*snap.entries, (line, frozen)))
+            return frozen
+
+    def delete(self, policy_id: str) -> FrozenDict:
+        """Remove the policy with ``policy_id``; returns it.
+
+        Raises:
+            PolicyError: 113 when the ledger has no such policy.
+        """
+        path = self.path()
+        with self._lock:
+            snap = self._current(path)
+            keep = [e for e in snap.entries if policy_id_of(e[1]) != policy_id]
+            if len(keep) == len(snap.entries):
+                raise PolicyError(113, f"the local ledger has no policy with id {policy_id}",
+                                  hint="'blockchain get *' lists the policies and their ids")
+            gone = next(p for _, p in snap.entries if policy_id_of(p) == policy_id)
+            self._commit(path, b"".join(line + b"\n" for line, _ in keep) or _EMPTY, tuple(keep))
+            return gone
+
+    def swap(self, data: bytes) -> int:
+        """Make ``data`` (a whole ledger, e.g. the master's copy) the ledger; returns its policy count.
+
+        Raises:
+            PolicyError: 87 when ``data`` is not a complete ledger (the current one stays).
+        """
+        try:
+            entries = parse_ledger(data) if data.strip() else ()
+        except ValueError as exc:
+            raise PolicyError(87, f"the new ledger is not complete: {exc}") from None
+        path = self.path()
+        with self._lock:
+            self._commit(path, data if entries else _EMPTY, entries)
+        return len(entries)
+
+    def _commit(self, path: Path, data: bytes, entries: tuple[Entry, ...]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data)
+        self._snap = Snapshot(path, _stat(path), data, entries, True)
+        self.generation += 1
+
+
+def _no_file(path: Path) -> PolicyError:
+    return PolicyError(58, f"{path} does not exist",
+                       hint="insert a policy (blockchain insert where policy = !p and local = true) or sync")
+
+
+def ledger(node: Node) -> Ledger:
+    """The node's ledger (one per node, made on first use), at ``!blockchain_file``."""
+    return node.part("metadata.ledger",
+                     lambda: Ledger(lambda: node.get_var("blockchain_file"), node.log.getChild("ledger")))
