@@ -10,8 +10,7 @@ knows no command.
 
 from __future__ import annotations
 
-from anynode.data import commands as data_commands
-from anynode.data import tsd_commands
+from anynode.data import commands as data_commands, tsd_commands
 from anynode.operator import commands as operator_commands
 from anynode.rest import commands as rest_commands
 from anynode.scheduler import commands as scheduler_commands

@@ -13,8 +13,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from anynode import __version__
 from anynode.cancel import Cancel
@@ -211,7 +212,7 @@ class Node:
         with self._parts_lock:
             if key not in self._parts:
                 self._parts[key] = make()
-            return self._parts[key]  # type: ignore[no-any-return]
+            return self._parts[key]
 
     # -- the network -----------------------------------------------------
     def authenticator(self) -> Any:

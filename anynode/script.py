@@ -23,9 +23,10 @@ handling it again would jump back to the same failing line for ever.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from anynode.errors import AnyNodeError, ScriptError
 from anynode.grammar.dispatch import ControlFlow, Frame, Source

@@ -118,7 +118,8 @@ class Setting:
             expected = "one of " + ", ".join(self.choices)
         if isinstance(raw, self.type) and not (self.type is int and isinstance(raw, bool)):
             value = raw
-        elif isinstance(raw, (int, float)) and not isinstance(raw, bool) and self.type in (int, float, Seconds, ByteSize):
+        elif (isinstance(raw, (int, float)) and not isinstance(raw, bool)
+              and self.type in (int, float, Seconds, ByteSize)):
             value = self.type(raw)
         else:
             try:

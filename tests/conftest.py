@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -37,7 +37,7 @@ def _no_thread_outlives_its_test() -> Iterator[None]:
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator["Node"]:  # noqa: F821
+def node(tmp_path: Path) -> Iterator[Node]:  # noqa: F821
     """A node with no services running, closed after the test."""
     from anynode.node import Node
 

@@ -46,5 +46,5 @@ def task_row(node: Any, name: str, scheduler: int = 1) -> dict[str, Any]:
 
 def settled_row(node: Any, name: str, scheduler: int = 1) -> dict[str, Any]:
     """The task's row once no run of it is in progress (Runs counts a run from its start)."""
-    return wait_until(lambda: (r := task_row(node, name, scheduler))["Last status"].split()[0] not in ("Running", "Over")
-                      and r)
+    return wait_until(lambda: (r := task_row(node, name, scheduler))["Last status"].split()[0]
+                      not in ("Running", "Over") and r)

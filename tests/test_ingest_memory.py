@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.data_helpers import no_leaked_threads  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import pytest
+
+from anynode.net.auth import Authenticator, make_authenticator
+from anynode.net.client import NetClient
+from anynode.net.errors import AuthError
+from anynode.net.protocol import FrameCodec
 from tests.net_helpers import (  # noqa: F401
     no_leaked_threads,
     raw_connect,
     read_until_closed,
     running_server,
 )
-
-from anynode.net.auth import Authenticator, make_authenticator
-from anynode.net.client import NetClient
-from anynode.net.errors import AuthError
-from anynode.net.protocol import FrameCodec
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -18,6 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from anynode.errors import AnyNodeError
+from anynode.net.auth import Authenticator
+from anynode.net.client import NetClient
+from anynode.net.protocol import FrameCodec
+from anynode.node import Node
 from tests.net_helpers import (  # noqa: F401
     no_leaked_threads,
     raw_connect,
@@ -25,12 +31,6 @@ from tests.net_helpers import (  # noqa: F401
     running_server,
     wait_until,
 )
-
-from anynode.errors import AnyNodeError
-from anynode.net.auth import Authenticator
-from anynode.net.client import NetClient
-from anynode.net.protocol import FrameCodec
-from anynode.node import Node
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,10 +8,10 @@ import time
 
 import orjson
 import pytest
-from tests.net_helpers import no_leaked_threads  # noqa: F401  (autouse fixture)
 
 from anynode.net.errors import ConnectionLost, ProtocolError
 from anynode.net.protocol import MAGIC, PREFIX, PREFIX_SIZE, FrameCodec
+from tests.net_helpers import no_leaked_threads  # noqa: F401  (autouse fixture)
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -10,6 +10,11 @@ import threading
 import time
 
 import pytest
+
+from anynode.errors import NotPermitted, RemoteTimeout, ServiceError, ValidationError
+from anynode.net.client import NetClient, parse_dest
+from anynode.net.errors import ConnectionLost, PeerError, ProtocolError, Unreachable
+from anynode.net.protocol import MAGIC, PREFIX, FrameCodec
 from tests.net_helpers import (  # noqa: F401
     dead_port,
     echo,
@@ -20,11 +25,6 @@ from tests.net_helpers import (  # noqa: F401
     running_server,
     wait_until,
 )
-
-from anynode.errors import NotPermitted, RemoteTimeout, ServiceError, ValidationError
-from anynode.net.client import NetClient, parse_dest
-from anynode.net.errors import ConnectionLost, PeerError, ProtocolError, Unreachable
-from anynode.net.protocol import MAGIC, PREFIX, FrameCodec
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,12 +8,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.net_helpers import dead_port, no_leaked_threads, running_server, wait_until  # noqa: F401
 
 from anynode.errors import ConfigError
 from anynode.net.client import NetClient
 from anynode.net.errors import ConnectionLost, TransferError, Unreachable
 from anynode.net.transfer import TransferReceiver, safe_name, send_file
+from tests.net_helpers import dead_port, no_leaked_threads, running_server, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -89,7 +89,8 @@ def test_transfer_cut_in_the_middle_leaves_nothing_behind(dirs):
         with NetClient() as client:
             chunk = b"x" * 1000
             for i in range(3):
-                reply, _ = client.request(f"127.0.0.1:{server.port}", chunk_header(tid, "cut.json", i * 1000, chunk), chunk, 3)
+                reply, _ = client.request(f"127.0.0.1:{server.port}", chunk_header(tid, "cut.json", i * 1000, chunk),
+                                          chunk, 3)
             assert reply["received"] == 3000
             assert [p.name for p in staging.iterdir()] == [f"{tid}.part"]
         # the sender's connection is gone; the receiver abandons the transfer on its own

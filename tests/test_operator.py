@@ -8,8 +8,8 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -121,7 +121,7 @@ BAD = [c for c in CASES if c[1].endswith((".json", ".json.gz")) and c[0] != "hug
 def test_operator_moves_every_bad_file_aside_with_its_reason_and_goes_on(op: tuple[Node, str]) -> None:
     node, db = op
     expected: dict[str, int] = {}
-    for i, (case, name, content, code, _) in enumerate(BAD):
+    for i, (_case, name, content, code, _) in enumerate(BAD):
         name = name.format(d=db)
         if name in (f"{db}.sensor.json", f"{db}.sensor.json.gz"):
             name = name.replace(".sensor.", f".sensor.c{i}.")

@@ -32,7 +32,7 @@ def test_threads_pool_ingests_many_tables_side_by_side_and_each_file_once(node: 
             drop(watch(node), f"{db}.{table}.{f}.json", json.dumps(rows).encode())
             expected[(db, table)] = expected.get((db, table), 0) + len(rows)
         for (db, table), n in expected.items():
-            wait_until(lambda: count(node, db, table) == n)
+            wait_until(lambda db=db, table=table, n=n: count(node, db, table) == n)
         info = node.execute("get operator where format = json").to_json()
         assert info["files"] == 60 and info["errors"] == 0 and info["threads"] == 4
         assert len(files_in(node.get_var("archive_dir"))) == 60

@@ -5,8 +5,8 @@ and check_script."""
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -302,7 +302,8 @@ def test_script_recursion_depth_limit(node, write) -> None:  # type: ignore[no-u
     node.set_var("me", str(path))
     with pytest.raises(ScriptError) as err:
         run_file(node, path)
-    assert err.value.message == f"{path}:2: {path}: scripts nest deeper than {MAX_DEPTH} (does a script process itself?)"
+    assert err.value.message == (f"{path}:2: {path}: scripts nest deeper than {MAX_DEPTH} "
+                                 "(does a script process itself?)")
 
 
 @pytest.mark.parametrize("line", ["goto x", "call x", "return", "end script", "exit scripts", "on error ignore"])

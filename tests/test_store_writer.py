@@ -6,11 +6,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.data_helpers import no_leaked_threads  # noqa: F401
 
 from anynode.errors import StoreError
 from anynode.store.sqlite_backend import SqliteBackend
 from anynode.store.writer import Writer
+from tests.data_helpers import no_leaked_threads  # noqa: F401
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from __future__ import annotations
 import enum
 import json
 import os
-from dataclasses import dataclass, field
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from anynode.cancel import Cancel

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import codecs
 import json
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import orjson
 
-from anynode.ingest.reader import (_WS, ReadLimits, _check_start, _json_error, _kind, _objects, bad)
+from anynode.ingest.reader import _WS, ReadLimits, _check_start, _json_error, _kind, _objects, bad
 
 
 def stream_batches(chunks: Iterator[bytes], limits: ReadLimits,

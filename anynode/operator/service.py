@@ -36,17 +36,27 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from anynode.errors import IngestError
 from anynode.ingest.reader import IngestCancelled, not_regular
-from anynode.services.base import Service
-from anynode.operator.files import (ErrorDir, OperatorConfig, already_inserted, check_archive_name,
-                                             is_data_file, put_away, refusal, rename_for_options, table_key)
+from anynode.operator.files import (
+    ErrorDir,
+    OperatorConfig,
+    already_inserted,
+    check_archive_name,
+    is_data_file,
+    put_away,
+    refusal,
+    rename_for_options,
+    table_key,
+)
 from anynode.operator.watch import watch_directory
+from anynode.services.base import Service
 from anynode.services.periodic import PeriodicTask
 
 DUPLICATE = 86

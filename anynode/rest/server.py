@@ -31,10 +31,10 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from anynode.errors import ServiceError
-from anynode.services.base import Service
 from anynode.rest.accept import Acceptor
 from anynode.rest.app import CORS, AppSettings, RestApp
 from anynode.rest.stats import RestStats
+from anynode.services.base import Service
 
 # uvicorn logs to "uvicorn.error"; without a handler Python's last-resort
 # handler would print its warnings (e.g. for garbage requests) over the prompt.
@@ -228,11 +228,14 @@ class _Server(uvicorn.Server):
         config = self.config
 
         def create_protocol() -> asyncio.Protocol:
-            return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore
+            # call-arg: uvicorn types the class as a bare asyncio.Protocol; it is _protocol_class's HttpToolsProtocol
+            return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore[call-arg]
                                               app_state=self.lifespan.state)
 
         loop = asyncio.get_running_loop()
-        self.servers = [Acceptor(loop, sock, create_protocol, tls=config.ssl,  # type: ignore[list-item]
+        # misc: uvicorn types servers as asyncio.Server; of one it only calls close() and wait_closed(), which an
+        # Acceptor has (tests/test_rest_uvicorn_internals.py checks that uvicorn still does no more).
+        self.servers = [Acceptor(loop, sock, create_protocol, tls=config.ssl,  # type: ignore[misc]
                                  handshake_timeout=self._app.settings.client_timeout) for sock in sockets]
         self.started = True
         self._app.accepting = True
@@ -367,12 +370,13 @@ class RestService(Service):
                                        hint="give cert_file and key_file paths (or ca_org/server_org in !pem_dir)")
             tls = {"ssl_certfile": cfg.cert_file, "ssl_keyfile": cfg.key_file, "ssl_ca_certs": cfg.ca_file,
                    "ssl_cert_reqs": ssl.CERT_OPTIONAL if cfg.ca_file else ssl.CERT_NONE}
+        # timeout_keep_alive: uvicorn types it int, but uses it as seconds for call_later, where a float works.
         # log_level: uvicorn's loggers at WARNING (their output goes nowhere below that; see the NullHandler
         # above). With no level set, each connection formats and logs two TRACE lines.
         config = uvicorn.Config(app, loop="uvloop", http=_protocol_class(cfg.client_timeout), lifespan="off",
                                 log_config=None, log_level="warning", access_log=False, server_header=False,
                                 proxy_headers=False,
-                                timeout_keep_alive=cfg.keep_alive, timeout_graceful_shutdown=0.5,  # type: ignore
+                                timeout_keep_alive=cfg.keep_alive, timeout_graceful_shutdown=0.5,  # type: ignore[arg-type]
                                 limit_concurrency=10_000, **tls)
         try:
             config.load()

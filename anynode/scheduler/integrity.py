@@ -221,4 +221,4 @@ class IntegrityCheck:
 
 def state_of(node: Any) -> IntegrityState:
     """The node's integrity findings, made on first use."""
-    return node.part("integrity", IntegrityState)  # type: ignore[no-any-return]
+    return node.part("integrity", IntegrityState)

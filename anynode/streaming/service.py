@@ -22,9 +22,10 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
@@ -183,10 +184,10 @@ def streamer(node: Any) -> Streamer:
 
     service = node.services.get("Streamer")
     if service is not None and node.services.status("Streamer").state == "Running":
-        return service  # type: ignore[no-any-return]
+        return service
     fresh = service if isinstance(service, Streamer) else Streamer(node)
     try:
         node.services.start(fresh)
     except AlreadyRunning:  # started by a concurrent call
-        return node.services.get("Streamer")  # type: ignore[no-any-return]
+        return node.services.get("Streamer")
     return fresh

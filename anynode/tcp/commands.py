@@ -9,7 +9,7 @@ from anynode.grammar.dispatch import Context
 from anynode.grammar.parser import Rest
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
-from anynode.grammar.types import BOOL, SECONDS, TEXT, Destinations, DestinationList, Int, Path as PathType, Port, Words
+from anynode.grammar.types import BOOL, SECONDS, TEXT, DestinationList, Destinations, Int, Path as PathType, Port, Words
 from anynode.results import Message, Reply, Result
 
 NETWORK = ("network", "background processes")
