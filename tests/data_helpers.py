@@ -29,11 +29,11 @@ PG_ENV = "ANYNODE_TEST_PG"
 KINDS = ["sqlite", "psql"]
 
 
-def pg_settings() -> dict[str, Any]:
-    """user/password/host/port of the test PostgreSQL; skips (or fails in CI) when not configured."""
-    url = os.environ.get(PG_ENV)
+def pg_settings(env: str = PG_ENV) -> dict[str, Any]:
+    """user/password/host/port of the test PostgreSQL (the login in ``env``); skips (or fails in CI) when not set."""
+    url = os.environ.get(env)
     if not url:
-        reason = f"{PG_ENV} not set (scripts/services start postgres; eval \"$(scripts/services env)\")"
+        reason = f"{env} not set (scripts/services start postgres; eval \"$(scripts/services env)\")"
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI: {reason}")
         pytest.skip(reason)

@@ -9,7 +9,6 @@ construction: how each backend connects and runs a statement.
 from __future__ import annotations
 
 import json
-import os
 import re
 import resource
 import time
@@ -308,22 +307,10 @@ def test_result_size_cap(node: Any) -> None:
 
 # --- a superuser behind the dbms --------------------------------------------------------------------------
 
-def _super() -> dict[str, Any]:
-    url = os.environ.get(SUPER_ENV)
-    if not url:
-        reason = f"{SUPER_ENV} not set (scripts/services start postgres; eval \"$(scripts/services env)\")"
-        if os.environ.get("CI"):
-            pytest.fail(f"a PostgreSQL superuser login is required in CI: {reason}")
-        pytest.skip(reason)
-    from urllib.parse import urlsplit
-    u = urlsplit(url)
-    return {"user": u.username, "password": u.password, "host": u.hostname, "port": u.port}
-
-
 def test_superuser_dbms_answers_strangers_only_through_a_reader_role(tmp_path: Path) -> None:
     from anynode.node import Node
 
-    su, plain = _super(), pg_settings()
+    su, plain = pg_settings(SUPER_ENV), pg_settings()
     name = f"t_{uuid.uuid4().hex[:12]}"
     n = Node(tmp_path / "node")
     conn = (f"connect dbms {name} where type = psql and user = {su['user']} and password = {su['password']} "

@@ -22,53 +22,19 @@ import gzip
 import hashlib
 import io
 import os
-import re
 import stat
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from anynode.errors import IngestError
+from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad, check_start, json_error, kind_of, objects  # noqa: F401  (callers import them from here)
+from anynode.ingest.stream import stream_batches
 
-BAD_JSON = 67
-_WS = re.compile(r"[ \t\r\n]*")
 _GZIP_MAGIC = b"\x1f\x8b"
-_KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "an array",
-          type(None): "null"}
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    """Bounds that keep a bad or huge file from exhausting the node.
-
-    Args:
-        batch_rows: rows handed on at a time. Small batches let the writer insert one
-            while the next is prepared: 1,000 measured 0.74 of the raw loop, 5,000 0.66 and
-            20,000 0.63 (scripts/bench_ingest_pipeline.py, 20 x 10,000 rows).
-        max_record_bytes: longest single line / array element accepted.
-        max_depth: deepest nesting of objects and arrays inside a row.
-        whole_file_bytes: files up to this size are parsed in one piece.
-        chunk_bytes: read size when streaming.
-    """
-
-    batch_rows: int = 1_000
-    max_record_bytes: int = 16 * 2**20
-    max_depth: int = 32
-    whole_file_bytes: int = 4 * 2**20
-    chunk_bytes: int = 2**20
-
-
-DEFAULT_LIMITS = ReadLimits()
-
-
-def bad(message: str, hint: str | None = None) -> IngestError:
-    """An IngestError with status 67."""
-    return IngestError(message, hint=hint or "a data file holds JSON objects: an array, one object or JSON lines",
-                       code=BAD_JSON)
 
 
 class IngestCancelled(IngestError):
@@ -80,11 +46,7 @@ class IngestCancelled(IngestError):
         super().__init__(message, hint="the file is read again at the next start", code=3)
 
 
-def _kind(v: Any) -> str:
-    return _KINDS.get(type(v), type(v).__name__)
-
-
-def file_kind(mode: int) -> str:
+def filekind_of(mode: int) -> str:
     """What an ``st_mode`` is, in words: "a regular file", "a symbolic link", "a named pipe (FIFO)" ..."""
     for test, words in ((stat.S_ISREG, "a regular file"), (stat.S_ISLNK, "a symbolic link"),
                         (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
@@ -97,7 +59,7 @@ def file_kind(mode: int) -> str:
 
 def not_regular(name: str, mode: int) -> IngestError:
     """The 67 refusal of an entry that is not a regular file; says what it is, never what it holds."""
-    return bad(f"'{name}' is {file_kind(mode)}, not a regular file",
+    return bad(f"'{name}' is {filekind_of(mode)}, not a regular file",
                hint="the operator reads regular files only; it never follows links nor reads pipes or devices")
 
 
@@ -201,7 +163,6 @@ def read_batches(source: str | Path | bytes, limits: ReadLimits = DEFAULT_LIMITS
         if size <= limits.whole_file_bytes:
             yield from _whole(b"".join(head), limits, skipped_lines)
         else:
-            from anynode.ingest.stream import stream_batches  # here: stream.py uses this module's helpers
 
             yield from stream_batches(_then(head, chunks), limits, skipped_lines)
 
@@ -232,73 +193,29 @@ def _then(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
 
 
 # --- whole files ----------------------------------------------------
-def _check_start(data: bytes) -> bytes:
-    """Refuse empty and binary data; return the first significant byte."""
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise bad(f"Not a JSON file: binary data (NUL byte at offset {nul})")
-    stripped = data.lstrip(b" \t\r\n")
-    if not stripped:
-        raise bad("The file is empty", hint="send JSON objects: an array, one object or JSON lines")
-    return stripped[:1]
-
-
-def _json_error(exc: orjson.JSONDecodeError, data: bytes, line_base: int = 0) -> IngestError:
-    if "UTF-8" in exc.msg:
-        return _utf8_error(data, line_base)
-    line = exc.lineno + line_base
-    if exc.msg.startswith(("unexpected end of data", "Input is a zero-length")) or exc.pos >= len(data.rstrip()):
-        return bad(f"The JSON ends early at line {line} column {exc.colno} (truncated file?)",
-                   hint="send the complete file")
-    if exc.msg.startswith("depth limit"):
-        return bad(f"JSON nested too deeply at line {line} column {exc.colno}", hint="flatten the rows")
-    return bad(f"Invalid JSON at line {line} column {exc.colno}: {exc.msg}")
-
-
-def _utf8_error(data: bytes, line_base: int = 0) -> IngestError:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1 + line_base
-        return bad(f"Invalid UTF-8 at line {line} (byte {exc.start})", hint="save the file as UTF-8")
-    return bad("Invalid UTF-8 in the file", hint="save the file as UTF-8")
-
-
-def _objects(values: list[Any], first_line: int = 1, what: str = "element") -> list[dict[str, Any]]:
-    """Check that every value is an object."""
-    if values and set(map(type, values)) != {dict}:
-        for i, v in enumerate(values):
-            if type(v) is not dict:
-                where = f"on line {first_line + i}" if what == "line" else f"{first_line + i}"
-                raise bad(f"Row {where} is {_kind(v)}, not a JSON object",
-                          hint="every row must be an object like {\"column\": value}")
-    return values
-
-
 def _whole(data: bytes, limits: ReadLimits, line_base: int = 0) -> Iterator[list[dict[str, Any]]]:
     if data.startswith(codecs.BOM_UTF8):
         data = data[3:]
-    first = _check_start(data)
+    first = check_start(data)
     if first not in (b"[", b"{"):
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError:
             shown = data.lstrip()[:20].decode("utf-8", "replace")
             raise bad(f"Not JSON: the file starts with {shown!r}") from None
-        raise bad(f"The file holds {_kind(value)}, not JSON objects")
+        raise bad(f"The file holds {kind_of(value)}, not JSON objects")
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         if first == b"{" and exc.msg.startswith("unexpected content after document"):
-            from anynode.ingest.stream import stream_batches
 
             yield from stream_batches(iter([data]), limits, line_base)  # JSON lines or objects one after another
             return
-        raise _json_error(exc, data, line_base) from None
+        raise json_error(exc, data, line_base) from None
     if isinstance(value, dict):
         yield [value]
         return
-    rows = _objects(value)
+    rows = objects(value)
     if not rows:
         raise bad("The JSON array is empty: no rows", hint="send at least one object")
     step = limits.batch_rows

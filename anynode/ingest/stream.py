@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from anynode.ingest.reader import _WS, ReadLimits, _check_start, _json_error, _kind, _objects, bad
+from anynode.ingest.rows import WS, ReadLimits, bad, check_start, json_error, kind_of, objects
 
 
 def stream_batches(chunks: Iterator[bytes], limits: ReadLimits,
@@ -34,7 +34,7 @@ def stream_batches(chunks: Iterator[bytes], limits: ReadLimits,
             break
     if joined.startswith(codecs.BOM_UTF8):
         joined = joined[3:]
-    first = _check_start(joined[:65536])
+    first = check_start(joined[:65536])
     rest = _prepend(joined, chunks)
     if first == b"{":
         line = joined.lstrip(b" \t\r\n").split(b"\n", 1)[0]
@@ -98,12 +98,12 @@ def _parse_lines(lines: list[bytes], line_no: int, limits: ReadLimits) -> list[d
             try:
                 values.append(orjson.loads(ln))
             except orjson.JSONDecodeError as exc:
-                raise _json_error(exc, ln, line_no + i) from None
+                raise json_error(exc, ln, line_no + i) from None
             if type(values[-1]) is not dict:
-                _objects([values[-1]], line_no + i + 1, "line")
+                objects([values[-1]], line_no + i + 1, "line")
         return values
     if values and set(map(type, values)) != {dict}:
-        _objects(values, line_no + 1, "line")
+        objects(values, line_no + 1, "line")
     return values
 
 
@@ -150,7 +150,7 @@ class _Text:
     def peek(self) -> str:
         """Skip whitespace; the next character, or '' at the end."""
         while True:
-            self.pos = _WS.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+            self.pos = WS.match(self.buf, self.pos).end()  # type: ignore[union-attr]
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self.more():
@@ -209,7 +209,7 @@ def _values(chunks: Iterable[bytes], array: bool, limits: ReadLimits,
         v = t.value()
         n += 1
         if type(v) is not dict:
-            raise bad(f"Row {n} is {_kind(v)}, not a JSON object (at {t.where(start)})",
+            raise bad(f"Row {n} is {kind_of(v)}, not a JSON object (at {t.where(start)})",
                       hint="every row must be an object like {\"column\": value}")
         batch.append(v)
         if len(batch) >= limits.batch_rows:
