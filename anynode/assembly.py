@@ -10,11 +10,8 @@ knows no command.
 
 from __future__ import annotations
 
-from anynode.data import commands as data_commands
-from anynode.data import tsd_commands
-from anynode.metadata import build as metadata_build
-from anynode.metadata import commands as metadata_commands
-from anynode.metadata import commands_select
+from anynode.data import commands as data_commands, tsd_commands
+from anynode.metadata import build as metadata_build, commands as metadata_commands, commands_select
 from anynode.operator import commands as operator_commands
 from anynode.rest import commands as rest_commands
 from anynode.scheduler import commands as scheduler_commands

@@ -120,7 +120,7 @@ class StoreError(AnyNodeError):
     _status: int | None = None
 
     @property
-    def http_status(self) -> int:  # type: ignore[override]
+    def http_status(self) -> int:
         """400 for SQL the database refused, else 500 (unless set)."""
         if self._status is not None:
             return self._status

@@ -13,8 +13,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from anynode import __version__
 from anynode.cancel import Cancel
@@ -216,7 +217,7 @@ class Node:
         with self._parts_lock:
             if key not in self._parts:
                 self._parts[key] = make()
-            return self._parts[key]  # type: ignore[no-any-return]
+            return self._parts[key]
 
     # -- the network -----------------------------------------------------
     def authenticator(self) -> Authenticator | None:

@@ -69,14 +69,14 @@ class Table(Result):
         return cls(tuple(columns), tuple(tuple(r) for r in rows), title)
 
     def to_json(self) -> Any:
-        return [dict(zip(self.columns, row)) for row in self.rows]
+        return [dict(zip(self.columns, row, strict=False)) for row in self.rows]
 
     def to_text(self) -> str:
         cells = [list(self.columns)] + [["" if v is None else str(v) for v in r] for r in self.rows]
         widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
         lines = [self.title] if self.title else []
         for n, row in enumerate(cells):
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
         return "\n".join(lines)

@@ -33,7 +33,7 @@ class NotText(ValueError):
 _LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def deeper_than(text: str | bytes, limit: int) -> bool:
+def deeper_than(text: str | bytes | bytearray, limit: int) -> bool:
     """True when arrays and objects in ``text`` nest more than ``limit`` deep (brackets in strings do not count).
 
     Linear, in C string operations rather than a Python loop per character:
@@ -71,7 +71,7 @@ def loads(data: str | bytes | bytearray, max_depth: int = MAX_DEPTH) -> Any:
     """
     if isinstance(data, str):
         text: str = data
-        scanned: str | bytes = data
+        scanned: str | bytes | bytearray = data
     else:
         encoding = json.detect_encoding(data)
         text = bytes(data).decode(encoding)  # strict: an encoded surrogate is not text either

@@ -23,9 +23,9 @@ handling it again would jump back to the same failing line for ever.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from anynode.errors import AnyNodeError, ScriptError
 from anynode.grammar.dispatch import ControlFlow, Flow, OnError, Session, Source
@@ -186,7 +186,7 @@ def run_script(node: NodeView, path: str | Path, emit: Callable[[Result], None] 
                 mode, _, label = flow.arg.partition(" ")
                 state.on_error = (OnError(mode), label)
             else:  # a Flow member added without its handling here
-                raise AssertionError(f"script runner does not handle {flow.kind!r}")
+                raise AssertionError(f"script runner does not handle {flow.kind!r}") from flow
             continue
         except AnyNodeError as exc:
             mode, label = state.on_error

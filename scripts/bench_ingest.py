@@ -197,7 +197,8 @@ def main() -> int:
               f"ratio {raw / op:.2f} (target >= 0.6)")
         if args.threads > 1:
             opt = min(through_operator(paths, work, total, args.threads) for _ in range(n))
-            print(f"operator threads = {args.threads}: {total / opt:10,.0f} rows/s  ({opt:.2f} s)  ratio {raw / opt:.2f}")
+            print(f"operator threads = {args.threads}: {total / opt:10,.0f} rows/s  ({opt:.2f} s)  "
+                  f"ratio {raw / opt:.2f}")
         for mode in ("file", "streaming"):
             t = through_put_rows(paths, work, total, mode)
             print(f"put_rows {mode:<9}: {total / t:10,.0f} rows/s until queryable ({t:.2f} s)")

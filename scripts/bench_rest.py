@@ -209,7 +209,8 @@ def main() -> int:
                           + (f" | {each[0]:.2f}-{each[-1]:.2f}" if args.runs > 1 and each else "")
                           + (f"  ({errs:.0f} errors)" if errs else ""))
                     if conns == 8:
-                        verdict.append(f"target at c=8, {label}: ratio {ra:.2f} >= 0.7 {'met' if ra >= 0.7 else 'MISSED'}, "
+                        verdict.append(f"target at c=8, {label}: "
+                                       f"ratio {ra:.2f} >= 0.7 {'met' if ra >= 0.7 else 'MISSED'}, "
                                        f"p99 {a['p99']:.2f} ms < 10 ms {'met' if a['p99'] < 10 else 'MISSED'}")
                     if conns == 256:
                         tail = a["p99"] / m["p99"] if m["p99"] else 0.0

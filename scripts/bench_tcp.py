@@ -199,7 +199,7 @@ def hold_idle(port: int, count: int) -> list[socket.socket]:
     """Open ``count`` keep-alive connections that each made one request."""
     codec = FrameCodec()
     socks = []
-    for i in range(count):
+    for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         codec.write(sock, {"kind": "command", "id": 1, "command": COMMAND})
         codec.read(sock, time.monotonic() + 5)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from tests.svc_helpers import anynode_threads, assert_no_anynode_threads
 
 import anynode.assembly  # noqa: F401  (declares every command, as the edges do)
+from tests.svc_helpers import anynode_threads, assert_no_anynode_threads
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +39,7 @@ def _no_thread_outlives_its_test() -> Iterator[None]:
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator["Node"]:  # noqa: F821
+def node(tmp_path: Path) -> Iterator[Node]:  # noqa: F821
     """A node with no services running, closed after the test."""
     from anynode.node import Node
 

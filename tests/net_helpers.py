@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-
 from anynode.net.server import FrameServer
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.helpers import wait_until
-
 from anynode.scheduler.when import Clock
+from tests.helpers import wait_until
 
 
 class FakeClock(Clock):
@@ -36,5 +35,5 @@ def task_row(node: Any, name: str, scheduler: int = 1) -> dict[str, Any]:
 
 def settled_row(node: Any, name: str, scheduler: int = 1) -> dict[str, Any]:
     """The task's row once no run of it is in progress (Runs counts a run from its start)."""
-    return wait_until(lambda: (r := task_row(node, name, scheduler))["Last status"].split()[0] not in ("Running", "Over")
-                      and r)
+    return wait_until(lambda: (r := task_row(node, name, scheduler))["Last status"].split()[0]
+                      not in ("Running", "Over") and r)

@@ -61,7 +61,7 @@ def _same(actual: Any, expected: Any) -> bool:
             return False
     if isinstance(expected, list):
         return isinstance(actual, (list, tuple)) and len(actual) == len(expected) and all(
-            _same(a, e) for a, e in zip(actual, expected))
+            _same(a, e) for a, e in zip(actual, expected, strict=True))
     if isinstance(expected, dict):
         return (json.loads(actual) if isinstance(actual, str) else actual) == expected
     return str(actual) == expected

@@ -8,12 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ANYNODE = [sys.executable, "-m", "anynode"]
 
 
-def run(*args: str, stdin: str | None = None, home: Path | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def run(*args: str, stdin: str | None = None, home: Path | None = None,
+        timeout: float = 30) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     if home is not None:
         env["ANYNODE_HOME"] = str(home)

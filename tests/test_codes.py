@@ -50,11 +50,11 @@ def literal_codes(source: str) -> list[int]:
         elif isinstance(node, ast.Call):
             pairs = [(kw.arg, kw.value) for kw in node.keywords]
         elif isinstance(node, ast.Dict):
-            pairs = [(_key(k), v) for k, v in zip(node.keys, node.values)]
+            pairs = [(_key(k), v) for k, v in zip(node.keys, node.values, strict=True)]
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = node.args.args + node.args.kwonlyargs
             defaults = [None] * (len(node.args.args) - len(node.args.defaults)) + node.args.defaults
-            pairs = [(a.arg, d) for a, d in zip(args, defaults + node.args.kw_defaults)]
+            pairs = [(a.arg, d) for a, d in zip(args, defaults + node.args.kw_defaults, strict=True)]
         elif isinstance(node, ast.Compare):
             sides = [node.left, *node.comparators]
             named = [s for s in sides if isinstance(s, (ast.Name, ast.Attribute)) and _target(s) in CODE_NAMES]

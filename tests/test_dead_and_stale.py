@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.helpers import wait_for_rows, wait_until
-from tests.rest_helpers import start
 
 from anynode.node import Node
+from tests.helpers import wait_for_rows, wait_until
+from tests.rest_helpers import start
 
 TESTS = Path(__file__).resolve().parent
 

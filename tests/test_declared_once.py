@@ -7,7 +7,6 @@ import dataclasses
 from typing import Any
 
 import pytest
-from tests.rest_helpers import start
 
 from anynode.errors import ValidationError
 from anynode.grammar.registry import _DEFAULT, command, handler_mismatch
@@ -18,6 +17,7 @@ from anynode.operator.files import OperatorConfig
 from anynode.rest.app import AppSettings
 from anynode.rest.server import RestConfig
 from anynode.tcp.service import TcpConfig
+from tests.rest_helpers import start
 
 OPTIONS = [Opt("size", Int(), default=5), Opt("legacy", BOOL, default=False, ignored=True)]
 

@@ -12,8 +12,20 @@ from anynode.grammar.parser import Invocation, parse
 from anynode.grammar.registry import Registry
 from anynode.grammar.spec import Arg, CommandSpec, Opt
 from anynode.grammar.tokens import tokenize
-from anynode.grammar.types import (BOOL, SECONDS, TEXT, Choice, Destinations, HostPort, Int, JsonValue, Port,
-                                   Seconds, Storage, Words)
+from anynode.grammar.types import (
+    BOOL,
+    SECONDS,
+    TEXT,
+    Choice,
+    Destinations,
+    HostPort,
+    Int,
+    JsonValue,
+    Port,
+    Seconds,
+    Storage,
+    Words,
+)
 from anynode.grammar.variables import expand_tokens
 
 

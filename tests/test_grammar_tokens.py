@@ -6,8 +6,19 @@ from __future__ import annotations
 import pytest
 
 from anynode.errors import CommandSyntaxError
-from anynode.grammar.tokens import (BRACKET, GROUP, OP, QUOTED, STRING, WORD, Token, is_complete, join_tokens,
-                                    split_commands, tokenize)
+from anynode.grammar.tokens import (
+    BRACKET,
+    GROUP,
+    OP,
+    QUOTED,
+    STRING,
+    WORD,
+    Token,
+    is_complete,
+    join_tokens,
+    split_commands,
+    tokenize,
+)
 
 
 def texts(line: str) -> list[str]:

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.data.bad_files import CASES
-from tests.data_helpers import catalog, dbms, kind, table_exists, write_bytes  # noqa: F401
 
 from anynode.errors import IngestError
 from anynode.ingest.pipeline import ingest_file
 from anynode.ingest.reader import ReadLimits
 from anynode.store.catalog import DatabaseCatalog
+from tests.data.bad_files import CASES
+from tests.data_helpers import catalog, dbms, kind, table_exists, write_bytes  # noqa: F401
 
 TIGHT = ReadLimits(max_record_bytes=2000, whole_file_bytes=500, chunk_bytes=256)
 

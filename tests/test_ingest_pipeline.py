@@ -8,19 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.data_helpers import catalog, count, dbms, kind, write_bytes, write_rows  # noqa: F401
 
 from anynode.errors import IngestError
 from anynode.ingest.pipeline import ingest_file, ingest_rows
 from anynode.ingest.reader import ReadLimits, body_hash
 from anynode.store.catalog import DatabaseCatalog
+from tests.data_helpers import catalog, count, dbms, kind, write_bytes, write_rows  # noqa: F401
 
 SMALL = ReadLimits(batch_rows=2, whole_file_bytes=64, chunk_bytes=32)  # streamed, several batches
 
 
 def select(cat: DatabaseCatalog, dbms: str, sql: str) -> list[dict[str, Any]]:
     cols, rows = cat.query(dbms, sql)
-    return [{c: (str(v) if isinstance(v, datetime) else v) for c, v in zip(cols, r)}
+    return [{c: (str(v) if isinstance(v, datetime) else v) for c, v in zip(cols, r, strict=True)}
             for r in rows]
 
 

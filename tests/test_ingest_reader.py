@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.data_helpers import write_bytes, write_rows
 
 from anynode.errors import IngestError
 from anynode.ingest.reader import DEFAULT_LIMITS, ReadLimits, body_hash, file_hash, read_batches
+from tests.data_helpers import write_bytes, write_rows
 
 ROWS = [{"id": i, "name": f"n{i}", "v": i / 2} for i in range(1, 8)]
 STREAM = ReadLimits(batch_rows=3, whole_file_bytes=16, chunk_bytes=7)  # force the streaming paths

@@ -9,12 +9,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.data_helpers import catalog, count, dbms, kind, pg_settings, write_bytes, write_rows  # noqa: F401
 
 from anynode.errors import IngestError
 from anynode.ingest.pipeline import ingest_file
 from anynode.ingest.reader import ReadLimits
 from anynode.store.catalog import DatabaseCatalog
+from tests.data_helpers import catalog, count, dbms, kind, pg_settings, write_bytes, write_rows  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS = [{"id": i, "v": i * 1.5, "name": f"r{i}"} for i in range(2000)]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from tests.net_helpers import raw_connect, read_until_closed, running_server
 
 from anynode.net.auth import Authenticator, make_authenticator
 from anynode.net.client import NetClient
 from anynode.net.errors import AuthError
 from anynode.net.protocol import FrameCodec
+from tests.net_helpers import raw_connect, read_until_closed, running_server
 
 pytestmark = pytest.mark.timeout(30)
 

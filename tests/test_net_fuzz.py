@@ -22,8 +22,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from anynode.net.auth import Authenticator
 from anynode.net.protocol import MAGIC, PREFIX, PREFIX_SIZE, FrameCodec

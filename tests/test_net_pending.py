@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.helpers import wait_until
-from tests.net_helpers import raw_connect, read_until_closed, running_server
 
 from anynode.errors import AnyNodeError
 from anynode.net.auth import Authenticator
 from anynode.net.client import NetClient
 from anynode.net.protocol import FrameCodec
 from anynode.node import Node
+from tests.helpers import wait_until
+from tests.net_helpers import raw_connect, read_until_closed, running_server
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -10,13 +10,13 @@ import threading
 import time
 
 import pytest
-from tests.helpers import free_port, wait_until
-from tests.net_helpers import echo, hanging_peer, raw_connect, read_until_closed, running_server
 
 from anynode.errors import NotPermitted, RemoteTimeout, ServiceError, ValidationError
 from anynode.net.client import NetClient, parse_dest
 from anynode.net.errors import ConnectionLost, PeerError, ProtocolError, Unreachable
 from anynode.net.protocol import MAGIC, PREFIX, FrameCodec
+from tests.helpers import free_port, wait_until
+from tests.net_helpers import echo, hanging_peer, raw_connect, read_until_closed, running_server
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,13 +8,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.helpers import free_port, wait_until
-from tests.net_helpers import running_server
 
 from anynode.errors import ConfigError
 from anynode.net.client import NetClient
 from anynode.net.errors import ConnectionLost, TransferError, Unreachable
 from anynode.net.transfer import TransferReceiver, safe_name, send_file
+from tests.helpers import free_port, wait_until
+from tests.net_helpers import running_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -90,7 +90,8 @@ def test_transfer_cut_in_the_middle_leaves_nothing_behind(dirs):
         with NetClient() as client:
             chunk = b"x" * 1000
             for i in range(3):
-                reply, _ = client.request(f"127.0.0.1:{server.port}", chunk_header(tid, "cut.json", i * 1000, chunk), chunk, 3)
+                header = chunk_header(tid, "cut.json", i * 1000, chunk)
+                reply, _ = client.request(f"127.0.0.1:{server.port}", header, chunk, 3)
             assert reply["received"] == 3000
             assert [p.name for p in staging.iterdir()] == [f"{tid}.part"]
         # the sender's connection is gone; the receiver abandons the transfer on its own

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from tests.helpers import dead_address, start_tcp
 
 from anynode.errors import AnyNodeError, NotPermitted, RemoteError
 from anynode.grammar.dispatch import Source
 from anynode.node import Node
 from anynode.results import Replies
+from tests.helpers import dead_address, start_tcp
 
 
 @pytest.fixture

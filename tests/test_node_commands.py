@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-from anynode.errors import CommandSyntaxError, ServiceError
+from anynode.errors import CommandNotFound, CommandSyntaxError, ServiceError
 from anynode.node import Node
 from anynode.services.base import RestartPolicy, Service
 
@@ -85,7 +85,7 @@ def test_get_stats_shows_each_services_counters(node: Node) -> None:
 
 def test_failed_commands_land_in_the_error_log_and_good_ones_in_the_event_log(node: Node) -> None:
     node.execute("echo fine")
-    with pytest.raises(Exception):
+    with pytest.raises(CommandNotFound):
         node.execute("get nothing")
     errors = [r[-1] for r in node.execute("get error log").rows]
     assert any("unknown command 'get nothing'" in e and e.endswith("get nothing") for e in errors)

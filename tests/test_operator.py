@@ -8,14 +8,14 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from anynode.node import Node
-from tests.data_helpers import kind, pg_settings  # noqa: F401  (fixture)
 from tests.data.bad_files import CASES
+from tests.data_helpers import kind, pg_settings  # noqa: F401  (fixture)
 from tests.helpers import INGEST_WAIT, count_rows, drop, errors, wait_for_rows, wait_until, watch
 
 
@@ -93,7 +93,7 @@ BAD = [c for c in CASES if c[1].endswith((".json", ".json.gz")) and c[0] != "hug
 def test_operator_moves_every_bad_file_aside_with_its_reason_and_goes_on(op: tuple[Node, str]) -> None:
     node, db = op
     expected: dict[str, int] = {}
-    for i, (case, name, content, code, _) in enumerate(BAD):
+    for i, (_case, name, content, code, _) in enumerate(BAD):
         name = name.format(d=db)
         if name in (f"{db}.sensor.json", f"{db}.sensor.json.gz"):
             name = name.replace(".sensor.", f".sensor.c{i}.")

@@ -24,17 +24,17 @@ import tempfile
 import threading
 import time
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from tests.helpers import count_rows, sqlite_rows, start_node_process, wait_until
 
 from anynode.errors import IngestError
 from anynode.ingest.pipeline import ingest_file
 from anynode.ingest.reader import read_batches
 from anynode.node import Node
 from anynode.store.catalog import DatabaseCatalog
+from tests.helpers import count_rows, sqlite_rows, start_node_process, wait_until
 
 SECRET = "s3cr3t-first-line:x:0:0:do-not-show"
 
@@ -194,7 +194,7 @@ def test_names_too_long_for_the_error_or_archive_name_end_in_the_error_directory
         (watch / name).write_text('[{"v": 1}]')
     wait_until(lambda: len(refused(errors)) == 2 and watch_is_empty(watch), what="both files refused")
     reasons = sorted(refused(errors).items())
-    for (name, reason), original in zip(reasons, sorted([bad_sections, long_source])):
+    for (name, reason), original in zip(reasons, sorted([bad_sections, long_source]), strict=True):
         assert len(os.fsencode(name + ".err.txt")) <= 255 and ".err_119." in name and name.endswith(".json")
         assert f"file: {original}\n" in reason and "code: 119" in reason
     assert "archived, it would be" in reasons[1][1] or "archived, it would be" in reasons[0][1]
@@ -266,7 +266,7 @@ def test_sigterm_in_the_middle_of_a_big_file_stops_at_once_and_the_file_is_inges
     staging = tmp_path / "big.json"
     with open(staging, "w") as f:
         for i in range(BIG_ROWS):
-            f.write('{"i": %d, "v": %d.5, "s": "dev-%d"}\n' % (i, i, i % 50))
+            f.write(f'{{"i": {i}, "v": {i}.5, "s": "dev-{i % 50}"}}\n')
     script = tmp_path / "op.al"
     script.write_text("connect dbms demo where type = sqlite\nrun operator where rescan = 0.3 seconds\n")
     db, wal = home / "data" / "dbms" / "demo.dbms", home / "data" / "dbms" / "demo.dbms-wal"

@@ -32,7 +32,7 @@ def test_threads_pool_ingests_many_tables_side_by_side_and_each_file_once(node: 
             drop(watch(node), f"{db}.{table}.{f}.json", json.dumps(rows).encode())
             expected[(db, table)] = expected.get((db, table), 0) + len(rows)
         for (db, table), n in expected.items():
-            wait_until(lambda: count_rows(node, db, table) == n, INGEST_WAIT)
+            wait_until(lambda db=db, table=table, n=n: count_rows(node, db, table) == n, INGEST_WAIT)
         # a file's rows are visible a moment before the operator counts the file
         wait_until(lambda: node.execute("get operator where format = json").to_json()["files"] == 60, INGEST_WAIT,
                    "the operator to count the 60th file")

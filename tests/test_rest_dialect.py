@@ -6,6 +6,7 @@ import json
 
 import httpx
 import pytest
+
 from tests.rest_helpers import ANYLOG, add_test_commands, start
 
 

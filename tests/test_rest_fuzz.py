@@ -19,8 +19,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
+
 from tests.rest_helpers import port_of, start
 
 ALLOWED_5XX = {501, 502, 504}

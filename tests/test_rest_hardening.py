@@ -13,10 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from tests.data_helpers import connect, kind  # noqa: F401  (fixture)
-from tests.rest_helpers import port_of, read_response, start
+from hypothesis import given, settings, strategies as st
 
 from anynode import safejson
 from anynode.errors import CommandSyntaxError, StoreError
@@ -24,6 +21,8 @@ from anynode.grammar.registry import Registry
 from anynode.grammar.spec import CommandSpec
 from anynode.results import Message
 from anynode.store.pg_backend import PostgresBackend
+from tests.data_helpers import connect, kind  # noqa: F401  (fixture)
+from tests.rest_helpers import port_of, read_response, start
 
 
 def _add_hog(node: Any) -> None:

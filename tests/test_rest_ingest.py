@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.helpers import count_rows, wait_for_rows
-from tests.rest_helpers import start
 
 from anynode.errors import IngestError
 from anynode.rest.ingest import BadPut, MissingConfiguration, put_rows
+from tests.helpers import count_rows, wait_for_rows
+from tests.rest_helpers import start
 
 ROWS = [{"timestamp": "2026-01-01 00:00:00", "value": 1.5}, {"timestamp": "2026-01-01 00:00:01", "value": 2}]
 PUT = {"type": "json", "dbms": "Test", "table": "Readings", "mode": "file", "Content-Type": "text/plain"}

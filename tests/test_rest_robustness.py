@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
+from anynode.rest.server import RestService
 from tests.rest_helpers import (
     port_of,
     raw_exchange,
@@ -16,8 +18,6 @@ from tests.rest_helpers import (
     rest_config,
     start,
 )
-
-from anynode.rest.server import RestService
 
 GET_STATUS = b"GET / HTTP/1.1\r\nHost: x\r\ncommand: get status\r\n\r\n"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.rest_helpers import ANYLOG, add_test_commands, port_of, start
 
 from anynode.errors import AlreadyRunning, CommandSyntaxError, ServiceError
+from tests.rest_helpers import ANYLOG, add_test_commands, port_of, start
 
 
 def _rest_threads() -> list[str]:

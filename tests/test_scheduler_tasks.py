@@ -76,7 +76,7 @@ def test_a_start_in_the_future_waits_and_a_past_start_puts_later_runs_on_its_gri
     assert later.mode == "Paused" and not later.is_due(clock.mono)
     clock.advance(3600)
     assert later.is_due(clock.mono)
-    daily = Task(2, "d", 1, 86400, clock=clock, command="echo day", execute=lambda l, c: Message(l),
+    daily = Task(2, "d", 1, 86400, clock=clock, command="echo day", execute=lambda cmd, c: Message(cmd),
                  start=clock.wall - 5 * 3600)  # "start of day" five hours ago
     assert daily.is_due(clock.mono)  # a start that passed runs at once
     daily.run()
@@ -145,9 +145,10 @@ def test_repeat_time_is_hours_minutes_seconds() -> None:
 def test_book_refuses_a_second_task_of_the_same_name_and_names_the_tasks_it_has() -> None:
     clock = FakeClock()
     book = TaskBook(clock)
-    book.add(1, "a", lambda tid: Task(tid, "a", 1, 5, clock=clock, command="echo", execute=lambda l, c: Message(l)))
+    book.add(1, "a", lambda tid: Task(tid, "a", 1, 5, clock=clock, command="echo", execute=lambda cmd, c: Message(cmd)))
     with pytest.raises(CommandSyntaxError, match="has a task named 'A' already"):
-        book.add(1, "A", lambda tid: Task(tid, "A", 1, 5, clock=clock, command="echo", execute=lambda l, c: Message(l)))
+        book.add(1, "A", lambda tid: Task(tid, "A", 1, 5, clock=clock, command="echo",
+                                          execute=lambda cmd, c: Message(cmd)))
     with pytest.raises(CommandSyntaxError) as err:
         book.find(1, name="b")
     assert "its tasks: 1 (a)" in err.value.one_line()
@@ -160,7 +161,7 @@ def test_service_tick_runs_due_tasks_and_a_failing_one_does_not_stop_the_other()
     bad: list[str] = []
     book.add(1, "good", lambda tid: command_task(clock, 1, good))
     book.add(1, "bad", lambda tid: Task(tid, "bad", 1, 1, clock=clock, command="x",
-                                        execute=lambda l, c: (bad.append(l), 1 / 0)[1]))  # type: ignore[func-returns-value]
+                                        execute=lambda cmd, c: (bad.append(cmd), 1 / 0)[1]))  # type: ignore[func-returns-value]
     book.running.add(1)
     service = SchedulerService(book, system=False, workers=1)
     service.pool = InlinePool()

@@ -18,7 +18,6 @@ from anynode.node import Node
 from anynode.repl.session import build_session, history, run_interactive
 from anynode.results import Batch, Json, Message, Record, Replies, Reply, Table
 from anynode.secret import MASK, Secrets, is_secret_name
-from tests.rest_helpers import start as start_rest
 
 PW = "pw-4f9a1c"  # a database password, planted in most tests
 

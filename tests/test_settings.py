@@ -82,7 +82,8 @@ def test_unknown_env_variable_is_an_error_naming_the_variable() -> None:
 
 
 def test_bad_env_value_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="environment variable ANYNODE_LOG_BACKUPS: log_backups = 'many' is not an integer"):
+    with pytest.raises(ConfigError,
+                       match="environment variable ANYNODE_LOG_BACKUPS: log_backups = 'many' is not an integer"):
         Settings.load(None, env={"ANYNODE_LOG_BACKUPS": "many"})
 
 

@@ -13,19 +13,20 @@ import re
 import resource
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
-from tests.data_helpers import pg_settings
-from tests.rest_helpers import start
 
 from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError, NotPermitted, QueryCancelled, ResultTooLarge
 from anynode.store.backend import QueryLimits
 from anynode.store.pg_backend import PostgresBackend
+from tests.data_helpers import pg_settings
+from tests.rest_helpers import start
 
 UNTRUSTED = QueryLimits(untrusted=True)
 SUPER_ENV = "ANYNODE_TEST_PG_SUPER"

@@ -6,11 +6,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.data_helpers import catalog, connect, dbms, kind, pg_settings  # noqa: F401
 
 from anynode.errors import NoSuchDatabase, StoreError
 from anynode.store.catalog import DatabaseCatalog
 from anynode.store.pg_backend import PostgresBackend
+from tests.data_helpers import catalog, connect, dbms, kind, pg_settings  # noqa: F401
 
 
 def test_sqlite_database_is_one_file_named_after_it(catalog: DatabaseCatalog, tmp_path: Path) -> None:

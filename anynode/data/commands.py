@@ -73,7 +73,7 @@ def get_databases(ctx: Context, format: str) -> Result:
     """List the connected logical databases: type, owner, address and storage."""
     rows = [(d.name, d.type, d.owner, d.address, d.storage) for d in ctx.node.catalog.databases()]
     columns = ["Logical DBMS", "Database Type", "Owner", "IP:Port", "Storage"]
-    return Json([dict(zip(columns, r)) for r in rows]) if format == "json" else Table.of(columns, rows)
+    return Json([dict(zip(columns, r, strict=True)) for r in rows]) if format == "json" else Table.of(columns, rows)
 
 
 @command("get tables", options=[Opt("dbms", TEXT, required=True, help="a database name, or * for every one"), FMT],
@@ -173,7 +173,7 @@ def sql(ctx: Context, tokens: list[Token]) -> Result:
     columns, rows = ctx.node.catalog.query(dbms, statement, limits=limits)
     stats: dict[str, Any] = {"Count": len(rows), "Time": _elapsed(time.monotonic() - started), "Nodes": 0}
     if fmt.startswith("json"):
-        records = [dict(zip(columns, r)) for r in rows]
+        records = [dict(zip(columns, r, strict=True)) for r in rows]
         if fmt == "json:list":
             return Json(records)
         return Json({"Query": records, "Statistics": [stats]} if stat else {"Query": records})

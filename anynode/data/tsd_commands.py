@@ -39,7 +39,8 @@ def _date(text: str, what: str) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise CommandSyntaxError(f"{what} '{text}' is not a time", hint=f"e.g. {what} = -3d or {what} = 2026-01-31")
+        raise CommandSyntaxError(f"{what} '{text}' is not a time",
+                                 hint=f"e.g. {what} = -3d or {what} = 2026-01-31") from None
     return when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else when
 
 
@@ -76,7 +77,7 @@ def _tsd_query(ctx: Context, view: str, table: str, hash: str | None, start_date
         sql += f" limit {int(limit)}" if limit else ""
     columns, rows = catalog.query("almgm", backend.sql(sql), tuple(params))
     if format == "json":
-        return Json([dict(zip(columns, r)) for r in rows])
+        return Json([dict(zip(columns, r, strict=True)) for r in rows])
     return Table.of(columns, rows, title=f"Info on TSD table: tsd_info ({view})")
 
 
@@ -142,7 +143,8 @@ def _tsd_row(ctx: Context, file_id: int) -> tuple[str, str, str]:
     """(dbms, table, hash) of a file's record in almgm.tsd_info."""
     catalog = ctx.node.catalog
     if catalog.is_connected("almgm") and "tsd_info" in catalog.tables("almgm"):
-        sql = catalog.get("almgm").backend.sql("select dbms_name, table_name, file_hash from tsd_info where file_id = ?")
+        sql = catalog.get("almgm").backend.sql(
+            "select dbms_name, table_name, file_hash from tsd_info where file_id = ?")
         _, rows = catalog.query("almgm", sql, (file_id,))
         if rows:
             return rows[0][0], rows[0][1], rows[0][2]
@@ -160,7 +162,8 @@ def time_file_delete(ctx: Context, file_id: int, table: Rest) -> Result:
     is to replace them).
     """
     if table.text.lower() not in ("", "from tsd_info"):
-        raise CommandSyntaxError("only tsd_info holds this node's file records", hint="time file delete <id> from tsd_info")
+        raise CommandSyntaxError("only tsd_info holds this node's file records",
+                                 hint="time file delete <id> from tsd_info")
     catalog = ctx.node.catalog
     dbms, tbl, file_hash = _tsd_row(ctx, file_id)
     removed = catalog.execute("almgm", catalog.get("almgm").backend.sql("delete from tsd_info where file_id = ?"),
@@ -257,8 +260,9 @@ def time_file_new(ctx: Context, file: str, status1: str | None, status2: str | N
     return _new_record(ctx, file, status1, status2, must_exist=False)
 
 
-@command("time file add", args=[Arg("file", TEXT, help="path of a file named dbms.table[.source.hash.instructions].json"),
-                                *_NEW_ARGS], http="POST", keywords=KEYS,
+@command("time file add",
+         args=[Arg("file", TEXT, help="path of a file named dbms.table[.source.hash.instructions].json"), *_NEW_ARGS],
+         http="POST", keywords=KEYS,
          examples=["time file add !prep_dir/demo.readings.json",
                    'time file add !prep_dir/demo.readings.0.0a07ef7260634e625da03ff5f54cc53e.0.json "checked"'])
 def time_file_add(ctx: Context, file: str, status1: str | None, status2: str | None) -> Result:

@@ -19,7 +19,7 @@ from anynode.grammar.tokens import WORD, Token, join_tokens
 from anynode.grammar.types import Words
 
 
-class Rest(list):  # type: ignore[type-arg]
+class Rest(list):
     """The tokens of a rest-of-line argument, with both ways to read them."""
 
     @property
@@ -113,14 +113,16 @@ def _option_values(spec: CommandSpec, toks: list[Token], base: int) -> list[tupl
             hint = f"did you mean '{close[0]}'?" if close else f"valid options: {', '.join(names) or 'none'}"
             raise _fail(f"unknown option '{name}' for '{spec.name}'", key, hint=hint, base=base)
         if not has_eq:
-            raise _fail(f"option '{opt.name}' needs '= value'", key, hint=f"write: {opt.name} = <{opt.type.metavar}>", base=base)
+            raise _fail(f"option '{opt.name}' needs '= value'", key, hint=f"write: {opt.name} = <{opt.type.metavar}>",
+                        base=base)
         i = k - 1
         j = i + 2
         while j < len(toks) and not toks[j].is_word("and"):
             j += 1
         value = toks[i + 2:j]
         if not value:
-            raise _fail(f"option '{opt.name}' has no value", key, hint=f"write: {opt.name} = <{opt.type.metavar}>", base=base)
+            raise _fail(f"option '{opt.name}' has no value", key, hint=f"write: {opt.name} = <{opt.type.metavar}>",
+                        base=base)
         out.append((opt, value, key))
         i = j + 1
         if j < len(toks) and i >= len(toks):
@@ -136,7 +138,8 @@ def _bind_options(spec: CommandSpec, toks: list[Token], base: int, lenient: bool
         if missing is not None and not lenient:
             raise _undefined(missing, f"option '{opt.name}'", base)
         text = value[0].text if len(value) == 1 else " ".join(t.text for t in value)
-        converted = text if missing is not None else _convert(spec, f"option '{opt.name}'", opt.type, text, value[0], base)
+        converted = (text if missing is not None
+                     else _convert(spec, f"option '{opt.name}'", opt.type, text, value[0], base))
         if opt.multiple:
             kwargs[opt.param].append(converted)
         elif opt.name in seen:
@@ -178,7 +181,8 @@ def parse(tokens: list[Token], registry: Registry, base: int = 0, lenient: bool 
     rest = rest[used:]
     if rest and spec.opens_options(rest[0]):
         if len(rest) == 1:
-            raise _fail(f"'{rest[0].text}' is not followed by an option", rest[0], hint=f"usage: {spec.usage()}", base=base)
+            raise _fail(f"'{rest[0].text}' is not followed by an option", rest[0], hint=f"usage: {spec.usage()}",
+                        base=base)
         rest = rest[1:]
     elif rest:
         raise _fail(f"unexpected '{rest[0].text}' after '{spec.name}'", rest[0],

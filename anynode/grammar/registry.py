@@ -9,9 +9,10 @@ process never share mutable state.
 from __future__ import annotations
 
 import difflib
-import re
 import inspect
-from typing import Any, Callable, Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from anynode.errors import AnyNodeError, CommandNotFound, ConfigError
 from anynode.grammar.spec import Arg, CommandSpec, Opt
@@ -25,7 +26,8 @@ _WORDS = re.compile(r"[^\s=]+")
 def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = (),
             examples: Iterable[str] = (), keywords: Iterable[str] = (), remote: bool = False,
             http: str = "GET", hidden: bool = False, raw: bool = False, secret: bool = False,
-            blocking: bool = True, aliases: Iterable[str] = (), clause: str = "where") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+            blocking: bool = True, aliases: Iterable[str] = (),
+            clause: str = "where") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a command; the decorated function is its handler.
 
     The handler's docstring is the help text: its first line the summary,
@@ -51,7 +53,8 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
         spec = CommandSpec(
             words=tuple(words.split()), handler=fn, args=tuple(args), options=tuple(options),
             summary=summary.strip(), description=description.strip(), examples=tuple(examples),
-            keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw, secret=secret, blocking=blocking,
+            keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw, secret=secret,
+            blocking=blocking,
             aliases=tuple(tuple(a.split()) for a in aliases), clause=clause)
         mismatch = handler_mismatch(spec)
         if mismatch:

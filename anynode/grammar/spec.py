@@ -8,9 +8,10 @@ text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any
 
 from anynode.grammar.types import TEXT, ValueType
 from anynode.secret import is_secret_name
@@ -96,8 +97,8 @@ class CommandSpec:
     @cached_property
     def secret_params(self) -> tuple[str, ...]:
         """The handler parameters whose values are secrets (by name: ``password``, ``token``, ``key`` ...)."""
-        return tuple(p.param if isinstance(p, Opt) else p.name for p in (*self.args, *self.options)
-                     if is_secret_name(p.name))
+        params: tuple[Arg | Opt, ...] = (*self.args, *self.options)
+        return tuple(p.param if isinstance(p, Opt) else p.name for p in params if is_secret_name(p.name))
 
     @cached_property
     def params(self) -> tuple[str, ...]:

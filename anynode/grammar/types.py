@@ -210,7 +210,8 @@ class JsonValue(ValueType):
         try:
             return safejson.loads(text)
         except ValueError as exc:
-            raise ValidationError(f"not valid JSON: {exc}", hint="expected a JSON value like {\"key\": \"value\"}") from None
+            raise ValidationError(f"not valid JSON: {exc}",
+                                  hint="expected a JSON value like {\"key\": \"value\"}") from None
 
 
 class FilePath(ValueType):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from anynode.grammar.tokens import GROUP, WORD, Token
 

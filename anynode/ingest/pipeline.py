@@ -26,11 +26,12 @@ from __future__ import annotations
 import queue
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from concurrent.futures import Future
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from anynode.codes import Code
 from anynode.errors import IngestError, NoSuchDatabase
@@ -173,7 +174,7 @@ class _Handoff:
             return None
         if isinstance(item, _Failed):
             raise item.exc
-        return item  # type: ignore[no-any-return]
+        return item
 
 
 @dataclass(frozen=True)
@@ -189,12 +190,12 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
     state = _Table(backend, conn, table)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     inserted: Any = str(now) if backend.timestamps_as_text else now
-    constants = list(zip(_SYSTEM_NAMES, (inserted, member, file_id)))
+    constants = list(zip(_SYSTEM_NAMES, (inserted, member, file_id), strict=True))
     n = 0
     batch: ColumnBatch | None = first
     while batch is not None:
         types = state.fit(batch)
-        values = [column_values(batch, c, t) for c, t in zip(batch.columns, types)]
+        values = [column_values(batch, c, t) for c, t in zip(batch.columns, types, strict=True)]
         backend.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants)
         n += batch.size
         batch = more()
@@ -252,7 +253,7 @@ def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLi
         if done is not None:
             mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, file_hash, done[1]), timeout)
             raise _duplicate(file_hash, dbms)
-        file_id = mgm.writer.run(lambda c: tsd.allocate(mgm.backend, c, rec), timeout)  # type: ignore[arg-type]
+        file_id = mgm.writer.run(lambda c: tsd.allocate(mgm.backend, c, rec), timeout)
     try:
         rows, added, widened = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout, cancel)
     except driver_errors() as exc:
@@ -261,7 +262,7 @@ def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLi
                           hint="check the table's columns against the data", code=Code.JSON_TO_SQL) from exc
     if rec is not None:
         mgm = _almgm(catalog, almgm)
-        mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, rec.file_hash, rows), timeout)  # type: ignore[union-attr]
+        mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, rec.file_hash, rows), timeout)
     report = IngestReport(dbms, table, rows, time.perf_counter() - start, file_hash, file_id,
                           tuple(added), tuple(widened))
     return report, when

@@ -24,15 +24,15 @@ import io
 import os
 import stat
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any
 
 import orjson
 
 from anynode.codes import Code
 from anynode.errors import IngestError
-from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad  # noqa: F401  (callers import them from here)
-from anynode.ingest.rows import check_start, json_error, kind_of, objects
+from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad, check_start, json_error, kind_of, objects  # noqa: F401  (callers import them from here)
 from anynode.ingest.stream import stream_batches
 
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import chain
 from operator import itemgetter
-from typing import Any, Sequence
+from typing import Any
 
 import orjson
 
@@ -91,9 +92,9 @@ class ColumnBatch:
 
     def tuples(self, values: list[Sequence[Any]]) -> list[tuple[Any, ...]]:
         """Row tuples of the final column ``values``: the batch's own when none was converted."""
-        if self.rows is not None and all(v is self.values[c] for v, c in zip(values, self.columns)):
+        if self.rows is not None and all(v is self.values[c] for v, c in zip(values, self.columns, strict=True)):
             return self.rows
-        return list(zip(*values))
+        return list(zip(*values, strict=True))
 
 
 def _depth(v: Any) -> int:
@@ -212,7 +213,7 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Sequence[
     if len(keys) > 1 and set(map(len, rows)) == {len(keys)}:
         try:  # rows shaped like the first: one C-level pass per row, then a transpose
             tuples = list(map(itemgetter(*keys), rows))
-            return keys, dict(zip(keys, zip(*tuples))), tuples
+            return keys, dict(zip(keys, zip(*tuples, strict=True), strict=True)), tuples
         except KeyError:  # same sizes, other keys
             pass
     keys = list(dict.fromkeys(chain.from_iterable(rows)))

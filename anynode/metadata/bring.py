@@ -19,8 +19,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.tokens import BRACKET, QUOTED, WORD, Token, tokenize

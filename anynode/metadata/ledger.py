@@ -36,7 +36,7 @@ from anynode.metadata.policy import PolicyError, body, policy_id_of, policy_type
 from anynode.safejson import MAX_DEPTH, deeper_than
 
 if TYPE_CHECKING:
-    from anynode.node import Node
+    from anynode.protocols import NodeView
 
 Entry = tuple[bytes, FrozenDict]
 Check = Callable[[dict[str, Any], Sequence[dict[str, Any]]], Any]
@@ -369,7 +369,7 @@ def _no_file(path: Path) -> PolicyError:
                        hint="insert a policy (blockchain insert where policy = !p and local = true) or sync")
 
 
-def ledger(node: Node) -> Ledger:
+def ledger(node: NodeView) -> Ledger:
     """The node's ledger (one per node, made on first use), at ``!blockchain_file``."""
     return node.part("metadata.ledger",
                      lambda: Ledger(lambda: node.get_var("blockchain_file"), node.log.getChild("ledger")))

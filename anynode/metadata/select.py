@@ -25,8 +25,9 @@ first dict of a list for ``table[dbms] = x``.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from anynode import safejson
 from anynode.errors import CommandSyntaxError

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from anynode.errors import AnyNodeError, RemoteTimeout, ValidationError
+from anynode.net.dest import Dest, PeerReply, dest_key, parse_dest
 from anynode.net.errors import (
     AuthError,
     ConnectionLost,
@@ -27,7 +28,6 @@ from anynode.net.errors import (
     Unreachable,
     error_from_wire,
 )
-from anynode.net.dest import Dest, PeerReply, dest_key, parse_dest
 from anynode.net.protocol import DEFAULT_MAX_FRAME, FrameCodec, Signer
 
 __all__ = ["Dest", "NetClient", "PeerReply", "dest_key", "parse_dest"]

@@ -6,7 +6,8 @@ the same answer and the same errors.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from anynode.errors import AnyNodeError, RemoteError
 from anynode.results import Replies, Reply, from_wire

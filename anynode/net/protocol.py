@@ -235,7 +235,7 @@ def _fill(sock: socket.socket, buf: bytearray, size: int, deadline: float | None
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise socket.timeout("timed out")
+                raise TimeoutError("timed out")
             current = sock.gettimeout()
             if current is None or current > left + 0.01:  # settimeout is a syscall: only to shorten
                 sock.settimeout(left)

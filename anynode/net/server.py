@@ -375,8 +375,8 @@ class FrameServer:
             if frame.kind == "reply":
                 st["errors"] += 1
                 st["protocol_errors"] += 1
-                refusal = ProtocolError("a reply frame was sent to a server", "send command, file or event frames")
-                self._send(conn, error_header(refusal, frame.id), b"", frame.id)
+                wrong = ProtocolError("a reply frame was sent to a server", "send command, file or event frames")
+                self._send(conn, error_header(wrong, frame.id), b"", frame.id)
                 continue
             frame.header["_peer"] = conn.peer
             answer = self._calls(frame)

@@ -36,20 +36,31 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from anynode.codes import Code
 from anynode.errors import IngestError
+from anynode.ingest.naming import FileName
 from anynode.ingest.reader import IngestCancelled, not_regular
+from anynode.operator.files import (
+    ErrorDir,
+    OperatorConfig,
+    already_inserted,
+    check_archive_name,
+    is_data_file,
+    parse_arrival,
+    put_away,
+    refusal,
+    rename_for_options,
+    table_key,
+)
+from anynode.operator.watch import watch_directory
 from anynode.protocols import NodeView
 from anynode.services.base import Service
-from anynode.ingest.naming import FileName
-from anynode.operator.files import (ErrorDir, OperatorConfig, already_inserted, check_archive_name, is_data_file,
-                                    parse_arrival, put_away, refusal, rename_for_options, table_key)
-from anynode.operator.watch import watch_directory
 from anynode.services.periodic import PeriodicTask
 
 QUIET = 2.0  # seconds a file found by a rescan must have been left alone

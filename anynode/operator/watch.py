@@ -23,8 +23,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 SETTLE = 0.05  # seconds after a create event with no open: the file was moved in whole
 
@@ -95,8 +96,15 @@ class ObserverWatch:
 
     def __init__(self, directory: Path, offer: Callable[[str], None], wake: Callable[[], None],
                  is_data_file: Callable[[str], bool]) -> None:
-        from watchdog.events import (FileClosedEvent, FileClosedNoWriteEvent, FileCreatedEvent, FileModifiedEvent,
-                                     FileMovedEvent, FileOpenedEvent, FileSystemEventHandler)
+        from watchdog.events import (
+            FileClosedEvent,
+            FileClosedNoWriteEvent,
+            FileCreatedEvent,
+            FileModifiedEvent,
+            FileMovedEvent,
+            FileOpenedEvent,
+            FileSystemEventHandler,
+        )
         from watchdog.observers import Observer
 
         self._created: dict[str, float] = {}  # path -> time of a create event not followed by an open

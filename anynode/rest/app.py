@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hmac
 import time
 from collections.abc import Awaitable, Callable
@@ -41,7 +40,6 @@ from anynode.rest.dialect import (
 from anynode.rest.ingest import put_rows
 from anynode.rest.pool import Expired, PoolClosed, offload
 from anynode.rest.stats import RestStats
-
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

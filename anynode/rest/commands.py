@@ -21,7 +21,8 @@ PATH = FilePath()
 
 @command("run rest server", http="POST", keywords=NET, options=[
     Opt("internal_ip", TEXT, aliases=("ip",), help="address to listen on (default: external_ip)"),
-    Opt("internal_port", Port(), aliases=("port",), help="port to listen on, 0 = any free port (default: external_port)"),
+    Opt("internal_port", Port(), aliases=("port",),
+        help="port to listen on, 0 = any free port (default: external_port)"),
     Opt("external_ip", TEXT, help="address peers and clients use (default: internal_ip)"),
     Opt("external_port", Port(), help="port peers and clients use (default: internal_port)"),
     Opt("bind", BOOL, default=False, help="listen on internal_ip only (false: on every interface)"),
@@ -142,12 +143,12 @@ def get_rest_calls(ctx: Context, format: str, last: int | None) -> Result:
         columns = ["Time", "Client", "Caller", "Method", "Command", "Status", "ms"]
         rows = [(_when(c.time), c.client, c.caller, c.method, c.target, c.status, round(c.ms, 2))
                 for c in stats.recent(last)]
-        return Json([dict(zip(columns, r)) for r in rows]) if format == "json" else Table.of(columns, rows)
+        return Json([dict(zip(columns, r, strict=True)) for r in rows]) if format == "json" else Table.of(columns, rows)
     columns = ["Caller", "Call", "Processed", "Errors", "Statuses", "Last Error", "First Call", "Last Call",
                "Last Caller"]
     rows = [(*r[:6], _when(r[6]), _when(r[7]), r[8]) for r in stats.callers()]
     if format == "json":
-        return Json({"calls": [dict(zip(columns, r)) for r in rows], "statuses": stats.statuses(),
+        return Json({"calls": [dict(zip(columns, r, strict=True)) for r in rows], "statuses": stats.statuses(),
                      "total": stats.total})
     return Table.of(columns, rows, title="REST calls")
 
@@ -172,5 +173,5 @@ def get_connections(ctx: Context, format: str) -> Result:
         rows.append((label, external, internal, bind))
     columns = ["Type", "External Address", "Internal Address", "Bind Address"]
     if format == "json":
-        return Json({r[0]: dict(zip(columns[1:], r[1:])) for r in rows})
+        return Json({r[0]: dict(zip(columns[1:], r[1:], strict=True)) for r in rows})
     return Table.of(columns, rows)

@@ -32,10 +32,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from anynode.errors import ServiceError
 from anynode.protocols import NodeView
-from anynode.services.base import Service
 from anynode.rest.accept import Acceptor
 from anynode.rest.app import CORS, AppSettings, RestApp
 from anynode.rest.stats import RestStats
+from anynode.services.base import Service
 
 # uvicorn logs to "uvicorn.error"; without a handler Python's last-resort
 # handler would print its warnings (e.g. for garbage requests) over the prompt.
@@ -233,11 +233,11 @@ class _Server(uvicorn.Server):
         config = self.config
 
         def create_protocol() -> asyncio.Protocol:
-            return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore
+            return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore[call-arg]
                                               app_state=self.lifespan.state)
 
         loop = asyncio.get_running_loop()
-        self.servers = [Acceptor(loop, sock, create_protocol, tls=config.ssl,  # type: ignore[list-item]
+        self.servers = [Acceptor(loop, sock, create_protocol, tls=config.ssl,  # type: ignore[misc]
                                  handshake_timeout=self._app.settings.client_timeout) for sock in sockets]
         self.started = True
         self._app.accepting = True
@@ -377,7 +377,7 @@ class RestService(Service):
         config = uvicorn.Config(app, loop="uvloop", http=_protocol_class(cfg.client_timeout), lifespan="off",
                                 log_config=None, log_level="warning", access_log=False, server_header=False,
                                 proxy_headers=False,
-                                timeout_keep_alive=cfg.keep_alive, timeout_graceful_shutdown=0.5,  # type: ignore
+                                timeout_keep_alive=cfg.keep_alive, timeout_graceful_shutdown=0.5,  # type: ignore[arg-type]
                                 limit_concurrency=10_000, **tls)
         try:
             config.load()

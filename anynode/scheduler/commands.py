@@ -277,7 +277,7 @@ def get_integrity(ctx: Context, format: str) -> Result:
     summary = {"passes": state.passes, "files checked": state.checked, "mismatches": state.mismatches,
                "corrupt files": len(state.corrupt), "last pass": last, "in progress": state.progress()}
     if format == "json":
-        return Json({**summary, "corrupt": [dict(zip(columns, r)) for r in rows]})
+        return Json({**summary, "corrupt": [dict(zip(columns, r, strict=True)) for r in rows]})
     head = Record({k: v for k, v in summary.items() if k not in ("last pass", "in progress")} |
                   {"last pass": state.summary()}, title="Integrity check of the archive")
     return Batch((head, Table.of(columns, rows, title="Corrupt files"))) if rows else head

@@ -222,4 +222,4 @@ class IntegrityCheck:
 
 def state_of(node: NodeView) -> IntegrityState:
     """The node's integrity findings, made on first use."""
-    return node.part("integrity", IntegrityState)  # type: ignore[no-any-return]
+    return node.part("integrity", IntegrityState)

@@ -272,7 +272,7 @@ class Task:
 
     def info(self, redact: Callable[[str], str] = str) -> dict[str, Any]:
         """The row as JSON, with the counters behind it."""
-        record = dict(zip(COLUMNS, self.row(redact)))
+        record = dict(zip(COLUMNS, self.row(redact), strict=True))
         due = self.periodic.next_due()
         record.update({
             "Failures": self.failures, "Over soft timeout": self.overruns,
@@ -396,4 +396,4 @@ class TaskBook:
 
 def book_of(node: NodeView) -> TaskBook:
     """The node's task book, made on first use."""
-    return node.part("scheduler", TaskBook)  # type: ignore[no-any-return]
+    return node.part("scheduler", TaskBook)

@@ -45,7 +45,8 @@ class RestartPolicy:
         """The policy in a few words, for ``get processes``."""
         if not self.restart:
             return "no restart"
-        return f"restart, backoff {self.backoff:g}-{self.max_backoff:g}s, give up after {self.give_up_after} in {self.window:g}s"
+        return (f"restart, backoff {self.backoff:g}-{self.max_backoff:g}s, "
+                f"give up after {self.give_up_after} in {self.window:g}s")
 
 
 class Service:

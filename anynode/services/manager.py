@@ -34,9 +34,7 @@ from dataclasses import dataclass, field, replace
 
 from anynode.errors import AlreadyRunning, ConfigError, ServiceError
 from anynode.services.base import RestartPolicy, Service
-
-from anynode.services.status import (  # noqa: F401 - re-exported: callers import them from here
-    ACTIVE_STATES, SERVICE_NAMES, ServiceState, ServiceStatus, error_line, thread_name)
+from anynode.services.status import ACTIVE_STATES, SERVICE_NAMES, ServiceState, ServiceStatus, error_line, thread_name  # noqa: F401 - re-exported: callers import them from here
 
 
 @dataclass(eq=False)
@@ -95,9 +93,11 @@ class ServiceManager:
         with self._lock:
             old = self._slots.get(key)
             if old is not None and old.state in ACTIVE_STATES:
-                raise AlreadyRunning(f"{name} is already running", hint=f"use 'exit {name.lower()}' first to restart it")
+                raise AlreadyRunning(f"{name} is already running",
+                                     hint=f"use 'exit {name.lower()}' first to restart it")
             if old is not None and old.state == ServiceState.STOPPING:
-                raise AlreadyRunning(f"{name} is still stopping", hint="start it again once 'get processes' shows Stopped")
+                raise AlreadyRunning(f"{name} is still stopping",
+                                     hint="start it again once 'get processes' shows Stopped")
             slot = _Slot(name=name, service=service, policy=service.restart_policy)
             slot.thread = threading.Thread(target=self._supervise, args=(slot,), name=thread_name(name), daemon=True)
             self._slots[key] = slot

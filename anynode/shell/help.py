@@ -43,7 +43,8 @@ def keyword_index(registry: Registry) -> dict[str, list[str]]:
 
 
 @command("help", args=[Arg("command", Words(), required=False, help="the command words to explain")],
-         remote=True, blocking=False, keywords=("help", "cli"), examples=["help", "help get processes", "help run tcp server"])
+         remote=True, blocking=False, keywords=("help", "cli"),
+         examples=["help", "help get processes", "help run tcp server"])
 def help_(ctx: Context, command: Rest) -> Result:
     """List every command, or explain one: usage, options, examples."""
     registry = ctx.node.registry

@@ -19,7 +19,8 @@ SCRIPT = ("script",)
 
 
 @command("echo", args=[Arg("text", Words(), required=False, help="words to show; !variables are replaced")],
-         remote=True, blocking=False, keywords=("cli", "script"), examples=["echo hello world", "echo node !node_name is up"])
+         remote=True, blocking=False, keywords=("cli", "script"),
+         examples=["echo hello world", "echo node !node_name is up"])
 def echo(ctx: Context, text: Rest) -> Result:
     """Show a line of text.
 

@@ -50,7 +50,8 @@ def get_node_name(ctx: Context) -> Result:
     return Message(ctx.node.name)
 
 
-@command("get hostname", remote=True, blocking=False, keywords=NODE_INFO, examples=["get hostname", "hostname = get hostname"])
+@command("get hostname", remote=True, blocking=False, keywords=NODE_INFO,
+         examples=["get hostname", "hostname = get hostname"])
 def get_hostname(ctx: Context) -> Result:
     """Show the host name of the machine the node runs on."""
     import socket
@@ -126,7 +127,7 @@ def _log_table(entries: list, fmt: str) -> Result:
     rows = [(e.id, e.count, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.time)), e.thread, e.type, e.text)
             for e in entries]
     columns = ["ID", "Count", "Time", "Thread", "Type", "Text"]
-    return Json([dict(zip(columns, r)) for r in rows]) if fmt == "json" else Table.of(columns, rows)
+    return Json([dict(zip(columns, r, strict=True)) for r in rows]) if fmt == "json" else Table.of(columns, rows)
 
 
 @command("get error log", options=[FMT], remote=True, blocking=False, keywords=("log", "node info"),

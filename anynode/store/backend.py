@@ -12,10 +12,11 @@ from __future__ import annotations
 import queue
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from enum import Enum
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from enum import Enum
+from typing import Any
 
 from anynode.cancel import Cancel
 from anynode.errors import QueryCancelled, ResultTooLarge, StoreError
@@ -177,7 +178,7 @@ class Backend(ABC):
     def close_connection(self, conn: Any) -> None:
         """Close a connection this backend opened."""
 
-    def begin(self, conn: Any) -> None:
+    def begin(self, conn: Any) -> None:  # noqa: B027  (a hook: a backend that needs no BEGIN keeps it empty)
         """Start the write transaction."""
 
     def commit(self, conn: Any) -> None:
@@ -188,7 +189,7 @@ class Backend(ABC):
         """Roll the write transaction back."""
         conn.rollback()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (a hook: a backend that holds nothing more keeps it empty)
         """Release what the backend holds beside the writer (reader pools)."""
 
     # --- description -------------------------------------------------
@@ -311,5 +312,5 @@ class Backend(ABC):
         cols = [d[0] for d in cur.description]
         return cols, collect_rows(cur, limits)
 
-    def interrupt(self, conn: Any) -> None:
+    def interrupt(self, conn: Any) -> None:  # noqa: B027  (a hook: empty where nothing can be interrupted)
         """Stop what ``conn`` runs now, from another thread (SQLite ``interrupt``, a PostgreSQL cancel)."""

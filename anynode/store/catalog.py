@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from anynode.codes import Code
 from anynode.errors import NoSuchDatabase, NoSuchTable, StoreError

@@ -16,8 +16,9 @@ programs (pg_read_file, lo_import, COPY TO PROGRAM need those rights).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from anynode.errors import NotPermitted, StoreError
 from anynode.store.backend import Backend, ColType, QueryLimits, ReaderPool, collect_rows

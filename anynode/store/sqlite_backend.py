@@ -10,10 +10,12 @@ about three times faster than ``insert_all``.
 from __future__ import annotations
 
 import sqlite3
+import sys
 import uuid
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from anynode.store.backend import Backend, ColType, QueryLimits, ReaderPool
 
@@ -97,7 +99,7 @@ class SqliteBackend(Backend):
         conn = self._connect()
         conn.execute("PRAGMA query_only = ON")
         conn.set_authorizer(_reader_authorizer)
-        if hasattr(conn, "setlimit"):  # Python 3.11+
+        if sys.version_info >= (3, 11):  # setlimit and its SQLITE_LIMIT_* constants
             conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_READ_VALUE)
         return conn
 

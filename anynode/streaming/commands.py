@@ -91,7 +91,7 @@ def get_streaming(ctx: Context, format: str) -> Result:
                      buf.last_error))
     columns = ["Table", "Calls", "Buffered rows", "Flushed rows", "Threshold volume", "Threshold time",
                "Fill", "Time left", "Immediate", "Last flush", "Last error"]
-    return Json([dict(zip(columns, r)) for r in rows]) if format == "json" else Table.of(columns, rows)
+    return Json([dict(zip(columns, r, strict=True)) for r in rows]) if format == "json" else Table.of(columns, rows)
 
 
 @command("flush buffers", http="POST", keywords=KEYS, examples=["flush buffers"])

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from anynode.cancel import Cancel
 from anynode.errors import CommandSyntaxError
@@ -101,7 +102,8 @@ class TcpService(Service):
                                   max_connections=self.config.max_connections,
                                   max_pending=self.config.max_pending,
                                   first_frame_timeout=self.config.first_frame_timeout,
-                                  auth=self.node.authenticator(), housekeeping=lambda: None if receiver.sweep() else None,
+                                  auth=self.node.authenticator(),
+                                  housekeeping=lambda: None if receiver.sweep() else None,
                                   logger=self.node.log.getChild("tcp"))
 
         def on_ready() -> None:
