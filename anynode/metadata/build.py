@@ -19,9 +19,7 @@ from anynode.errors import CommandSyntaxError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.tokens import BRACKET, GROUP, OP, QUOTED, STRING, WORD, Token
-from anynode.metadata.ledger import ledger
 from anynode.metadata.policy import Expand, add_id_date, parse_policy, to_line
-from anynode.metadata.rules import validate
 from anynode.results import Empty, Message, Result
 from anynode.secret import is_secret_name
 
@@ -258,6 +256,9 @@ def create_policy(ctx: Context, tokens: list[Token]) -> Result:
                 if isinstance(value, str):
                     value = (node.get_var(value[1:]) or (node.get_var("ip") if key == "ip" else "") or "").lower()
                 attrs[key] = value
+        from anynode.metadata.ledger import ledger  # here: a start-up that never builds a policy skips them
+        from anynode.metadata.rules import validate
+
         validate(policy, ledger(node).policies())
     return Message(to_line(policy))
 

@@ -10,7 +10,7 @@ warning. ``blockchain get`` takes a type, a list of types or ``*``, then
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.dispatch import Context
@@ -19,13 +19,22 @@ from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.tokens import GROUP, STRING, WORD, Token
 from anynode.grammar.types import BOOL, SECONDS, TEXT, HostPort, Words
-from anynode.metadata.bring import as_result, bring, parse_bring
 from anynode.metadata.build import BLOCKCHAIN, expander
-from anynode.metadata.ledger import Ledger, ledger
 from anynode.metadata.policy import PolicyError, add_id_date, parse_policy, policy_id_of, policy_type
-from anynode.metadata.rules import validate
-from anynode.metadata.select import parse_where, select
 from anynode.results import Json, Message, Result
+
+if TYPE_CHECKING:
+    from anynode.metadata.ledger import Ledger
+
+# The ledger, the checks and the where/bring language load on first use: a one-shot command that never
+# touches the metadata does not pay for them at start-up (scripts/bench_startup.py).
+
+
+def _book(ctx: Context) -> Ledger:
+    """This node's ledger."""
+    from anynode.metadata.ledger import ledger
+
+    return ledger(ctx.node)
 
 _MASTER_LATER = ("not sent to master {master}: pushing to a master comes with the master step (blockchain push); "
                  "the policy is in the local ledger only")
@@ -43,7 +52,9 @@ class PolicyList(Json):
 
 def _insert(ctx: Context, text: str, local: bool) -> tuple[str, str]:
     policy = add_id_date(parse_policy(text, expander(ctx)))
-    written = ledger(ctx.node).insert(policy, check=validate, local=local)
+    from anynode.metadata.rules import validate
+
+    written = _book(ctx).insert(policy, check=validate, local=local)
     kind = policy_type(written)
     return kind, str(written[kind]["id"])
 
@@ -110,7 +121,7 @@ def blockchain_delete_policy(ctx: Context, id: str, local: bool | None, master: 
     if local is False:
         raise PolicyError(3, "with local = false nothing would be deleted: deleting on a master is not available yet",
                           hint="leave out local = false")
-    gone = ledger(ctx.node).delete(id)
+    gone = _book(ctx).delete(id)
     text = f"{policy_type(gone)} policy {id} deleted from the local ledger"
     if master is not None:
         text += f"; warning: not deleted on master {master}: that comes with the master step (blockchain drop policy)"
@@ -134,6 +145,9 @@ def _types(tok: Token) -> tuple[str, ...] | None:
 
 def _refine(ctx: Context, policies: list[dict[str, Any]], rest: list[Token]) -> Result:
     """The ``[where <condition>] [bring[.modifiers] <template>]`` part of ``blockchain get``."""
+    from anynode.metadata.bring import as_result, bring, parse_bring
+    from anynode.metadata.select import parse_where, select
+
     at = next((i for i, t in enumerate(rest) if t.kind == WORD and t.text.lower().split(".")[0] == "bring"),
               len(rest))
     head = rest[:at]
@@ -145,7 +159,7 @@ def _refine(ctx: Context, policies: list[dict[str, Any]], rest: list[Token]) -> 
     if at == len(rest):
         return PolicyList(policies)
     spec = parse_bring(rest[at:])
-    everything = ledger(ctx.node).policies() if spec.has("children") else None
+    everything = _book(ctx).policies() if spec.has("children") else None
     return as_result(bring(policies, spec, everything=everything))
 
 
@@ -163,7 +177,7 @@ def blockchain_get(ctx: Context, tokens: list[Token]) -> Result:
     if not tokens:
         raise CommandSyntaxError("'blockchain get' needs a policy type",
                                  hint="write: blockchain get operator  (or *, or (master, query))")
-    found: list[dict[str, Any]] = list(ledger(ctx.node).snapshot().of_types(_types(tokens[0])))
+    found: list[dict[str, Any]] = list(_book(ctx).snapshot().of_types(_types(tokens[0])))
     if len(tokens) > 1:
         return _refine(ctx, found, tokens[1:])
     return PolicyList(found)
@@ -172,7 +186,7 @@ def blockchain_get(ctx: Context, tokens: list[Token]) -> Result:
 @command("blockchain read", remote=True, keywords=BLOCKCHAIN, examples=["blockchain read"])
 def blockchain_read(ctx: Context) -> Result:
     """Show the policies in the ledger file as it is on disk now (not the copy in memory)."""
-    return PolicyList(ledger(ctx.node).read_file())
+    return PolicyList(_book(ctx).read_file())
 
 
 @command("blockchain test", remote=True, keywords=BLOCKCHAIN,
@@ -180,7 +194,7 @@ def blockchain_read(ctx: Context) -> Result:
          examples=["blockchain test", "blockchain test 0f3b3512d8535bcd611b95c9c5707cb6"])
 def blockchain_test(ctx: Context, id: str | None) -> Result:
     """Check the ledger file: every line one policy with an id, no id twice; or whether it has one id."""
-    book = ledger(ctx.node)
+    book = _book(ctx)
     if id is not None:
         known = any(policy_id_of(p) == id for p in book.read_file())
         return Message("ID Status: in Blockchain file" if known else "ID status: not in Blockchain file")
@@ -195,7 +209,7 @@ def blockchain_test(ctx: Context, id: str | None) -> Result:
 @command("get metadata version", remote=True, keywords=BLOCKCHAIN, examples=["get metadata version"])
 def get_metadata_version(ctx: Context) -> Result:
     """The md5 of the ledger file: nodes with the same policies in the same order show the same version."""
-    book = ledger(ctx.node)
+    book = _book(ctx)
     version = book.version()
     if version is None:
         raise PolicyError(58, f"{book.path()} does not exist", hint="insert a policy or sync with a master first")
@@ -211,13 +225,13 @@ def _load(book: Ledger, force: bool) -> Result:
 @command("blockchain load metadata", http="POST", keywords=BLOCKCHAIN, examples=["blockchain load metadata"])
 def blockchain_load_metadata(ctx: Context) -> Result:
     """Read the ledger file into memory if it changed since it was read."""
-    return _load(ledger(ctx.node), False)
+    return _load(_book(ctx), False)
 
 
 @command("blockchain reload metadata", http="POST", keywords=BLOCKCHAIN, examples=["blockchain reload metadata"])
 def blockchain_reload_metadata(ctx: Context) -> Result:
     """Read the ledger file into memory again, changed or not."""
-    return _load(ledger(ctx.node), True)
+    return _load(_book(ctx), True)
 
 
 @command("blockchain wait", keywords=BLOCKCHAIN, options=[
@@ -238,7 +252,7 @@ def blockchain_wait(ctx: Context, id: str | None, policy: str | None, timeout: f
     wanted = id if id is not None else policy_id_of(parse_policy(policy or "", expander(ctx)))
     if wanted is None:
         raise PolicyError(87, "the policy to wait for has no id", hint="blockchain prepare policy !p gives it one")
-    book = ledger(ctx.node)
+    book = _book(ctx)
     import time
 
     deadline = time.monotonic() + timeout

@@ -12,7 +12,6 @@ from anynode.grammar.parser import Rest
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg
 from anynode.grammar.types import TEXT, Words
-from anynode.metadata.bring import as_result, bring, parse_bring
 from anynode.results import Result
 
 _HINT = 'give a JSON object or list, e.g. from !policy bring [*][name] (set policy = {"operator": {...}} first)'
@@ -61,6 +60,8 @@ def from_(ctx: Context, json: str, clause: Rest) -> Result:
     .table.sort(i,j) .min .max .ip_port .children, and separator = <text>
     between the policies' results. See docs/metadata-query.md.
     """
+    from anynode.metadata.bring import as_result, bring, parse_bring  # here: loaded on first use
+
     spec = parse_bring(list(clause))
     value = read_json(json)
     policies = [value] if isinstance(value, dict) else value

@@ -16,7 +16,6 @@ reads the policy).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -93,6 +92,8 @@ def policy_id_of(policy: Any) -> str | None:
 
 def compute_id(policy: dict[str, Any]) -> str:
     """AnyLog's id of ``policy`` as it is now (the caller removed ``date`` and ``ledger``)."""
+    import hashlib  # here: loading OpenSSL costs a one-shot command's start-up several ms
+
     kind = policy_type(policy)
     fields = HASH_FIELDS.get(kind)
     if fields is None:
