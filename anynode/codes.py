@@ -31,6 +31,7 @@ class Code(enum.IntEnum):
     DBMS_NOT_CONNECTED = 50
     SCRIPT_ERROR = 56  # Error in script without 'on error' instruction
     NO_LOCAL_BLOCKCHAIN = 58
+    EMPTY_LOCAL_BLOCKCHAIN = 59  # Empty local blockchain file
     BAD_JSON_FILE = 67  # Failed to analyze JSON file
     DUPLICATE_OBJECT_ID = 70  # Duplicate blockchain object id
     DUPLICATE_JSON_FILE = 86
@@ -45,6 +46,8 @@ class Code(enum.IntEnum):
     TABLE_NOT_DECLARED = 132  # Local table not declared in blockchain
     ALREADY_ACTIVE = 136  # Process already active
     NOT_IN_COMMAND_TABLE = 141  # Unrecognized Command (not in command table)
+    NON_UNIQUE_IP_PORT = 149  # None unique IP:Port in policy
+    POLICY_NOT_IN_FILE = 151  # Policy not in local file
     NO_DESTINATION = 155  # Failed to determine destination node
     WRONG_HTTP_METHOD = 156
     UNKNOWN_USER_AGENT = 163
@@ -53,6 +56,8 @@ class Code(enum.IntEnum):
     OPERATOR_NOT_ENABLED = 192  # Operator processes not enabled
     CONNECTION_REFUSED = 208  # Network connection to peer refused
     NON_UNIQUE_POLICY = 215
+    MISSING_CLUSTER_POLICY = 222  # Missing cluster policy
+    MISSING_POLICY_ATTRIBUTE = 263  # Missing required policy attribute
 
     # Shown as the number, the same on every Python (3.10 would print "Code.TIMEOUT").
     __str__ = int.__repr__

@@ -135,7 +135,9 @@ def test_get_operator_views_and_get_processes(node: Node) -> None:
         drop(watch(node), "demo.r.json", b'[{"v": 1}, {"v": 2}]')
         drop(watch(node), "demo.bad.json", b'[{"v": 1}')
         wait_until(lambda: len(errors(node)) == 2, INGEST_WAIT)
-        wait_until(lambda: node.execute("get operator where format = json").to_json()["files"] == 1, INGEST_WAIT)
+        # the bad file reaches the error directory a moment before the operator counts it
+        wait_until(lambda: (lambda info: info["files"] == 1 and info["errors"] == 1)(
+            node.execute("get operator where format = json").to_json()), INGEST_WAIT)
         summary = node.execute("get operator summary where format = json").to_json()
         assert summary["Total rows"] == 2 and summary["New rows"] == 2 and summary["Total errors"] == 1
         assert summary["Status"] == "Running"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from anynode.codes import Code
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.parser import Rest
@@ -82,7 +83,8 @@ def blockchain_insert(ctx: Context, policy: str, local: bool | None, master: str
         raise CommandSyntaxError("'blockchain insert' needs a destination",
                                  hint="add: and local = true  (or: and master = ip:port)")
     if local is False:
-        raise PolicyError(3, "with local = false nothing would be written: pushing to a master is not available yet",
+        raise PolicyError(Code.PROCESS_FAILURE,
+                          "with local = false nothing would be written: pushing to a master is not available yet",
                           hint="add: and local = true")
     kind, pid = _insert(ctx, policy, local=True)
     text = f"{kind} policy {pid} added to the local ledger"
@@ -119,7 +121,8 @@ def blockchain_add(ctx: Context, policy: Rest) -> Result:
 def blockchain_delete_policy(ctx: Context, id: str, local: bool | None, master: str | None) -> Result:
     """Remove a policy from this node's ledger (the file is rewritten crash-safe)."""
     if local is False:
-        raise PolicyError(3, "with local = false nothing would be deleted: deleting on a master is not available yet",
+        raise PolicyError(Code.PROCESS_FAILURE,
+                          "with local = false nothing would be deleted: deleting on a master is not available yet",
                           hint="leave out local = false")
     gone = _book(ctx).delete(id)
     text = f"{policy_type(gone)} policy {id} deleted from the local ledger"
@@ -201,7 +204,8 @@ def blockchain_test(ctx: Context, id: str | None) -> Result:
     problems = book.problems()
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise PolicyError(87, f"Blockchain file status: Failure: {book.path()}: " + "; ".join(problems[:3]) + more,
+        raise PolicyError(Code.WRONG_POLICY,
+                          f"Blockchain file status: Failure: {book.path()}: " + "; ".join(problems[:3]) + more,
                           hint="fix or remove those lines, or take a good copy from another node")
     return Message("Blockchain file status: OK")
 
@@ -212,7 +216,8 @@ def get_metadata_version(ctx: Context) -> Result:
     book = _book(ctx)
     version = book.version()
     if version is None:
-        raise PolicyError(58, f"{book.path()} does not exist", hint="insert a policy or sync with a master first")
+        raise PolicyError(Code.NO_LOCAL_BLOCKCHAIN,
+                          f"{book.path()} does not exist", hint="insert a policy or sync with a master first")
     return Message(version)
 
 
@@ -251,7 +256,8 @@ def blockchain_wait(ctx: Context, id: str | None, policy: str | None, timeout: f
                                  hint="write: blockchain wait where id = !policy_id")
     wanted = id if id is not None else policy_id_of(parse_policy(policy or "", expander(ctx)))
     if wanted is None:
-        raise PolicyError(87, "the policy to wait for has no id", hint="blockchain prepare policy !p gives it one")
+        raise PolicyError(Code.WRONG_POLICY,
+                          "the policy to wait for has no id", hint="blockchain prepare policy !p gives it one")
     book = _book(ctx)
     import time
 
@@ -261,5 +267,5 @@ def blockchain_wait(ctx: Context, id: str | None, policy: str | None, timeout: f
             return Message("true")
         left = deadline - time.monotonic()
         if left <= 0 or ctx.node.exit_event.wait(min(left, 0.1)):
-            raise PolicyError(151, f"no policy with id {wanted} arrived within {timeout:g} seconds",
+            raise PolicyError(Code.POLICY_NOT_IN_FILE, f"no policy with id {wanted} arrived within {timeout:g} seconds",
                               hint="check the sync (get synchronizer) or insert the policy")

@@ -30,6 +30,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from anynode.codes import Code
 from anynode.fileio import atomic_write, load_with_fallback
 from anynode.metadata.frozen import FrozenDict, freeze, loads_frozen
 from anynode.metadata.policy import PolicyError, body, policy_id_of, policy_type, to_line
@@ -170,7 +171,7 @@ class Ledger:
         """
         value = self._path_of()
         if not value:
-            raise PolicyError(58, "the variable 'blockchain_file' is not set",
+            raise PolicyError(Code.NO_LOCAL_BLOCKCHAIN, "the variable 'blockchain_file' is not set",
                               hint="set it: blockchain_file = !blockchain_dir/blockchain.json")
         return Path(os.path.expanduser(value))
 
@@ -218,7 +219,8 @@ class Ledger:
         try:
             return [p for _, p in parse_ledger(data)]
         except ValueError as exc:
-            raise PolicyError(87, f"{path}: {exc}", hint="'blockchain test' lists the problems") from None
+            raise PolicyError(Code.WRONG_POLICY,
+                              f"{path}: {exc}", hint="'blockchain test' lists the problems") from None
 
     def problems(self) -> list[str]:
         """What is wrong with the file on disk, one line each (``blockchain test``); empty when it is sound.
@@ -311,9 +313,10 @@ class Ledger:
                 check(policy, snap.policies)
             pid = policy_id_of(policy)
             if pid is None:
-                raise PolicyError(87, "the policy has no id", hint="blockchain prepare policy !p gives it one")
+                raise PolicyError(Code.WRONG_POLICY,
+                                  "the policy has no id", hint="blockchain prepare policy !p gives it one")
             if pid in snap.ids:
-                raise PolicyError(70, f"the ledger has a policy with id {pid} already",
+                raise PolicyError(Code.DUPLICATE_OBJECT_ID, f"the ledger has a policy with id {pid} already",
                                   hint="'blockchain get * ' lists it; delete it first to replace it")
             if local:
                 body(policy)["ledger"] = "local"
@@ -336,7 +339,7 @@ class Ledger:
             snap = self._current(path)
             keep = [e for e in snap.entries if policy_id_of(e[1]) != policy_id]
             if len(keep) == len(snap.entries):
-                raise PolicyError(113, f"the local ledger has no policy with id {policy_id}",
+                raise PolicyError(Code.POLICY_NOT_AVAILABLE, f"the local ledger has no policy with id {policy_id}",
                                   hint="'blockchain get *' lists the policies and their ids")
             gone = next(p for _, p in snap.entries if policy_id_of(p) == policy_id)
             self._commit(path, b"".join(line + b"\n" for line, _ in keep) or _EMPTY, tuple(keep))
@@ -351,7 +354,7 @@ class Ledger:
         try:
             entries = parse_ledger(data) if data.strip() else ()
         except ValueError as exc:
-            raise PolicyError(87, f"the new ledger is not complete: {exc}") from None
+            raise PolicyError(Code.WRONG_POLICY, f"the new ledger is not complete: {exc}") from None
         path = self.path()
         with self._lock:
             self._commit(path, data if entries else _EMPTY, entries)
@@ -365,7 +368,7 @@ class Ledger:
 
 
 def _no_file(path: Path) -> PolicyError:
-    return PolicyError(58, f"{path} does not exist",
+    return PolicyError(Code.NO_LOCAL_BLOCKCHAIN, f"{path} does not exist",
                        hint="insert a policy (blockchain insert where policy = !p and local = true) or sync")
 
 

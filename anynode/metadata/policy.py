@@ -23,25 +23,27 @@ from datetime import datetime, timezone
 from typing import Any
 
 from anynode import safejson
+from anynode.codes import Code
 from anynode.errors import AnyNodeError, CommandSyntaxError
 
 #: AnyLog's status texts for the codes the metadata commands return (`get error <n>`).
 STATUS_TEXT = {
-    3: "Error Process Failure",
-    58: "No local blockchain file",
-    59: "Empty local blockchain file",
-    70: "Duplicate blockchain object id",
-    87: "Wrong policy structure",
-    113: "Needed Policy is not available",
-    118: "Missing parent policy",
-    149: "None unique IP:Port in policy",
-    151: "Policy not in local file",
-    180: "Non unique policy values",
-    222: "Missing cluster policy",
-    263: "Missing required policy attribute",
+    Code.PROCESS_FAILURE: "Error Process Failure",
+    Code.NO_LOCAL_BLOCKCHAIN: "No local blockchain file",
+    Code.EMPTY_LOCAL_BLOCKCHAIN: "Empty local blockchain file",
+    Code.DUPLICATE_OBJECT_ID: "Duplicate blockchain object id",
+    Code.WRONG_POLICY: "Wrong policy structure",
+    Code.POLICY_NOT_AVAILABLE: "Needed Policy is not available",
+    Code.MISSING_PARENT_POLICY: "Missing parent policy",
+    Code.NON_UNIQUE_IP_PORT: "None unique IP:Port in policy",
+    Code.POLICY_NOT_IN_FILE: "Policy not in local file",
+    Code.NON_UNIQUE_POLICY_VALUES: "Non unique policy values",
+    Code.MISSING_CLUSTER_POLICY: "Missing cluster policy",
+    Code.MISSING_POLICY_ATTRIBUTE: "Missing required policy attribute",
 }
-_CONFLICTS = (70, 149, 180)
-WRONG_STRUCTURE = 87
+_CONFLICTS = (Code.DUPLICATE_OBJECT_ID, Code.NON_UNIQUE_IP_PORT, Code.NON_UNIQUE_POLICY_VALUES)
+_NOT_FOUND = (Code.NO_LOCAL_BLOCKCHAIN, Code.POLICY_NOT_AVAILABLE, Code.POLICY_NOT_IN_FILE)
+WRONG_STRUCTURE = Code.WRONG_POLICY
 
 #: Types whose id hashes these fields only (in this order, those present).
 HASH_FIELDS = {"table": ("company", "name", "dbms"), "cluster": ("company", "name", "parent", "table")}
@@ -54,10 +56,10 @@ class PolicyError(AnyNodeError):
     structure: ...``), so a user who knows AnyLog recognises it.
     """
 
-    def __init__(self, code: int, detail: str, hint: str | None = None) -> None:
+    def __init__(self, code: Code, detail: str, hint: str | None = None) -> None:
         super().__init__(f"{STATUS_TEXT.get(code, 'Error Process Failure')}: {detail}", hint)
         self.anylog_code = code
-        self.http_status = 409 if code in _CONFLICTS else 404 if code in (58, 113, 151) else 400
+        self.http_status = 409 if code in _CONFLICTS else 404 if code in _NOT_FOUND else 400
 
 
 def policy_type(policy: Any) -> str:

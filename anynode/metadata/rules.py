@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from anynode.codes import Code
 from anynode.metadata.policy import WRONG_STRUCTURE, PolicyError, policy_type
 
 Check = Callable[[str, dict[str, Any], Sequence[dict[str, Any]]], None]
@@ -63,7 +64,8 @@ def matching(policies: Iterable[dict[str, Any]], kind: str, **where: Any) -> lis
 
 def _cluster_exists(kind: str, attrs: dict[str, Any], existing: Sequence[dict[str, Any]]) -> None:
     if len(matching(existing, "cluster", id=attrs["cluster"])) != 1:
-        raise PolicyError(222, f"the operator's cluster '{attrs['cluster']}' is not in the ledger",
+        raise PolicyError(Code.MISSING_CLUSTER_POLICY,
+                          f"the operator's cluster '{attrs['cluster']}' is not in the ledger",
                           hint="insert the cluster policy first, or sync with the master")
 
 
@@ -73,7 +75,7 @@ def _uns_parent(kind: str, attrs: dict[str, Any], existing: Sequence[dict[str, A
         return
     found = matching(existing, "uns", id=parent)
     if not found:
-        raise PolicyError(222, f"the uns parent policy '{parent}' is not in the ledger",
+        raise PolicyError(Code.MISSING_CLUSTER_POLICY, f"the uns parent policy '{parent}' is not in the ledger",
                           hint="insert the parent first")
     if len(found) > 1:
         raise PolicyError(WRONG_STRUCTURE, f"the uns parent policy '{parent}' is in the ledger more than once")
@@ -81,7 +83,8 @@ def _uns_parent(kind: str, attrs: dict[str, Any], existing: Sequence[dict[str, A
 
 def _tag_node_id(kind: str, attrs: dict[str, Any], existing: Sequence[dict[str, Any]]) -> None:
     if "node_iid" not in attrs and "node_sid" not in attrs:
-        raise PolicyError(263, f"the tag policy for '{attrs['dbms']}.{attrs['table']}' has no 'node_iid' or 'node_sid'")
+        raise PolicyError(Code.MISSING_POLICY_ATTRIBUTE,
+                          f"the tag policy for '{attrs['dbms']}.{attrs['table']}' has no 'node_iid' or 'node_sid'")
 
 
 STR, INT, BOOL, LIST, DICT = (str,), (int,), (bool,), (list,), (dict,)
@@ -142,7 +145,7 @@ def _unique(kind: str, attrs: dict[str, Any], names: tuple[str, ...], existing: 
     if clash:
         said = " and ".join(f"{k} = {v}" for k, v in present.items())
         other = clash[0][kind].get("id", "?")
-        raise PolicyError(180, f"a {kind} policy with {said} exists already (id {other})",
+        raise PolicyError(Code.NON_UNIQUE_POLICY_VALUES, f"a {kind} policy with {said} exists already (id {other})",
                           hint="change these values, or use the policy that exists")
 
 
@@ -187,13 +190,13 @@ def _operator(attrs: dict[str, Any], existing: Sequence[dict[str, Any]]) -> None
             raise PolicyError(WRONG_STRUCTURE, f"the operator policy has no '{name}'",
                               hint=f"add it: set policy p [operator][{name}] = ...")
     if matching(existing, "operator", ip=attrs["ip"], port=attrs["port"]):
-        raise PolicyError(149, f"another operator uses {attrs['ip']}:{attrs['port']}",
+        raise PolicyError(Code.NON_UNIQUE_IP_PORT, f"another operator uses {attrs['ip']}:{attrs['port']}",
                           hint="give this operator its own ip and port")
     if "member" not in attrs:
         taken = {p["operator"].get("member") for p in matching(existing, "operator", cluster=attrs["cluster"])}
         free = [n for n in range(1, 256) if n not in taken]
         if not free:
-            raise PolicyError(180, f"cluster {attrs['cluster']} has 255 members already")
+            raise PolicyError(Code.NON_UNIQUE_POLICY_VALUES, f"cluster {attrs['cluster']} has 255 members already")
         attrs["member"] = free[secrets.randbelow(len(free))]
 
 
@@ -212,7 +215,7 @@ def _cluster(attrs: dict[str, Any], existing: Sequence[dict[str, Any]]) -> None:
     same_name = matching(existing, "cluster", name=attrs["name"])
     if "parent" not in attrs:
         if same_name:
-            raise PolicyError(180, f"a cluster named '{attrs['name']}' exists already "
+            raise PolicyError(Code.NON_UNIQUE_POLICY_VALUES, f"a cluster named '{attrs['name']}' exists already "
                               f"(id {same_name[0]['cluster'].get('id', '?')})",
                               hint="choose another name, or add tables to it with a child policy (\"parent\": its id)")
         return
@@ -221,10 +224,10 @@ def _cluster(attrs: dict[str, Any], existing: Sequence[dict[str, Any]]) -> None:
                           hint="a child cluster policy has its parent's name and company")
     parent = next((p["cluster"] for p in same_name if p["cluster"].get("id") == attrs["parent"]), None)
     if parent is None:
-        raise PolicyError(118, f"no cluster '{attrs['name']}' has the id {attrs['parent']}",
+        raise PolicyError(Code.MISSING_PARENT_POLICY, f"no cluster '{attrs['name']}' has the id {attrs['parent']}",
                           hint="'parent' is the id of the root cluster policy with the same name")
     if parent.get("company") != attrs["company"]:
-        raise PolicyError(118, f"the parent cluster '{attrs['name']}' belongs to company "
+        raise PolicyError(Code.MISSING_PARENT_POLICY, f"the parent cluster '{attrs['name']}' belongs to company "
                           f"'{parent.get('company')}', not '{attrs['company']}'")
 
 
@@ -246,12 +249,12 @@ def _mapping(attrs: dict[str, Any], existing: Sequence[dict[str, Any]]) -> None:
         if not isinstance(ref, str) or not ref:
             raise PolicyError(WRONG_STRUCTURE, f"import '{name}' must name a mapping policy id")
         if not matching(existing, "mapping", id=ref):
-            raise PolicyError(113, f"the mapping policy '{ref}' to import is not in the ledger")
+            raise PolicyError(Code.POLICY_NOT_AVAILABLE, f"the mapping policy '{ref}' to import is not in the ledger")
 
 
 def _member(attrs: dict[str, Any], existing: Sequence[dict[str, Any]]) -> None:
     if attrs["type"] == "root" and matching(existing, "member", type="root"):
-        raise PolicyError(180, "a root member policy exists already")
+        raise PolicyError(Code.NON_UNIQUE_POLICY_VALUES, "a root member policy exists already")
 
 
 Rule = Callable[[dict[str, Any], Sequence[dict[str, Any]]], None]
