@@ -178,7 +178,9 @@ class PostgresBackend(Backend):
         return [d.name for d in cur.description], rows
 
     def interrupt(self, conn: Any) -> None:
-        conn.cancel_safe(timeout=5.0)
+        # may run on the REST event loop (a client that left): a short bound; the server's own
+        # statement_timeout ends the query at its deadline anyway
+        conn.cancel_safe(timeout=1.0)
 
     def close_connection(self, conn: Any) -> None:
         conn.close()
