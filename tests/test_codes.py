@@ -49,6 +49,9 @@ def literal_codes(source: str) -> list[int]:
             pairs = [(_target(node.target), node.value)]
         elif isinstance(node, ast.Call):
             pairs = [(kw.arg, kw.value) for kw in node.keywords]
+            called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if called.endswith("Error") and node.args:  # an error that takes its code first: PolicyError(87, ...)
+                pairs.append(("code", node.args[0]))
         elif isinstance(node, ast.Dict):
             pairs = [(_key(k), v) for k, v in zip(node.keys, node.values, strict=True)]
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -69,11 +72,13 @@ def test_the_scan_finds_each_way_a_code_was_written_as_a_number() -> None:
               'def __init__(self, code: int = 67): pass\n'
               'if exc.anylog_code == 86: pass\n'
               'reply = {"AnyLog.code": "86"}\n'
-              'stats.last_error_code = 0\n')
-    assert literal_codes(before) == [2, 3, 4, 5, 6, 7]
+              'stats.last_error_code = 0\n'
+              'raise PolicyError(87, "no id")\n')
+    assert literal_codes(before) == [2, 3, 4, 5, 6, 7, 8]
     after = before.replace("156", "Code.WRONG_HTTP_METHOD").replace("119", "Code.FILE_NAME_STRUCTURE")
     after = after.replace("67", "Code.BAD_JSON_FILE").replace('"86"', "str(Code.DUPLICATE_JSON_FILE)")
     after = after.replace("86", "Code.DUPLICATE_JSON_FILE").replace("= 0", "= Code.SUCCESS")
+    after = after.replace("(87,", "(Code.WRONG_POLICY,")
     assert literal_codes(after) == []
 
 
