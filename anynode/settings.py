@@ -134,7 +134,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tls_ca_file", "", str, "When set, 'run client' talks TLS to peers and trusts this CA (PEM file)."),
     Setting("remote_timeout", Duration(20), Duration, "How long 'run client' waits for peers' replies.", minimum=0.1),
     Setting("max_result_size", ByteSize(64 * 1024**2), ByteSize, "Most that the rows of one 'sql' query may weigh "
-            "(text and blobs by length, other values 8 bytes each); a larger result is an error. 0: no cap.",
+            "(their size as JSON); a larger result is an error. 0: no cap.",
             minimum=0),
     # The schedulers (anynode/scheduler/): read when a scheduler starts ('exit scheduler 0' and
     # 'run scheduler 0' apply new values to the node's housekeeping).

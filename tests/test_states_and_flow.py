@@ -7,8 +7,6 @@ the stats log).
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,15 +14,7 @@ from anynode.grammar.dispatch import ControlFlow, Flow, OnError
 from anynode.node import Node
 from anynode.services.manager import ServiceManager
 from anynode.services.status import ServiceState
-from tests.svc_helpers import Sleepy, assert_no_anynode_threads
-
-
-@pytest.fixture
-def manager() -> Iterator[ServiceManager]:
-    m = ServiceManager(logger=logging.getLogger("test.states"))
-    yield m
-    m.stop_all(timeout=5)
-    assert_no_anynode_threads()
+from tests.svc_helpers import Sleepy
 
 
 def test_a_status_carries_a_service_state_that_reads_as_its_text(manager: ServiceManager) -> None:
