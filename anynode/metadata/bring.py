@@ -25,7 +25,7 @@ from typing import Any
 
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.tokens import BRACKET, QUOTED, WORD, Token, tokenize
-from anynode.metadata.paths import MISSING, PolicyPath, as_text, body, getter, number, parse_path
+from anynode.metadata.paths import MISSING, PolicyPath, as_text, body_or_none, getter, number, parse_path
 from anynode.metadata.select import children_of
 from anynode.results import Json, Message, Result, Table
 
@@ -242,9 +242,9 @@ def _whole_table(policies: list[Any], spec: Bring) -> Table:
     """bring.table without a template: the type, then every key of the policies' bodies."""
     keys: dict[str, None] = {}
     for policy in policies:
-        keys.update(dict.fromkeys(body(policy) or {}))
+        keys.update(dict.fromkeys(body_or_none(policy) or {}))
     rows = [[next(iter(p)) if isinstance(p, dict) and p else ""] +
-            [_cell((body(p) or {}).get(k, MISSING)) for k in keys] for p in policies]
+            [_cell((body_or_none(p) or {}).get(k, MISSING)) for k in keys] for p in policies]
     return _table(["type", *keys], rows, spec)
 
 
@@ -252,7 +252,7 @@ def _by_date(policies: list[Any], latest: bool) -> list[Any]:
     """The policy with the earliest (latest) ``date``; the first (last) one when some have no date."""
     if not policies:
         return []
-    dates = [(body(p) or {}).get("date") for p in policies]
+    dates = [(body_or_none(p) or {}).get("date") for p in policies]
     if all(isinstance(d, str) and d for d in dates):
         pick = (max if latest else min)(range(len(policies)), key=lambda i: (dates[i], i))
         return [policies[pick]]
@@ -275,7 +275,7 @@ def dial_address(policy: Any, here: NodeAddresses | None = None) -> str:
     ``local_ip`` (``internal_ip``) and ``local_port`` are used instead, and
     this node's own policy gives its local port.
     """
-    inner = body(policy)
+    inner = body_or_none(policy)
     if inner is None:
         return ""
     ip, port = inner.get("ip"), inner.get("port")

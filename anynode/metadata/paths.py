@@ -97,14 +97,14 @@ def parse_path(text: str, tok: Token | None = None, base: int = 0) -> PolicyPath
     return PolicyPath(tuple(keys), text, transform)
 
 
-def policy_type(policy: Any) -> Any:
+def kind_or_missing(policy: Any) -> Any:
     """The type of a policy (its first root key), or MISSING."""
     if isinstance(policy, dict) and policy:
         return next(iter(policy))
     return MISSING
 
 
-def body(policy: Any) -> dict[str, Any] | None:
+def body_or_none(policy: Any) -> dict[str, Any] | None:
     """The object under a policy's one root key, or None when ``policy`` is not shaped so."""
     if isinstance(policy, dict) and len(policy) == 1:
         inner = next(iter(policy.values()))
@@ -160,12 +160,12 @@ def lookup(policy: Any, path: PolicyPath, body_first: bool = False) -> Any:
     """
     keys = path.keys
     if path.is_type:
-        value = policy_type(policy)
+        value = kind_or_missing(policy)
     elif keys[0] == "*":
-        kind = policy_type(policy)
+        kind = kind_or_missing(policy)
         value = MISSING if kind is MISSING else pick(policy, (kind, *keys[1:]))
     else:
-        inner = body(policy)
+        inner = body_or_none(policy)
         first, second = (inner, policy) if body_first else (policy, inner)
         value = pick(first, keys) if first is not None else MISSING
         if value is MISSING and second is not None:

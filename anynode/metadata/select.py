@@ -33,7 +33,7 @@ from anynode import safejson
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.conditions import compare, truthy
 from anynode.grammar.tokens import BRACKET, GROUP, OP, QUOTED, WORD, Token, tokenize
-from anynode.metadata.paths import as_text, body, fan, getter, located_error, number, parse_path
+from anynode.metadata.paths import as_text, body_or_none, fan, getter, located_error, number, parse_path
 
 Policy = dict[str, Any]
 Test = Callable[[Any], bool]
@@ -248,7 +248,7 @@ class _Parser:
             attr = keys[0]
 
             def one(policy: Any) -> bool:
-                inner = body(policy)
+                inner = body_or_none(policy)
                 if inner is not None and attr in inner:
                     return match(inner[attr])
                 return isinstance(policy, dict) and attr in policy and match(policy[attr])
@@ -256,9 +256,9 @@ class _Parser:
 
         def test(policy: Any) -> bool:
             if keys[0] == "*":
-                found = fan(body(policy), keys[1:])
+                found = fan(body_or_none(policy), keys[1:])
             else:
-                inner = body(policy)
+                inner = body_or_none(policy)
                 found = fan(inner, keys) if inner is not None else []
                 if not found:
                     found = fan(policy, keys)
@@ -352,5 +352,5 @@ def select(policies: Iterable[Any], types: str | Iterable[str] = "*", condition:
 
 def children_of(policies: Iterable[Any], parents: Iterable[Any]) -> list[Any]:
     """The policies whose ``parent`` is the id of one of ``parents`` (immediate children), in their order."""
-    ids = {inner.get("id") for inner in (body(p) for p in parents) if inner is not None and inner.get("id")}
-    return [p for p in policies if (inner := body(p)) is not None and inner.get("parent") in ids]
+    ids = {inner.get("id") for inner in (body_or_none(p) for p in parents) if inner is not None and inner.get("id")}
+    return [p for p in policies if (inner := body_or_none(p)) is not None and inner.get("parent") in ids]
