@@ -9,7 +9,7 @@ import pytest
 
 from anynode.errors import IngestError
 from anynode.ingest.pipeline import ingest_file
-from anynode.ingest.reader import ReadLimits
+from anynode.ingest.rows import ReadLimits
 from anynode.store.catalog import DatabaseCatalog
 from tests.data.bad_files import CASES
 from tests.data_helpers import catalog, dbms, kind, table_exists, write_bytes  # noqa: F401

@@ -11,7 +11,8 @@ import pytest
 
 from anynode.errors import IngestError
 from anynode.ingest.pipeline import ingest_file, ingest_rows
-from anynode.ingest.reader import ReadLimits, body_hash
+from anynode.ingest.reader import body_hash
+from anynode.ingest.rows import ReadLimits
 from anynode.store.catalog import DatabaseCatalog
 from tests.data_helpers import catalog, count, dbms, kind, write_bytes, write_rows  # noqa: F401
 

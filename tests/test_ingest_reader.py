@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from anynode.errors import IngestError
-from anynode.ingest.reader import DEFAULT_LIMITS, ReadLimits, body_hash, file_hash, read_batches
+from anynode.ingest.reader import body_hash, file_hash, read_batches
+from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits
 from tests.data_helpers import write_bytes, write_rows
 
 ROWS = [{"id": i, "name": f"n{i}", "v": i / 2} for i in range(1, 8)]

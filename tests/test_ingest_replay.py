@@ -12,7 +12,7 @@ import pytest
 
 from anynode.errors import IngestError
 from anynode.ingest.pipeline import ingest_file
-from anynode.ingest.reader import ReadLimits
+from anynode.ingest.rows import ReadLimits
 from anynode.store.catalog import DatabaseCatalog
 from tests.data_helpers import catalog, count, dbms, kind, pg_settings, write_bytes, write_rows  # noqa: F401
 
@@ -25,7 +25,7 @@ CHILD = r"""
 import os, sys
 from anynode.store.catalog import DatabaseCatalog
 from anynode.ingest import pipeline
-from anynode.ingest.reader import ReadLimits
+from anynode.ingest.rows import ReadLimits
 from anynode.store import tsd
 
 dbms_dir, path, where, dbms, kind, user, password, host, port = sys.argv[1:]

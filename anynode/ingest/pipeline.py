@@ -36,7 +36,8 @@ from typing import Any
 from anynode.codes import Code
 from anynode.errors import IngestError, NoSuchDatabase
 from anynode.ingest.naming import TABLE_NAME, FileName
-from anynode.ingest.reader import DEFAULT_LIMITS, IngestCancelled, ReadLimits, bad, file_hash, read_batches
+from anynode.ingest.reader import IngestCancelled, file_hash, read_batches
+from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad
 from anynode.ingest.transform import ColumnBatch, column_values, prepare
 from anynode.store import tsd
 from anynode.store.backend import SYSTEM_COLUMNS, Backend, ColType, widen

@@ -32,7 +32,7 @@ import orjson
 
 from anynode.codes import Code
 from anynode.errors import IngestError
-from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad, check_start, json_error, kind_of, objects  # noqa: F401  (callers import them from here)
+from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad, check_start, json_error, kind_of, objects
 from anynode.ingest.stream import stream_batches
 
 _GZIP_MAGIC = b"\x1f\x8b"
