@@ -113,3 +113,22 @@ def count(cat: DatabaseCatalog, dbms: str, table: str) -> int:
 def table_exists(cat: DatabaseCatalog, dbms: str, table: str) -> bool:
     """True when the table is there."""
     return table in cat.tables(dbms)
+
+
+@pytest.fixture
+def node_db(node: Any, kind: str) -> Iterator[str]:  # noqa: F811
+    """A database of each kind connected on ``node`` with the user's command; a PostgreSQL one is dropped after."""
+    if kind == "sqlite":
+        node.execute("connect dbms demo where type = sqlite")
+        yield "demo"
+        return
+    pg = pg_settings()
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    node.execute(f"connect dbms {name} where type = psql and user = {pg['user']} and password = {pg['password']} "
+                 f"and ip = {pg['host']} and port = {pg['port']}")
+    backend = node.catalog.get(name).backend
+    try:
+        yield name
+    finally:
+        node.catalog.disconnect(name)
+        backend.drop_database()

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 
 from anynode.errors import NoSuchDatabase, NotPermitted
 from anynode.grammar.dispatch import Source
 from anynode.node import Node
-from tests.data_helpers import kind, pg_settings  # noqa: F401  (fixture)
+from tests.data_helpers import kind, node_db, pg_settings  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
-def db(node: Node, kind: str) -> Iterator[str]:  # noqa: F811
-    """A connected database of each kind, made with the user's command; a PostgreSQL one is dropped after."""
-    if kind == "sqlite":
-        node.execute("connect dbms demo where type = sqlite")
-        yield "demo"
-        return
-    pg = pg_settings()
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    node.execute(f"connect dbms {name} where type = psql and user = {pg['user']} and password = {pg['password']} "
-                 f"and ip = {pg['host']} and port = {pg['port']}")
-    backend = node.catalog.get(name).backend
-    try:
-        yield name
-    finally:
-        node.catalog.disconnect(name)
-        backend.drop_database()
+def db(node_db: str) -> str:
+    """A connected database of each kind (tests/data_helpers.py)."""
+    return node_db
 
 
 def test_sql_create_insert_select_in_both_formats(node: Node, db: str) -> None:

@@ -12,6 +12,7 @@ from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.tokens import STRING, WORD, Token
 from anynode.grammar.types import BOOL, FORMAT, TEXT, Choice, Port
+from anynode.query import has_anylog_time
 from anynode.results import Json, Message, Result, Table
 from anynode.store.backend import QueryLimits
 
@@ -170,7 +171,12 @@ def sql(ctx: Context, tokens: list[Token]) -> Result:
         return Message(f"{word.upper()} done on {dbms}" + (f": {count} row(s)" if count >= 0 else ""))
     limits = QueryLimits(untrusted=ctx.source.external, cancel=ctx.cancel,
                          max_bytes=int(ctx.node.settings["max_result_size"]) or None)
-    columns, rows = ctx.node.catalog.query(dbms, statement, limits=limits)
+    if has_anylog_time(statement):  # increments(), period(), now() - 1 hour: planned as a network query of one
+        from anynode.query.local import query_local
+
+        columns, rows = query_local(ctx.node.catalog, dbms, statement, limits)
+    else:
+        columns, rows = ctx.node.catalog.query(dbms, statement, limits=limits)
     stats: dict[str, Any] = {"Count": len(rows), "Time": _elapsed(time.monotonic() - started), "Nodes": 0}
     if fmt.startswith("json"):
         records = [dict(zip(columns, r, strict=True)) for r in rows]
