@@ -134,7 +134,7 @@ def test_blocking_read_deadline_stops_a_dribbling_peer(pair):
 def test_prefix_layout_is_twelve_bytes_magic_version_lengths():
     head, payload = FrameCodec().encode({"kind": "event", "id": 0}, b"abc")
     assert PREFIX_SIZE == 12
-    assert head[:4] == b"AN\x01\x00"
+    assert head[:4] == b"AN\x01\x01"  # minor 1: query frames and replies in parts
     hlen = int.from_bytes(head[4:8], "big")
     assert orjson.loads(head[12:12 + hlen]) == {"kind": "event", "id": 0}
     assert int.from_bytes(head[8:12], "big") == 3 and payload == b"abc"

@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
@@ -148,6 +148,63 @@ class NetClient:
         except AnyNodeError:
             self._count("errors")
             raise
+
+    def stream(self, dest: Dest, header: dict[str, Any], payload: bytes = b"",
+               timeout: float | None = None) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """Send one frame and yield the parts of its reply (a Stream on the peer) as they arrive.
+
+        ``timeout`` bounds the whole reply. A caller that stops reading early
+        closes the connection (the peer's remaining parts are not wanted).
+        Raises what :meth:`request` raises, when the parts begin or between them.
+        """
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        host, port = parse_dest(dest)
+        key = dest_key(host, port)
+        self._count("requests")
+        for attempt in (1, 2):
+            conn = self._checkout(key, host, port, deadline, limit)
+            request_id = conn.next_id()
+            done = started = False
+            try:
+                conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                self.codec.write(conn.sock, dict(header, kind=header.get("kind", "command"), id=request_id), payload)
+                while not done:
+                    conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                    reply = self.codec.read(conn.sock, deadline, conn.rbuf)
+                    if reply is None:
+                        raise _Stale()
+                    head = reply.header
+                    if reply.kind != "reply" or reply.id != request_id:
+                        raise ProtocolError(f"{key} answered request {request_id} with a {reply.kind!r} frame "
+                                            f"for request {reply.id}")
+                    if head.get("ok") is False or "error" in head:
+                        err = error_from_wire(head.get("error"), key)
+                        done = not isinstance(err, (ProtocolError, AuthError))  # the server closes after those
+                        raise err
+                    done = not head.get("more")
+                    started = True
+                    yield head, reply.payload
+                return
+            except (_Stale, BrokenPipeError, ConnectionResetError):
+                done = False
+                if started or attempt == 2 or not conn.reused:
+                    self._count("errors")
+                    raise ConnectionLost(f"{key} closed the connection before its reply ended",
+                                         "the peer may be stopping; check it with get status") from None
+                self._count("discarded")
+            except AnyNodeError:
+                self._count("errors")
+                raise
+            except OSError as exc:
+                done = False
+                self._count("errors")
+                raise self._translate(exc, key, limit) from None
+            finally:
+                if done:
+                    self._checkin(conn)
+                else:
+                    conn.close()
 
     def send_command(self, dest: Dest, command: str, timeout: float | None = None,
                      **fields: Any) -> tuple[dict[str, Any], bytes]:

@@ -7,14 +7,26 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from anynode.errors import AnyNodeError
 from anynode.net.protocol import Frame
 
-Handler = Callable[[dict[str, Any], bytes], "tuple[dict[str, Any], bytes]"]
-Answer = tuple[dict[str, Any], bytes, bool]  # reply header, reply payload, whether the handler failed
+
+class Stream:
+    """A reply sent as several frames, one per part (header, payload): every frame but the last says ``more``.
+
+    The parts are produced as they are sent, on the connection's thread; an
+    AnyNodeError raised while producing them ends the reply with an error frame.
+    """
+
+    def __init__(self, parts: Iterable[tuple[dict[str, Any], bytes]]) -> None:
+        self.parts = iter(parts)
+
+
+Handler = Callable[[dict[str, Any], bytes], "tuple[dict[str, Any], bytes] | Stream"]
+Answer = tuple[dict[str, Any] | Stream, bytes, bool]  # reply header (or parts), payload, whether it failed
 _POLL = 0.1  # seconds between checks of ``stopping`` while waiting for a slot
 
 
@@ -64,7 +76,10 @@ class BoundedHandler:
     def call(self, frame: Frame) -> Answer:
         """Call the handler now; shape its reply, or turn any failure into an error reply."""
         try:
-            header, payload = self.handler(frame.header, frame.payload)
+            result = self.handler(frame.header, frame.payload)
+            if isinstance(result, Stream):
+                return result, b"", False
+            header, payload = result
             if not isinstance(header, dict) or not isinstance(payload, (bytes, bytearray, memoryview)):
                 raise TypeError(f"handler returned {type(header).__name__}, {type(payload).__name__}")
         except AnyNodeError as exc:

@@ -11,7 +11,7 @@ payload::
     8      4    payload length, big-endian unsigned
     12     ...  header: a JSON object (orjson), then the payload bytes
 
-Every header carries ``kind`` (``command``, ``reply``, ``file``, ``event``)
+Every header carries ``kind`` (``command``, ``reply``, ``file``, ``event``, ``query``)
 and ``id``, the request id that a reply repeats so it is matched to its
 request on the same connection. Frames larger than the codec's
 ``max_frame_size`` are refused from the prefix alone, before anything is
@@ -36,11 +36,11 @@ from anynode.net.errors import ConnectionLost, ProtocolError
 
 MAGIC = b"AN"
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 1  # 1: query frames, replies in several parts (more = true)
 PREFIX = struct.Struct("!2sBBII")
 PREFIX_SIZE = PREFIX.size
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
-KINDS = frozenset({"command", "reply", "file", "event"})
+KINDS = frozenset({"command", "reply", "file", "event", "query"})
 _SMALL = 64 * 1024  # payloads below this are sent in one write with the header
 
 

@@ -38,7 +38,7 @@ from typing import Any
 from anynode.errors import AnyNodeError, ServiceError
 from anynode.net.admission import CONN_COUNTERS, Connection, Pools, Throttled
 from anynode.net.errors import AuthError, ConnectionLost, ProtocolError
-from anynode.net.handling import BoundedHandler, Handler, error_header
+from anynode.net.handling import BoundedHandler, Handler, Stream, error_header
 from anynode.net.protocol import DEFAULT_MAX_FRAME, FrameCodec, Signer
 
 __all__ = ["FrameServer", "Handler", "error_header"]
@@ -386,7 +386,9 @@ class FrameServer:
             if failed:
                 st["errors"] += 1
                 st["handler_errors"] += 1
-            if frame.kind != "event":
+            if isinstance(header, Stream):
+                self._send_stream(conn, header, frame.id)
+            elif frame.kind != "event":
                 self._send(conn, header, payload, frame.id)
 
     def _first_frame_left(self, conn: Connection) -> float:
@@ -421,6 +423,27 @@ class FrameServer:
         if conn.sock.gettimeout() != self.idle_timeout:
             conn.sock.settimeout(self.idle_timeout)
         codec.send(conn.sock, head, body)
+
+    def _send_stream(self, conn: Connection, stream: Stream, request_id: int) -> None:
+        """Send a reply in parts, each as it is produced; a failure while producing ends it with an error frame."""
+        sent = False
+        try:
+            part = next(stream.parts, None)
+            while part is not None:
+                following = next(stream.parts, None)
+                head, body = part
+                self._send(conn, dict(head, kind="reply", id=request_id, ok=True, more=following is not None),
+                           bytes(body), request_id)
+                sent = True
+                part = following
+            if not sent:
+                self._send(conn, {"kind": "reply", "id": request_id, "ok": True, "more": False}, b"", request_id)
+        except AnyNodeError as exc:
+            self._send(conn, error_header(exc, request_id), b"", request_id)
+        except Exception as exc:  # a bug while producing the parts must not kill the connection
+            self.log.exception("TCP handler failed while streaming a reply")
+            err = AnyNodeError(f"internal error on the peer: {type(exc).__name__}: {exc}")
+            self._send(conn, error_header(err, request_id), b"", request_id)
 
     def _send_error(self, conn: Connection, err: AnyNodeError, request_id: int) -> None:
         """Best effort before closing: tell the peer why, then read what it still sends for a moment,

@@ -24,16 +24,17 @@ from anynode.query.model import Plan
 from anynode.query.plan import build
 
 Rows = list[tuple[Any, ...]]
+ENGINES = ("sqlite", "psql")
 
 
 class Source(Protocol):
     """Something that answers a remote query: an operator over the network, or a local database."""
 
     name: str
-    engine: str  # sqlite | psql
+    engine: str  # sqlite | psql, or * for a source that takes every engine's text and picks
 
-    def query(self, sql: str) -> tuple[list[str], Iterable[Sequence[Sequence[Any]]]]:
-        """The columns and the rows (in chunks) of ``sql``."""
+    def query(self, sql: Any) -> tuple[list[str], Iterable[Sequence[Sequence[Any]]]]:
+        """The columns and the rows (in chunks) of ``sql`` (a dict engine -> text when engine is *)."""
 
 
 class NetworkQueryError(AnyNodeError):
@@ -57,7 +58,9 @@ def _gather(plan: Plan, sources: Sequence[Source], sink: Any, failed: dict[str, 
 
     def one(source: Source) -> None:
         try:
-            columns, chunks = source.query(plan.remote_sql(source.engine))
+            sql: Any = plan.remote_sql(source.engine) if source.engine != "*" else \
+                {engine: plan.remote_sql(engine) for engine in ENGINES}
+            columns, chunks = source.query(sql)
             sink(columns, [])  # the columns arrive even when no row does
             for rows in chunks:
                 sink(columns, rows)

@@ -24,6 +24,7 @@ from anynode.errors import CommandSyntaxError
 from anynode.grammar.dispatch import Source
 from anynode.protocols import NodeView
 from anynode.services.base import Service
+from anynode.tcp.queries import answer_query
 
 TRANSFER_TARGETS = ("watch_dir", "prep_dir", "bkup_dir", "blobs_dir", "tmp_dir")
 
@@ -73,9 +74,11 @@ class TcpService(Service):
         self.server: Any = None
         self.port = config.internal_port
         self.commands = 0
+        self.queries = 0
 
     def run(self, stop: threading.Event, ready: Callable[[], None]) -> None:
         from anynode.net import FrameServer, TransferReceiver
+        from anynode.net.handling import Stream
 
         targets = transfer_targets(self.node)
         for path in targets.values():
@@ -83,10 +86,13 @@ class TcpService(Service):
         staging = Path(self.node.get_var("tmp_dir") or self.node.home / "data" / "tmp") / "incoming"
         receiver = TransferReceiver(staging, targets)
 
-        def handle(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
+        def handle(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes] | Stream:
             kind = header.get("kind")
             if kind == "file":
                 return receiver.handle(header, payload)
+            if kind == "query":  # a share of a network query: read-only, no command runs
+                self.queries += 1
+                return answer_query(self.node, header, _peer_timeout(header, self.node))
             if kind != "command":
                 raise CommandSyntaxError(f"this node does not take '{kind}' frames", hint="send command or file")
             command = header.get("command")
@@ -150,6 +156,7 @@ class TcpService(Service):
     def info(self) -> dict[str, Any]:
         stats = dict(self.server.stats()) if self.server is not None else {}
         stats["commands"] = self.commands
+        stats["queries"] = self.queries
         cfg = self.config
         stats.update(max_connections=cfg.max_connections, max_pending=cfg.max_pending,
                      first_frame_timeout=cfg.first_frame_timeout)

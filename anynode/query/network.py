@@ -1,0 +1,85 @@
+"""A query over operators on other nodes: one source per cluster, its members tried main first.
+
+Each source sends a ``query`` frame (anynode/tcp/queries.py) with the
+remote query written for every engine, and reads the answer in parts as they
+arrive. A member that cannot be reached, closes or does not answer in time
+is skipped for the next member of its cluster (and reported through
+``on_down``, so the metadata can mark it); an operator that answers with an
+error (no such table, bad SQL) fails its cluster: its peers hold the same
+data and would say the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from anynode.errors import RemoteTimeout
+from anynode.net.errors import ConnectionLost, Unreachable
+from anynode.query.run import NetworkQueryError
+
+if TYPE_CHECKING:
+    from anynode.net.client import NetClient
+
+ROWS_PER_FRAME = 5000
+_NOT_ANSWERED = (Unreachable, ConnectionLost, RemoteTimeout)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one share of the data is: a name (the cluster, or the address) and its operators in order."""
+
+    name: str
+    members: tuple[str, ...]
+
+
+class PeerSource:
+    """One cluster's share, from the first of its members that answers."""
+
+    engine = "*"  # the operator picks the text for its own engine
+
+    def __init__(self, client: NetClient, route: Route, dbms: str, timeout: float,
+                 on_down: Callable[[str], None] | None = None) -> None:
+        self.client, self.route, self.dbms, self.timeout = client, route, dbms, timeout
+        self.name = route.name
+        self.on_down = on_down
+        self.answered_by = ""
+
+    def query(self, sql: Any) -> tuple[list[str], Iterable[Sequence[Any]]]:
+        """Ask the members in order; the columns, and the rows as they arrive."""
+        header = {"kind": "query", "dbms": self.dbms, "sql": sql, "timeout": self.timeout,
+                  "rows_per_frame": ROWS_PER_FRAME}
+        missed = []
+        for address in self.route.members:
+            parts = self.client.stream(address, header, timeout=self.timeout)
+            try:
+                head, body = next(parts)
+            except _NOT_ANSWERED as exc:
+                missed.append(f"{address}: {exc.message}")
+                if self.on_down is not None:
+                    self.on_down(address)
+                continue
+            self.answered_by = address
+            return list(head.get("columns") or []), _rows(body, parts)
+        raise NetworkQueryError(f"no operator of {self.name} answered ({'; '.join(missed) or 'no members'})",
+                                hint="check them with 'test network', or add subset = true")
+
+
+def _rows(first: bytes, parts: Iterator[tuple[dict[str, Any], bytes]]) -> Iterator[list[Any]]:
+    yield orjson.loads(first)
+    for _, body in parts:
+        yield orjson.loads(body)
+
+
+def sources(client: NetClient, routes: Sequence[Route], dbms: str, timeout: float,
+            on_down: Callable[[str], None] | None = None) -> list[PeerSource]:
+    """A source per route."""
+    if not routes:
+        raise NetworkQueryError("no operator holds this table", hint="check 'get data nodes' and the dbms name")
+    return [PeerSource(client, r, dbms, timeout, on_down) for r in routes]
+
+
+
