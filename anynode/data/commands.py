@@ -99,7 +99,7 @@ def get_columns(ctx: Context, dbms: str, table: str, format: str) -> Result:
     return Json(dict(cols)) if format == "json" else Table.of(["Column", "Type"], cols)
 
 
-def _sql_parts(tokens: list[Token]) -> tuple[str, dict[str, str], str]:
+def sql_parts(tokens: list[Token]) -> tuple[str, dict[str, str], str]:
     """Split ``<dbms> [k = v and ...] [text] "<statement>"`` into its parts."""
     if not tokens or tokens[0].kind != WORD:
         raise CommandSyntaxError("'sql' needs a database and a statement",
@@ -150,7 +150,7 @@ def sql(ctx: Context, tokens: list[Token]) -> Result:
     other statements run through the database's single writer. Peers and
     REST clients may run SELECT only.
     """
-    dbms, options, statement = _sql_parts(tokens)
+    dbms, options, statement = sql_parts(tokens)
     fmt = options.pop("format", ctx.fmt).lower()
     stat = BOOL.convert(options.pop("stat", "true"))
     options.pop("timezone", None)

@@ -1,0 +1,71 @@
+"""``run client (...) sql DBMS [options] "select ..."``: one answer from the operators that hold the table.
+
+With ``()`` the operators come from the metadata: every cluster that holds
+``DBMS.TABLE``, each asked through its members in order (main first,
+responding ones before those marked down). With named destinations each is
+its own share. The answer is the query's as if one database held every row
+(see docs/query.md), with AnyLog's ``Statistics`` (count, time, nodes).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from anynode.errors import CommandSyntaxError
+from anynode.grammar.dispatch import Context
+from anynode.grammar.tokens import Token
+from anynode.grammar.types import BOOL
+from anynode.query import timefn
+from anynode.query.network import Route, sources
+from anynode.results import Json, Result, Table
+
+RoutesOf = Callable[[str, str], list[Route]]  # (dbms, table) -> where its shares are
+_IGNORED = ("dest", "drop", "table", "include", "committed", "topic", "title", "test", "source", "option",
+            "max_time")  # AnyLog output options anynode does not act on (see docs/query.md)
+
+
+def _elapsed(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def network_sql(ctx: Context, words: list[Token], dests: list[str], subset: bool, timeout: float,
+                routes_of: RoutesOf, on_down: Callable[[str], None] | None = None) -> Result:
+    """Run ``sql DBMS [options] "select"`` (the words after ``run client (...)``) over the network."""
+    from anynode.data.commands import sql_parts
+    from anynode.query.plan import build
+    from anynode.query.run import run_query
+
+    dbms, options, statement = sql_parts(words[1:])
+    fmt = options.pop("format", ctx.fmt).lower()
+    stat = BOOL.convert(options.pop("stat", "true"))
+    subset = subset or BOOL.convert(options.pop("subset", "false"))
+    options.pop("timezone", None)
+    for key in list(options):
+        if key in _IGNORED:
+            options.pop(key)
+        else:
+            raise CommandSyntaxError(f"unknown sql option '{key}'",
+                                     hint="use format = json|table, stat = true|false, subset = true")
+    if fmt not in ("json", "table"):
+        raise CommandSyntaxError(f"sql format '{fmt}' is not accepted", hint="use format = json or format = table")
+    started = time.monotonic()
+    table = build(timefn.prepare(statement).text).table  # which table: before any source is asked
+    routes = [Route(d, (d,)) for d in dests] if dests else routes_of(dbms, table)
+    answer = run_query(statement, sources(ctx.node.client(), routes, dbms, timeout, on_down), subset)
+    rows = [tuple(r) for chunk in answer.chunks for r in chunk]
+    stats: dict[str, Any] = {"Count": len(rows), "Time": _elapsed(time.monotonic() - started),
+                             "Nodes": len(answer.replied)}
+    if answer.failed:
+        stats["Not replied"] = sorted(answer.failed)
+    if fmt == "json":
+        records = [dict(zip(answer.columns, r, strict=False)) for r in rows]
+        return Json({"Query": records, "Statistics": [stats]} if stat else {"Query": records})
+    title = ""
+    if stat:
+        title = f"{len(rows)} row(s) in {stats['Time']} from {stats['Nodes']} node(s)"
+        if answer.failed:
+            title += f"; no reply from {', '.join(sorted(answer.failed))}"
+    return Table.of(answer.columns, rows, title=title)
