@@ -108,7 +108,7 @@ class Values:
         if isinstance(value, str) and value[:1] in ("!", "$") and len(value) > 1:
             text, missing, typed = expander(self.ctx)(value)
             if missing:
-                self.skipped.append(f"{key} (!{', !'.join(missing)})")
+                self.skipped.append(f"{key} ({', '.join(missing)})")
                 return None
             if typed == "bool":
                 return text.lower() == "true"
