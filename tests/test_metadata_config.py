@@ -118,6 +118,8 @@ def test_flow_commands_in_a_policy_script_say_where_they_belong(node: Any) -> No
      "nothing usable to configure: variables not defined: port (!undefined_port)"),
     ({"name": "c", "company": "acme", "rest_port": "many"}, Code.WRONG_POLICY, "rest_port is 'many', not a port"),
     ({"name": "c", "company": "acme", "script": {"a": 1}}, Code.WRONG_POLICY, "'script' must be a list"),
+    ({"name": "c", "company": "acme", "rest_port": "!ip.int"}, Code.WRONG_POLICY,
+     "rest_port is '!ip.int', and that variable does not hold a number"),
 ])
 def test_policies_that_cannot_configure_say_why(node: Any, body: dict[str, Any], code: Code, words: str) -> None:
     node.set_var("ip", "127.0.0.1")
@@ -126,6 +128,21 @@ def test_policies_that_cannot_configure_say_why(node: Any, body: dict[str, Any],
         node.execute(f"config from policy where id = {pid}")
     assert err.value.anylog_code == code and words in err.value.message
     assert node.execute("get config policies where format = json").to_json()[0]["status"] == "failed"
+
+
+def test_a_port_in_use_fails_the_run_and_the_script_does_not_start(node: Any, ports: tuple[int, int]) -> None:
+    tcp, _ = ports
+    body = {"name": "cfg5", "company": "acme", "ip": "!ip", "port": "!srv_port.int", "tcp_bind": True,
+            "script": ["after = ran"]}
+    pid = _publish(node, body)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", tcp))
+        taken.listen()
+        with pytest.raises(AnyNodeError, match="TCP failed to start"):
+            node.execute(f"config from policy where id = {pid}")
+    assert node.get_var("after") is None
+    (row,) = node.execute("get config policies where format = json").to_json()
+    assert row["status"] == "failed" and "TCP failed to start" in row["error"] and row["lines_run"] == 0
 
 
 def test_an_unknown_id_and_a_policy_with_no_config_keys_are_refused(node: Any) -> None:

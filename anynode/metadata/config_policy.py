@@ -112,6 +112,9 @@ class Values:
                 return None
             if typed == "bool":
                 return text.lower() == "true"
+            if typed in ("int", "float") and not text:
+                raise PolicyError(Code.WRONG_POLICY, f"policy {self.pid}: {key} is {value!r}, and that variable "
+                                  "does not hold a number", hint=f"set the variable {value} names to a number")
             value = text
         if value is None or value == "":
             return None
