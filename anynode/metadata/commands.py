@@ -168,8 +168,7 @@ def _refine(ctx: Context, policies: list[dict[str, Any]], rest: list[Token]) -> 
 
 @command("blockchain get", raw=True, remote=True, keywords=BLOCKCHAIN,
          examples=["blockchain get operator", "blockchain get (master, query)", "blockchain get *",
-                   "operators = blockchain get operator", "blockchain get root policies",
-                   "blockchain get root policies bring.table [*] [*][name] [*][id]"])
+                   "operators = blockchain get operator"])
 def blockchain_get(ctx: Context, tokens: list[Token]) -> Result:
     """Policies of a type, of several types, or all, filtered and shaped: blockchain get TYPE [where ...] [bring ...].
 
