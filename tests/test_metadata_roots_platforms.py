@@ -62,10 +62,10 @@ def test_an_empty_blockchain_get_shows_brackets_at_the_prompt_and_assigns_nothin
 
 @pytest.mark.parametrize("line, words", [
     ("blockchain connect to optimism where provider = https://example.invalid/v3/key", "cannot connect to optimism"),
-    ("blockchain set account info where platform = optimism and contract = 0xab", "no blockchain account to set"),
-    ("blockchain deploy contract where platform = optimism and public_key = 0xcd", "no contract to deploy"),
-    ("blockchain commit to optimism !p", "no platform to commit to"),
-    ("blockchain checkout from optimism", "no platform to check out from"),
+    ("blockchain set account info where platform = optimism and contract = 0xab", "no optimism account to set"),
+    ("blockchain deploy contract where platform = optimism and public_key = 0xcd", "no contract to deploy on optimism"),
+    ('blockchain commit to ethereum {"operator": {"name": "op1"}}', "cannot commit to ethereum"),
+    ("blockchain checkout from optimism", "cannot check out from optimism"),
 ])
 def test_platform_commands_are_known_and_refused_with_the_reason(node: Any, line: str, words: str) -> None:
     with pytest.raises(PlatformUnavailable) as err:
