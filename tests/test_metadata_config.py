@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from anynode.codes import Code
-from anynode.errors import AnyNodeError
+from anynode.errors import AnyNodeError, NotPermitted
+from anynode.grammar.dispatch import Source
 from anynode.metadata.policy import PolicyError
 from anynode.script import check_script, run_script
 from tests.helpers import free_port
@@ -217,3 +218,22 @@ def test_a_policy_built_like_the_deployment_scripts_build_it_configures_the_node
     assert _listens(tcp) and _health(rest) == 200
     assert node.get_var("second_ran") == "true" and node.get_var("from_policy") == "yes"
     assert "Threads Pool: 4" in node.services.status("REST").details
+
+
+def test_a_failing_policy_script_goes_to_the_calling_scripts_error_handler(node: Any, tmp_path: Path) -> None:
+    pid = _publish(node, {"name": "cfg6", "company": "acme", "script": ["first = 1", "run nothing at all"]})
+    (tmp_path / "apply.al").write_text(f"on error goto cfg-failed\nconfig from policy where id = {pid}\n"
+                                       "echo applied\nend script\n:cfg-failed:\necho handled\n")
+    shown: list[str] = []
+    run_script(node, tmp_path / "apply.al", emit=lambda r: shown.append(r.to_text()))
+    assert shown == ["handled"] and node.get_var("first") == "1"
+
+
+def test_peers_and_rest_clients_may_read_the_outcomes_but_not_configure(node: Any) -> None:
+    pid = _publish(node, {"name": "cfg7", "company": "acme", "script": ["x = 1"]})
+    for source in (Source.REMOTE, Source.REST):
+        with pytest.raises(NotPermitted):
+            node.execute(f"config from policy where id = {pid}", source)
+    assert node.get_var("x") is None
+    node.execute(f"config from policy where id = {pid}")
+    assert node.execute("get config policies where format = json", Source.REMOTE).to_json()[0]["id"] == pid
