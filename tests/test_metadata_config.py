@@ -139,8 +139,9 @@ def test_a_port_in_use_fails_the_run_and_the_script_does_not_start(node: Any, po
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", tcp))
         taken.listen()
-        with pytest.raises(AnyNodeError, match="TCP failed to start"):
+        with pytest.raises(AnyNodeError, match=f"^TCP server from policy {pid}: TCP failed to start") as err:
             node.execute(f"config from policy where id = {pid}")
+    assert err.value.offset is None
     assert node.get_var("after") is None
     (row,) = node.execute("get config policies where format = json").to_json()
     assert row["status"] == "failed" and "TCP failed to start" in row["error"] and row["lines_run"] == 0

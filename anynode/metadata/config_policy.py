@@ -93,6 +93,16 @@ class PolicyScriptError(AnyNodeError):
             self.exit_code = cause.exit_code
 
 
+class ServerFromPolicyError(AnyNodeError):
+    """A server of a config policy did not start: names the server and the policy, keeps the cause's codes."""
+
+    def __init__(self, server: str, policy_id: str, cause: AnyNodeError) -> None:
+        super().__init__(f"{server} server from policy {policy_id}: {cause.message}", cause.hint)
+        self.anylog_code = cause.anylog_code
+        self.http_status = cause.http_status
+        self.exit_code = cause.exit_code
+
+
 @dataclass
 class Values:
     """A policy body's values, resolved from the node's variables on demand."""
@@ -236,7 +246,7 @@ def _same(wanted: tuple[str, str, str], running: tuple[str, str, str], port: int
     return all(w.rpartition(":")[0] == r.rpartition(":")[0] for w, r in zip(wanted, running, strict=True))
 
 
-def start(ctx: Context, server: Server) -> str:
+def start(ctx: Context, server: Server, policy_id: str) -> str:
     """Start ``server``, restart it on new addresses, or leave it running; say which."""
     node = ctx.node
     where = server.addresses()[0]
@@ -251,7 +261,10 @@ def start(ctx: Context, server: Server) -> str:
         node.services.stop(server.name, float(node.settings["start_timeout"]))
         verb = f"restarted (was {current[0]})" if current else "restarted"
         where = server.addresses()[0]
-    ctx.run_tokens(server.tokens())
+    try:
+        ctx.run_tokens(server.tokens())
+    except AnyNodeError as exc:  # the values came from the policy: no column of the typed line to point at
+        raise ServerFromPolicyError(server.name, policy_id, exc) from exc
     after = node.services.get(server.name)
     hook = getattr(after, "connection_addresses", None)
     if hook is not None:
@@ -341,7 +354,7 @@ def configure(ctx: Context, policy_id: str) -> str:
                               f"variables not defined: {left}",
                               hint="define the variables its values name (e.g. anylog_server_port), then retry")
         for server in servers:
-            outcome.servers.append(start(ctx, server))
+            outcome.servers.append(start(ctx, server, policy_id))
         if broker is not None:
             outcome.servers.append(broker)
         run_script_lines(ctx, outcome, lines)
