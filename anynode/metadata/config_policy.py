@@ -260,7 +260,6 @@ def start(ctx: Context, server: Server, policy_id: str) -> str:
             return f"{server.name} left running on {current[0]}"
         node.services.stop(server.name, float(node.settings["start_timeout"]))
         verb = f"restarted (was {current[0]})" if current else "restarted"
-        where = server.addresses()[0]
     try:
         ctx.run_tokens(server.tokens())
     except AnyNodeError as exc:  # the values came from the policy: no column of the typed line to point at
@@ -286,7 +285,7 @@ def script_lines(pid: str, value: Any) -> list[str]:
             try:
                 value = json.loads(text)
             except ValueError:
-                value = [part for part in text[1:-1].split(",")]
+                value = text[1:-1].split(",")  # AnyLog's unquoted list
         else:
             value = [text]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
