@@ -174,13 +174,21 @@ def blockchain_get(ctx: Context, tokens: list[Token]) -> Result:
 
     Reads the ledger in memory (reloaded when the file changes). ``where``
     takes key = value pairs or an expression ([name] == a or ...), ``bring``
-    a template and modifiers (docs/metadata-query.md). Assigned, the result
-    is the JSON list or the brought text, or nothing when no policy matches.
+    a template and modifiers (docs/metadata-query.md). `blockchain get root
+    policies` gives the policies that have children (other policies name
+    them as parent) and no parent themselves. At the prompt no match shows
+    []; assigned, the result is the JSON list or the brought text, or
+    nothing when no policy matches.
     """
     if not tokens:
         raise CommandSyntaxError("'blockchain get' needs a policy type",
                                  hint="write: blockchain get operator  (or *, or (master, query))")
-    found: list[dict[str, Any]] = list(_book(ctx).snapshot().of_types(_types(tokens[0])))
+    if len(tokens) > 1 and tokens[0].is_word("root") and tokens[1].is_word("policies"):
+        from anynode.metadata.select import roots_of
+
+        found: list[dict[str, Any]] = roots_of(_book(ctx).snapshot().policies)
+        return _refine(ctx, found, tokens[2:]) if len(tokens) > 2 else PolicyList(found)
+    found = list(_book(ctx).snapshot().of_types(_types(tokens[0])))
     if len(tokens) > 1:
         return _refine(ctx, found, tokens[1:])
     return PolicyList(found)

@@ -354,3 +354,16 @@ def children_of(policies: Iterable[Any], parents: Iterable[Any]) -> list[Any]:
     """The policies whose ``parent`` is the id of one of ``parents`` (immediate children), in their order."""
     ids = {inner.get("id") for inner in (body_or_none(p) for p in parents) if inner is not None and inner.get("id")}
     return [p for p in policies if (inner := body_or_none(p)) is not None and inner.get("parent") in ids]
+
+
+def roots_of(policies: Iterable[Any]) -> list[Any]:
+    """The root policies: those without a ``parent`` that another policy names as its parent, in ledger order.
+
+    A cluster policy's ``parent`` (a cluster's table extension) does not make
+    a root: EdgeLake leaves cluster policies out of its parent index.
+    """
+    everything = list(policies)
+    parents = {inner.get("parent") for p in everything
+               if (inner := body_or_none(p)) is not None and next(iter(p)).lower() != "cluster"}
+    return [p for p in everything if (inner := body_or_none(p)) is not None and "parent" not in inner
+            and inner.get("id") is not None and inner.get("id") in parents]

@@ -58,7 +58,9 @@ def render(result: Result, out: IO[str] | None = None, fmt: str = "table", color
         out.write(result.text + "\n")
         return
     if isinstance(result, Json):
-        out.write(result.to_text() + "\n")
+        # An empty list or object shows as such ([]), even when its plain text (what an assignment stores) is empty.
+        text = result.to_text()
+        out.write((text or json.dumps(result.value) if isinstance(result.value, (list, dict)) else text) + "\n")
         return
     if not isinstance(result, (Table, Record)):
         text = result.to_text()
