@@ -200,6 +200,8 @@ def wait(ctx: Context, tokens: list[Token]) -> Result:
         raise CommandSyntaxError(f"unexpected '{tokens[1].text}' after the seconds", offset=tokens[1].start,
                                  hint="write: wait 10 for <condition>")
     condition = tokens[2:]
+    if len(condition) == 1 and condition[0].is_word("sync"):  # AnyLog's `wait N for sync`: the next good sync
+        return ctx.run(f"wait for sync {seconds:g}")
     if len(tokens) > 1 and not condition:
         raise CommandSyntaxError("'wait ... for' needs a condition", hint="write: wait 10 for !x == 1")
     typed = ctx.raw_rest[2:] or condition  # as typed, so each check reads the variables afresh
