@@ -375,10 +375,12 @@ class Ledger:
             entries = parse_ledger(data) if data.strip() else ()
         except ValueError as exc:
             raise PolicyError(Code.WRONG_POLICY, f"the new ledger is not complete: {exc}") from None
-        ids = {policy_id_of(p) for _, p in entries}
         path = self.path()
         with self._lock:
-            carried = [e for e in self._current(path).entries if policy_id_of(e[1]) not in ids and keep(e[1])]
+            carried = [e for e in self._current(path).entries if keep(e[1])]
+            if carried:  # rare (policies not yet on the master): only then the new ids
+                ids = {str(attrs.get("id")) for _, p in entries for attrs in p.values()}
+                carried = [e for e in carried if policy_id_of(e[1]) not in ids]
             if carried:
                 base = data if data.endswith(b"\n") or not data.strip() else data + b"\n"
                 data = (base if entries else b"") + b"".join(line + b"\n" for line, _ in carried)
