@@ -228,3 +228,17 @@ def test_readers_never_see_an_empty_or_partial_ledger_during_100_sync_swaps(net:
             t.join(10)
     assert swaps == 100
     assert seen and set(seen) <= {200, 201}, sorted(set(seen))[:5]
+
+
+def test_dest_dbms_also_fills_the_members_own_ledger_table(net: Net) -> None:
+    member = net.members[0]
+    net.master.execute(f"blockchain push {q('q0', 32000)}")
+    with pytest.raises(PolicyError, match="needs the database 'blockchain'"):
+        member.execute(f"run blockchain sync where source = master and time = 1 seconds and dest = file "
+                       f"and dest = dbms and connection = {net.addr}")
+    member.execute("connect dbms blockchain where type = sqlite")
+    member.execute("blockchain create table")
+    member.execute(f"run blockchain sync where source = master and time = 1 seconds and dest = file "
+                   f"and dest = dbms and connection = {net.addr}")
+    wait_until(lambda: in_table(member) == in_table(net.master) == ids(member), timeout=3,
+               what="the copy in the member's file and table")

@@ -351,16 +351,9 @@ class Ledger:
         Raises:
             PolicyError: 87 when ``data`` is not a complete ledger (the current one stays).
         """
-        try:
-            entries = parse_ledger(data) if data.strip() else ()
-        except ValueError as exc:
-            raise PolicyError(Code.WRONG_POLICY, f"the new ledger is not complete: {exc}") from None
-        path = self.path()
-        with self._lock:
-            self._commit(path, data if entries else _EMPTY, entries)
-        return len(entries)
+        return self.swap_keeping(data, None)[0]
 
-    def swap_keeping(self, data: bytes, keep: Callable[[FrozenDict], bool]) -> tuple[int, list[FrozenDict]]:
+    def swap_keeping(self, data: bytes, keep: Callable[[FrozenDict], bool] | None) -> tuple[int, list[FrozenDict]]:
         """Make ``data`` the ledger, carrying over the current policies ``keep`` accepts whose id it lacks.
 
         The check and the rewrite hold the ledger's lock, so a policy
@@ -377,7 +370,7 @@ class Ledger:
             raise PolicyError(Code.WRONG_POLICY, f"the new ledger is not complete: {exc}") from None
         path = self.path()
         with self._lock:
-            carried = [e for e in self._current(path).entries if keep(e[1])]
+            carried = [e for e in self._current(path).entries if keep(e[1])] if keep is not None else []
             if carried:  # rare (policies not yet on the master): only then the new ids
                 ids = {str(attrs.get("id")) for _, p in entries for attrs in p.values()}
                 carried = [e for e in carried if policy_id_of(e[1]) not in ids]

@@ -45,14 +45,15 @@ def ask(node: NodeView, dest: str, command: str, timeout: float = _ASK_TIMEOUT) 
     return from_wire(header.get("result") or {})
 
 
-def push(node: NodeView, master: str, policies: list[Any], ignore: bool = False) -> str:
+def push(node: NodeView, master: str, policies: list[Any], ignore: bool = False,
+         timeout: float = _ASK_TIMEOUT) -> str:
     """Push policies to the master's ledger (``blockchain push [ignore]``); its reply text."""
     text = to_line(policies[0]) if len(policies) == 1 else "[" + ", ".join(map(to_line, policies)) + "]"
-    return ask(node, master, f"blockchain push{' ignore' if ignore else ''} {text}").to_text()
+    return ask(node, master, f"blockchain push{' ignore' if ignore else ''} {text}", timeout).to_text()
 
 
 def fetch(node: NodeView, dest: str, have: str | None, source: str = "master",
-          size: int | None = None) -> tuple[bytes | None, str]:
+          size: int | None = None, timeout: float = _ASK_TIMEOUT) -> tuple[bytes | None, str]:
     """The ledger at ``dest`` and its version; None for the data when ``have`` is that version.
 
     ``size`` asks for smaller chunks than the master's default (4 MiB of whole lines).
@@ -62,14 +63,15 @@ def fetch(node: NodeView, dest: str, have: str | None, source: str = "master",
     """
     sized = f" and size = {size}" if size else ""
     first = f"blockchain fetch where source = {source}{sized}" + (f" and version = {have}" if have else "")
-    reply = _value(ask(node, dest, first), dest)
+    reply = _value(ask(node, dest, first, timeout), dest)
     version = str(reply.get("version"))
     if reply.get("same"):
         return None, version
     parts = [str(reply.get("data", "")).encode("utf-8")]
     offset = len(parts[0])
     while reply.get("more"):
-        reply = _value(ask(node, dest, f"blockchain fetch where of = {version} and offset = {offset}{sized}"), dest)
+        reply = _value(ask(node, dest, f"blockchain fetch where of = {version} and offset = {offset}{sized}",
+                           timeout), dest)
         chunk = str(reply.get("data", "")).encode("utf-8")
         if not chunk:
             break
@@ -184,6 +186,8 @@ class SyncService(Service):
         self._rng = rng or random.Random()
         self._clock = clock
         self._lock = threading.Lock()  # one sync at a time
+        # each request to the master waits at most this long: a stalled master delays `exit synchronizer` no more
+        self.timeout = max(5.0, min(_ASK_TIMEOUT, config.every))
 
     def run(self, stop: threading.Event, ready: Callable[[], None]) -> None:
         ready()
@@ -239,13 +243,13 @@ class SyncService(Service):
         assert master is not None
         book = ledger(self.node)
         have = book.version()
-        data, _version = fetch(self.node, master, have)
+        data, _version = fetch(self.node, master, have, timeout=self.timeout)
         if data is None:
             return False
         _count, carried = book.swap_keeping(data, is_local)
         if carried:
             try:
-                push(self.node, master, list(carried), ignore=True)
+                push(self.node, master, list(carried), ignore=True, timeout=self.timeout)
                 self.stats.pushed += len(carried)
             except AnyNodeError as exc:
                 self.stats.last_error = f"local policies not pushed: {exc.one_line()}"
