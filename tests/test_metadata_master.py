@@ -160,3 +160,16 @@ def test_an_unkeyed_member_cannot_push_to_a_keyed_master(pair: tuple[Node, Node,
     member.execute("set network key s3cret-network")
     member.execute(f"blockchain insert where policy = {QUERY} and local = false and master = {addr}")
     assert len(_ids(m)) == 1
+
+
+def test_drop_policy_takes_several_ids_and_refuses_the_ip_form(node: Node) -> None:
+    node.execute("connect dbms blockchain where type = sqlite")
+    node.execute(f"blockchain push {QUERY}")
+    node.execute("blockchain push " + json.dumps(OP))
+    both = ",".join(_ids(node))
+    assert node.execute(f"blockchain drop policy where id = {both},nosuchid").to_text() == \
+        "2 policies dropped from the master's ledger; not there: nosuchid"
+    assert _ids(node) == []
+    node.execute(f"p = {QUERY}")
+    with pytest.raises(AnyNodeError, match="not supported"):
+        node.execute("blockchain drop policy !p where ip = 10.0.0.25")

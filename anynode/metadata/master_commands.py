@@ -87,12 +87,17 @@ def blockchain_push_ignore(ctx: Context, policy: Rest) -> Result:
 
 @command("blockchain drop policy", http="POST", remote=True, keywords=BLOCKCHAIN,
          args=[Arg("policy", TEXT, required=False, help="the policy (!name; it must have its id)")],
-         options=[Opt("id", TEXT, help="the id of the policy")],
-         examples=["blockchain drop policy where id = 0f3b3512d8535bcd611b95c9c5707cb6", "blockchain drop policy !p"])
-def blockchain_drop_policy(ctx: Context, policy: str | None, id: str | None) -> Result:
-    """On the master: delete a policy from the ledger table (members send it with `blockchain delete policy`)."""
+         options=[Opt("id", TEXT, help="the id of the policy, or several ids separated by commas"),
+                  Opt("ip", TEXT, help="(an older AnyLog form; refused: name the policy or its id)")],
+         examples=["blockchain drop policy where id = 0f3b3512d8535bcd611b95c9c5707cb6", "blockchain drop policy !p",
+                   "blockchain drop policy where id = !old_ids"])
+def blockchain_drop_policy(ctx: Context, policy: str | None, id: str | None, ip: str | None) -> Result:
+    """On the master: delete policies from the ledger table (members send it with `blockchain delete policy`)."""
     from anynode.metadata import master
 
+    if ip is not None:
+        raise CommandSyntaxError("'blockchain drop policy ... where ip = ...' is not supported: it would not say "
+                                 "which policies go", hint="write: blockchain drop policy where id = <policy id>")
     if (policy is None) == (id is None):
         raise CommandSyntaxError("'blockchain drop policy' needs the id or the policy (one of them)",
                                  hint="write: blockchain drop policy where id = <policy id>")
@@ -101,10 +106,15 @@ def blockchain_drop_policy(ctx: Context, policy: str | None, id: str | None) -> 
         if id is None:
             raise PolicyError(Code.WRONG_POLICY, "the policy to drop has no id",
                               hint="write: blockchain drop policy where id = <policy id>")
-    if not master.drop(ctx.node.catalog, id):
-        raise PolicyError(Code.POLICY_NOT_AVAILABLE, f"the master's ledger has no policy with id {id}",
+    ids = [i.strip() for i in id.split(",") if i.strip()]
+    missing = [i for i in ids if not master.drop(ctx.node.catalog, i)]
+    if len(missing) == len(ids):
+        raise PolicyError(Code.POLICY_NOT_AVAILABLE, f"the master's ledger has no policy with id {', '.join(ids)}",
                           hint="blockchain pull to stdout lists the master's policies")
-    return Message(f"policy {id} dropped from the master's ledger")
+    if len(ids) == 1:
+        return Message(f"policy {ids[0]} dropped from the master's ledger")
+    not_there = f"; not there: {', '.join(missing)}" if missing else ""
+    return Message(f"{len(ids) - len(missing)} policies dropped from the master's ledger{not_there}")
 
 
 @command("blockchain create table", http="POST", keywords=BLOCKCHAIN, examples=["blockchain create table"])
