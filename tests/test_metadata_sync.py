@@ -3,6 +3,7 @@ test_metadata_network.py for nodes in their own processes)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from anynode.errors import AlreadyRunning, CommandSyntaxError
+from anynode.errors import AlreadyRunning, CommandSyntaxError, ValidationError
 from anynode.metadata import master as table
 from anynode.metadata.policy import PolicyError
 from anynode.metadata.sync import SyncService, fetch
@@ -205,7 +206,7 @@ def test_readers_never_see_an_empty_or_partial_ledger_during_100_sync_swaps(net:
 
     def read() -> None:
         while not stop.is_set():
-            seen.append(len(json.loads(member.execute("blockchain get query").to_text() or "[]")))
+            seen.append(int(member.execute("blockchain get query bring.count").to_text() or 0))
 
     readers = [threading.Thread(target=read, name=f"reader{i}") for i in range(2)]
     for t in readers:
@@ -242,3 +243,20 @@ def test_dest_dbms_also_fills_the_members_own_ledger_table(net: Net) -> None:
                    f"and dest = dbms and connection = {net.addr}")
     wait_until(lambda: in_table(member) == in_table(net.master) == ids(member), timeout=3,
                what="the copy in the member's file and table")
+
+
+def test_source_file_copies_a_shared_ledger_file(net: Net, tmp_path: Path) -> None:
+    member = net.members[0]
+    shared = tmp_path / "shared" / "blockchain.json"
+    with pytest.raises(ValidationError, match="not ip:port"):
+        member.execute("run blockchain sync where source = master and time = 1 seconds and dest = file "
+                       "and connection = nowhere")
+    member.execute(f"run blockchain sync where source = file and time = 1 seconds and dest = file "
+                   f"and connection = {shared}")
+    wait_until(lambda: "No such file" in json.loads(member.execute("get synchronizer where format = json")
+                                                    .to_text())["Last Error"], timeout=3, what="the missing file")
+    shared.parent.mkdir()
+    shared.write_text(q("q0", 32000) + "\n")
+    member.execute("run blockchain sync")
+    assert member.execute("wait 5 for sync").to_text() == "true"
+    assert member.execute("get metadata version").to_text() == hashlib.md5(shared.read_bytes()).hexdigest()

@@ -12,7 +12,8 @@ which also reloads the metadata in memory. A failed sync keeps the last good
 copy and is counted and shown (``get synchronizer``, ``get processes``).
 
 With ``source = dbms`` (on the master itself) the ledger table is exported to
-the local file instead, without the network.
+the local file instead, without the network; with ``source = file`` a shared
+ledger file (a mounted volume) is copied the same way.
 """
 
 from __future__ import annotations
@@ -216,7 +217,9 @@ class SyncService(Service):
         with self._lock:
             self.stats.calls += 1
             try:
-                changed = self._from_dbms() if self.config.source == "dbms" else self._from_master()
+                source = self.config.source
+                changed = (self._from_dbms() if source == "dbms" else self._from_file() if source == "file"
+                           else self._from_master())
             except AnyNodeError as exc:
                 self._failed(exc.one_line())
                 return False
@@ -257,6 +260,16 @@ class SyncService(Service):
             from anynode.metadata import master as table
 
             table.push(self.node.catalog, [dict(p) for p in book.snapshot().policies], "local", ignore=True)
+        return True
+
+    def _from_file(self) -> bool:
+        assert self.config.connection is not None
+        with open(self.config.connection, "rb") as fh:
+            data = fh.read()
+        book = ledger(self.node)
+        if book.version() == hashlib.md5(data).hexdigest():
+            return False
+        book.swap_keeping(data, is_local)
         return True
 
     def _from_dbms(self) -> bool:

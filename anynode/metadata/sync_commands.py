@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from anynode import values
 from anynode.codes import Code
 from anynode.errors import AlreadyRunning, CommandSyntaxError
 from anynode.grammar.dispatch import Context
@@ -41,13 +42,14 @@ def _master_of(ctx: Context) -> str:
 
 
 @command("run blockchain sync", http="POST", keywords=KEYS, options=[
-    Opt("source", Choice("master", "dbms", "blockchain"), help="master: copy the master's ledger over TCP; "
-        "dbms (on the master): export its ledger table to the file"),
+    Opt("source", Choice("master", "dbms", "file", "blockchain"), help="master: copy the master's ledger over TCP; "
+        "dbms (on the master): export its ledger table to the file; file: copy a shared ledger file"),
     Opt("time", SECONDS, help="the period, at least 1 second: 30 seconds, 1 minute ..."),
     Opt("dest", Choice("file", "dbms"), multiple=True,
         help="file (the local ledger), and/or dbms (also the local ledger table)"),
-    Opt("connection", HostPort(), aliases=("master_node",),
-        help="the master's ip:port (default: blockchain get master bring.ip_port)"),
+    Opt("connection", TEXT, aliases=("master_node",),
+        help="the master's ip:port (default: blockchain get master bring.ip_port); with source = file, the "
+             "shared file"),
     Opt("file", FilePath(), help="the ledger file (default: !blockchain_file)"),
     Opt("platform", TEXT, ignored=True, help="a blockchain platform (source = blockchain)"),
     Opt("trace", BOOL, ignored=True, help="trace the sync"),
@@ -93,6 +95,13 @@ def run_blockchain_sync(ctx: Context, source: str | None, time: float | None, de
     if source == "dbms" and connection is not None:
         raise CommandSyntaxError("source = dbms exports this node's ledger table and takes no connection",
                                  hint="drop the connection, or use source = master")
+    if source == "file":
+        if not connection:
+            raise CommandSyntaxError("source = file needs the shared ledger file",
+                                     hint="add: and connection = /shared/blockchain.json")
+        connection = values.parse_path(connection)
+    elif connection is not None:
+        connection = HostPort().convert(connection)
     if file is not None:
         ctx.node.set_var("blockchain_file", file)
     if source == "master" and connection is None:
