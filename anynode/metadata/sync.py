@@ -235,11 +235,13 @@ class SyncService(Service):
         return True
 
     def _failed(self, text: str) -> None:
+        again = self.stats.failing and self.stats.last_error == text  # logged once, not every period
         self.stats.errors += 1
         self.stats.failing = True
         self.stats.last_error = text
-        self.node.log.getChild("sync").warning("blockchain sync with %s failed: %s",
-                                               self.config.connection or self.config.source, text)
+        log = self.node.log.getChild("sync")
+        (log.debug if again else log.warning)("blockchain sync with %s failed: %s",
+                                              self.config.connection or self.config.source, text)
 
     def _from_master(self) -> bool:
         master = self.config.connection
