@@ -228,6 +228,9 @@ class SyncService(Service):
                 return False
             if changed:
                 self.stats.loads += 1
+            if self.stats.failing:
+                self.node.log.getChild("sync").info("blockchain sync with %s works again",
+                                                    self.config.connection or self.config.source)
             self.stats.ok += 1
             self.stats.failing = False
             self.stats.last_good = self._clock()
