@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Metadata speed: `blockchain get operator where ... bring ...` per second over a ledger of N policies,
-beside a plain json.loads of the same ledger file, measured in the same run.
+and the time of one `run blockchain sync` of that ledger, beside a plain json.loads of the same ledger
+file, measured in the same run.
 
 The ledger is written once (N operator policies of 100 clusters, as the deployment scripts shape them);
 then, alternating so machine load falls on both sides, best of --rounds:
   - load:   a fresh node reading the ledger file (parse and freeze) vs json.loads of every line;
   - query:  `blockchain get operator where cluster = <id> bring.ip_port` through Node.execute
-            vs a plain Python loop over the json.loads'ed list doing the same filter and join.
+            vs a plain Python loop over the json.loads'ed list doing the same filter and join;
+  - sync:   a member with an empty ledger syncing from a master (in this process, over TCP on
+            127.0.0.1) that holds the same N policies in its ledger table: fetch in chunks, md5 check,
+            atomic swap, reload; and a sync when the member is up to date (one round trip).
 
     .venv/bin/python scripts/bench_metadata.py [--policies 10000] [--rounds 3]
 """
@@ -14,6 +18,7 @@ then, alternating so machine load falls on both sides, best of --rounds:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import tempfile
 import time
@@ -84,13 +89,20 @@ def main() -> int:
             node.execute(f"blockchain get operator where cluster = {clusters[q % len(clusters)]} bring.ip_port")
 
     ledger(node).policies()  # first load out of the timing
-    results = {"load raw": [], "load anynode": [], "query raw": [], "query anynode": []}  # type: ignore[var-annotated]
+    master, member, sync = sync_pair(home, path)
+    results = {"load raw": [], "load anynode": [], "query raw": [], "query anynode": [],  # type: ignore[var-annotated]
+               "sync": [], "sync same": []}
     for _ in range(args.rounds):
         results["load raw"].append(best(raw_load, 1))
         results["load anynode"].append(best(node_load, 1))
         results["query raw"].append(best(raw_query, 1) / args.queries)
         results["query anynode"].append(best(node_query, 1) / args.queries)
-    node.close()
+        ledger(member).swap(b"")  # out of date again (out of the timing)
+        results["sync"].append(best(sync, 1))
+        results["sync same"].append(best(sync, 1))
+    assert ledger(member).version() == hashlib.md5(path.read_bytes()).hexdigest()
+    for n in (member, master, node):
+        n.close()
 
     got = {k: min(v) for k, v in results.items()}
     print(f"ledger: {args.policies:,} operator policies, {size_mb:.1f} MB; best of {args.rounds}")
@@ -100,7 +112,35 @@ def main() -> int:
     print(f"query  plain Python filter   {1 / got['query raw']:8.0f} /s")
     print(f"query  blockchain get ...    {1 / got['query anynode']:8.0f} /s   "
           f"ratio {got['query raw'] / got['query anynode']:.2f} of the raw loop")
+    print(f"sync   whole ledger          {got['sync'] * 1e3:8.1f} ms   "
+          f"{got['sync'] / got['load raw']:.2f} x json.loads of the file")
+    print(f"sync   already up to date    {got['sync same'] * 1e3:8.1f} ms")
     return 0
+
+
+def sync_pair(home: Path, path: Path):  # type: ignore[no-untyped-def]
+    """A master holding the ledger file's policies in its table (TCP on 127.0.0.1:0), a member, and its sync."""
+    import re
+
+    from anynode.metadata import master as table
+    from anynode.metadata.sync import SyncConfig, SyncService
+    from anynode.node import Node
+
+    master = Node(home / "master")
+    master.execute("connect dbms blockchain where type = sqlite")
+    master.execute("blockchain create table")
+    table.push(master.catalog, [json.loads(line) for line in path.read_text().splitlines()], "127.0.0.1")
+    text = master.execute("run tcp server where internal_ip = 127.0.0.1 and internal_port = 0 and bind = true")
+    found = re.search(r"127\.0\.0\.1:\d+", text.to_text())
+    assert found, text.to_text()
+    member = Node(home / "member")
+    service = SyncService(member, SyncConfig("master", 3600.0, found.group()))
+
+    def sync() -> None:
+        if not service.sync_once():
+            raise RuntimeError(f"sync failed: {service.stats.last_error}")
+
+    return master, member, sync
 
 
 if __name__ == "__main__":

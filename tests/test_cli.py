@@ -30,7 +30,7 @@ def test_cli_get_processes_json_lists_the_services_that_exist() -> None:
     out = run("-e", "get processes", "--format", "json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert list(data) == ["TCP", "REST", "Operator", "Scheduler"]
+    assert list(data) == ["TCP", "REST", "Operator", "Blockchain Sync", "Scheduler"]
     assert all(v["Status"] == "Not declared" for v in data.values())
 
 

@@ -22,9 +22,13 @@ def test_every_service_get_processes_lists_can_run_on_this_node(node: Node) -> N
     node.execute("run tcp server where internal_ip = 127.0.0.1 and internal_port = 0 and bind = true")
     node.execute("run operator where rescan = 1 second")
     node.execute("run scheduler")
+    node.execute("connect dbms blockchain where type = sqlite")
+    node.execute("blockchain create table")
+    node.execute("run blockchain sync where source = dbms and time = 30 seconds and dest = file")
     listed = node.execute("get processes where format = json").to_json()
     assert {name: row["Status"] for name, row in listed.items()} == {
-        "TCP": "Running", "REST": "Running", "Operator": "Running", "Scheduler": "Running"}
+        "TCP": "Running", "REST": "Running", "Operator": "Running", "Blockchain Sync": "Running",
+        "Scheduler": "Running"}
 
 
 def test_the_openapi_says_what_a_destination_answers(node: Node) -> None:

@@ -82,6 +82,7 @@ def test_anylog_only_options_are_declared_ignored(node: Node) -> None:
         "connect dbms": ["autocommit", "unlog"],
         "run operator": ["move_json", "update_tsd_info", "policy", "master_node", "distributor", "company"],
         "run streamer": ["prep_dir", "watch_dir", "err_dir"],
+        "run blockchain sync": ["platform", "trace"],
     }
 
 

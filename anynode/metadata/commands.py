@@ -1,9 +1,9 @@
 """The ledger commands: insert, add, delete, get, read, test, wait, load/reload, and the metadata version.
 
-Writes go to the node's local ledger (``ledger.py``). A ``master`` destination
-is accepted and the policy is written locally, but pushing it to the master
-is the next step (``blockchain push`` on the master): the reply says so in a
-warning. ``blockchain get`` takes a type, a list of types or ``*``, then
+Writes go to the node's local ledger (``ledger.py``) and, with a ``master``
+destination, to the master's ledger over TCP (``blockchain push`` there, see
+``master_commands.py``); a failed push after the local write is a warning,
+as in AnyLog. ``blockchain get`` takes a type, a list of types or ``*``, then
 ``where`` and ``bring`` as ``select.py`` and ``bring.py`` read them.
 """
 
@@ -37,8 +37,6 @@ def _book(ctx: Context) -> Ledger:
 
     return ledger(ctx.node)
 
-_MASTER_LATER = ("not sent to master {master}: pushing to a master comes with the master step (blockchain push); "
-                 "the policy is in the local ledger only")
 
 
 @dataclass(frozen=True)
@@ -51,19 +49,35 @@ class PolicyList(Json):
         return super().to_text() if self.value else ""
 
 
-def _insert(ctx: Context, text: str, local: bool) -> tuple[str, str]:
+def _insert(ctx: Context, text: str, local: bool, write: bool = True) -> tuple[str, str, dict[str, Any]]:
     policy = add_id_date(parse_policy(text, expander(ctx)))
     from anynode.metadata.rules import validate
 
-    written = _book(ctx).insert(policy, check=validate, local=local)
+    book = _book(ctx)
+    if write:
+        written: dict[str, Any] = book.insert(policy, check=validate, local=local)
+    else:
+        written = validate(policy, book.snapshot().policies) or policy
     kind = policy_type(written)
-    return kind, str(written[kind]["id"])
+    return kind, str(written[kind]["id"]), written
+
+
+def _on_master(ctx: Context, master: str, command: str) -> str | None:
+    """Run ``command`` on the master; None when it worked, else the error in one line."""
+    from anynode.errors import AnyNodeError
+    from anynode.metadata.sync import ask
+
+    try:
+        ask(ctx.node, master, command)
+    except AnyNodeError as exc:
+        return exc.one_line()
+    return None
 
 
 @command("blockchain insert", http="POST", keywords=BLOCKCHAIN, options=[
     Opt("policy", TEXT, required=True, help="the policy: !name of a variable holding it, or JSON"),
     Opt("local", BOOL, help="write it to this node's ledger (the default once a destination is named)"),
-    Opt("master", HostPort(), help="the master node to publish it to (not yet: written locally, with a warning)"),
+    Opt("master", HostPort(), help="the master node to push it to (blockchain push there, over TCP)"),
 ], examples=[
     "blockchain insert where policy = !new_policy and local = true",
     "blockchain insert where policy = !new_policy and local = true and master = !ledger_conn",
@@ -73,24 +87,34 @@ def blockchain_insert(ctx: Context, policy: str, local: bool | None, master: str
     """Publish a policy: give it its id and date, check it against its type's rules and the ledger, write it.
 
     Name at least one destination: `local = true` writes the node's own
-    ledger (marked "ledger": "local"); a `master` is accepted but pushing to
-    it is not available yet, so the policy is written locally and the reply
-    warns. Errors carry AnyLog's codes: 87 wrong structure, 180 values that
-    must be unique, 149 an ip:port in use, 118 a missing parent cluster,
-    70 an id the ledger has.
+    ledger (marked "ledger": "local" until a sync brings the master's copy);
+    `master = ip:port` pushes it to the master's ledger over TCP. `local`
+    is true unless it is set to false. When the local write worked and the
+    push failed, the reply is a warning (the next sync pushes the policy on);
+    when nothing was written it is an error. Errors carry AnyLog's codes:
+    87 wrong structure, 180 values that must be unique, 149 an ip:port in
+    use, 118 a missing parent cluster, 70 an id the ledger has.
     """
     if local is None and master is None:
         raise CommandSyntaxError("'blockchain insert' needs a destination",
                                  hint="add: and local = true  (or: and master = ip:port)")
-    if local is False:
-        raise PolicyError(Code.PROCESS_FAILURE,
-                          "with local = false nothing would be written: pushing to a master is not available yet",
-                          hint="add: and local = true")
-    kind, pid = _insert(ctx, policy, local=True)
-    text = f"{kind} policy {pid} added to the local ledger"
-    if master is not None:
-        text += "; warning: " + _MASTER_LATER.format(master=master)
-    return Message(text)
+    if local is False and master is None:
+        raise PolicyError(Code.PROCESS_FAILURE, "with local = false and no master nothing would be written",
+                          hint="add: and local = true  or  and master = ip:port")
+    write = local is not False
+    kind, pid, written = _insert(ctx, policy, local=True, write=write)
+    text = f"{kind} policy {pid} added to the local ledger" if write else ""
+    if master is None:
+        return Message(text)
+    from anynode.metadata.policy import to_line
+
+    failed = _on_master(ctx, master, f"blockchain push {to_line(written)}")
+    if failed is None:
+        return Message((text + " and " if text else f"{kind} policy {pid} ") + f"pushed to master {master}")
+    if not write:
+        raise PolicyError(Code.PROCESS_FAILURE, f"{kind} policy {pid} was not written: master {master}: {failed}",
+                          hint="check the master (get status there), or add: and local = true")
+    return Message(f"{text}; warning: not pushed to master {master}: {failed}")
 
 
 @command("blockchain add", http="POST", keywords=BLOCKCHAIN,
@@ -106,7 +130,7 @@ def blockchain_add(ctx: Context, policy: Rest) -> Result:
     except ValueError:
         items = None
     if not (isinstance(items, list) and len(items) > 1):
-        kind, pid = _insert(ctx, text, local=False)
+        kind, pid, _ = _insert(ctx, text, local=False)
         return Message(f"{kind} policy {pid} added to the local ledger")
     added = [_insert(ctx, json.dumps(item), local=False)[1] for item in items]
     return Message(f"{len(added)} policies added to the local ledger")
@@ -115,20 +139,35 @@ def blockchain_add(ctx: Context, policy: Rest) -> Result:
 @command("blockchain delete policy", http="POST", keywords=BLOCKCHAIN, options=[
     Opt("id", TEXT, required=True, help="the id of the policy"),
     Opt("local", BOOL, help="delete it from this node's ledger (the default)"),
-    Opt("master", HostPort(), help="the master to delete it from too (not yet: deleted locally, with a warning)"),
+    Opt("master", HostPort(), help="the master to delete it from too (blockchain drop policy there, over TCP)"),
 ], examples=["blockchain delete policy where id = 0f3b3512d8535bcd611b95c9c5707cb6",
              "blockchain delete policy where id = !policy_id and local = true and master = !ledger_conn"])
 def blockchain_delete_policy(ctx: Context, id: str, local: bool | None, master: str | None) -> Result:
-    """Remove a policy from this node's ledger (the file is rewritten crash-safe)."""
-    if local is False:
-        raise PolicyError(Code.PROCESS_FAILURE,
-                          "with local = false nothing would be deleted: deleting on a master is not available yet",
-                          hint="leave out local = false")
-    gone = _book(ctx).delete(id)
-    text = f"{policy_type(gone)} policy {id} deleted from the local ledger"
-    if master is not None:
-        text += f"; warning: not deleted on master {master}: that comes with the master step (blockchain drop policy)"
-    return Message(text)
+    """Remove a policy from this node's ledger (rewritten crash-safe) and, with `master`, from the master's.
+
+    A failed delete on the master after the local one is a warning; when
+    neither ledger had the policy it is an error.
+    """
+    if local is False and master is None:
+        raise PolicyError(Code.PROCESS_FAILURE, "with local = false and no master nothing would be deleted",
+                          hint="leave out local = false, or add: and master = ip:port")
+    text = ""
+    if local is not False:
+        try:
+            gone = _book(ctx).delete(id)
+            text = f"{policy_type(gone)} policy {id} deleted from the local ledger"
+        except PolicyError:
+            if master is None:
+                raise
+    if master is None:
+        return Message(text)
+    failed = _on_master(ctx, master, f"blockchain drop policy where id = {id}")
+    if failed is None:
+        return Message((text + " and " if text else f"policy {id} deleted ") + f"from master {master}")
+    if not text:
+        raise PolicyError(Code.POLICY_NOT_AVAILABLE, f"policy {id} was not deleted: not in the local ledger, "
+                          f"and master {master}: {failed}", hint="'blockchain get *' lists the policies")
+    return Message(f"{text}; warning: not deleted on master {master}: {failed}")
 
 
 def _types(tok: Token) -> tuple[str, ...] | None:

@@ -351,14 +351,35 @@ class Ledger:
         Raises:
             PolicyError: 87 when ``data`` is not a complete ledger (the current one stays).
         """
+        return self.swap_keeping(data, None)[0]
+
+    def swap_keeping(self, data: bytes, keep: Callable[[FrozenDict], bool] | None) -> tuple[int, list[FrozenDict]]:
+        """Make ``data`` the ledger, carrying over the current policies ``keep`` accepts whose id it lacks.
+
+        The check and the rewrite hold the ledger's lock, so a policy
+        inserted meanwhile is either carried over or lands after the swap,
+        never lost. Returns the policy count and the carried policies (a
+        sync pushes them on to the master).
+
+        Raises:
+            PolicyError: 87 when ``data`` is not a complete ledger (the current one stays).
+        """
         try:
             entries = parse_ledger(data) if data.strip() else ()
         except ValueError as exc:
             raise PolicyError(Code.WRONG_POLICY, f"the new ledger is not complete: {exc}") from None
         path = self.path()
         with self._lock:
+            carried = [e for e in self._current(path).entries if keep(e[1])] if keep is not None else []
+            if carried:  # rare (policies not yet on the master): only then the new ids
+                ids = {str(attrs.get("id")) for _, p in entries for attrs in p.values()}
+                carried = [e for e in carried if policy_id_of(e[1]) not in ids]
+            if carried:
+                base = data if data.endswith(b"\n") or not data.strip() else data + b"\n"
+                data = (base if entries else b"") + b"".join(line + b"\n" for line, _ in carried)
+                entries = (*entries, *carried)
             self._commit(path, data if entries else _EMPTY, entries)
-        return len(entries)
+        return len(entries), [p for _, p in carried]
 
     def _commit(self, path: Path, data: bytes, entries: tuple[Entry, ...]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

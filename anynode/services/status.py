@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from anynode.errors import AnyNodeError
 
-SERVICE_NAMES: tuple[str, ...] = ("TCP", "REST", "Operator", "Scheduler")
+SERVICE_NAMES: tuple[str, ...] = ("TCP", "REST", "Operator", "Blockchain Sync", "Scheduler")
 """The services ``get processes`` always lists (as "Not declared" until started): those that exist.
 A capability adds its service's name here when it lands (Blockchain Sync, Publisher, HA ...)."""
 

@@ -181,13 +181,14 @@ def incr(ctx: Context, value: str, step: str | None) -> Result:
 
 
 @command("wait", raw=True, keywords=SCRIPT,
-         examples=["wait 5", "wait 10 for !ready == true", "ok = wait 3 for !count.int > 2"])
+         examples=["wait 5", "wait 10 for !ready == true", "ok = wait 3 for !count.int > 2", "wait 10 for sync"])
 def wait(ctx: Context, tokens: list[Token]) -> Result:
     """Pause for some seconds, or until a condition holds: wait <seconds> [for <condition>].
 
     With a condition the answer is true when it held within the time, else
     false; the condition is checked again every 100 ms with fresh variable
-    values. Stopping the node ends the wait.
+    values. `wait N for sync` waits for the ledger sync (`run blockchain
+    sync`) asked for last, or the next one. Stopping the node ends the wait.
     """
     if not tokens:
         raise CommandSyntaxError("'wait' needs a number of seconds", hint="write: wait 5  or  wait 10 for !x == 1")
@@ -200,6 +201,8 @@ def wait(ctx: Context, tokens: list[Token]) -> Result:
         raise CommandSyntaxError(f"unexpected '{tokens[1].text}' after the seconds", offset=tokens[1].start,
                                  hint="write: wait 10 for <condition>")
     condition = tokens[2:]
+    if len(condition) == 1 and condition[0].is_word("sync"):  # AnyLog's `wait N for sync`: the next good sync
+        return ctx.run(f"wait for sync {seconds:g}")
     if len(tokens) > 1 and not condition:
         raise CommandSyntaxError("'wait ... for' needs a condition", hint="write: wait 10 for !x == 1")
     typed = ctx.raw_rest[2:] or condition  # as typed, so each check reads the variables afresh
