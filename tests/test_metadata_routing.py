@@ -102,6 +102,6 @@ def test_run_operator_with_its_policy_joins_the_cluster_and_adds_its_new_table(t
     assert [(t["DBMS"], t["Table"]) for t in info["Tables"]] == [("demo", "sensor"), ("demo", "readings")]
     assert [o["Member"] for o in info["Operators"]] == [2, 1]
     picture = op0.execute("blockchain query metadata where table = readings").to_text()
-    assert "[0001  local active]" in picture and "[0002  remote active]" in picture
+    assert "[0001  local  active]" in picture and "[0002  remote active]" in picture
     text = op0.execute("get cluster info").to_text()
     assert "Participating Operators:" in text and "Tables Supported:" in text

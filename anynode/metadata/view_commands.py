@@ -128,7 +128,7 @@ def diagram(view: MetadataView, me: Member | None, company: str = "*", dbms: str
         tree.setdefault(r.company, {}).setdefault(r.dbms, {}).setdefault(r.table, []).append(r.cluster)
 
     def operator(m: Member) -> tuple[str, list[Any]]:
-        where = "local" if me is not None and m.policy_id == me.policy_id else "remote"
+        where = "local " if me is not None and m.policy_id == me.policy_id else "remote"
         member = "----" if m.member is None else f"{m.member:04d}"
         text = f"[{member}  {where} {m.status}]".ljust(30) + "      " + m.address.ljust(25) + m.local_address
         return text.rstrip(), []
