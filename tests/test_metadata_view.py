@@ -157,3 +157,18 @@ def test_a_node_without_metadata_has_no_data_nodes_and_nothing_to_ping(node, run
     assert run("get cluster info").startswith("Cluster data is not available: no operator policy")
     with pytest.raises(AnyNodeError, match="no cluster policy in the local ledger"):
         run("blockchain test cluster")
+
+
+def test_a_down_cluster_or_table_does_not_route(net: Net) -> None:
+    c4 = insert(net.query, {"cluster": {"company": "acme", "name": "c4", "status": "down"}})
+    insert(net.query, {"cluster": {"company": "acme", "name": "c4", "parent": c4,
+                                   "table": [{"dbms": "demo", "name": "sensor"}]}})
+    insert(net.query, {"cluster": {"company": "acme", "name": "c1", "parent": net.clusters["c1"],
+                                   "table": [{"dbms": "demo", "name": "other", "status": "down"}]}})
+    view = metadata_view(net.query)
+    assert [c.name for c in view.clusters_of("demo", "sensor")] == ["c1", "c2"]  # c4 is down
+    assert [c.name for c in view.clusters_of("demo", "other")] == ["c2"]  # c1 lists it down
+    rows = data_nodes(net.query, "table = other")
+    assert {(r["Cluster ID"], r["Cluster Status"]) for r in rows} == {(net.clusters["c2"], "active"),
+                                                                      (net.clusters["c1"], "down")}
+    assert c4 not in {r["Cluster ID"] for r in data_nodes(net.query)}

@@ -244,10 +244,14 @@ class MetadataView:
         return out
 
     def clusters_of(self, dbms: str, table: str, company: str | None = None) -> list[Cluster]:
-        """The clusters that hold ``dbms.table`` (of ``company``, or any), in ledger order."""
+        """The clusters that hold ``dbms.table`` (of ``company``, or any) for routing, in ledger order.
+
+        A cluster that lists the table as ``down`` is left out.
+        """
         seen: dict[str, Cluster] = {}
         for route in self.routes(company or "*", dbms.lower(), table.lower()):
-            seen.setdefault(route.cluster, self._clusters[route.cluster])
+            if route.status in ROUTING:
+                seen.setdefault(route.cluster, self._clusters[route.cluster])
         return list(seen.values())
 
     def cluster(self, cluster_id: str) -> Cluster | None:
