@@ -172,3 +172,20 @@ def test_a_down_cluster_or_table_does_not_route(net: Net) -> None:
     assert {(r["Cluster ID"], r["Cluster Status"]) for r in rows} == {(net.clusters["c2"], "active"),
                                                                       (net.clusters["c1"], "down")}
     assert c4 not in {r["Cluster ID"] for r in data_nodes(net.query)}
+
+
+def test_test_node_checks_the_metadata_and_this_node_s_own_servers(net: Net) -> None:
+    from tests.rest_helpers import start as start_rest
+
+    node = net.operators[1]
+    before = node.execute("test node where format = json").to_json()
+    assert before["Metadata Version"] == "none" and "does not exist" in before["Metadata Test"]
+    assert before["TCP test using " + net.addresses[1]] == "op1@" + node.get_var("tcp_address") + " running"
+    assert before["REST test"] == "the REST server is not running"
+    url = start_rest(node)
+    insert(node, {"cluster": {"company": "acme", "name": "c1"}})
+    after = node.execute("test node where format = json").to_json()
+    assert after["Metadata Version"] == node.execute("get metadata version").to_text()
+    assert after["Metadata Test"] == "Pass"
+    assert after[f"REST test using {url}"].endswith(" running")
+    assert node.execute("test node").to_text().splitlines()[0].split() == ["Test", "Status"]
