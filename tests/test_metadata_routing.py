@@ -105,3 +105,21 @@ def test_run_operator_with_its_policy_joins_the_cluster_and_adds_its_new_table(t
     assert "[0001  local  active]" in picture and "[0002  remote active]" in picture
     text = op0.execute("get cluster info").to_text()
     assert "Participating Operators:" in text and "Tables Supported:" in text
+
+
+def test_the_rest_destination_header_takes_a_metadata_query_too(net: Net) -> None:
+    import httpx
+
+    from tests.rest_helpers import ANYLOG, start
+
+    url = start(net.query)
+    a = net.addresses
+    r = httpx.get(url, headers={"command": "get node name", "destination": "blockchain get operator where "
+                                "[name] == op0 or [name] == op2 bring.ip_port", **ANYLOG}, timeout=10)
+    assert r.status_code == 200 and r.json() == {a[0]: "op0", a[2]: "op2"}
+    r = httpx.get(url, headers={"command": "get node name", "destination": "(dbms = demo and table = other)",
+                                **ANYLOG}, timeout=10)
+    assert r.json() == {a[2]: "op2"}
+    r = httpx.get(url, headers={"command": "get status", "destination": "operator where name = nobody", **ANYLOG},
+                  timeout=10)
+    assert r.status_code == 404 and "found no node" in r.json()["error"]

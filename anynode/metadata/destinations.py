@@ -11,20 +11,23 @@ Three forms, inside the parentheses:
   the metadata view.
 
 ``, subset = true`` and ``, timeout = N`` may follow, as with addresses.
-The query runs as a nested command of the caller (its variables, its
-permissions). A query that finds no node is an error that names it.
+The query runs as a command of the caller (its variables, its
+permissions): ``run client`` and the REST ``destination`` header both take
+these forms. A query that finds no node is an error that names it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from anynode.codes import Code
 from anynode.errors import AnyNodeError, CommandSyntaxError
-from anynode.grammar.dispatch import Context
 from anynode.grammar.types import BOOL, SECONDS, HostPort
 from anynode.metadata.policy import PolicyError
+from anynode.protocols import NodeView
+from anynode.results import Result
 
 _OPTION = re.compile(r",\s*(timeout|subset)\s*=\s*([^,]+?)\s*$", re.IGNORECASE)
 _TYPES = re.compile(r"^(operator|publisher|query|master)\b", re.IGNORECASE)
@@ -69,8 +72,8 @@ def _table_pairs(text: str) -> dict[str, str]:
     return pairs
 
 
-def resolve(ctx: Context, query: str, subset: bool = False) -> Found:
-    """The addresses a metadata destination names.
+def resolve(node: NodeView, run: Callable[[str], Result], query: str, subset: bool = False) -> Found:
+    """The addresses a metadata destination names; ``run`` runs the ``blockchain get`` as the caller.
 
     Raises:
         CommandSyntaxError: the query is malformed.
@@ -78,14 +81,14 @@ def resolve(ctx: Context, query: str, subset: bool = False) -> Found:
     """
     from anynode.metadata.liveness import liveness
 
-    liveness(ctx.node)  # sends to these peers mark the ones that do not answer
+    liveness(node)  # sends to these peers mark the ones that do not answer
     text, timeout, subset_given = _options(query.strip())
     subset = subset or subset_given
     if re.match(r"^dbms\s*=", text, re.IGNORECASE):
         pairs = _table_pairs(text)
         from anynode.metadata.view import metadata_view
 
-        members = metadata_view(ctx.node).pick(pairs["dbms"], pairs["table"], pairs.get("company"), subset)
+        members = metadata_view(node).pick(pairs["dbms"], pairs["table"], pairs.get("company"), subset)
         return Found(tuple(dict.fromkeys(m.address for m in members)), timeout, subset)
     if _TYPES.match(text):
         text = "blockchain get " + text
@@ -95,7 +98,7 @@ def resolve(ctx: Context, query: str, subset: bool = False) -> Found:
     if not re.search(r"(^|\s)bring(\.|\s|$)", text):
         text += " bring.ip_port"
     try:
-        answer = ctx.run(text).to_text()
+        answer = run(text).to_text()
     except AnyNodeError as exc:
         raise CommandSyntaxError(f"the destination query failed: {exc.one_line()}", hint=_HINT) from None
     dests: list[str] = []

@@ -154,7 +154,7 @@ def run_client(ctx: Context, destination: DestinationList, command: Rest) -> Res
     if destination.query:
         from anynode.metadata.destinations import resolve  # the peers the metadata names
 
-        found = resolve(ctx, destination.query, destination.subset)
+        found = resolve(ctx.node, ctx.run, destination.query, destination.subset)
         dests, timeout = list(found.dests), found.timeout or timeout
     elif not destination.dests:
         raise CommandSyntaxError("'run client ()' (the whole network) is not available yet",
