@@ -39,8 +39,8 @@ class Membership:
 
     def details(self) -> str:
         """AnyLog's ``get processes`` words for the operator: Cluster Member, Using Master."""
-        return f"Cluster Member: True, Cluster: {self.cluster_id}, Member: {self.member}, " \
-               f"Using Master: {self.master or False}"
+        return f"Cluster Member: True, Using Master: {self.master or False}, Cluster: {self.cluster_id}, " \
+               f"Member: {self.member}"
 
     def table_seen(self, dbms: str, table: str) -> None:
         """The operator ingested into ``dbms.table``: add it to the cluster; a failure is logged (the rows are in)."""

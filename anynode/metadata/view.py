@@ -72,7 +72,7 @@ class Member:
 
 @dataclass(frozen=True)
 class Cluster:
-    """A cluster: its root id, name, company, status and operators (ledger order; see operators_of)."""
+    """A cluster: its root id, name, company, status and operators (the main one first, then ledger order)."""
 
     id: str
     name: str
@@ -216,7 +216,7 @@ class MetadataView:
             mains = [m.policy_id for m in found if m.main]
             if len(mains) > 1:
                 self.problems.append(f"cluster {cid} has several main operators: {', '.join(mains)}")
-            self._clusters[cid] = replace(self._clusters[cid], operators=tuple(found))
+            self._clusters[cid] = replace(self._clusters[cid], operators=tuple(sorted(found, key=lambda m: not m.main)))
 
     # -- reading ---------------------------------------------------------------
     def _live(self, member: Member) -> Member:
@@ -249,9 +249,12 @@ class MetadataView:
         A cluster that lists the table as ``down`` is left out.
         """
         seen: dict[str, Cluster] = {}
-        for route in self.routes(company or "*", dbms.lower(), table.lower()):
-            if route.status in ROUTING:
-                seen.setdefault(route.cluster, self._clusters[route.cluster])
+        owners = [company.lower()] if company else list(self._tree)
+        for owner in owners:
+            held = self._tree.get(owner, {}).get(dbms.lower(), {}).get(table.lower(), {})
+            for cid, status in held.items():
+                if status in ROUTING:
+                    seen.setdefault(cid, self._clusters[cid])
         return list(seen.values())
 
     def cluster(self, cluster_id: str) -> Cluster | None:
@@ -263,7 +266,7 @@ class MetadataView:
         cluster = self._clusters.get(cluster_id)
         if cluster is None:
             return []
-        return [self._live(m) for m in sorted(cluster.operators, key=lambda m: not m.main)]
+        return [self._live(m) for m in cluster.operators]
 
     def operator(self, policy_id: str) -> Member | None:
         """The operator with this policy id (with its status now), or None."""
@@ -280,7 +283,7 @@ class MetadataView:
 
     def has_table(self, cluster_id: str, dbms: str, table: str) -> bool:
         """True when the cluster holds ``dbms.table``."""
-        return any(r.cluster == cluster_id for r in self.routes("*", dbms.lower(), table.lower()))
+        return any(cluster_id in tables.get(dbms.lower(), {}).get(table.lower(), {}) for tables in self._tree.values())
 
     def pick(self, dbms: str, table: str, company: str | None = None, subset: bool = False) -> list[Member]:
         """One responding operator per cluster that holds the table, the main one when it responds.
@@ -295,7 +298,7 @@ class MetadataView:
                               hint="'get data nodes' lists the tables and their clusters")
         chosen = []
         for cluster in clusters:
-            live = next((m for m in self.operators_of(cluster.id) if m.responding and m.address), None)
+            live = next((m for m in cluster.operators if m.address and self.alive.status(m.address) == ACTIVE), None)
             if live is None and not subset:
                 raise PolicyError(Code.POLICY_NOT_AVAILABLE,
                                   f"no responding operator in cluster {cluster.id} ({cluster.name}) "
