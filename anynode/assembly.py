@@ -19,6 +19,7 @@ from anynode.metadata import (
     master_commands,
     platforms,
     sync_commands,
+    view_commands,
 )
 from anynode.operator import commands as operator_commands
 from anynode.rest import commands as rest_commands
@@ -30,4 +31,5 @@ from anynode.tcp import commands as tcp_commands
 #: Every module that declares commands, in the order they are loaded.
 COMMAND_MODULES = (node, language, help, data_commands, tsd_commands, tcp_commands, rest_commands,
                    operator_commands, streaming_commands, scheduler_commands, metadata_build, metadata_commands,
-                   commands_select, config_commands, platforms, master_commands, sync_commands)
+                   commands_select, config_commands, platforms, master_commands, sync_commands,
+                   view_commands)

@@ -155,6 +155,10 @@ SETTINGS: tuple[Setting, ...] = (
             "when error_retention_days or archive_retention_days is set.", minimum=1),
     Setting("error_retention_days", 0.0, float, "Delete files of the error directory older than this many days "
             "(0: keep them).", minimum=0),
+    Setting("metadata_ping_interval", Duration(60), Duration, "How often the operators the metadata marks "
+            "not_responding are sent get status, so one that is back recovers (system scheduler 0).", minimum=0.01),
+    Setting("peer_ping_timeout", Duration(2), Duration, "How long a ping of a peer (the metadata ping, test network, "
+            "test node) waits for its answer.", minimum=0.01),
     Setting("archive_retention_days", 0.0, float, "Delete archived data files older than this many days "
             "(0: keep them).", minimum=0),
 )

@@ -230,4 +230,5 @@ def test_ledger_two_nodes_keep_their_own(tmp_path) -> None:  # type: ignore[no-u
 def test_ledger_commands_peers_may_run_are_the_reads(node) -> None:  # type: ignore[no-untyped-def]
     remote = {s.name for s in node.registry if s.remote and s.name.startswith(("blockchain", "get metadata"))}
     assert remote == {"blockchain get", "blockchain read", "blockchain test", "get metadata version",
-                      "blockchain fetch", "blockchain push", "blockchain push ignore", "blockchain drop policy"}
+                      "blockchain fetch", "blockchain push", "blockchain push ignore", "blockchain drop policy",
+                      "blockchain query metadata", "blockchain test cluster"}

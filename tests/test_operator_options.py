@@ -120,10 +120,10 @@ def test_with_delete_json_a_file_streaming_already_inserted_is_deleted_not_inges
 
 
 def test_anylog_only_options_are_accepted_with_a_note(node: Node) -> None:
-    reply = node.execute("run operator where policy = abc123 and master_node = 127.0.0.1:32048 "
+    reply = node.execute("run operator where distributor = true and company = acme "
                          "and update_tsd_info = true and move_json = true").to_text()
     try:
-        assert "ignored until metadata exists: policy, master_node" in reply
+        assert "ignored (HA does not exist yet): distributor, company" in reply
     finally:
         node.services.stop("Operator")
 

@@ -231,13 +231,13 @@ def test_housekeeping_is_scheduler_0_and_not_a_user_service(tmp_path: Path) -> N
     node = make_node(tmp_path)
     try:
         node.start_housekeeping()
-        assert node.services.status("Housekeeping").details.startswith("Schedulers IDs in use: [0 (system)]; 4 task(s)")
+        assert node.services.status("Housekeeping").details.startswith("Schedulers IDs in use: [0 (system)]; 5 task(s)")
         assert node.user_services() == []
         names = [t["Name"] for t in node.execute("get scheduler 0 where format = json").to_json()[0]["Tasks"]]
-        assert names == ["Integrity check", "Staging cleaner", "Stats", "Retention"]
+        assert names == ["Integrity check", "Staging cleaner", "Stats", "Retention", "Metadata ping"]
         node.execute("exit scheduler 0")
         node.execute("run scheduler 0")  # the jobs are made again, under the same ids
         ids = [t["ID"] for t in node.execute("get scheduler 0 where format = json").to_json()[0]["Tasks"]]
-        assert ids == [1, 2, 3, 4]
+        assert ids == [1, 2, 3, 4, 5]
     finally:
         node.close()

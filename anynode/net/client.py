@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
@@ -23,6 +23,7 @@ from anynode.net.dest import Dest, PeerReply, dest_key, parse_dest
 from anynode.net.errors import (
     AuthError,
     ConnectionLost,
+    PeerError,
     ProtocolError,
     RemoteError,
     Unreachable,
@@ -30,7 +31,10 @@ from anynode.net.errors import (
 )
 from anynode.net.protocol import DEFAULT_MAX_FRAME, FrameCodec, Signer
 
-__all__ = ["Dest", "NetClient", "PeerReply", "dest_key", "parse_dest"]
+__all__ = ["Dest", "NetClient", "Observer", "PeerReply", "dest_key", "parse_dest"]
+
+Observer = Callable[[str, bool], object]
+"""Told each request's outcome: the peer's ``host:port`` and whether it was reached (it answered, even an error)."""
 
 _TRUST_IDLE = 1.0  # a socket idle less than this is used without a liveness probe
 
@@ -113,6 +117,20 @@ class NetClient:
         self._closed = False
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="anynode:client")
         self._stats = dict.fromkeys(("connects", "reuses", "requests", "errors", "discarded"), 0)
+        self._observers: tuple[Observer, ...] = ()
+
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` the outcome of every request from now on (the metadata's operator liveness)."""
+        with self._lock:
+            if observer not in self._observers:
+                self._observers += (observer,)
+
+    def _tell(self, key: str, reached: bool) -> None:
+        for observer in self._observers:
+            try:
+                observer(key, reached)
+            except Exception:  # noqa: BLE001 - an observer never breaks a request
+                continue
 
     # -- public ---------------------------------------------------------------
 
@@ -137,7 +155,9 @@ class NetClient:
             for attempt in (1, 2):
                 conn = self._checkout(key, host, port, deadline, limit)
                 try:
-                    return self._exchange(conn, header, payload, deadline, limit)
+                    reply = self._exchange(conn, header, payload, deadline, limit)
+                    self._tell(key, True)
+                    return reply
                 except _Stale:
                     self._count("discarded")
                     conn.close()
@@ -145,8 +165,9 @@ class NetClient:
                         raise ConnectionLost(f"{key} closed the connection before replying",
                                              "the peer may be stopping; check it with get status") from None
             raise AssertionError("unreachable")  # pragma: no cover
-        except AnyNodeError:
+        except AnyNodeError as exc:
             self._count("errors")
+            self._tell(key, isinstance(exc, (PeerError, ProtocolError)))  # it answered, if with an error
             raise
 
     def stream(self, dest: Dest, header: dict[str, Any], payload: bytes = b"",
@@ -183,6 +204,8 @@ class NetClient:
                         done = not isinstance(err, (ProtocolError, AuthError))  # the server closes after those
                         raise err
                     done = not head.get("more")
+                    if not started:
+                        self._tell(key, True)
                     started = True
                     yield head, reply.payload
                 return
@@ -193,12 +216,14 @@ class NetClient:
                     raise ConnectionLost(f"{key} closed the connection before its reply ended",
                                          "the peer may be stopping; check it with get status") from None
                 self._count("discarded")
-            except AnyNodeError:
+            except AnyNodeError as exc:
                 self._count("errors")
+                self._tell(key, isinstance(exc, (PeerError, ProtocolError)))  # it answered, if with an error
                 raise
             except OSError as exc:
                 done = False
                 self._count("errors")
+                self._tell(key, False)
                 raise self._translate(exc, key, limit) from None
             finally:
                 if done:

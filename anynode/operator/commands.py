@@ -9,7 +9,7 @@ from anynode.errors import CommandSyntaxError, ServiceError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
-from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Choice, FilePath, Int
+from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Choice, FilePath, HostPort, Int
 from anynode.results import Json, Message, Record, Result, Table
 
 KEYS = ("data", "background processes")
@@ -46,8 +46,8 @@ def _table_list(text: str | None) -> tuple[str, ...]:
         help="every file is always recorded (its record is what makes ingest exactly-once)"),
     Opt("threads", Int(1, 10), default=1, help="files ingested side by side (a table's first file runs alone)"),
     Opt("rescan", SECONDS, default=5.0, help="how often the directory is listed besides the file events"),
-    Opt("policy", TEXT, ignored=True, help="AnyLog's operator policy id; metadata is not used yet"),
-    Opt("master_node", TEXT, ignored=True, help="metadata is not used yet"),
+    Opt("policy", TEXT, help="the operator policy id: the node joins its cluster; new tables are added to it"),
+    Opt("master_node", HostPort(), help="the master the cluster policies of new tables are published to"),
     Opt("distributor", BOOL, default=False, ignored=True, help="HA is not available yet"),
     Opt("company", TEXT, ignored=True),
 ], examples=[
@@ -61,7 +61,8 @@ def _table_list(text: str | None) -> tuple[str, ...]:
 def run_operator(ctx: Context, watch_dir: str | None, bkup_dir: str | None, error_dir: str | None,
                  archive_dir: str | None, archive_json: bool, compress_json: bool, delete_json: bool,
                  dbms_name: str | None, table_name: str | None, limit_tables: str | None,
-                 create_table: bool, threads: int, rescan: float) -> Result:
+                 create_table: bool, threads: int, rescan: float, policy: str | None,
+                 master_node: str | None) -> Result:
     """Ingest every data file that lands in the watch directory into the local databases.
 
     A file named dbms.table[.source.hash.instructions].json[.gz] holding a
@@ -69,12 +70,21 @@ def run_operator(ctx: Context, watch_dir: str | None, bkup_dir: str | None, erro
     database must be connected). Good files are archived under
     archive/YY/MM/DD/; bad ones go to the error directory named
     <name>.err_<code>.<n>.json with a .err.txt saying what was wrong.
-    policy, master_node, distributor and company are accepted for AnyLog
-    scripts and noted in the reply: metadata and HA do not exist here yet.
+    With policy = <operator policy id> the node is that operator of the
+    metadata: it takes its cluster from the policy, and every table it
+    ingests that the cluster does not hold is added to the cluster (a child
+    cluster policy, inserted locally and sent to master_node when given).
+    distributor and company are accepted for AnyLog scripts and noted in
+    the reply: HA does not exist here yet.
     """
     from anynode.operator.service import OperatorConfig, OperatorService
 
-    ignored = [k for k in ("policy", "master_node", "distributor", "company") if ctx.ignored.get(k)]
+    ignored = [k for k in ("distributor", "company") if ctx.ignored.get(k)]
+    member = None
+    if policy:
+        from anynode.metadata.membership import join  # the operator's cluster, from the metadata
+
+        member = join(ctx.node, policy, master_node)
     if rescan <= 0:
         raise CommandSyntaxError("rescan must be above 0 seconds", hint="e.g. rescan = 5 seconds")
     config = OperatorConfig(
@@ -84,8 +94,9 @@ def run_operator(ctx: Context, watch_dir: str | None, bkup_dir: str | None, erro
         dbms_name=dbms_name.lower() if dbms_name and "[" not in dbms_name else None,
         table_name=table_name.lower() if table_name and "[" not in table_name else None,
         limit_tables=_table_list(limit_tables), create_table=create_table, threads=threads, rescan=rescan)
-    status = ctx.node.services.start(OperatorService(ctx.node, config), float(ctx.node.settings["start_timeout"]))
-    note = f"; ignored until metadata exists: {', '.join(ignored)}" if ignored else ""
+    status = ctx.node.services.start(OperatorService(ctx.node, config, member),
+                                     float(ctx.node.settings["start_timeout"]))
+    note = f"; ignored (HA does not exist yet): {', '.join(ignored)}" if ignored else ""
     return Message(f"Operator running: watching {config.watch_dir} ({status.details}){note}")
 
 

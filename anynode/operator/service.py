@@ -90,9 +90,10 @@ class OperatorService(Service):
 
     name = "Operator"
 
-    def __init__(self, node: NodeView, config: OperatorConfig) -> None:
+    def __init__(self, node: NodeView, config: OperatorConfig, member: Any = None) -> None:
         self.node = node
         self.config = config
+        self.member = member  # its cluster in the metadata (anynode.metadata.membership), or None
         self.stats = OperatorStats()
         self.errors = ErrorDir(config.error_dir)
         self._wake = threading.Event()
@@ -311,12 +312,15 @@ class OperatorService(Service):
             with self._lock:
                 self.stats.busy_seconds += time.perf_counter() - started
         with self._lock:
+            new_table = key not in self._seen_tables
             self._seen_tables.add(key)
             self.stats.files += 1
             self.stats.rows += report.rows
             counts = self.stats.by_table.setdefault(key, [0, 0])
             counts[0] += 1
             counts[1] += report.rows
+        if new_table and self.member is not None:  # its cluster holds the table from now on
+            self.member.table_seen(name.dbms, name.table)
         self._done(path, str(report.name) if report.name else None)
 
     def _check_table(self, dbms: str, table: str, key: str) -> None:
@@ -366,7 +370,8 @@ class OperatorService(Service):
 
     # -- reporting ------------------------------------------------------------
     def details(self) -> str:
-        return (f"Cluster Member: False, Using Master: False, Threads Pool: {self.config.threads}, "
+        member = self.member.details() if self.member is not None else "Cluster Member: False, Using Master: False"
+        return (f"{member}, Threads Pool: {self.config.threads}, "
                 f"Files: {self.stats.files}, Rows: {self.stats.rows}, Errors: {self.stats.errors}")
 
     def info(self) -> dict[str, Any]:

@@ -182,7 +182,9 @@ def forward_command(node: NodeView, command: str, destination: str, timeout: flo
     parallel and the reply holds each one's answer or error. It runs in the
     worker pool and the HTTP reply is sent only after it returns, so a
     failure gets a real status code (EdgeLake sends 200 before the work; its
-    bug #8). ``destination: network`` (the whole network) is not available yet.
+    bug #8). A metadata query names the peers as in ``run client``
+    (``destination: blockchain get operator bring.ip_port``). ``destination:
+    network`` (the whole network) is not available yet.
     """
     from anynode.grammar.types import parse_destinations
     from anynode.net.peers import ask_peers
@@ -191,11 +193,18 @@ def forward_command(node: NodeView, command: str, destination: str, timeout: flo
         raise NotAvailable("destination 'network' (the whole network) is not available yet",
                            hint="name the peers: destination: ip:port, ip:port")
     dests = parse_destinations(destination)
-    if dests.query or not dests.dests:
+    peers, given = list(dests.dests), dests.timeout
+    if dests.query:  # the peers the metadata names, as run client takes them
+        from anynode.grammar.session import Source
+        from anynode.metadata.destinations import resolve
+
+        found = resolve(node, lambda line: node.execute(line, Source.REST), dests.query, dests.subset or subset)
+        peers, given = list(found.dests), found.timeout or given
+    elif not dests.dests:
         raise NotAvailable(f"destination '{destination}' is not available yet",
                            hint="name the peers: destination: ip:port, ip:port")
-    limit = timeout or dests.timeout or float(node.settings["remote_timeout"])
-    return ask_peers(node.client(), dests.dests, command, limit)
+    limit = timeout or given or float(node.settings["remote_timeout"])
+    return ask_peers(node.client(), peers, command, limit)
 
 
 def is_local(destination: str | None) -> bool:

@@ -20,8 +20,12 @@
   ``archive_retention_days``; both 0 (off) by default, and the task is then
   Stopped.
 
-The peer liveness ping of AnyLog's scheduler 0 waits for metadata (operator
-policies) and is not here yet. Settings are read when scheduler 0 starts.
+* **Metadata ping** (``metadata_ping_interval``, ``peer_ping_timeout``):
+  sends ``get status`` to the operators the metadata view marks
+  not_responding (see :mod:`anynode.metadata.liveness`), so one that is back
+  is routed to again. Nothing to do on a node without a ledger.
+
+Settings are read when scheduler 0 starts.
 """
 
 from __future__ import annotations
@@ -207,6 +211,7 @@ def system_tasks(node: NodeView, book: TaskBook) -> list[Task]:
     stats_every = float(settings["stats_interval"])
     error_days, archive_days = float(settings["error_retention_days"]), float(settings["archive_retention_days"])
     keep_every = float(settings["retention_interval"])
+    ping_every, ping_timeout = float(settings["metadata_ping_interval"]), float(settings["peer_ping_timeout"])
     kept = [f"error files older than {error_days:g} day(s)" if error_days else "",
             f"archived files older than {archive_days:g} day(s)" if archive_days else ""]
     return [
@@ -226,4 +231,14 @@ def system_tasks(node: NodeView, book: TaskBook) -> list[Task]:
              "delete " + " and ".join(k for k in kept if k) if any(kept)
              else "off (error_retention_days and archive_retention_days are 0)",
              lambda n: f"{n} file(s) deleted", stopped=not any(kept)),
+        make("Metadata ping", ping_every, job("metadata ping", ping_every, call=lambda e: _ping(node, ping_timeout)),
+             "send get status to the operators the metadata marks not_responding",
+             lambda n: f"{n} operator(s) pinged", first=ping_every),
     ]
+
+
+def _ping(node: NodeView, timeout: float) -> int:
+    """The metadata ping: how many not-responding operators were pinged."""
+    from anynode.metadata.view import ping_down
+
+    return ping_down(node, timeout)[0]

@@ -134,24 +134,32 @@ def _file_copy(ctx: Context, dests: list[str], words: Rest, timeout: float) -> R
     "run client (127.0.0.1:32148) get status",
     "run client (10.0.0.2:32148, 10.0.0.3:32148, timeout = 5) get processes where format = json",
     "run client (!operator_conn) get status",
+    "run client (blockchain get operator where company = acme bring.ip_port) get status",
+    "run client (dbms = demo and table = sensor) get processes",
     "run client (127.0.0.1:32148) file copy data/my.json !!watch_dir/demo.readings.0.json",
 ])
 def run_client(ctx: Context, destination: DestinationList, command: Rest) -> Result:
     """Run a command on other nodes, in parallel, and show each node's reply or error.
 
+    The destinations may come from the metadata: (blockchain get operator
+    where ... bring.ip_port), (operator where ...), or (dbms = d and table =
+    t) for one responding operator of each cluster holding the table.
     Peers run only commands declared remote-safe. The reply of each
     destination comes back within the timeout (default: setting
     remote_timeout); an unreachable, refusing or slow peer shows its error
     instead. `!!name` defers a variable to the peer.
     """
+    timeout = destination.timeout
+    dests = list(destination.dests)
     if destination.query:
-        raise CommandSyntaxError("destinations from metadata are not available yet",
-                                 hint="name the peers: run client (ip:port, ip:port) <command>")
-    if not destination.dests:
+        from anynode.metadata.destinations import resolve  # the peers the metadata names
+
+        found = resolve(ctx.node, ctx.run, destination.query, destination.subset)
+        dests, timeout = list(found.dests), found.timeout or timeout
+    elif not destination.dests:
         raise CommandSyntaxError("'run client ()' (the whole network) is not available yet",
                                  hint="name the peers: run client (ip:port) <command>")
-    timeout = destination.timeout or float(ctx.node.settings["remote_timeout"])
-    dests = list(destination.dests)
+    timeout = timeout or float(ctx.node.settings["remote_timeout"])
     if len(command) >= 2 and command[0].is_word("file") and command[1].is_word("copy"):
         return _file_copy(ctx, dests, command, timeout)
     from anynode.net.peers import ask_peers
