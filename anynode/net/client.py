@@ -184,7 +184,12 @@ class NetClient:
         key = dest_key(host, port)
         self._count("requests")
         for attempt in (1, 2):
-            conn = self._checkout(key, host, port, deadline, limit)
+            try:
+                conn = self._checkout(key, host, port, deadline, limit)
+            except AnyNodeError:
+                self._count("errors")
+                self._tell(key, False)
+                raise
             request_id = conn.next_id()
             done = started = False
             try:

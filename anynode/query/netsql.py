@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anynode.errors import CommandSyntaxError
 from anynode.grammar.dispatch import Context
@@ -19,11 +19,36 @@ from anynode.grammar.tokens import Token
 from anynode.grammar.types import BOOL
 from anynode.query import timefn
 from anynode.query.network import Route, sources
+from anynode.query.run import NetworkQueryError, run_query
 from anynode.results import Json, Result, Table
+
+if TYPE_CHECKING:
+    from anynode.protocols import NodeView
 
 RoutesOf = Callable[[str, str], list[Route]]  # (dbms, table) -> where its shares are
 _IGNORED = ("dest", "drop", "table", "include", "committed", "topic", "title", "test", "source", "option",
             "max_time")  # AnyLog output options anynode does not act on (see docs/query.md)
+
+
+def metadata_routes(node: NodeView) -> RoutesOf:
+    """Where a table's shares are, from the metadata: a route per cluster, responding members first, main first."""
+
+    def routes(dbms: str, table: str) -> list[Route]:
+        from anynode.metadata.view import metadata_view
+
+        view = metadata_view(node)
+        clusters = view.clusters_of(dbms, table)
+        if not clusters:
+            raise NetworkQueryError(f"no cluster holds table {dbms}.{table} in the metadata",
+                                    hint="'get data nodes' lists the tables the network holds")
+        out = []
+        for cluster in clusters:
+            members = [m for m in view.operators_of(cluster.id) if m.address]
+            ordered = [m.address for m in members if m.responding] + [m.address for m in members if not m.responding]
+            out.append(Route(cluster.name or cluster.id, tuple(ordered)))
+        return out
+
+    return routes
 
 
 def _elapsed(seconds: float) -> str:
@@ -36,7 +61,7 @@ def network_sql(ctx: Context, words: list[Token], dests: list[str], subset: bool
     """Run ``sql DBMS [options] "select"`` (the words after ``run client (...)``) over the network."""
     from anynode.data.commands import sql_parts
     from anynode.query.plan import build
-    from anynode.query.run import run_query
+
 
     dbms, options, statement = sql_parts(words[1:])
     fmt = options.pop("format", ctx.fmt).lower()

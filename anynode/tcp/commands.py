@@ -139,7 +139,13 @@ def _file_copy(ctx: Context, dests: list[str], words: Rest, timeout: float) -> R
     "run client (127.0.0.1:32148) file copy data/my.json !!watch_dir/demo.readings.0.json",
 ])
 def run_client(ctx: Context, destination: DestinationList, command: Rest) -> Result:
-    """Run a command on other nodes, in parallel, and show each node's reply or error.
+    """Run a command on other nodes, in parallel, and show each node's reply or error; `sql` answers as one database.
+
+    `run client () sql DBMS "select ..."` asks every cluster that holds the
+    table (from the metadata), one operator each, main first, and combines
+    their answers as one database would (docs/query.md); with named peers,
+    those peers answer the same way. `subset = true` inside the parentheses
+    accepts the answers of those that reply.
 
     The destinations may come from the metadata: (blockchain get operator
     where ... bring.ip_port), (operator where ...), or (dbms = d and table =
@@ -156,10 +162,15 @@ def run_client(ctx: Context, destination: DestinationList, command: Rest) -> Res
 
         found = resolve(ctx.node, ctx.run, destination.query, destination.subset)
         dests, timeout = list(found.dests), found.timeout or timeout
-    elif not destination.dests:
-        raise CommandSyntaxError("'run client ()' (the whole network) is not available yet",
+    is_sql = bool(command) and command[0].is_word("sql")
+    if not dests and not destination.query and not is_sql:
+        raise CommandSyntaxError("'run client ()' takes its destinations from the query's table: only for sql",
                                  hint="name the peers: run client (ip:port) <command>")
     timeout = timeout or float(ctx.node.settings["remote_timeout"])
+    if is_sql:  # one answer from every operator that holds the table, as if one database held it all
+        from anynode.query.netsql import metadata_routes, network_sql
+
+        return network_sql(ctx, list(command), dests, destination.subset, timeout, metadata_routes(ctx.node))
     if len(command) >= 2 and command[0].is_word("file") and command[1].is_word("copy"):
         return _file_copy(ctx, dests, command, timeout)
     from anynode.net.peers import ask_peers
