@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from anynode.errors import AnyNodeError
+from tests.rest_helpers import start
 from tests.view_helpers import Net, make_net
 
 ROWS = {0: [("a", 1), ("b", 2)], 1: [("a", 1), ("b", 2)], 2: [("a", 10), ("c", 30), ("c", 31)]}  # op0/op1: replicas
@@ -74,3 +76,16 @@ def test_named_peers_answer_as_one_database_too(net: Net) -> None:
     a, _, c = net.addresses[:3]
     out = _json(net, f'run client ({a}, {c}) sql demo format = json "select avg(value) as mean from sensor"')
     assert out["Query"] == [{"mean": pytest.approx((1 + 2 + 10 + 30 + 31) / 5)}]
+
+
+def test_rest_destination_network_answers_as_one_database(net: Net) -> None:
+    url = start(net.query)
+    reply = httpx.get(url, headers={"User-Agent": "AnyLog/1.23", "destination": "network",
+                                    "command": 'sql demo "select device, sum(value) as total from sensor '
+                                               'group by device order by device"'}, timeout=20)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["Query"] == [{"device": "a", "total": 11}, {"device": "b", "total": 2},
+                                     {"device": "c", "total": 61}]
+    refused = httpx.get(url, headers={"User-Agent": "AnyLog/1.23", "destination": "network",
+                                      "command": "get status"}, timeout=20)
+    assert refused.status_code == 501 and "sql" in refused.text

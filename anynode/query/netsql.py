@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from anynode.errors import CommandSyntaxError
-from anynode.grammar.dispatch import Context
 from anynode.grammar.tokens import Token
 from anynode.grammar.types import BOOL
 from anynode.query import timefn
@@ -56,15 +55,18 @@ def _elapsed(seconds: float) -> str:
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-def network_sql(ctx: Context, words: list[Token], dests: list[str], subset: bool, timeout: float,
+def network_sql(node: NodeView, fmt: str, words: list[Token], dests: list[str], subset: bool, timeout: float,
                 routes_of: RoutesOf, on_down: Callable[[str], None] | None = None) -> Result:
-    """Run ``sql DBMS [options] "select"`` (the words after ``run client (...)``) over the network."""
+    """Run ``sql DBMS [options] "select"`` (the words after ``run client (...)``) over the network.
+
+    ``fmt`` is the caller's default format (``--format json``, a REST client's).
+    """
     from anynode.data.commands import sql_parts
     from anynode.query.plan import build
 
 
     dbms, options, statement = sql_parts(words[1:])
-    fmt = options.pop("format", ctx.fmt).lower()
+    fmt = options.pop("format", fmt).lower()
     stat = BOOL.convert(options.pop("stat", "true"))
     subset = subset or BOOL.convert(options.pop("subset", "false"))
     options.pop("timezone", None)
@@ -79,7 +81,7 @@ def network_sql(ctx: Context, words: list[Token], dests: list[str], subset: bool
     started = time.monotonic()
     table = build(timefn.prepare(statement).text).table  # which table: before any source is asked
     routes = [Route(d, (d,)) for d in dests] if dests else routes_of(dbms, table)
-    answer = run_query(statement, sources(ctx.node.client(), routes, dbms, timeout, on_down), subset)
+    answer = run_query(statement, sources(node.client(), routes, dbms, timeout, on_down), subset)
     rows = [tuple(r) for chunk in answer.chunks for r in chunk]
     stats: dict[str, Any] = {"Count": len(rows), "Time": _elapsed(time.monotonic() - started),
                              "Nodes": len(answer.replied)}

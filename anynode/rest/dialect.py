@@ -175,7 +175,8 @@ class MethodRule:
         return None, inline
 
 
-def forward_command(node: NodeView, command: str, destination: str, timeout: float | None, subset: bool) -> Result:
+def forward_command(node: NodeView, command: str, destination: str, timeout: float | None, subset: bool,
+                    fmt: str = "json") -> Result:
     """Run ``command`` on the peers named by a ``destination`` header (``ip:port, ip:port``).
 
     Same as ``run client (<destination>) <command>``: the peers run it in
@@ -183,16 +184,21 @@ def forward_command(node: NodeView, command: str, destination: str, timeout: flo
     worker pool and the HTTP reply is sent only after it returns, so a
     failure gets a real status code (EdgeLake sends 200 before the work; its
     bug #8). A metadata query names the peers as in ``run client``
-    (``destination: blockchain get operator bring.ip_port``). ``destination:
-    network`` (the whole network) is not available yet.
+    (``destination: blockchain get operator bring.ip_port``). An ``sql``
+    command is answered as one database by the operators that hold its table
+    (``destination: network``) or by the named peers.
     """
+    from anynode.grammar.tokens import tokenize
     from anynode.grammar.types import parse_destinations
     from anynode.net.peers import ask_peers
 
-    if destination.strip().lower() == "network":
-        raise NotAvailable("destination 'network' (the whole network) is not available yet",
-                           hint="name the peers: destination: ip:port, ip:port")
-    dests = parse_destinations(destination)
+    words = tokenize(command)
+    is_sql = bool(words) and words[0].is_word("sql")
+    network = destination.strip().lower() == "network"
+    if network and not is_sql:
+        raise NotAvailable("destination 'network' takes its operators from an sql query's table",
+                           hint="send an sql command, or name the peers: destination: ip:port, ip:port")
+    dests = parse_destinations("()" if network else destination)
     peers, given = list(dests.dests), dests.timeout
     if dests.query:  # the peers the metadata names, as run client takes them
         from anynode.grammar.session import Source
@@ -200,10 +206,14 @@ def forward_command(node: NodeView, command: str, destination: str, timeout: flo
 
         found = resolve(node, lambda line: node.execute(line, Source.REST), dests.query, dests.subset or subset)
         peers, given = list(found.dests), found.timeout or given
-    elif not dests.dests:
+    elif not dests.dests and not is_sql:
         raise NotAvailable(f"destination '{destination}' is not available yet",
                            hint="name the peers: destination: ip:port, ip:port")
     limit = timeout or given or float(node.settings["remote_timeout"])
+    if is_sql:
+        from anynode.query.netsql import metadata_routes, network_sql
+
+        return network_sql(node, fmt, words, peers, dests.subset or subset, limit, metadata_routes(node))
     return ask_peers(node.client(), peers, command, limit)
 
 
