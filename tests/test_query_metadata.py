@@ -89,3 +89,17 @@ def test_rest_destination_network_answers_as_one_database(net: Net) -> None:
     refused = httpx.get(url, headers={"User-Agent": "AnyLog/1.23", "destination": "network",
                                       "command": "get status"}, timeout=20)
     assert refused.status_code == 501 and "sql" in refused.text
+
+
+def test_query_status_shows_each_cluster_of_the_last_query(net: Net) -> None:
+    assert "no network query yet" in net.query.execute("query status").to_text()
+    net.query.execute('run client () sql demo "select device, value from sensor"')
+    rows = net.query.execute("get query status where format = json").to_json()
+    assert rows[0]["Operator"] == "All" and rows[0]["Status"] == "Completed" and rows[0]["Rows"] == 5
+    shares = {r["Operator"]: r for r in rows[1:]}
+    assert set(shares) == {"c1", "c2"} and all(r["Status"] == "Completed" for r in shares.values())
+    assert shares["c1"]["Answered By"] == net.addresses[1]  # c1's main
+    assert shares["c1"]["Rows"] == 2 and shares["c2"]["Rows"] == 3
+    with pytest.raises(AnyNodeError):
+        net.query.execute('run client () sql demo "select * from nothing_here"')
+    assert len(net.query.execute("query status all where format = json").to_json()) == 3  # the failed one: no job

@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from anynode.errors import CommandSyntaxError
+from anynode.errors import AnyNodeError, CommandSyntaxError
 from anynode.grammar.tokens import Token
 from anynode.grammar.types import BOOL
 from anynode.query import timefn
 from anynode.query.network import Route, sources
 from anynode.query.run import NetworkQueryError, run_query
+from anynode.query.status import query_log
 from anynode.results import Json, Result, Table
 
 if TYPE_CHECKING:
@@ -81,8 +82,14 @@ def network_sql(node: NodeView, fmt: str, words: list[Token], dests: list[str], 
     started = time.monotonic()
     table = build(timefn.prepare(statement).text).table  # which table: before any source is asked
     routes = [Route(d, (d,)) for d in dests] if dests else routes_of(dbms, table)
-    answer = run_query(statement, sources(node.client(), routes, dbms, timeout, on_down), subset)
-    rows = [tuple(r) for chunk in answer.chunks for r in chunk]
+    job = query_log(node).start(statement, [r.name for r in routes])
+    try:
+        answer = run_query(statement, sources(node.client(), routes, dbms, timeout, on_down, job), subset)
+        rows = [tuple(r) for chunk in answer.chunks for r in chunk]
+    except AnyNodeError as exc:
+        job.end("Failed", error=exc.message)
+        raise
+    job.end("Completed", len(rows))
     stats: dict[str, Any] = {"Count": len(rows), "Time": _elapsed(time.monotonic() - started),
                              "Nodes": len(answer.replied)}
     if answer.failed:

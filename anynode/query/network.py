@@ -20,6 +20,7 @@ import orjson
 from anynode.errors import RemoteTimeout
 from anynode.net.errors import ConnectionLost, Unreachable
 from anynode.query.run import NetworkQueryError
+from anynode.query.status import Job, Share
 
 if TYPE_CHECKING:
     from anynode.net.client import NetClient
@@ -42,11 +43,12 @@ class PeerSource:
     engine = "*"  # the operator picks the text for its own engine
 
     def __init__(self, client: NetClient, route: Route, dbms: str, timeout: float,
-                 on_down: Callable[[str], None] | None = None) -> None:
+                 on_down: Callable[[str], None] | None = None, share: Share | None = None) -> None:
         self.client, self.route, self.dbms, self.timeout = client, route, dbms, timeout
         self.name = route.name
         self.on_down = on_down
         self.answered_by = ""
+        self.share = share or Share(route.name)
 
     def query(self, sql: Any) -> tuple[list[str], Iterable[Sequence[Any]]]:
         """Ask the members in order; the columns, and the rows as they arrive."""
@@ -62,24 +64,37 @@ class PeerSource:
                 if self.on_down is not None:
                     self.on_down(address)
                 continue
-            self.answered_by = address
-            return list(head.get("columns") or []), _rows(body, parts)
+            except Exception:
+                self.share.end("Failed")
+                raise
+            self.answered_by = self.share.answered_by = address
+            return list(head.get("columns") or []), self._rows(body, parts)
+        self.share.end("Not answered")
         raise NetworkQueryError(f"no operator of {self.name} answered ({'; '.join(missed) or 'no members'})",
                                 hint="check them with 'test network', or add subset = true")
 
 
-def _rows(first: bytes, parts: Iterator[tuple[dict[str, Any], bytes]]) -> Iterator[list[Any]]:
-    yield orjson.loads(first)
-    for _, body in parts:
-        yield orjson.loads(body)
+    def _rows(self, first: bytes, parts: Iterator[tuple[dict[str, Any], bytes]]) -> Iterator[list[Any]]:
+        try:
+            rows = orjson.loads(first)
+            self.share.got(len(rows))
+            yield rows
+            for _, body in parts:
+                rows = orjson.loads(body)
+                self.share.got(len(rows))
+                yield rows
+        except BaseException:
+            self.share.end("Failed")
+            raise
+        self.share.end("Completed")
 
 
 def sources(client: NetClient, routes: Sequence[Route], dbms: str, timeout: float,
-            on_down: Callable[[str], None] | None = None) -> list[PeerSource]:
-    """A source per route."""
+            on_down: Callable[[str], None] | None = None, job: Job | None = None) -> list[PeerSource]:
+    """A source per route (each reporting to its share of ``job``)."""
     if not routes:
         raise NetworkQueryError("no operator holds this table", hint="check 'get data nodes' and the dbms name")
-    return [PeerSource(client, r, dbms, timeout, on_down) for r in routes]
+    return [PeerSource(client, r, dbms, timeout, on_down, job.shares.get(r.name) if job else None) for r in routes]
 
 
 
