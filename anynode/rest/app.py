@@ -26,7 +26,7 @@ from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError, NotPermitted
 from anynode.grammar.dispatch import ControlFlow, Source
 from anynode.protocols import NodeView
-from anynode.rest import dialect
+from anynode.rest import dialect, grafana
 from anynode.rest.dialect import (
     JSON,
     BadRequest,
@@ -49,7 +49,8 @@ Reply = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
 CORS = [(b"access-control-allow-origin", b"*"), (b"vary", b"Origin"), (b"access-control-expose-headers", b"*")]
 PREFLIGHT = [(b"access-control-allow-methods", b"GET, POST, PUT, OPTIONS"), (b"access-control-max-age", b"600")]
 CLOSE = [(b"connection", b"close")]
-ENDPOINTS = "GET|POST|PUT /, POST /command, GET /health/live, GET /health/ready, GET /openapi.json"
+ENDPOINTS = ("GET|POST|PUT /, POST /command, GET /health/live, GET /health/ready, GET /openapi.json, "
+             "POST /search|/metrics|/query (Grafana)")
 NO_HEADERS: list[tuple[bytes, bytes]] = []
 
 
@@ -168,6 +169,11 @@ class RestApp:
             if method == "PUT":
                 return await self._put(headers, receive)
             return self._not_allowed(method, path, b"GET, POST, PUT, OPTIONS")
+        if path in grafana.PATHS:
+            if method != "POST":
+                return self._not_allowed(method, path, b"POST, OPTIONS")
+            self._authorize(headers)
+            return await self._grafana(path, headers, receive)
         if path == "/command":
             if method != "POST":
                 return self._not_allowed(method, path, b"POST, OPTIONS")
@@ -216,6 +222,8 @@ class RestApp:
             query = dialect.query_headers(_text(scope["query_string"]))
             hdrs = {**{k.encode(): v.encode() for k, v in query.items()}, **headers}
             command = hdrs.get(b"command")
+        if not command and grafana.is_grafana(headers):  # Grafana's "Save & test" of a JSON data source
+            return 200, dialect.json_reply({"status": "ok", "node": self.node.name}), JSON, NO_HEADERS
         if not command or not command.strip():
             raise BadRequest("GET / needs a 'command' header",
                              hint="send e.g. 'command: get status' (curl -H 'command: get status' http://ip:port)")
@@ -308,6 +316,13 @@ class RestApp:
             if obj.get(key) is not None:
                 hdrs[key.encode()] = str(obj[key]).encode()
         return await self._run_command("POST", command, hdrs, peer, as_json=True)
+
+    async def _grafana(self, path: str, headers: dict[bytes, bytes], receive: Receive) -> Reply:
+        body = await self._read_body(headers, receive)
+        obj = self._json_object(body, f"POST {path}") if body.strip() else {}
+        timeout = self.settings.timeout
+        work = partial(grafana.answer, self.node, path, obj, headers, timeout or 20.0)
+        return 200, dialect.json_reply(await self._offload(work, timeout, f"Grafana {path}", None)), JSON, NO_HEADERS
 
     def _info_endpoint(self, path: str) -> Reply:
         if path == "/openapi.json":
