@@ -11,7 +11,7 @@ import pytest
 
 from anynode.net.errors import PeerError
 from anynode.node import Node
-from anynode.query.network import Route, sources
+from anynode.query.network import Target, sources
 from anynode.query.run import NetworkQueryError, run_query
 from tests.helpers import free_port, start_tcp
 
@@ -59,7 +59,7 @@ def _rows(answer: object) -> list[tuple[object, ...]]:
 def test_three_operators_answer_as_one_database(network: tuple[Node, list[str], sqlite3.Connection],
                                                 query: str) -> None:
     node, addresses, whole = network
-    routes = [Route(a, (a,)) for a in addresses]
+    routes = [Target(a, (a,)) for a in addresses]
     got = _rows(run_query(query, sources(node.client(), routes, "demo", 10.0)))
     if "increments" in query:
         want = _rows(run_query(query, [_Local(whole)]))
@@ -86,14 +86,14 @@ def test_a_cluster_whose_main_is_down_is_answered_by_another_member(
     node, addresses, _ = network
     down = f"127.0.0.1:{free_port()}"
     marked: list[str] = []
-    srcs = sources(node.client(), [Route("cluster-1", (down, addresses[0]))], "demo", 5.0, marked.append)
+    srcs = sources(node.client(), [Target("cluster-1", (down, addresses[0]))], "demo", 5.0, marked.append)
     assert _rows(run_query("select count(*) from readings", srcs)) == [(300,)]
     assert marked == [down] and srcs[0].answered_by == addresses[0]
 
 
 def test_a_missing_operator_fails_the_query_unless_subset(network: tuple[Node, list[str], sqlite3.Connection]) -> None:
     node, addresses, _ = network
-    routes = [Route("c1", (addresses[0],)), Route("c2", (f"127.0.0.1:{free_port()}",))]
+    routes = [Target("c1", (addresses[0],)), Target("c2", (f"127.0.0.1:{free_port()}",))]
     with pytest.raises(NetworkQueryError, match="1 of 2 source.*c2.*no operator of c2 answered"):
         _rows(run_query("select count(*) from readings", sources(node.client(), routes, "demo", 5.0)))
     answer = run_query("select count(*) from readings", sources(node.client(), routes, "demo", 5.0), subset=True)
@@ -102,7 +102,7 @@ def test_a_missing_operator_fails_the_query_unless_subset(network: tuple[Node, l
 
 def test_an_operator_error_is_the_query_error(network: tuple[Node, list[str], sqlite3.Connection]) -> None:
     node, addresses, _ = network
-    srcs = sources(node.client(), [Route(a, (a,)) for a in addresses], "nodb", 5.0)
+    srcs = sources(node.client(), [Target(a, (a,)) for a in addresses], "nodb", 5.0)
     with pytest.raises(NetworkQueryError, match="nodb"):
         _rows(run_query("select count(*) from readings", srcs))
 
@@ -114,7 +114,7 @@ def test_a_query_frame_cannot_write(network: tuple[Node, list[str], sqlite3.Conn
         with pytest.raises(PeerError):
             list(parts)
     assert _rows(run_query("select count(*) from readings", sources(
-        node.client(), [Route(addresses[0], (addresses[0],))], "demo", 5.0))) == [(300,)]
+        node.client(), [Target(addresses[0], (addresses[0],))], "demo", 5.0))) == [(300,)]
 
 
 def test_a_large_answer_comes_in_parts(tmp_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_a_large_answer_comes_in_parts(tmp_path: Path) -> None:
         parts = list(query.client().stream(address, {"kind": "query", "dbms": "demo",
                                                       "sql": {"sqlite": "select * from big"}}))
         assert len(parts) == 12 and [bool(h.get("more")) for h, _ in parts] == [True] * 11 + [False]
-        answer = run_query("select k from big where k > 10", sources(query.client(), [Route("op", (address,))],
+        answer = run_query("select k from big where k > 10", sources(query.client(), [Target("op", (address,))],
                                                                     "demo", 30.0))
         sizes = [len(c) for c in answer.chunks]
         assert sum(sizes) == 59990 and max(sizes) == 5000  # passed through part by part, never as one list

@@ -26,7 +26,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class Union:
+class UnionTable:
     """Rows from every operator in one table named like the user's table; thread-safe for adding."""
 
     def __init__(self, table: str, cache_kib: int = 16384) -> None:

@@ -17,7 +17,7 @@ from anynode.errors import AnyNodeError, CommandSyntaxError
 from anynode.grammar.tokens import Token
 from anynode.grammar.types import BOOL
 from anynode.query import timefn
-from anynode.query.network import Route, sources
+from anynode.query.network import Target, sources
 from anynode.query.run import NetworkQueryError, run_query
 from anynode.query.status import query_log
 from anynode.results import Json, Result, Table
@@ -25,7 +25,7 @@ from anynode.results import Json, Result, Table
 if TYPE_CHECKING:
     from anynode.protocols import NodeView
 
-RoutesOf = Callable[[str, str], list[Route]]  # (dbms, table) -> where its shares are
+RoutesOf = Callable[[str, str], list[Target]]  # (dbms, table) -> where its shares are
 _IGNORED = ("dest", "drop", "table", "include", "committed", "topic", "title", "test", "source", "option",
             "max_time")  # AnyLog output options anynode does not act on (see docs/query.md)
 
@@ -33,7 +33,7 @@ _IGNORED = ("dest", "drop", "table", "include", "committed", "topic", "title", "
 def metadata_routes(node: NodeView) -> RoutesOf:
     """Where a table's shares are, from the metadata: a route per cluster, responding members first, main first."""
 
-    def routes(dbms: str, table: str) -> list[Route]:
+    def routes(dbms: str, table: str) -> list[Target]:
         from anynode.metadata.view import metadata_view
 
         view = metadata_view(node)
@@ -45,7 +45,7 @@ def metadata_routes(node: NodeView) -> RoutesOf:
         for cluster in clusters:
             members = [m for m in view.operators_of(cluster.id) if m.address]
             ordered = [m.address for m in members if m.responding] + [m.address for m in members if not m.responding]
-            out.append(Route(cluster.name or cluster.id, tuple(ordered)))
+            out.append(Target(cluster.name or cluster.id, tuple(ordered)))
         return out
 
     return routes
@@ -81,7 +81,7 @@ def network_sql(node: NodeView, fmt: str, words: list[Token], dests: list[str], 
         raise CommandSyntaxError(f"sql format '{fmt}' is not accepted", hint="use format = json or format = table")
     started = time.monotonic()
     table = build(timefn.prepare(statement).text).table  # which table: before any source is asked
-    routes = [Route(d, (d,)) for d in dests] if dests else routes_of(dbms, table)
+    routes = [Target(d, (d,)) for d in dests] if dests else routes_of(dbms, table)
     job = query_log(node).start(statement, [r.name for r in routes])
     try:
         answer = run_query(statement, sources(node.client(), routes, dbms, timeout, on_down, job), subset)

@@ -30,7 +30,7 @@ _NOT_ANSWERED = (Unreachable, ConnectionLost, RemoteTimeout)
 
 
 @dataclass(frozen=True)
-class Route:
+class Target:
     """Where one share of the data is: a name (the cluster, or the address) and its operators in order."""
 
     name: str
@@ -42,7 +42,7 @@ class PeerSource:
 
     engine = "*"  # the operator picks the text for its own engine
 
-    def __init__(self, client: NetClient, route: Route, dbms: str, timeout: float,
+    def __init__(self, client: NetClient, route: Target, dbms: str, timeout: float,
                  on_down: Callable[[str], None] | None = None, share: Share | None = None) -> None:
         self.client, self.route, self.dbms, self.timeout = client, route, dbms, timeout
         self.name = route.name
@@ -89,7 +89,7 @@ class PeerSource:
         self.share.end("Completed")
 
 
-def sources(client: NetClient, routes: Sequence[Route], dbms: str, timeout: float,
+def sources(client: NetClient, routes: Sequence[Target], dbms: str, timeout: float,
             on_down: Callable[[str], None] | None = None, job: Job | None = None) -> list[PeerSource]:
     """A source per route (each reporting to its share of ``job``)."""
     if not routes:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from anynode.errors import AnyNodeError
 from anynode.query import timefn
-from anynode.query.merge import Union
+from anynode.query.merge import UnionTable
 from anynode.query.model import Plan
 from anynode.query.plan import build
 
@@ -27,7 +27,7 @@ Rows = list[tuple[Any, ...]]
 ENGINES = ("sqlite", "psql")
 
 
-class Source(Protocol):
+class ShareSource(Protocol):
     """Something that answers a remote query: an operator over the network, or a local database."""
 
     name: str
@@ -52,11 +52,11 @@ class Answer:
     plan: Plan | None = None
 
 
-def _gather(plan: Plan, sources: Sequence[Source], sink: Any, failed: dict[str, str]) -> list[str]:
+def _gather(plan: Plan, sources: Sequence[ShareSource], sink: Any, failed: dict[str, str]) -> list[str]:
     replied: list[str] = []
     lock = threading.Lock()
 
-    def one(source: Source) -> None:
+    def one(source: ShareSource) -> None:
         try:
             sql: Any = plan.remote_sql(source.engine) if source.engine != "*" else \
                 {engine: plan.remote_sql(engine) for engine in ENGINES}
@@ -86,8 +86,8 @@ def _check(failed: dict[str, str], subset: bool, replied: list[str]) -> None:
                                 hint="add subset = true to accept the answers of the others")
 
 
-def _merged(plan: Plan, sources: Sequence[Source], subset: bool) -> Answer:
-    union = Union(plan.table)
+def _merged(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answer:
+    union = UnionTable(plan.table)
     failed: dict[str, str] = {}
     replied = _gather(plan, sources, union.add, failed)
     try:
@@ -99,7 +99,7 @@ def _merged(plan: Plan, sources: Sequence[Source], subset: bool) -> Answer:
     return Answer(columns, chunks, replied, failed, plan)
 
 
-def _streamed(plan: Plan, sources: Sequence[Source], subset: bool) -> Answer:
+def _streamed(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answer:
     """Rows without ORDER BY: each chunk goes to the caller as it arrives, cut by LIMIT and OFFSET."""
     pipe: queue.Queue[Any] = queue.Queue(maxsize=8)
     failed: dict[str, str] = {}
@@ -161,7 +161,7 @@ def _streamed(plan: Plan, sources: Sequence[Source], subset: bool) -> Answer:
     return Answer(columns, chunks(), replied, failed, plan)
 
 
-def run_plan(plan: Plan, sources: Sequence[Source], subset: bool = False) -> Answer:
+def run_plan(plan: Plan, sources: Sequence[ShareSource], subset: bool = False) -> Answer:
     """Send ``plan`` to ``sources`` and combine their answers."""
     if not sources:
         raise NetworkQueryError("no node holds this table", hint="check 'get data nodes'")
@@ -170,7 +170,7 @@ def run_plan(plan: Plan, sources: Sequence[Source], subset: bool = False) -> Ans
     return _merged(plan, sources, subset)
 
 
-def _latest(prep: timefn.Prepared, period: timefn.Period, table: str, sources: Sequence[Source],
+def _latest(prep: timefn.Prepared, period: timefn.Period, table: str, sources: Sequence[ShareSource],
             subset: bool) -> str:
     col = period.column
     where = f"{col} <= {timefn.literal(period.until)}" + (f" AND ({period.filter})" if period.filter else "")
@@ -184,7 +184,7 @@ def _latest(prep: timefn.Prepared, period: timefn.Period, table: str, sources: S
     return f"({col} >= {timefn.literal(start)} AND {col} <= {timefn.literal(newest)})"
 
 
-def run_query(query: str, sources: Sequence[Source], subset: bool = False, now: datetime | None = None) -> Answer:
+def run_query(query: str, sources: Sequence[ShareSource], subset: bool = False, now: datetime | None = None) -> Answer:
     """Run AnyLog SQL (time functions, ``period``, ``increments``) over ``sources``."""
     prep = timefn.prepare(query, now)
     text = prep.text
