@@ -262,12 +262,25 @@ def execute_tokens(ctx: Context, tokens: list[Token], raw: list[Token] | None = 
     if tokens[0].kind == OP:
         raise CommandSyntaxError(f"a command cannot start with '{tokens[0].text}'", offset=tokens[0].start,
                                  hint="write a command, or name = value")
+    if ctx.source in _PEOPLE and _family_only(ctx.node.registry, tokens):
+        return execute_tokens(ctx, [Token("help", WORD, -1, -1), *tokens])  # `get` alone: the get commands
     inv = parse(tokens, ctx.node.registry)
     if inv.spec.raw:
         _check_source(ctx, inv)
         ctx.raw_rest = raw[len(raw) - len(inv.rest):] if len(raw) == len(tokens) else list(inv.rest)
         return _shaped(inv.spec.handler(ctx, inv.rest))
     return _invoke(ctx, inv)
+
+
+_PEOPLE = (Source.CLI, Source.REPL)  # a person typing: a bare family word lists its commands (a script errs)
+
+
+def _family_only(registry: Registry, tokens: list[Token]) -> bool:
+    """True when the line is only the first word(s) of several commands and no command itself (``get``)."""
+    if not all(t.kind == WORD for t in tokens):
+        return False
+    words = [t.text for t in tokens]
+    return registry.match(words) is None and bool(registry.continuations(words))
 
 
 def _check_source(ctx: Context, inv: Invocation) -> None:

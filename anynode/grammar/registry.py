@@ -27,7 +27,7 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
             examples: Iterable[str] = (), keywords: Iterable[str] = (), remote: bool = False,
             http: str = "GET", hidden: bool = False, raw: bool = False, secret: bool = False,
             blocking: bool = True, aliases: Iterable[str] = (),
-            clause: str = "where") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+            clause: str = "where", syntax: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a command; the decorated function is its handler.
 
     The handler's docstring is the help text: its first line the summary,
@@ -39,7 +39,9 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
     ``blocking=False`` declares a command that only reads memory and returns
     at once: servers may run it on their event loop instead of a worker.
     ``clause`` is the word that starts the options when AnyLog uses another
-    than ``where`` (``to``); ``where`` is accepted as well.
+    than ``where`` (``to``); ``where`` is accepted as well. ``syntax`` is the
+    usage line after the command words for a ``raw`` command (its grammar is
+    its handler's, so the declaration cannot build it).
 
     Raises:
         TypeError: the handler's parameters are not the context and exactly
@@ -55,7 +57,7 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
             summary=summary.strip(), description=description.strip(), examples=tuple(examples),
             keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw, secret=secret,
             blocking=blocking,
-            aliases=tuple(tuple(a.split()) for a in aliases), clause=clause)
+            aliases=tuple(tuple(a.split()) for a in aliases), clause=clause, syntax=syntax)
         mismatch = handler_mismatch(spec)
         if mismatch:
             raise TypeError(f"command '{spec.name}': handler {fn.__name__}() does not match its declaration: "

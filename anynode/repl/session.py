@@ -32,30 +32,43 @@ def toolbar_text(node: NodeView) -> str:
 
 
 def _execute(node: NodeView, line: str, out: IO[str], err: IO[str]) -> int:
-    from anynode.output.render import error_text, render
+    """Run one typed line; 0, or the failure's exit status (the code a REST client would see)."""
+    from anynode.errors import exit_status
+    from anynode.output.render import render, write_error
 
     try:
         result = node.execute(line, Source.REPL)
     except Exception as exc:  # rendered at this edge
-        err.write(error_text(exc, line, node.debug) + "\n")
-        err.flush()
-        return 1
+        write_error(exc, err, line, node.debug, node.fmt)
+        return exit_status(exc)
     render(result, out, node.fmt)
     out.flush()
     return 0
 
 
 def run_plain(node: NodeView, stdin: IO[str], out: IO[str], err: IO[str]) -> int:
-    """Read commands line by line from a pipe or file; return 1 if any failed."""
-    failed = 0
-    for line in stdin:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        failed |= _execute(node, line, out, err)
-        if node.exit_event.is_set():
-            break
-    return failed
+    """Run commands from a pipe or file as a script (labels, ``on error``, ``<...>`` blocks), each line
+    as soon as it arrives; a failing line without ``on error`` is reported and the next one runs.
+    Returns 0, or the exit status of the first line that failed."""
+    from anynode.errors import exit_status
+    from anynode.output.render import render, write_error
+    from anynode.script import run_loaded, stream_script
+
+    first: list[int] = []
+
+    def emit(result: Any) -> None:
+        render(result, out, node.fmt)
+        out.flush()
+
+    def failed(exc: BaseException) -> None:
+        write_error(exc, err, None, node.debug, node.fmt)
+        first.append(exit_status(exc))
+
+    try:
+        run_loaded(node, stream_script(stdin, "<stdin>", node.exit_event.is_set), emit, on_failure=failed)
+    except Exception as exc:  # the script stopped itself (an 'on error' handler failed, a block never closed)
+        failed(exc)
+    return first[0] if first else 0
 
 
 def _key_bindings() -> Any:
