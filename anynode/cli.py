@@ -19,8 +19,6 @@ import click
 
 from anynode import __version__
 
-
-
 CANT_CREATE = 73  # sysexits EX_CANTCREAT: the home cannot be made or written
 IO_ERROR = 74  # sysexits EX_IOERR: reading or writing the home failed otherwise
 

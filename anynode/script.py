@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import IO
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from anynode.errors import AnyNodeError, ScriptError
 from anynode.grammar.conditions import evaluate
@@ -282,13 +282,12 @@ def run_loaded(node: NodeView, script: Script, emit: Callable[[Result], None] | 
                 # A script this line processes could not start (missing, unreadable,
                 # nested too deep): name this line, then the script it names.
                 raise ScriptError(script.path, line.lineno, f"{exc.path}: {exc.cause_text}") from exc
-            failure = exc if isinstance(exc, ScriptError) and exc.path == script.path else None
-            if failure is None:
-                failure = ScriptError(script.path, line.lineno, exc)
-                failure.__cause__ = exc
             if on_failure is None:
-                raise failure
-            on_failure(failure)
+                if isinstance(exc, ScriptError) and exc.path == script.path:
+                    raise
+                raise ScriptError(script.path, line.lineno, exc) from exc
+            same = isinstance(exc, ScriptError) and exc.path == script.path
+            on_failure(exc if same else ScriptError(script.path, line.lineno, exc))
             continue
         if not isinstance(result, Empty):
             out(result)
@@ -336,7 +335,7 @@ def _from_variable(toks: list[Token], i: int) -> bool:
 class _AnyValue(dict[str, str]):
     """Every variable and environment variable, standing for one value (the checker knows none)."""
 
-    def get(self, name: str, default: object = None) -> str:  # type: ignore[override]
+    def get(self, name: str, default: object = None) -> str:
         return "0"
 
 

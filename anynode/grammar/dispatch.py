@@ -285,8 +285,10 @@ def _family_only(registry: Registry, tokens: list[Token]) -> bool:
 
 def _check_source(ctx: Context, inv: Invocation) -> None:
     if ctx.source.external and not inv.spec.remote:
-        raise NotPermitted(f"'{inv.spec.name}' may not be run by a peer or a REST client",
-                           hint="run it on the node itself")
+        raise NotPermitted(f"'{inv.spec.name}' may not be run by a peer or a REST client: it is local only (it "
+                           "changes the node or shows what only its owner may see)",
+                           hint="run it at the node's own prompt or in its scripts; 'help <command>' says which "
+                                "commands peers and REST clients may run")
 
 
 def _invoke(ctx: Context, inv: Invocation) -> Result:

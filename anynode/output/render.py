@@ -29,13 +29,13 @@ def _rich_table(result: Table | Record) -> Any:
     from rich.table import Table as RichTable
 
     if isinstance(result, Record):
-        table = RichTable(title=result.title or None, show_header=False, box=None, pad_edge=False)
+        table = RichTable(show_header=False, box=None, pad_edge=False)
         table.add_column(style="bold")
         table.add_column()
         for key, value in result.values.items():
             table.add_row(str(key), "" if value is None else str(value))
         return table
-    table = RichTable(title=result.title or None, header_style="bold", show_lines=False)
+    table = RichTable(header_style="bold", show_lines=False)
     for col in result.columns:
         table.add_column(str(col), overflow="fold")
     for row in result.rows:
@@ -71,6 +71,8 @@ def render(result: Result, out: IO[str] | None = None, fmt: str = "table", color
         return
     from rich.console import Console
 
+    if result.title:  # its own line: as a table's title it wraps to the width of a narrow table
+        out.write(result.title + "\n")
     Console(file=out, highlight=False, soft_wrap=False).print(_rich_table(result))
 
 

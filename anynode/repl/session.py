@@ -104,20 +104,44 @@ def _key_bindings() -> Any:
 
 
 def history(node: NodeView) -> Any:
-    """The prompt's history in ``<home>/history``: a line holding a secret is recalled in this session only.
+    """The prompt's history in ``<home>/history`` (owner-only, 0600): a line holding a secret is recalled
+    in this session only.
 
     Such a line (an assignment to a secret name, ``set network key ...``, a
     known secret value) is never written to the file; writing it masked
-    would let a recalled line set ``****`` as the password.
+    would let a recalled line set ``****`` as the password. A value that
+    becomes secret later (``x = s3cret`` then ``set network key !x``) is
+    masked in the lines already written (:meth:`mask_written`, after each command).
     """
+    import os
+
     from prompt_toolkit.history import FileHistory
 
+    path = node.home / "history"
+    os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+
     class _History(FileHistory):
+        known: tuple[str, ...] = ()
+
         def store_string(self, string: str) -> None:
             if node.redact(string) == string:
                 super().store_string(string)
 
-    return _History(str(node.home / "history"))
+        def mask_written(self) -> None:
+            """Mask, in the file, secret values the node learnt since the lines were written."""
+            from anynode.fileio import atomic_write
+
+            known = node.secrets.values()
+            if known == self.known:
+                return
+            self.known = known
+            text = path.read_text(encoding="utf-8", errors="replace")
+            masked = node.secrets.mask(text)
+            if masked != text:
+                atomic_write(path, masked.encode(), keep_backup=False)
+
+    return _History(str(path))
 
 
 def build_session(node: NodeView, **kwargs: Any) -> Any:
@@ -167,6 +191,7 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
                 break
             if line.strip():
                 _execute(node, line.strip(), out, err)
+                getattr(session.history, "mask_written", lambda: None)()
     return 0
 
 
