@@ -30,7 +30,7 @@ from typing import IO
 
 from anynode.errors import AnyNodeError, ScriptError
 from anynode.grammar.conditions import evaluate
-from anynode.grammar.dispatch import ControlFlow, Flow, OnError, Session, Source
+from anynode.grammar.dispatch import ControlFlow, Flow, OnError, Session, Source, check_assigned_command
 from anynode.grammar.parser import parse
 from anynode.grammar.tokens import WORD, Token, is_complete, split_commands, tokenize
 from anynode.grammar.variables import expand_tokens
@@ -354,6 +354,8 @@ def _check_tokens(node: NodeView, toks: list[Token], script: Script, lineno: int
     elif (len(toks) == 1 and toks[0].text[:1] in "!$") or (len(toks) >= 3 and toks[1].is_op("+")):
         return
     if not toks or (assignment and not node.registry.match(_leading_words(toks) or [""])):
+        if assignment:
+            check_assigned_command(node.registry, toks)  # `x = blockchain gte ...` fails as running it does
         return
     inv = parse(expand_tokens(toks, lambda name: None, {}), node.registry, lenient=True)
     name = inv.spec.name
