@@ -5,9 +5,11 @@
     anynode process FILE             run a node script; keep running while services run
     anynode check FILE...            parse scripts without running them
 
-Exit status: 0 on success, the error's exit code otherwise (2 for command
-errors, 75 when the node home is in use, 70 for internal errors), 1 when a
-service was still busy at the shutdown deadline.
+Exit status: 0 on success; a failed command exits with its AnyLog code, the
+"code" a REST client gets for it (errors.exit_status); 73/74 for a node home
+that cannot be made or used, 75 when it is in use, 78 for settings that do
+not validate, 70 for internal errors; 1 when a service was still busy at the
+shutdown deadline. docs/commands.md has the table.
 """
 
 from __future__ import annotations
@@ -103,7 +105,32 @@ def _emit_to_stdout(node: Any) -> None:
     node.emit = lambda result: render(result, sys.stdout, node.fmt)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The command group, with each subcommand's summary shown whole in ``--help`` (click cuts it to fit)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, cmd.get_short_help_str(limit=1000)) for name in self.list_commands(ctx)
+                if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+_EPILOG = """\b
+Inside the node: 'help' lists every command, 'help <command>' explains one,
+'help index' groups them by topic (docs/commands.md has them all).
+\b
+Exit status: 0 on success; a failed command exits with the AnyLog code a
+REST client gets in "code" (1 unknown command, 2 bad syntax, 3 failed,
+5 no such database, 16 SQL error, 141 not permitted, ...); 73/74 the node
+home cannot be made or used, 75 the home is in use by another node, 78
+settings that do not validate, 70 an internal error (a bug: please report
+it); 1 also when a service was still busy at the shutdown deadline.
+"""
+
+
+@click.group(cls=_Group, invoke_without_command=True, epilog=_EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-e", "--execute", "commands", multiple=True, metavar="COMMAND",
               help="Run a command (repeatable) and exit.")
 @click.option("-i", "--interactive", is_flag=True, help="Open the prompt after the -e commands.")
@@ -112,7 +139,7 @@ def _emit_to_stdout(node: Any) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               help="Output format; json prints what a REST client gets.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.version_option(__version__, "--version", prog_name="anynode")
+@click.version_option(__version__, "-V", "--version", prog_name="anynode")
 @click.pass_context
 def cli(ctx: click.Context, commands: tuple[str, ...], interactive: bool, home: str | None,
         fmt: str, debug: bool) -> None:

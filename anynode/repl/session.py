@@ -13,6 +13,7 @@ redraw noise, so ``anynode < script.al`` behaves like a script.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import IO, Any
 
 from anynode.grammar.dispatch import Source
@@ -160,6 +161,18 @@ def build_session(node: NodeView, **kwargs: Any) -> Any:
     )
 
 
+def read_block(first: str, more: Callable[[], str]) -> str:
+    """A typed line, or the whole ``<`` ... ``>`` block it opens (lines read with ``more``, joined by spaces)."""
+    text = first.strip()
+    if not text.startswith("<"):
+        return first
+    parts = [text[1:]]
+    while not parts[-1].rstrip().endswith(">"):
+        parts.append(more().strip())
+    parts[-1] = parts[-1].rstrip()[:-1]
+    return " ".join(p.strip() for p in parts if p.strip())
+
+
 def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = None,
                     err: IO[str] | None = None) -> int:
     """The prompt loop; returns 0 when the user leaves.
@@ -184,7 +197,7 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
         node.emit = lambda result: render(result, out, node.fmt, color=True)
         while not node.exit_event.is_set():
             try:
-                line = session.prompt(lambda: prompt_text(node))
+                line = read_block(session.prompt(lambda: prompt_text(node)), lambda: session.prompt("... "))
             except KeyboardInterrupt:
                 continue
             except EOFError:
