@@ -286,8 +286,10 @@ def run_loaded(node: NodeView, script: Script, emit: Callable[[Result], None] | 
                 if isinstance(exc, ScriptError) and exc.path == script.path:
                     raise
                 raise ScriptError(script.path, line.lineno, exc) from exc
-            same = isinstance(exc, ScriptError) and exc.path == script.path
-            on_failure(exc if same else ScriptError(script.path, line.lineno, exc))
+            if isinstance(exc, ScriptError) and exc.path == script.path:
+                on_failure(exc)
+            else:
+                on_failure(ScriptError(script.path, line.lineno, exc))
             continue
         if not isinstance(result, Empty):
             out(result)
