@@ -162,3 +162,13 @@ def test_defect17_ingest_example_waits_for_its_log_without_a_grep_error() -> Non
     text = (ROOT / "examples" / "ingest.sh").read_text()
     wait = text.index('until grep -q "Operator running" "$home/node.log"')
     assert 0 <= text.index(': > "$home/node.log"') < wait  # the log exists before anything reads it
+
+
+def test_defect6_what_rest_md_lists_as_501_answers_501(node: Node) -> None:
+    row = next(line for line in (ROOT / "docs" / "rest.md").read_text().splitlines() if line.startswith("| 501 |"))
+    headers = [item.split(":", 1) for item in row.split("`")[1::2]]
+    assert headers and all(len(h) == 2 for h in headers), f"each 501 item is a header and its value: {row}"
+    url = start(node)
+    for name, value in headers:
+        reply = httpx.get(url, headers={"command": "get status", name: value.strip()}, timeout=5)
+        assert reply.status_code == 501, (name, value, reply.text)
