@@ -137,4 +137,4 @@ def test_check_reports_an_assignment_that_is_no_command(tmp_path: Path) -> None:
     [problem] = out.stdout.splitlines()
     assert problem.startswith(f"{script}:2: unknown command 'blockchain gte config': the value starts like a "
                               "command, so it is not stored as text (did you mean ")
-    assert "'blockchain get'" in problem and problem.endswith("(to store it as text, put it in double quotes))")
+    assert problem.endswith("(did you mean 'blockchain get'? (to store it as text, put it in double quotes))")

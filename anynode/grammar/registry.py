@@ -184,7 +184,9 @@ class Registry:
         """Known command names closest to what was typed."""
         names = sorted({" ".join(k) for k in self._by_words})
         low = [w.lower() for w in words]
-        picks: list[str] = []
+        picks = self._next_word(low, limit)
+        if picks:
+            return picks
         for n in range(min(len(low), self._longest), 0, -1):
             typed = " ".join(low[:n])
             same = [c for c in names if len(c.split()) == n]
@@ -195,6 +197,19 @@ class Registry:
         if not picks and low:
             picks += difflib.get_close_matches(low[0], names, n=limit, cutoff=0.5)
         return list(dict.fromkeys(picks))[:limit]
+
+    def _next_word(self, low: list[str], limit: int) -> list[str]:
+        """When the first words start some commands and the next one is wrong (``blockchain gte``), the
+        commands of that family whose next word is closest to it."""
+        known = 0
+        while known < len(low) and self.continuations(low[:known + 1]):
+            known += 1
+        if not 0 < known < len(low):
+            return []
+        family = {k for k in self._by_words if len(k) > known and list(k[:known]) == low[:known]}
+        scored = sorted(((difflib.SequenceMatcher(None, low[known], k[known]).ratio(), " ".join(k)) for k in family),
+                        key=lambda pair: (-pair[0], len(pair[1]), pair[1]))
+        return [name for ratio, name in scored if ratio >= 0.6][:limit]
 
     def redact(self, line: str) -> str:
         """``line`` as it may be logged or kept in history: secrets masked by name.
