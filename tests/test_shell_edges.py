@@ -134,28 +134,20 @@ def test_defect14_an_unusable_home_is_one_line_and_a_sysexits_code() -> None:
     assert "internal error" not in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.mark.skipif(not Path(sys.executable).with_name("anynode").exists(), reason="anynode is not installed here")
-def test_defect17_rest_client_example_runs_twice_against_one_node_without_a_duplicate(tmp_path: Path) -> None:
+def test_defect17_rest_client_example_runs_twice_against_one_node_without_a_duplicate(
+        node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.helpers import free_port
 
-    tcp, rest = free_port(), free_port()
-    env = dict(os.environ, ANYNODE_HOME=str(tmp_path / "home"), ANYLOG_SERVER_PORT=str(tcp),
-               ANYLOG_REST_PORT=str(rest))
-    node = subprocess.Popen([*ANYNODE, "process", "commands/standalone.al"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert node.stdout is not None
-        while "is up" not in (line := node.stdout.readline()):
-            assert line, "the node did not start"
-        for _ in range(2):
-            out = subprocess.run([sys.executable, "examples/rest_client.py", f"http://127.0.0.1:{rest}"], cwd=ROOT,
-                                 capture_output=True, text=True, timeout=60)
-            assert out.returncode == 0, out.stderr
-            assert "'AnyLog.status': 'Success'" in out.stdout
-        assert list((tmp_path / "home" / "data" / "error").iterdir()) == []
-    finally:
-        node.terminate()
-        node.wait(15)
+    rest = free_port()
+    monkeypatch.setenv("ANYLOG_SERVER_PORT", str(free_port()))
+    monkeypatch.setenv("ANYLOG_REST_PORT", str(rest))
+    node.execute(f"process {ROOT / 'commands' / 'standalone.al'}")
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "examples/rest_client.py", f"http://127.0.0.1:{rest}"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "'AnyLog.status': 'Success'" in out.stdout
+    assert list((node.home / "data" / "error").iterdir()) == []
 
 
 def test_defect17_ingest_example_waits_for_its_log_without_a_grep_error() -> None:
@@ -172,3 +164,12 @@ def test_defect6_what_rest_md_lists_as_501_answers_501(node: Node) -> None:
     for name, value in headers:
         reply = httpx.get(url, headers={"command": "get status", name: value.strip()}, timeout=5)
         assert reply.status_code == 501, (name, value, reply.text)
+
+
+def test_defect17_rest_client_example_alone_runs_its_own_throwaway_node(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "examples/rest_client.py"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=90, env=dict(os.environ, PYTHONPATH=str(ROOT), HOME=str(tmp_path)))
+    assert out.returncode == 0, out.stderr
+    assert "standalone@127.0.0.1:" in out.stdout
+    assert "[{'sensor': 't1', 'value': 20.5}, {'sensor': 't2', 'value': 22.0}]" in out.stdout
+    assert not (tmp_path / ".anynode").exists()
