@@ -5,9 +5,11 @@
     anynode process FILE             run a node script; keep running while services run
     anynode check FILE...            parse scripts without running them
 
-Exit status: 0 on success, the error's exit code otherwise (2 for command
-errors, 75 when the node home is in use, 70 for internal errors), 1 when a
-service was still busy at the shutdown deadline.
+Exit status: 0 on success; a failed command exits with its AnyLog code, the
+"code" a REST client gets for it (errors.exit_status); 73/74 for a node home
+that cannot be made or used, 75 when it is in use, 78 for settings that do
+not validate, 70 for internal errors; 1 when a service was still busy at the
+shutdown deadline. docs/commands.md has the table.
 """
 
 from __future__ import annotations
@@ -19,26 +21,44 @@ import click
 
 from anynode import __version__
 
-INTERNAL_ERROR = 70
+CANT_CREATE = 73  # sysexits EX_CANTCREAT: the home cannot be made or written
+IO_ERROR = 74  # sysexits EX_IOERR: reading or writing the home failed otherwise
+
+
+def _home_unusable(home: str | None, exc: OSError) -> Exception:
+    """The one-line error for a node home that cannot be made or used, with its sysexits code (73 or 74)."""
+    import errno
+
+    from anynode.errors import AnyNodeError
+
+    where = exc.filename or home or "the node home"
+    err = AnyNodeError(f"cannot use the node home {where}: {exc.strerror or exc}",
+                       hint="choose a writable directory with --home DIR or $ANYNODE_HOME")
+    cant = exc.errno in (errno.ENOENT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
+    err.exit_code = CANT_CREATE if cant else IO_ERROR
+    return err
 
 
 def _open_node(home: str | None, fmt: str, debug: bool, lock: bool = True) -> Any:
     import anynode.assembly  # noqa: F401  (declares every command)
     from anynode.node import Node
 
-    node = Node(home, lock=lock)
+    try:
+        node = Node(home, lock=lock)
+    except OSError as exc:  # the home, not a bug: one line and a sysexits code
+        raise _home_unusable(home, exc) from exc
     node.fmt = fmt
     node.debug = debug
     return node
 
 
-def _fail(exc: BaseException, line: str | None, debug: bool) -> int:
-    """Print an error for the user; return the exit code it calls for."""
-    from anynode.errors import AnyNodeError
-    from anynode.output.render import error_text
+def _fail(exc: BaseException, line: str | None, debug: bool, fmt: str = "table") -> int:
+    """Print an error for the user (JSON with ``--format json``); return its exit status (errors.exit_status)."""
+    from anynode.errors import exit_status
+    from anynode.output.render import write_error
 
-    click.echo(error_text(exc, line, debug), err=True)
-    return exc.exit_code if isinstance(exc, AnyNodeError) else INTERNAL_ERROR
+    write_error(exc, sys.stderr, line, debug, fmt)
+    return exit_status(exc)
 
 
 def run_line(node: Any, line: str) -> int:
@@ -48,7 +68,7 @@ def run_line(node: Any, line: str) -> int:
     try:
         result = node.execute(line)
     except Exception as exc:  # rendered at this edge; internal errors included
-        return _fail(exc, line, node.debug)
+        return _fail(exc, line, node.debug, node.fmt)
     render(result, sys.stdout, node.fmt)
     return 0
 
@@ -85,7 +105,32 @@ def _emit_to_stdout(node: Any) -> None:
     node.emit = lambda result: render(result, sys.stdout, node.fmt)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The command group, with each subcommand's summary shown whole in ``--help`` (click cuts it to fit)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, cmd.get_short_help_str(limit=1000)) for name in self.list_commands(ctx)
+                if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+_EPILOG = """\b
+Inside the node: 'help' lists every command, 'help <command>' explains one,
+'help index' groups them by topic (docs/commands.md has them all).
+\b
+Exit status: 0 on success; a failed command exits with the AnyLog code a
+REST client gets in "code" (1 unknown command, 2 bad syntax, 3 failed,
+5 no such database, 16 SQL error, 141 not permitted, ...); 73/74 the node
+home cannot be made or used, 75 the home is in use by another node, 78
+settings that do not validate, 70 an internal error (a bug: please report
+it); 1 also when a service was still busy at the shutdown deadline.
+"""
+
+
+@click.group(cls=_Group, invoke_without_command=True, epilog=_EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-e", "--execute", "commands", multiple=True, metavar="COMMAND",
               help="Run a command (repeatable) and exit.")
 @click.option("-i", "--interactive", is_flag=True, help="Open the prompt after the -e commands.")
@@ -94,7 +139,7 @@ def _emit_to_stdout(node: Any) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               help="Output format; json prints what a REST client gets.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.version_option(__version__, "--version", prog_name="anynode")
+@click.version_option(__version__, "-V", "--version", prog_name="anynode")
 @click.pass_context
 def cli(ctx: click.Context, commands: tuple[str, ...], interactive: bool, home: str | None,
         fmt: str, debug: bool) -> None:
@@ -105,7 +150,7 @@ def cli(ctx: click.Context, commands: tuple[str, ...], interactive: bool, home: 
     try:
         node = _open_node(home, fmt, debug)
     except Exception as exc:
-        ctx.exit(_fail(exc, None, debug))
+        ctx.exit(_fail(exc, None, debug, fmt))
     code = 0
     reason = "the commands ended"
     lifecycle = _install_signals(node, interrupt=False)  # Ctrl-C stays the prompt's and the commands'
@@ -135,7 +180,7 @@ def process_cmd(ctx: click.Context, file: str) -> None:
     try:
         node = _open_node(opts["home"], opts["fmt"], opts["debug"])
     except Exception as exc:
-        ctx.exit(_fail(exc, None, opts["debug"]))
+        ctx.exit(_fail(exc, None, opts["debug"], opts["fmt"]))
     code = 0
     lifecycle = _install_signals(node, interrupt=True)
     try:
@@ -146,7 +191,7 @@ def process_cmd(ctx: click.Context, file: str) -> None:
 
             run_script(node, file)
         except Exception as exc:  # rendered at this edge
-            code = _fail(exc, None, node.debug)
+            code = _fail(exc, None, node.debug, node.fmt)
         if not code and node.user_services() and not node.exit_event.is_set():
             while not node.exit_event.wait(0.5):
                 pass
@@ -164,7 +209,10 @@ def check_cmd(ctx: click.Context, files: tuple[str, ...]) -> None:
     """Parse node scripts against the command table without running them; print FILE:LINE: reason."""
     from anynode.script import check_script
 
-    node = _open_node(ctx.obj["home"], "table", ctx.obj["debug"], lock=False)
+    try:
+        node = _open_node(ctx.obj["home"], "table", ctx.obj["debug"], lock=False)
+    except Exception as exc:
+        ctx.exit(_fail(exc, None, ctx.obj["debug"]))
     problems: list[str] = []
     try:
         for path in files:

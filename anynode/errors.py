@@ -209,6 +209,26 @@ class ScriptError(AnyNodeError):
             self.exit_code = cause.exit_code
 
 
+INTERNAL_ERROR = 70  # sysexits EX_SOFTWARE: a bug, never a user's mistake
+
+
+def exit_status(exc: BaseException) -> int:
+    """The exit status of a command line that failed with ``exc``: the AnyLog code a REST client sees.
+
+    The exceptions are failures of the process rather than of a command, in
+    the sysexits range: the home in use (75), unusable (73, 74), settings that
+    do not validate (78), and an internal error (70). A script's error exits
+    with the status of the line that failed.
+    """
+    if not isinstance(exc, AnyNodeError):
+        return INTERNAL_ERROR
+    if isinstance(exc, ScriptError) and isinstance(exc.cause, AnyNodeError):
+        return exit_status(exc.cause)
+    if exc.exit_code >= 64:
+        return exc.exit_code
+    return int(exc.anylog_code)
+
+
 class QueryCancelled(AnyNodeError):
     """Work stopped on purpose before it ended (a REST timeout, the node stopping, Ctrl-C)."""
 

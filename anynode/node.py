@@ -150,19 +150,20 @@ class Node:
 
     # -- running commands -----------------------------------------------
     def context(self, source: Source = Source.CLI, frame: Session | None = None, peer: str | None = None,
-                cancel: Cancel | None = None) -> Context:
+                cancel: Cancel | None = None, fmt: str = "table") -> Context:
         """A context for running commands from ``source``.
 
         Local commands answer in the node's output format (``--format json``
         makes commands with a ``format`` option answer in JSON unless the line
-        chose otherwise); peers choose their own.
+        chose otherwise); peers choose their own (``fmt``: json for REST's
+        plain JSON endpoint).
         """
         if source.external:
-            return Context(self, source, frame or Session(), peer, "table", cancel=cancel)
+            return Context(self, source, frame or Session(), peer, fmt, cancel=cancel)
         return Context(self, source, frame or self.session, peer, self.fmt, cancel=cancel)
 
     def execute(self, line: str, source: Source = Source.CLI, frame: Session | None = None,
-                peer: str | None = None, cancel: Cancel | None = None) -> Result:
+                peer: str | None = None, cancel: Cancel | None = None, fmt: str = "table") -> Result:
         """Run one command line and record it in the event or error log; ``cancel`` stops its queries.
 
         A peer's or REST client's reply (result or error) has every known
@@ -173,7 +174,7 @@ class Node:
         """
         level = logging.DEBUG if source in _QUIET_SOURCES else logging.INFO
         try:
-            result = execute(self.context(source, frame, peer, cancel), line)
+            result = execute(self.context(source, frame, peer, cancel, fmt), line)
         except ControlFlow:
             if self.log.isEnabledFor(level):
                 self.log.log(level, "(ok) %s", self.registry.redact(line))

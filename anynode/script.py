@@ -26,9 +26,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from anynode.errors import AnyNodeError, ScriptError
-from anynode.grammar.dispatch import ControlFlow, Flow, OnError, Session, Source
+from anynode.grammar.conditions import evaluate
+from anynode.grammar.dispatch import ControlFlow, Flow, OnError, Session, Source, check_assigned_command
 from anynode.grammar.parser import parse
 from anynode.grammar.tokens import WORD, Token, is_complete, split_commands, tokenize
 from anynode.grammar.variables import expand_tokens
@@ -49,12 +51,17 @@ class ScriptLine:
 
 @dataclass
 class Script:
-    """A loaded script: its lines, labels, and near-labels (``:name`` lines)."""
+    """A loaded script: its lines, labels, and near-labels (``:name`` lines).
+
+    ``more`` reads further lines into it when it comes from a stream (a pipe):
+    it returns False once the stream has ended.
+    """
 
     path: str
     lines: list[ScriptLine]
     labels: dict[str, int]
     near_labels: dict[str, int] = field(default_factory=dict)
+    more: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -68,56 +75,110 @@ class ScriptState:
     in_handler: bool = False  # running the lines an error jumped to, until the next jump
 
 
+class _Reader:
+    """Turns physical lines, one at a time, into a Script's logical lines and labels."""
+
+    def __init__(self, path: str) -> None:
+        self.script = Script(path, [], {})
+        self.label_at: dict[str, int] = {}
+        self.pending: list[str] = []
+        self.start = 0
+        self.in_block = False
+
+    def feed(self, n: int, physical: str) -> None:
+        """Read physical line ``n``.
+
+        Raises:
+            ScriptError: a label defined twice.
+        """
+        script, line = self.script, physical.strip()
+        if not self.pending:
+            if not line or line.startswith("#"):
+                return
+            self.start = n
+            if line.startswith(":"):
+                m = _LABEL.match(line)
+                if m:
+                    name = m.group(1)
+                    if name in script.labels:
+                        raise ScriptError(script.path, n, f"label '{name}' is defined twice "
+                                                          f"(first at line {self.label_at[name]})")
+                    script.labels[name] = len(script.lines)
+                    self.label_at[name] = n
+                else:
+                    script.near_labels[line.strip(":;").strip()] = n
+                return
+            self.in_block = line.startswith("<")
+            if self.in_block:
+                line = line[1:]
+        if self.in_block:
+            done = line.endswith(">")
+            self.pending.append(line[:-1] if done else line)
+            if done:
+                self.in_block = False
+                script.lines.append(ScriptLine(self.start, " ".join(p.strip() for p in self.pending if p.strip())))
+                self.pending = []
+            return
+        self.pending.append(line)
+        joined = " ".join(self.pending)
+        if is_complete(joined):
+            script.lines.append(ScriptLine(self.start, joined))
+            self.pending = []
+
+    def finish(self) -> Script:
+        """The script, once every line is read.
+
+        Raises:
+            ScriptError: a block or bracket never closed.
+        """
+        if self.pending:
+            what = ("block started with '<' is never closed with '>'" if self.in_block
+                    else "quote or bracket is never closed")
+            self.pending = []
+            raise ScriptError(self.script.path, self.start, f"the {what}")
+        return self.script
+
+
 def parse_script(text: str, path: str = "<script>") -> Script:
     """Split script text into logical lines and labels.
 
     Raises:
         ScriptError: a label defined twice, or a block or bracket never closed.
     """
-    lines: list[ScriptLine] = []
-    labels: dict[str, int] = {}
-    near: dict[str, int] = {}
-    label_at: dict[str, int] = {}
-    pending: list[str] = []
-    start = 0
-    in_block = False
+    reader = _Reader(path)
     for n, physical in enumerate(text.splitlines(), 1):
-        line = physical.strip()
-        if not pending:
-            if not line or line.startswith("#"):
-                continue
-            start = n
-            if line.startswith(":"):
-                m = _LABEL.match(line)
-                if m:
-                    name = m.group(1)
-                    if name in labels:
-                        raise ScriptError(path, n, f"label '{name}' is defined twice (first at line {label_at[name]})")
-                    labels[name] = len(lines)
-                    label_at[name] = n
-                else:
-                    near[line.strip(":;").strip()] = n
-                continue
-            in_block = line.startswith("<")
-            if in_block:
-                line = line[1:]
-        if in_block:
-            done = line.endswith(">")
-            pending.append(line[:-1] if done else line)
-            if done:
-                in_block = False
-                lines.append(ScriptLine(start, " ".join(p.strip() for p in pending if p.strip())))
-                pending = []
-            continue
-        pending.append(line)
-        joined = " ".join(pending)
-        if is_complete(joined):
-            lines.append(ScriptLine(start, joined))
-            pending = []
-    if pending:
-        what = "block started with '<' is never closed with '>'" if in_block else "quote or bracket is never closed"
-        raise ScriptError(path, start, f"the {what}")
-    return Script(path, lines, labels, near)
+        reader.feed(n, physical)
+    return reader.finish()
+
+
+def stream_script(stream: IO[str], path: str = "<stdin>", stop: Callable[[], bool] | None = None) -> Script:
+    """A script read from ``stream`` as it runs: a line runs as soon as it is complete (a pipe
+    answers line by line), and a ``goto`` to a label further on reads ahead to it.
+    ``stop`` ends the reading early (the node is exiting)."""
+    reader = _Reader(path)
+    lineno = 0
+
+    def more() -> bool:
+        nonlocal lineno
+        physical = stream.readline() if not (stop and stop()) else ""
+        if not physical:
+            reader.script.more = None
+            reader.finish()
+            return False
+        lineno += 1
+        reader.feed(lineno, physical)
+        return True
+
+    reader.script.more = more
+    return reader.script
+
+
+def _has_line(script: Script, pc: int) -> bool:
+    """True when line ``pc`` exists, reading further lines of a streamed script to find out."""
+    while pc >= len(script.lines):
+        if script.more is None or not script.more():
+            return False
+    return True
 
 
 def load_script(path: str | Path) -> Script:
@@ -138,6 +199,8 @@ def load_script(path: str | Path) -> Script:
 
 def _jump(state: ScriptState, label: str, lineno: int) -> int:
     script = state.script
+    while label not in script.labels and script.more is not None and script.more():
+        pass  # a streamed script: read on to the label
     if label in script.labels:
         return script.labels[label]
     if label in script.near_labels:
@@ -156,12 +219,23 @@ def run_script(node: NodeView, path: str | Path, emit: Callable[[Result], None] 
     """
     if depth > MAX_SCRIPT_DEPTH:
         raise ScriptError(str(path), 0, f"scripts nest deeper than {MAX_SCRIPT_DEPTH} (does a script process itself?)")
-    script = load_script(path)
+    return run_loaded(node, load_script(path), emit, source, depth)
+
+
+def run_loaded(node: NodeView, script: Script, emit: Callable[[Result], None] | None = None,
+               source: Source = Source.SCRIPT, depth: int = 0,
+               on_failure: Callable[[ScriptError], None] | None = None) -> Result:
+    """Run a loaded (or streamed) script; see :func:`run_script`.
+
+    ``on_failure`` takes the error of a line the script does not handle
+    (no ``on error``) and the script goes on with the next line, as a pipe of
+    commands does; without it the error stops the script.
+    """
     state = ScriptState(script, depth)
     frame = Session(script=state)
     out = emit or node.emit
     pc = 0
-    while pc < len(script.lines):
+    while _has_line(script, pc):
         line = script.lines[pc]
         pc += 1
         try:
@@ -208,9 +282,15 @@ def run_script(node: NodeView, path: str | Path, emit: Callable[[Result], None] 
                 # A script this line processes could not start (missing, unreadable,
                 # nested too deep): name this line, then the script it names.
                 raise ScriptError(script.path, line.lineno, f"{exc.path}: {exc.cause_text}") from exc
+            if on_failure is None:
+                if isinstance(exc, ScriptError) and exc.path == script.path:
+                    raise
+                raise ScriptError(script.path, line.lineno, exc) from exc
             if isinstance(exc, ScriptError) and exc.path == script.path:
-                raise
-            raise ScriptError(script.path, line.lineno, exc) from exc
+                on_failure(exc)
+            else:
+                on_failure(ScriptError(script.path, line.lineno, exc))
+            continue
         if not isinstance(result, Empty):
             out(result)
     return Empty()
@@ -254,6 +334,16 @@ def _from_variable(toks: list[Token], i: int) -> bool:
     return i < len(toks) and toks[i].kind == WORD and ("!" in toks[i].text or "$" in toks[i].text)
 
 
+class _AnyValue(dict[str, str]):
+    """Every variable and environment variable, standing for one value (the checker knows none)."""
+
+    def get(self, name: str, default: object = None) -> str:
+        return "0"
+
+
+_ANY_VALUE = _AnyValue()
+
+
 def _check_tokens(node: NodeView, toks: list[Token], script: Script, lineno: int) -> None:
     """Check one command's tokens, following assignments, ``if`` and ``do``/``else``."""
     if not toks:
@@ -266,6 +356,8 @@ def _check_tokens(node: NodeView, toks: list[Token], script: Script, lineno: int
     elif (len(toks) == 1 and toks[0].text[:1] in "!$") or (len(toks) >= 3 and toks[1].is_op("+")):
         return
     if not toks or (assignment and not node.registry.match(_leading_words(toks) or [""])):
+        if assignment:
+            check_assigned_command(node.registry, toks)  # `x = blockchain gte ...` fails as running it does
         return
     inv = parse(expand_tokens(toks, lambda name: None, {}), node.registry, lenient=True)
     name = inv.spec.name
@@ -276,8 +368,10 @@ def _check_tokens(node: NodeView, toks: list[Token], script: Script, lineno: int
             and inv.rest[1].text and not _from_variable(toks, 3):
         _jump(ScriptState(script), inv.rest[1].text, lineno)
     elif name == "if":
-        rest = inv.rest
+        rest = toks[len(toks) - len(inv.rest):]  # as written: each part is expanded again where it is checked
         then = next((i for i, t in enumerate(rest) if t.is_word("then")), None)
+        # The check running it does, with every variable standing for a value.
+        evaluate(expand_tokens(rest[:then] if then is not None else rest, _ANY_VALUE.get, _ANY_VALUE), every=True)
         if then is not None:
             action = rest[then + 1:]
             other = next((i for i, t in enumerate(action) if t.is_word("else")), None)

@@ -108,9 +108,7 @@ def sql_parts(tokens: list[Token]) -> tuple[str, dict[str, str], str]:
     rest = tokens[1:]
     at = next((i for i, t in enumerate(rest) if t.kind in (STRING, WORD) and _SQL_START.match(t.text)), None)
     if at is None:
-        raise CommandSyntaxError("'sql' found no statement (select, insert, ...)",
-                                 hint='put the statement in double quotes: sql demo "select count(*) from t"',
-                                 offset=tokens[0].start)
+        raise _no_statement(tokens)
     statement = rest[at].text if rest[at].kind == STRING else " ".join(t.text for t in rest[at:])
     options: dict[str, str] = {}
     words = rest[:at]
@@ -131,12 +129,30 @@ def sql_parts(tokens: list[Token]) -> tuple[str, dict[str, str], str]:
     return dbms, options, statement
 
 
+def _no_statement(tokens: list[Token]) -> CommandSyntaxError:
+    """The error for a line with no statement: under a quoted text's first word when it is a misspelt keyword."""
+    import difflib
+
+    quoted = next((t for t in tokens[1:] if t.kind == STRING and t.text.strip()), None)
+    if quoted is None:
+        return CommandSyntaxError("'sql' found no statement (select, insert, ...)",
+                                  hint='put the statement in double quotes: sql demo "select count(*) from t"',
+                                  offset=tokens[0].start)
+    first = quoted.text.split()[0]
+    keywords = _SQL_START.pattern.split("(", 1)[1].split(")", 1)[0].split("|")
+    close = difflib.get_close_matches(first.lower(), keywords, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"a statement starts with one of: {', '.join(keywords)}"
+    offset = quoted.start + 1 + (len(quoted.text) - len(quoted.text.lstrip()))  # after the opening quote
+    return CommandSyntaxError(f"'{first}' does not start an SQL statement", hint=hint, offset=offset)
+
+
 def _elapsed(seconds: float) -> str:
     whole = int(seconds)
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
-@command("sql", raw=True, remote=True, keywords=DBMS, examples=[
+@command("sql", raw=True, remote=True, syntax='DBMS [format = json|table and stat = true|false] "query"',
+         keywords=DBMS, examples=[
     'sql demo "select count(*) from readings"',
     'sql demo format = json "select * from readings limit 10"',
     'sql demo format = table and stat = false "select sensor, avg(value) from readings group by sensor"',

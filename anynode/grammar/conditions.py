@@ -58,15 +58,15 @@ def _is_op(tok: Token) -> bool:
     return (tok.kind == OP and tok.text in _CMP) or tok.is_word(*_WORD_OPS)
 
 
-def _one(toks: list[Token]) -> bool:
+def _one(toks: list[Token], every: bool = False) -> bool:
     """One comparison, ``not`` form, group or bare value."""
     if not toks:
         raise CommandSyntaxError("a condition is empty", hint="write e.g. if !x == 5 then ...")
     if toks[0].is_word("not"):
-        return not _one(toks[1:])
+        return not _one(toks[1:], every)
     if len(toks) == 1 and toks[0].kind == GROUP:
         inner = toks[0].text[1:-1]
-        return evaluate(tokenize(inner))
+        return evaluate(tokenize(inner), every)
     ops = [i for i, t in enumerate(toks) if _is_op(t)]
     if not ops:
         return truthy(_operand(toks))
@@ -77,8 +77,11 @@ def _one(toks: list[Token]) -> bool:
     return compare(_operand(toks[:i]), toks[i].text.lower(), _operand(toks[i + 1:]))
 
 
-def evaluate(toks: list[Token]) -> bool:
+def evaluate(toks: list[Token], every: bool = False) -> bool:
     """Evaluate a condition whose variables are already expanded.
+
+    ``every`` evaluates each part even when the outcome is already known
+    (``anynode check`` uses it: a malformed part fails whatever the values).
 
     Raises:
         CommandSyntaxError: an empty condition or an operator without operands.
@@ -88,7 +91,10 @@ def evaluate(toks: list[Token]) -> bool:
     part: list[Token] = []
     for tok in toks + [Token("and", "word", -1, -1)]:
         if tok.is_word("and", "or"):
-            if result is None:
+            if every:
+                value = _one(part, every)
+                result = value if result is None else (result and value if joiner == "and" else result or value)
+            elif result is None:
                 result = _one(part)
             elif joiner == "and":
                 result = result and _one(part)

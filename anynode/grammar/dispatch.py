@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anynode.cancel import Cancel
-from anynode.errors import CommandSyntaxError, NotPermitted
+from anynode.errors import CommandNotFound, CommandSyntaxError, NotPermitted
 from anynode.grammar.parser import Invocation, parse
 from anynode.grammar.registry import Registry
 from anynode.grammar.session import ControlFlow, Flow, OnError, Session, Source
@@ -199,9 +199,41 @@ def _value_of(ctx: Context, tokens: list[Token], shape: str, raw: list[Token]) -
             pairs = result.pairs()
             return json.dumps(pairs if shape == "[]" else dict(pairs))
         return result.to_text()
+    check_assigned_command(ctx.node.registry, raw)
     if any(t.is_op("+") for t in tokens):
         return _concat(tokens)
     return " ".join(t.text for t in tokens)
+
+
+# First words of AnyLog's command families: a value that starts with one and goes on is meant to be a command.
+COMMAND_FAMILIES = frozenset({"get", "blockchain", "sql", "python", "from", "info", "rest", "create", "system", "run",
+                              "connect", "disconnect", "job", "query", "schedule", "task"})
+
+
+def check_assigned_command(registry: Registry, raw: list[Token]) -> None:
+    """Refuse ``name = <words>`` when the words start like a command (``blockchain get ...``,
+    ``python ...``) but are none: stored as text, they would read as true in a later ``if``.
+
+    A single word, a quoted value or one read from a variable stays text
+    (``company_name = New Company``, ``mode = "run fast"``).
+
+    Raises:
+        CommandNotFound: the words name no command; it points at the first wrong word.
+    """
+    words: list[str] = []
+    for tok in raw:
+        if tok.kind != WORD:
+            break
+        words.append(tok.text)
+    if len(words) < 2 or words[0].lower() not in COMMAND_FAMILIES or registry.match(words):
+        return
+    try:
+        parse(list(raw), registry)
+    except CommandNotFound as exc:
+        exc.message = f"{exc.message}: the value starts like a command, so it is not stored as text"
+        exc.hint = f"{exc.hint} (to store it as text, put it in double quotes)"
+        exc.args = (exc.message,)
+        raise
 
 
 def _assign(ctx: Context, target: Token, value_tokens: list[Token], raw_value: list[Token]) -> Result:
@@ -262,6 +294,8 @@ def execute_tokens(ctx: Context, tokens: list[Token], raw: list[Token] | None = 
     if tokens[0].kind == OP:
         raise CommandSyntaxError(f"a command cannot start with '{tokens[0].text}'", offset=tokens[0].start,
                                  hint="write a command, or name = value")
+    if ctx.source in _PEOPLE and _family_only(ctx.node.registry, tokens):
+        return execute_tokens(ctx, [Token("help", WORD, -1, -1), *tokens])  # `get` alone: the get commands
     inv = parse(tokens, ctx.node.registry)
     if inv.spec.raw:
         _check_source(ctx, inv)
@@ -270,10 +304,23 @@ def execute_tokens(ctx: Context, tokens: list[Token], raw: list[Token] | None = 
     return _invoke(ctx, inv)
 
 
+_PEOPLE = (Source.CLI, Source.REPL)  # a person typing: a bare family word lists its commands (a script errs)
+
+
+def _family_only(registry: Registry, tokens: list[Token]) -> bool:
+    """True when the line is only the first word(s) of several commands and no command itself (``get``)."""
+    if not all(t.kind == WORD for t in tokens):
+        return False
+    words = [t.text for t in tokens]
+    return registry.match(words) is None and bool(registry.continuations(words))
+
+
 def _check_source(ctx: Context, inv: Invocation) -> None:
     if ctx.source.external and not inv.spec.remote:
-        raise NotPermitted(f"'{inv.spec.name}' may not be run by a peer or a REST client",
-                           hint="run it on the node itself")
+        raise NotPermitted(f"'{inv.spec.name}' may not be run by a peer or a REST client: it is local only (it "
+                           "changes the node or shows what only its owner may see)",
+                           hint="run it at the node's own prompt or in its scripts; 'help <command>' says which "
+                                "commands peers and REST clients may run")
 
 
 def _invoke(ctx: Context, inv: Invocation) -> Result:

@@ -154,6 +154,14 @@ def _bind_options(spec: CommandSpec, toks: list[Token], base: int, lenient: bool
     return kwargs, seen
 
 
+def _known_prefix(registry: Registry, words: list[str]) -> int:
+    """How many leading words start some command: the caret goes under the first word that does not."""
+    n = 0
+    while n < len(words) and registry.continuations(words[:n + 1]):
+        n += 1
+    return n
+
+
 def parse(tokens: list[Token], registry: Registry, base: int = 0, lenient: bool = False) -> Invocation:
     """Bind ``tokens`` (variables already expanded) to a command.
 
@@ -172,7 +180,9 @@ def parse(tokens: list[Token], registry: Registry, base: int = 0, lenient: bool 
         words.append(tok.text)
     found = registry.match(words) if words else None
     if found is None:
-        raise registry.not_found(words or [tokens[0].text], offset=tokens[0].start + base)
+        known = _known_prefix(registry, words)
+        at = tokens[known] if known < len(words) else tokens[0]
+        raise registry.not_found(words or [tokens[0].text], offset=at.start + base)
     spec, n = found
     rest = tokens[n:]
     if spec.raw:

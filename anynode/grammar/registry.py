@@ -27,7 +27,7 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
             examples: Iterable[str] = (), keywords: Iterable[str] = (), remote: bool = False,
             http: str = "GET", hidden: bool = False, raw: bool = False, secret: bool = False,
             blocking: bool = True, aliases: Iterable[str] = (),
-            clause: str = "where") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+            clause: str = "where", syntax: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a command; the decorated function is its handler.
 
     The handler's docstring is the help text: its first line the summary,
@@ -39,7 +39,9 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
     ``blocking=False`` declares a command that only reads memory and returns
     at once: servers may run it on their event loop instead of a worker.
     ``clause`` is the word that starts the options when AnyLog uses another
-    than ``where`` (``to``); ``where`` is accepted as well.
+    than ``where`` (``to``); ``where`` is accepted as well. ``syntax`` is the
+    usage line after the command words for a ``raw`` command (its grammar is
+    its handler's, so the declaration cannot build it).
 
     Raises:
         TypeError: the handler's parameters are not the context and exactly
@@ -55,7 +57,7 @@ def command(words: str, *, args: Iterable[Arg] = (), options: Iterable[Opt] = ()
             summary=summary.strip(), description=description.strip(), examples=tuple(examples),
             keywords=tuple(keywords), remote=remote, http=http.upper(), hidden=hidden, raw=raw, secret=secret,
             blocking=blocking,
-            aliases=tuple(tuple(a.split()) for a in aliases), clause=clause)
+            aliases=tuple(tuple(a.split()) for a in aliases), clause=clause, syntax=syntax)
         mismatch = handler_mismatch(spec)
         if mismatch:
             raise TypeError(f"command '{spec.name}': handler {fn.__name__}() does not match its declaration: "
@@ -182,7 +184,9 @@ class Registry:
         """Known command names closest to what was typed."""
         names = sorted({" ".join(k) for k in self._by_words})
         low = [w.lower() for w in words]
-        picks: list[str] = []
+        picks = self._next_word(low, limit)
+        if picks:
+            return picks
         for n in range(min(len(low), self._longest), 0, -1):
             typed = " ".join(low[:n])
             same = [c for c in names if len(c.split()) == n]
@@ -193,6 +197,19 @@ class Registry:
         if not picks and low:
             picks += difflib.get_close_matches(low[0], names, n=limit, cutoff=0.5)
         return list(dict.fromkeys(picks))[:limit]
+
+    def _next_word(self, low: list[str], limit: int) -> list[str]:
+        """When the first words start some commands and the next one is wrong (``blockchain gte``), the
+        commands of that family whose next word is closest to it."""
+        known = 0
+        while known < len(low) and self.continuations(low[:known + 1]):
+            known += 1
+        if not 0 < known < len(low):
+            return []
+        family = {k for k in self._by_words if len(k) > known and list(k[:known]) == low[:known]}
+        scored = sorted(((difflib.SequenceMatcher(None, low[known], k[known]).ratio(), " ".join(k)) for k in family),
+                        key=lambda pair: (-pair[0], len(pair[1]), pair[1]))
+        return [name for ratio, name in scored if ratio >= 0.6][:limit]
 
     def redact(self, line: str) -> str:
         """``line`` as it may be logged or kept in history: secrets masked by name.

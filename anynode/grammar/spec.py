@@ -93,6 +93,7 @@ class CommandSpec:
     blocking: bool = True
     aliases: tuple[tuple[str, ...], ...] = field(default=())
     clause: str = "where"  # the word before the options (AnyLog writes "time file rename <f> to dbms = ...")
+    syntax: str = ""  # the usage line of a raw command, whose declaration has no arguments to build it from
 
     @cached_property
     def secret_params(self) -> tuple[str, ...]:
@@ -134,7 +135,9 @@ class CommandSpec:
         return None
 
     def usage(self) -> str:
-        """One usage line generated from the declaration."""
+        """One usage line generated from the declaration (a raw command's declared ``syntax``)."""
+        if self.syntax:
+            return f"{self.name} {self.syntax}"
         parts = [self.name] + [a.usage() for a in self.args]
         if self.options:
             opts = []

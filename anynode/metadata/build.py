@@ -133,7 +133,9 @@ def _assign(policy: dict[str, Any], keys: list[str], op: str, value: Any, where:
                                  hint=f"start it: set policy p ...[{last}] = []")
 
 
-@command("set policy", raw=True, http="POST", keywords=BLOCKCHAIN, examples=[
+@command("set policy", raw=True,
+         syntax="<name> [<key>][<key>...] = <value>",
+         http="POST", keywords=BLOCKCHAIN, examples=[
     "set policy new_policy [config] = {}",
     "set policy new_policy [config][name] = !config_name",
     "set policy new_policy [!node_type][port] = !anylog_server_port.int",
@@ -217,7 +219,9 @@ def _where_pairs(tokens: list[Token]) -> dict[str, str]:
     return pairs
 
 
-@command("create policy", raw=True, keywords=BLOCKCHAIN, examples=[
+@command("create policy", raw=True,
+         syntax="<type> [with defaults] [where <key> = <value> and ...]",
+         keywords=BLOCKCHAIN, examples=[
     "new_policy = create policy cluster with defaults where company = acme and name = c1",
     "p = create policy master with defaults where company = acme and name = m1",
     "p = create policy config where name = op-config and company = acme",
@@ -263,7 +267,9 @@ def create_policy(ctx: Context, tokens: list[Token]) -> Result:
     return Message(to_line(policy))
 
 
-@command("blockchain prepare policy", raw=True, keywords=BLOCKCHAIN, examples=[
+@command("blockchain prepare policy", raw=True,
+         syntax="<policy>",
+         keywords=BLOCKCHAIN, examples=[
     "blockchain prepare policy !new_policy",
 ])
 def blockchain_prepare_policy(ctx: Context, tokens: list[Token]) -> Result:

@@ -205,7 +205,9 @@ def _refine(ctx: Context, policies: list[dict[str, Any]], rest: list[Token]) -> 
     return as_result(bring(policies, spec, everything=everything))
 
 
-@command("blockchain get", raw=True, remote=True, keywords=BLOCKCHAIN,
+@command("blockchain get", raw=True,
+         syntax="<type> | (<type>, ...) | * [where <conditions>] [bring <template>]",
+         remote=True, keywords=BLOCKCHAIN,
          examples=["blockchain get operator", "blockchain get (master, query)", "blockchain get *",
                    "operators = blockchain get operator"])
 def blockchain_get(ctx: Context, tokens: list[Token]) -> Result:

@@ -29,13 +29,13 @@ def _rich_table(result: Table | Record) -> Any:
     from rich.table import Table as RichTable
 
     if isinstance(result, Record):
-        table = RichTable(title=result.title or None, show_header=False, box=None, pad_edge=False)
+        table = RichTable(show_header=False, box=None, pad_edge=False)
         table.add_column(style="bold")
         table.add_column()
         for key, value in result.values.items():
             table.add_row(str(key), "" if value is None else str(value))
         return table
-    table = RichTable(title=result.title or None, header_style="bold", show_lines=False)
+    table = RichTable(header_style="bold", show_lines=False)
     for col in result.columns:
         table.add_column(str(col), overflow="fold")
     for row in result.rows:
@@ -73,27 +73,65 @@ def render(result: Result, out: IO[str] | None = None, fmt: str = "table", color
         return
     from rich.console import Console
 
+    if result.title:  # its own line: as a table's title it wraps to the width of a narrow table
+        out.write(result.title + "\n")
     Console(file=out, highlight=False, soft_wrap=False).print(_rich_table(result))
 
 
-def error_text(exc: BaseException, line: str | None = None, debug: bool = False) -> str:
+_RED, _YELLOW, _BOLD, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[0m"
+
+
+def wants_color(stream: IO[str]) -> bool:
+    """True when ``stream`` is a terminal and the user did not ask for no colour (NO_COLOR, TERM=dumb)."""
+    import os
+
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return bool(getattr(stream, "isatty", None) and stream.isatty())
+
+
+def error_text(exc: BaseException, line: str | None = None, debug: bool = False, color: bool = False) -> str:
     """An error as the lines a user sees: message, the word it is about, the hint.
 
     With ``debug``, the traceback comes first. Errors that are not
     AnyNodeError are bugs: they say so, in one line, unless ``debug``.
+    ``color`` paints ``error:`` and the caret red and the hint yellow (for a terminal).
     """
+    red, yellow, bold, reset = (_RED + _BOLD, _YELLOW, _BOLD, _RESET) if color else ("", "", "", "")
     parts: list[str] = []
     if debug:
         parts.append("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip())
     if not isinstance(exc, AnyNodeError):
-        parts.append(f"error: internal error {type(exc).__name__}: {exc} (run with --debug or 'set debug on' "
-                     "for the traceback, and please report it)")
+        parts.append(f"{red}error:{reset} internal error {type(exc).__name__}: {exc} (run with --debug or "
+                     "'set debug on' for the traceback, and please report it)")
         return "\n".join(parts)
-    parts.append(f"error: {exc.message}")
+    parts.append(f"{red}error:{reset} {bold}{exc.message}{reset}")
     offset = exc.offset
+    hint = f" {yellow}{exc.hint}{reset}" if exc.hint else ""
     if line is not None and offset is not None and 0 <= offset <= len(line) and "\n" not in line:
         parts.append(f"  {line}")
-        parts.append("  " + " " * offset + "^" + (f" {exc.hint}" if exc.hint else ""))
+        parts.append("  " + " " * offset + f"{red}^{reset}" + hint)
     elif exc.hint:
-        parts.append(f"  {exc.hint}")
+        parts.append(f"  {yellow}{exc.hint}{reset}")
     return "\n".join(parts)
+
+
+def error_object(exc: BaseException) -> dict[str, Any]:
+    """An error as the JSON object a REST client gets (AnyLog's err_code/err_text, then anynode's fields)."""
+    from anynode.codes import Code
+
+    if not isinstance(exc, AnyNodeError):
+        text = f"internal error: {type(exc).__name__}: {exc}"
+        return {"err_code": int(Code.PROCESS_FAILURE), "err_text": text, "error": text, "kind": "InternalError",
+                "status": 500, "code": int(Code.PROCESS_FAILURE)}
+    return {"err_code": int(exc.anylog_code), "err_text": exc.one_line(), **exc.to_wire()}
+
+
+def write_error(exc: BaseException, err: IO[str], line: str | None = None, debug: bool = False,
+                fmt: str = "table") -> None:
+    """Write ``exc`` to ``err``: one JSON object with ``fmt`` json, else lines for people, coloured on a terminal."""
+    if fmt == "json":
+        err.write(json.dumps(error_object(exc), ensure_ascii=False) + "\n")
+    else:
+        err.write(error_text(exc, line, debug, color=wants_color(err)) + "\n")
+    err.flush()

@@ -13,6 +13,7 @@ redraw noise, so ``anynode < script.al`` behaves like a script.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import IO, Any
 
 from anynode.grammar.dispatch import Source
@@ -32,30 +33,43 @@ def toolbar_text(node: NodeView) -> str:
 
 
 def _execute(node: NodeView, line: str, out: IO[str], err: IO[str]) -> int:
-    from anynode.output.render import error_text, render
+    """Run one typed line; 0, or the failure's exit status (the code a REST client would see)."""
+    from anynode.errors import exit_status
+    from anynode.output.render import render, write_error
 
     try:
         result = node.execute(line, Source.REPL)
     except Exception as exc:  # rendered at this edge
-        err.write(error_text(exc, line, node.debug) + "\n")
-        err.flush()
-        return 1
+        write_error(exc, err, line, node.debug, node.fmt)
+        return exit_status(exc)
     render(result, out, node.fmt)
     out.flush()
     return 0
 
 
 def run_plain(node: NodeView, stdin: IO[str], out: IO[str], err: IO[str]) -> int:
-    """Read commands line by line from a pipe or file; return 1 if any failed."""
-    failed = 0
-    for line in stdin:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        failed |= _execute(node, line, out, err)
-        if node.exit_event.is_set():
-            break
-    return failed
+    """Run commands from a pipe or file as a script (labels, ``on error``, ``<...>`` blocks), each line
+    as soon as it arrives; a failing line without ``on error`` is reported and the next one runs.
+    Returns 0, or the exit status of the first line that failed."""
+    from anynode.errors import exit_status
+    from anynode.output.render import render, write_error
+    from anynode.script import run_loaded, stream_script
+
+    first: list[int] = []
+
+    def emit(result: Any) -> None:
+        render(result, out, node.fmt)
+        out.flush()
+
+    def failed(exc: BaseException) -> None:
+        write_error(exc, err, None, node.debug, node.fmt)
+        first.append(exit_status(exc))
+
+    try:
+        run_loaded(node, stream_script(stdin, "<stdin>", node.exit_event.is_set), emit, on_failure=failed)
+    except Exception as exc:  # the script stopped itself (an 'on error' handler failed, a block never closed)
+        failed(exc)
+    return first[0] if first else 0
 
 
 def _key_bindings() -> Any:
@@ -91,20 +105,44 @@ def _key_bindings() -> Any:
 
 
 def history(node: NodeView) -> Any:
-    """The prompt's history in ``<home>/history``: a line holding a secret is recalled in this session only.
+    """The prompt's history in ``<home>/history`` (owner-only, 0600): a line holding a secret is recalled
+    in this session only.
 
     Such a line (an assignment to a secret name, ``set network key ...``, a
     known secret value) is never written to the file; writing it masked
-    would let a recalled line set ``****`` as the password.
+    would let a recalled line set ``****`` as the password. A value that
+    becomes secret later (``x = s3cret`` then ``set network key !x``) is
+    masked in the lines already written (:meth:`mask_written`, after each command).
     """
+    import os
+
     from prompt_toolkit.history import FileHistory
 
+    path = node.home / "history"
+    os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+
     class _History(FileHistory):
+        known: tuple[str, ...] = ()
+
         def store_string(self, string: str) -> None:
             if node.redact(string) == string:
                 super().store_string(string)
 
-    return _History(str(node.home / "history"))
+        def mask_written(self) -> None:
+            """Mask, in the file, secret values the node learnt since the lines were written."""
+            from anynode.fileio import atomic_write
+
+            known = node.secrets.values()
+            if known == self.known:
+                return
+            self.known = known
+            text = path.read_text(encoding="utf-8", errors="replace")
+            masked = node.secrets.mask(text)
+            if masked != text:
+                atomic_write(path, masked.encode(), keep_backup=False)
+
+    return _History(str(path))
 
 
 def build_session(node: NodeView, **kwargs: Any) -> Any:
@@ -121,6 +159,18 @@ def build_session(node: NodeView, **kwargs: Any) -> Any:
         bottom_toolbar=lambda: toolbar_text(node),
         **kwargs,
     )
+
+
+def read_block(first: str, more: Callable[[], str]) -> str:
+    """A typed line, or the whole ``<`` ... ``>`` block it opens (lines read with ``more``, joined by spaces)."""
+    text = first.strip()
+    if not text.startswith("<"):
+        return first
+    parts = [text[1:]]
+    while not parts[-1].rstrip().endswith(">"):
+        parts.append(more().strip())
+    parts[-1] = parts[-1].rstrip()[:-1]
+    return " ".join(p.strip() for p in parts if p.strip())
 
 
 def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = None,
@@ -147,13 +197,14 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
         node.emit = lambda result: render(result, out, node.fmt, color=True)
         while not node.exit_event.is_set():
             try:
-                line = session.prompt(lambda: prompt_text(node))
+                line = read_block(session.prompt(lambda: prompt_text(node)), lambda: session.prompt("... "))
             except KeyboardInterrupt:
                 continue
             except EOFError:
                 break
             if line.strip():
                 _execute(node, line.strip(), out, err)
+                getattr(session.history, "mask_written", lambda: None)()
     return 0
 
 

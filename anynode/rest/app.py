@@ -280,11 +280,12 @@ class RestApp:
                    else self.settings.timeout)
         destination = _text(hdrs[b"destination"]) if b"destination" in hdrs else None
         if destination is None or dialect.is_local(destination):
+            fmt = "json" if as_json else "table"  # POST /command: a command's JSON form, as `where format = json`
             if inline:  # declared non-blocking: no thread hop (it costs ~150 us here)
-                result = self._execute(line, peer)
+                result = self._execute(line, peer, None, fmt)
                 return self._shape(result, as_json)
             cancel = Cancel(timeout)  # the command's queries stop at the timeout and free the worker
-            work = partial(self._execute, line, peer, cancel)
+            work = partial(self._execute, line, peer, cancel, fmt)
         else:
             cancel = None
             subset = _text(hdrs.get(b"subset", b"false")).strip().lower() == "true"
@@ -298,9 +299,9 @@ class RestApp:
         body, ctype = dialect.reply_of(result)
         return 200, body, ctype, NO_HEADERS
 
-    def _execute(self, line: str, peer: str, cancel: Cancel | None = None) -> Any:
+    def _execute(self, line: str, peer: str, cancel: Cancel | None = None, fmt: str = "table") -> Any:
         try:
-            return self.node.execute(line, source=Source.REST, peer=peer, cancel=cancel)
+            return self.node.execute(line, source=Source.REST, peer=peer, cancel=cancel, fmt=fmt)
         except ControlFlow as flow:
             raise BadRequest(f"'{flow.kind}' works only inside a script", hint="send a command") from None
 

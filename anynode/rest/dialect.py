@@ -126,7 +126,8 @@ class MethodRule:
 
     GET is for commands that read, POST for commands that change the node;
     a declaration may allow both with ``http="GET|POST"``. Unknown commands
-    pass: running them produces the "unknown command" error with its hint.
+    pass: running them produces the "unknown command" error with its hint, and
+    so do commands a REST client may not run at all (403 over GET and POST alike).
     :meth:`check` also says whether the line may run on the event loop: only
     when every command on it is declared non-blocking (``blocking = False``
     on its CommandSpec); everything else goes to
@@ -169,6 +170,8 @@ class MethodRule:
                 continue
             spec = found[0]
             inline = inline and not spec.blocking
+            if not spec.remote:
+                continue  # refused whatever the method (403, saying why), not sent to try the other one
             allowed = spec.http.upper().split("|")
             if method not in allowed:
                 return (spec.name, " or ".join(allowed)), False

@@ -116,7 +116,10 @@ def exit_scheduler(ctx: Context, id: int | None) -> Result:
     return Message(stop_scheduler(ctx.node, id))
 
 
-@command("schedule", raw=True, http="POST", keywords=KEYS, options=[
+@command("schedule", raw=True,
+         syntax="time = <period> [and name = <name> and scheduler = <n> and start = <time> "
+                "and soft_timeout = <period>] task <command>",
+         http="POST", keywords=KEYS, options=[
     Opt("time", SECONDS, required=True, help="the period: 30 seconds, 5 minutes, 1 day ... (not rounded)"),
     Opt("name", TEXT, help="a name, unique in its scheduler"),
     Opt("scheduler", SCHEDULER_ID, default=1, help="the scheduler (default 1)"),

@@ -53,9 +53,19 @@ def help_(ctx: Context, command: Rest) -> Result:
         return Table.of(["Command", "Summary"], rows, title="Commands (help <command> explains one)")
     words = [t.text for t in command]
     found = registry.match(words)
+    if found is None and registry.continuations(words):
+        return family(registry, words)
     if found is None or found[1] < len(words) and not found[0].args:
         raise registry.not_found(words)
     return Message(describe(found[0]))
+
+
+def family(registry: Registry, words: list[str]) -> Table:
+    """The commands that start with ``words`` (``get``, ``run tcp``) and what each does."""
+    low = [w.lower() for w in words]
+    rows = [(s.name, s.summary) for s in registry if not s.hidden and list(s.words[:len(low)]) == low]
+    return Table.of(["Command", "Summary"], rows,
+                    title=f"'{' '.join(low)}' starts {len(rows)} command(s); help <command> explains one")
 
 
 @command("help index", args=[Arg("keyword", TEXT, required=False, help="a keyword, or the start of one; * for all")],

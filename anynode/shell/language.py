@@ -49,7 +49,9 @@ def _split_then(tokens: list[Token]) -> tuple[list[Token], list[Token] | None, l
     return tokens[:then], action[:other], action[other + 1:]
 
 
-@command("if", raw=True, keywords=SCRIPT,
+@command("if", raw=True,
+         syntax="<condition> [then <command> [else <command>]]",
+         keywords=SCRIPT,
          examples=["if !count > 10 then echo many", "if !name == op1 then goto op1 else goto other",
                    "if not !ledger_conn then echo no master", "ok = if !x.int >= 3"])
 def if_(ctx: Context, tokens: list[Token]) -> Result:
@@ -80,13 +82,17 @@ def _after_if(ctx: Context, word: str, tokens: list[Token], when: bool) -> Resul
     return ctx.run_tokens(tokens) if ctx.frame.last_if is when else Empty()
 
 
-@command("do", raw=True, keywords=SCRIPT, examples=["do echo the condition held"])
+@command("do", raw=True,
+         syntax="<command>",
+         keywords=SCRIPT, examples=["do echo the condition held"])
 def do(ctx: Context, tokens: list[Token]) -> Result:
     """Run a command when the last `if` was true."""
     return _after_if(ctx, "do", tokens, True)
 
 
-@command("else", raw=True, keywords=SCRIPT, examples=["else echo the condition did not hold"])
+@command("else", raw=True,
+         syntax="<command>",
+         keywords=SCRIPT, examples=["else echo the condition did not hold"])
 def else_(ctx: Context, tokens: list[Token]) -> Result:
     """Run a command when the last `if` was false."""
     return _after_if(ctx, "else", tokens, False)
@@ -148,7 +154,9 @@ def exit_scripts(ctx: Context) -> Result:
     raise ControlFlow(Flow.EXIT_SCRIPTS)
 
 
-@command("on error", raw=True, keywords=SCRIPT,
+@command("on error", raw=True,
+         syntax="goto <label> | call <label> | ignore | end script",
+         keywords=SCRIPT,
          examples=["on error goto config-error", "on error call report-error", "on error ignore",
                    "on error end script"])
 def on_error(ctx: Context, tokens: list[Token]) -> Result:
@@ -180,7 +188,9 @@ def incr(ctx: Context, value: str, step: str | None) -> Result:
                                  hint="write: count = incr !count 1") from None
 
 
-@command("wait", raw=True, keywords=SCRIPT,
+@command("wait", raw=True,
+         syntax="<seconds> [for <condition>]",
+         keywords=SCRIPT,
          examples=["wait 5", "wait 10 for !ready == true", "ok = wait 3 for !count.int > 2", "wait 10 for sync"])
 def wait(ctx: Context, tokens: list[Token]) -> Result:
     """Pause for some seconds, or until a condition holds: wait <seconds> [for <condition>].

@@ -201,10 +201,24 @@ def exit_node(ctx: Context) -> Result:
     return Message("node is exiting")
 
 
-@command("exit", args=[Arg("service", Choice(*SERVICE_WORDS), help="the service to stop")], http="POST",
-         keywords=("background processes",),
+def _not_leaving(word: str) -> CommandSyntaxError:
+    return CommandSyntaxError(f"'{word}' alone does not end the node",
+                              hint="type 'exit node' (or Ctrl-D at an empty prompt) to stop the node; "
+                                   f"'exit <service>' stops one service: {', '.join(SERVICE_WORDS)}")
+
+
+@command("exit", args=[Arg("service", Choice(*SERVICE_WORDS), required=False, help="the service to stop")],
+         http="POST", keywords=("background processes",),
          examples=["exit tcp", "exit rest", "exit operator", "exit streamer"])
-def exit_service(ctx: Context, service: str) -> Result:
-    """Stop one background service (the others keep running)."""
+def exit_service(ctx: Context, service: str | None) -> Result:
+    """Stop one background service (the others keep running); `exit node` ends the node."""
+    if service is None:
+        raise _not_leaving("exit")
     status = ctx.node.services.stop(SERVICE_WORDS[service])
     return Message(f"{status.name} stopped")
+
+
+@command("quit", hidden=True, keywords=("node info",), examples=["quit"])
+def quit_(ctx: Context) -> Result:
+    """Say how to leave: `exit node` or Ctrl-D (quit itself ends nothing)."""
+    raise _not_leaving("quit")
