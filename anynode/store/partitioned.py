@@ -1,0 +1,284 @@
+"""Partitioned tables in the two engines: creating partitions, routing rows, migrating, dropping.
+
+* **SQLite** has no partitioning: each period is a table of its own
+  (``par_<table>_...``, see :mod:`anynode.store.partitions`) and ``<table>`` is
+  a view, ``SELECT * FROM p1 UNION ALL SELECT * FROM p2 ...``, so queries are
+  unchanged. Every partition has the same columns in the same order (a column
+  a file brings is added to all of them), which is what the view needs.
+  SQLite pushes a WHERE on the view down into each partition.
+* **PostgreSQL** has declarative range partitions: ``<table>`` is a table
+  ``PARTITION BY RANGE (<column>)`` and each period a ``PARTITION OF`` it with
+  AnyLog's name. Rows are inserted into ``<table>`` and the server routes them;
+  column changes on ``<table>`` reach every partition; the planner skips the
+  partitions a WHERE on the column excludes. This is why it was chosen over
+  AnyLog-style tables and a view: nothing to rebuild when a partition comes or
+  goes, and a view would have to be dropped to widen a column.
+
+Rows need a value in the partition column (a period to go to): a row without
+one is refused with its file, as a value the table cannot take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+
+from anynode.codes import Code
+from anynode.errors import IngestError, StoreError
+from anynode.store.backend import ROW_ID, SYSTEM_COLUMNS, Backend, ColType
+from anynode.store.partitions import Partition, PartitionSpec, partitions_of
+
+_VIEW_TERMS = 400  # SQLite allows 500 terms in one compound SELECT; more partitions are nested in groups
+_OLD = "_anynode_unpartitioned_"
+
+
+def _sql_time(t: datetime) -> str:
+    return f"'{t:%Y-%m-%d %H:%M:%S}'"
+
+
+def _whole(prefix: str) -> str:
+    """A date-time text cut to its year, month, day or hour, completed to a full date: 2024-05 -> 2024-05-01."""
+    return prefix + "2000-01-01 00"[len(prefix):]
+
+
+def _refuse(message: str, hint: str) -> IngestError:
+    return IngestError(message, hint=hint, code=Code.JSON_TO_SQL)
+
+
+def table_kind(backend: Backend, conn: Any, table: str) -> str:
+    """``table``, ``view`` (SQLite partitions), ``partitioned`` (PostgreSQL) or ``""`` when it does not exist."""
+    if backend.kind == "sqlite":
+        row = conn.execute("SELECT type FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')",
+                           (table,)).fetchone()
+        return row[0] if row else ""
+    row = conn.execute("SELECT c.relkind FROM pg_class c WHERE c.relname = %s "
+                       "AND c.relnamespace = current_schema()::regnamespace", (table,)).fetchone()
+    return {"r": "table", "p": "partitioned", "v": "view"}.get(row[0], "") if row else ""
+
+
+def list_partitions(backend: Backend, conn: Any, table: str) -> list[Partition]:
+    """The partitions of ``table``, oldest first."""
+    return partitions_of(table, backend.table_names(conn))
+
+
+def rebuild_view(backend: Backend, conn: Any, table: str, names: list[str] | None = None) -> None:
+    """SQLite: make the view ``table`` the union of its partitions (none left: no view)."""
+    q = backend.quote
+    names = [p.name for p in list_partitions(backend, conn, table)] if names is None else names
+    conn.execute(f"DROP VIEW IF EXISTS {q(table)}")
+    if not names:
+        return
+    groups = [names[i:i + _VIEW_TERMS] for i in range(0, len(names), _VIEW_TERMS)]
+    selects = [" UNION ALL ".join(f"SELECT * FROM {q(n)}" for n in group) for group in groups]
+    body = selects[0] if len(selects) == 1 else " UNION ALL ".join(f"SELECT * FROM ({s})" for s in selects)
+    conn.execute(f"CREATE VIEW {q(table)} AS {body}")
+
+
+class PartitionedTarget:
+    """What the ingest pipeline writes a partitioned table through, in the writer's transaction.
+
+    It answers the same schema calls as a :class:`Backend` for the one table
+    (columns, create, add, widen) and inserts each row into its period's
+    partition, created on first use.
+    """
+
+    def __init__(self, backend: Backend, conn: Any, table: str, spec: PartitionSpec) -> None:
+        self.backend = backend
+        self.table = table
+        self.spec = spec
+        self.sqlite = backend.kind == "sqlite"
+        self._parts = [(p.start, p.name) for p in list_partitions(backend, conn, table)]
+        self._known = {name for _, name in self._parts}
+        self._pending: list[tuple[str, ColType]] | None = None  # SQLite: columns before the first partition
+
+    # --- the schema calls of the pipeline -------------------------------
+    def table_columns(self, conn: Any, table: str) -> dict[str, ColType]:
+        """The table's columns (of its newest partition on SQLite)."""
+        if not self.sqlite:
+            return self.backend.table_columns(conn, table)
+        if self._names:
+            return self.backend.table_columns(conn, self._names[-1])
+        if self._pending is not None:
+            return {ROW_ID: ColType.INT, **dict(self._pending)}
+        return {}
+
+    def create_table(self, conn: Any, table: str, columns: Sequence[tuple[str, ColType]]) -> None:
+        """A new partitioned table: on PostgreSQL the parent, on SQLite nothing until its first partition."""
+        spec = [*SYSTEM_COLUMNS, *columns]
+        self._check_column(dict(spec).get(self.spec.column))
+        if self.sqlite:
+            self._pending = list(columns)
+            return
+        q = self.backend.quote
+        cols = [f"{ROW_ID} BIGSERIAL"] + [f"{q(n)} {self.backend.sql_type(t)}" for n, t in spec]
+        conn.execute(f"CREATE TABLE {q(table)} ({', '.join(cols)}) PARTITION BY RANGE ({q(self.spec.column)})")
+
+    def add_column(self, conn: Any, table: str, name: str, ctype: ColType) -> None:
+        """Add a column to every partition (SQLite) or to the parent (PostgreSQL passes it on)."""
+        if not self.sqlite:
+            self.backend.add_column(conn, table, name, ctype)
+            return
+        if self._pending is not None and not self._names:
+            self._pending.append((name, ctype))
+        for part in self._names:
+            self.backend.add_column(conn, part, name, ctype)
+
+    def widen_column(self, conn: Any, table: str, name: str, old: ColType, new: ColType) -> None:
+        """Widen a column in every partition; the partition column may not stop being a date-time."""
+        if name == self.spec.column:
+            self._check_column(new)
+        if not self.sqlite:
+            self.backend.widen_column(conn, table, name, old, new)
+            return
+        if self._pending is not None and not self._names:
+            self._pending = [(c, new if c == name else t) for c, t in self._pending]
+        for part in self._names:
+            self.backend.widen_column(conn, part, name, old, new)
+
+    def _check_column(self, ctype: ColType | None) -> None:
+        if ctype is not ColType.TIMESTAMP:
+            what = "is missing from the data" if ctype is None else f"holds {ctype.value}, not date-times"
+            raise _refuse(f"Table {self.table} is partitioned by column '{self.spec.column}', which {what}",
+                          hint=f"send rows with an ISO 8601 date-time in '{self.spec.column}'")
+
+    # --- rows ------------------------------------------------------------
+    def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
+                    rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = ()) -> None:
+        """Insert each row into its period's partition (created when missing)."""
+        groups = self._split(columns, rows, constants)
+        for start, part_rows in groups:
+            name = self._ensure(conn, start)
+            self.backend.insert_rows(conn, table if not self.sqlite else name, columns, types, part_rows, constants)
+
+    def _split(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]]
+               ) -> list[tuple[datetime, Sequence[tuple[Any, ...]]]]:
+        col = self.spec.column
+        start = self.spec.start
+        fixed = dict(constants)
+        if col in fixed:  # insert_timestamp: one value for the whole file
+            return [(start(fixed[col]), rows)]
+        if col not in columns:
+            self._check_column(None)
+        keys = list(map(itemgetter(list(columns).index(col)), rows))
+        if None in keys:
+            n = keys.index(None) + 1
+            raise _refuse(f"A row (number {n} of its batch) has no value in '{col}', the partition column of "
+                          f"table {self.table}", hint=f"give every row a date-time in '{col}'")
+        try:
+            low, high = start(min(keys)), start(max(keys))
+            if low == high:  # the usual batch: one period
+                return [(low, rows)]
+            out: dict[datetime, list[tuple[Any, ...]]] = {}
+            for key, row in zip(map(start, keys), rows, strict=True):
+                out.setdefault(key, []).append(row)
+        except (ValueError, TypeError) as exc:
+            raise _refuse(f"Column '{col}' of table {self.table} holds a value that is not a date-time ({exc})",
+                          hint="the partition column must hold ISO 8601 date-times") from exc
+        return sorted(out.items())
+
+    def _ensure(self, conn: Any, start: datetime) -> str:
+        name = self.spec.name(self.table, start)
+        if name in self._known:
+            return name
+        q = self.backend.quote
+        if not self.sqlite:
+            end = self.spec.end(start)
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {q(name)} PARTITION OF {q(self.table)} "
+                         f"FOR VALUES FROM ({_sql_time(start)}) TO ({_sql_time(end)})")
+        elif self._names:
+            _copy_layout(self.backend, conn, self._names[-1], name)
+        else:
+            self.backend.create_table(conn, name, self._pending or [])
+            self._pending = None
+        self._known.add(name)
+        self._parts = sorted([*self._parts, (start, name)])
+        if self.sqlite:
+            rebuild_view(self.backend, conn, self.table, self._names)
+        return name
+
+    @property
+    def _names(self) -> list[str]:
+        return [name for _, name in self._parts]
+
+
+def _copy_layout(backend: Backend, conn: Any, source: str, target: str) -> None:
+    """SQLite: a new empty table with the columns of ``source`` (same names, types and order)."""
+    q = backend.quote
+    cols = [f"{q(n)} INTEGER PRIMARY KEY" if n == ROW_ID else f"{q(n)} {d}".rstrip()
+            for n, d in backend.column_decls(conn, source)]
+    conn.execute(f"CREATE TABLE {q(target)} ({', '.join(cols)})")
+
+
+def ingest_target(backend: Backend, conn: Any, table: str, spec: PartitionSpec | None) -> Any:
+    """What the pipeline writes ``table`` through: the backend itself, or a PartitionedTarget.
+
+    A declared table that exists as a plain table (its rows could not be moved
+    when it was declared) keeps taking rows as a plain table.
+    """
+    if spec is None or table_kind(backend, conn, table) == "table":
+        return backend
+    return PartitionedTarget(backend, conn, table, spec)
+
+
+def migrate(backend: Backend, conn: Any, table: str, spec: PartitionSpec) -> int:
+    """Turn the plain table ``table`` into a partitioned one, moving its rows; how many rows moved.
+
+    Runs in the caller's (the writer's) transaction: all or nothing. Indexes of
+    the old table are not carried over.
+
+    Raises:
+        StoreError: the column is missing or not a date-time, or rows have no value in it.
+    """
+    q = backend.quote
+    types = backend.table_columns(conn, table)
+    col = spec.column
+    if types.get(col) is not ColType.TIMESTAMP:
+        what = "has no column" if col not in types else "cannot be partitioned by column"
+        raise StoreError(f"Table {table} {what} '{col}'" + ("" if col not in types else " (not a date-time)"),
+                         hint=f"get columns where dbms = <dbms> and table = {table} lists its columns")
+    nulls = conn.execute(f"SELECT count(*) FROM {q(table)} WHERE {q(col)} IS NULL").fetchone()[0]
+    if nulls:
+        raise StoreError(f"Table {table} has {nulls} row(s) without a value in '{col}': they fit no partition",
+                         hint="delete or fill those rows, or partition by another column")
+    if backend.kind == "sqlite":
+        cut = {"hour": 13, "day": 10, "month": 7, "year": 4}[spec.unit]
+        found = conn.execute(f"SELECT DISTINCT substr({q(col)}, 1, {cut}) FROM {q(table)}").fetchall()
+    else:
+        found = conn.execute(f"SELECT DISTINCT date_trunc('{spec.unit}', {q(col)}) FROM {q(table)}").fetchall()
+    starts = sorted({spec.start(v if isinstance(v, datetime) else _whole(v)) for (v,) in found})
+    old = f"{_OLD}{table}"[:63]
+    decls = backend.column_decls(conn, table)
+    conn.execute(f"ALTER TABLE {q(table)} RENAME TO {q(old)}")
+    moved = 0
+    if backend.kind == "sqlite":
+        for start in starts:
+            name = spec.name(table, start)
+            _copy_layout(backend, conn, old, name)
+            cur = conn.execute(f"INSERT INTO {q(name)} SELECT * FROM {q(old)} WHERE {q(col)} >= ? AND {q(col)} < ?",
+                               (str(start), str(spec.end(start))))
+            moved += cur.rowcount
+        rebuild_view(backend, conn, table)
+    else:
+        cols = [f"{ROW_ID} BIGSERIAL" if n == ROW_ID else f"{q(n)} {d}" for n, d in decls]
+        conn.execute(f"CREATE TABLE {q(table)} ({', '.join(cols)}) PARTITION BY RANGE ({q(col)})")
+        for start in starts:
+            conn.execute(f"CREATE TABLE {q(spec.name(table, start))} PARTITION OF {q(table)} "
+                         f"FOR VALUES FROM ({_sql_time(start)}) TO ({_sql_time(spec.end(start))})")
+        names = ", ".join(q(n) for n, _ in decls)
+        moved = conn.execute(f"INSERT INTO {q(table)} ({names}) SELECT {names} FROM {q(old)}").rowcount
+        if ROW_ID in dict(decls):
+            conn.execute(f"SELECT setval(pg_get_serial_sequence(%s, '{ROW_ID}'), "
+                         f"(SELECT coalesce(max({ROW_ID}), 0) + 1 FROM {q(old)}), false)", (q(table),))
+    conn.execute(f"DROP TABLE {q(old)}")
+    return int(moved)
+
+
+def drop(backend: Backend, conn: Any, table: str, names: Sequence[str]) -> None:
+    """Drop partitions of ``table`` (and on SQLite remake its view over the ones left)."""
+    q = backend.quote
+    for name in names:
+        conn.execute(f"DROP TABLE IF EXISTS {q(name)}")
+    if backend.kind == "sqlite":
+        rebuild_view(backend, conn, table)
