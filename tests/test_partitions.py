@@ -118,3 +118,16 @@ def test_the_declaration_survives_a_restart(tmp_path: Path) -> None:
         assert names(again, "demo") == ["par_t_2026_03_01_d01_ts", "par_t_2026_03_02_d01_ts"]
     finally:
         again.close()
+
+
+def test_a_batch_over_scattered_periods_makes_only_the_periods_with_rows(catalog: DatabaseCatalog, dbms: str) -> None:
+    catalog.partitions.declare(dbms, "t", PartitionSpec.parse("ts", "1 day"))
+    near = ["2026-03-03 10:00:00", "2026-03-01 00:00:00", "2026-03-03 00:00:00", "2026-03-01 23:59:59"]
+    ingest_rows([{"ts": t, "v": i} for i, t in enumerate(near)], dbms, "t", catalog)  # a gap on 2 March
+    assert names(catalog, dbms) == ["par_t_2026_03_01_d01_ts", "par_t_2026_03_03_d01_ts"]
+    assert count(catalog, dbms, "par_t_2026_03_01_d01_ts") == 2
+    far = ["2027-06-01 00:00:00", "2026-03-02 12:00:00", "2027-06-01 08:00:00"]  # more than 256 days apart
+    ingest_rows([{"ts": t, "v": i} for i, t in enumerate(far)], dbms, "t", catalog)
+    assert names(catalog, dbms) == ["par_t_2026_03_01_d01_ts", "par_t_2026_03_02_d01_ts", "par_t_2026_03_03_d01_ts",
+                                    "par_t_2027_06_01_d01_ts"]
+    assert count(catalog, dbms, "par_t_2027_06_01_d01_ts") == 2 and count(catalog, dbms, "t") == 7

@@ -269,9 +269,6 @@ class Backend(ABC):
     def widen_column(self, conn: Any, table: str, name: str, old: ColType, new: ColType) -> None:
         """Change a column's type to a wider one, converting the stored values."""
 
-    def forget_columns(self, table: str) -> None:  # noqa: B027  (a hook: only a backend that caches overrides it)
-        """Forget what is cached about ``table``'s columns: they changed through another table (its parent)."""
-
     # --- data --------------------------------------------------------
     @abstractmethod
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],

@@ -217,9 +217,6 @@ class PostgresBackend(Backend):
         self._udt_cache.pop(table, None)
         super().add_column(conn, table, name, ctype)
 
-    def forget_columns(self, table: str) -> None:
-        self._udt_cache.pop(table, None)
-
     def _udt_names(self, conn: Any, table: str) -> dict[str, str]:
         cached = self._udt_cache.get(table)
         if cached is None:
