@@ -6,7 +6,7 @@ names and periods in ``anynode/store/partitions.py``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anynode.errors import CommandSyntaxError, NoSuchTable, StoreError
 from anynode.grammar.dispatch import Context
@@ -16,8 +16,10 @@ from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.types import FORMAT, TEXT, Choice, Int, Words
 from anynode.results import Json, Message, Result, Table
 from anynode.store import partitioned, tsd
-from anynode.store.catalog import DatabaseCatalog, driver_errors
 from anynode.store.partitions import Partition, PartitionSpec, partitioned_tables
+
+if TYPE_CHECKING:  # the catalog loads the database drivers: a one-shot command must not pay for them
+    from anynode.store.catalog import DatabaseCatalog
 
 KEYS = ("data", "retention")
 FMT = Opt("format", FORMAT, default="table", help="table, or json for programs")
@@ -26,6 +28,8 @@ _TIME = "%Y-%m-%d %H:%M:%S"
 
 def _run(catalog: DatabaseCatalog, dbms: str, job: Any) -> Any:
     """Run ``job(backend, conn)`` on the database's writer, in one transaction; driver errors made readable."""
+    from anynode.store.catalog import driver_errors
+
     db = catalog.get(dbms)
     try:
         return catalog.submit(dbms, lambda conn: job(db.backend, conn)).result()
