@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -30,7 +31,19 @@ def db(node: Node, kind: str) -> Iterator[str]:
         if node.catalog.is_connected(name):
             node.catalog.disconnect(name)
         assert isinstance(backend, PostgresBackend)
-        backend.drop_database()
+        drop_database(backend)
+
+
+def drop_database(backend: PostgresBackend, tries: int = 20) -> None:
+    """Drop a test database; autovacuum, which a big table wakes, may hold it a moment and FORCE cannot end it."""
+    for attempt in range(tries):
+        try:
+            backend.drop_database()
+            return
+        except Exception as exc:  # noqa: BLE001  (psycopg's InsufficientPrivilege while autovacuum works)
+            if attempt == tries - 1 or "must be a member of the role" not in str(exc):
+                raise
+            time.sleep(0.5)
 
 
 def partitions(node: Node, db: str, table: str = "t") -> list[str]:
