@@ -1,7 +1,7 @@
 """Retention of data by time: partition, get partitions, drop partition; info table and create table.
 
-How partitions are laid out in each database is in ``anynode/store/partitioned.py``;
-names and periods in ``anynode/store/partitions.py``.
+How partitions are laid out in each database is in `anynode/store/partitioned.py`;
+names and periods in `anynode/store/partitions.py`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _TIME = "%Y-%m-%d %H:%M:%S"
 
 
 def _run(catalog: DatabaseCatalog, dbms: str, job: Any) -> Any:
-    """Run ``job(backend, conn)`` on the database's writer, in one transaction; driver errors made readable."""
+    """Run `job(backend, conn)` on the database's writer, in one transaction; driver errors made readable."""
     from anynode.store.catalog import driver_errors
 
     db = catalog.get(dbms)
@@ -44,9 +44,9 @@ def _user_tables(catalog: DatabaseCatalog, dbms: str) -> list[str]:
 
 def _apply(backend: Any, conn: Any, table: str, spec: PartitionSpec, star: bool
            ) -> tuple[str, PartitionSpec | None]:
-    """Partition one existing table (move its rows) or check that its partitions match ``spec``.
+    """Partition one existing table (move its rows) or check that its partitions match `spec`.
 
-    Returns a note and, for ``*``, the spec a table already partitioned another way keeps.
+    Returns a note and, for `*`, the spec a table already partitioned another way keeps.
     """
     kind = partitioned.table_kind(backend, conn, table)
     if kind == "table":
@@ -77,7 +77,7 @@ def partition(ctx: Context, dbms: str, table: str, interval: Rest) -> Result:
     Queries keep using the table's name. A table that already has rows is
     partitioned at once (its rows are moved into their partitions, in one
     transaction); a table made later is partitioned from its first rows.
-    ``*`` applies to every table of the database, now and later. The
+    `*` applies to every table of the database, now and later. The
     declaration is kept across restarts; declaring it again is harmless.
     """
     words = interval.text.split()
@@ -115,7 +115,7 @@ def partition(ctx: Context, dbms: str, table: str, interval: Rest) -> Result:
 
 
 def _partitions(catalog: DatabaseCatalog, dbms: str, table: str) -> dict[str, list[Partition]]:
-    """table -> its partitions (oldest first), for one table or every table with partitions (``*``)."""
+    """table -> its partitions (oldest first), for one table or every table with partitions (`*`)."""
     def job(backend: Any, conn: Any) -> dict[str, list[Partition]]:
         names = backend.table_names(conn)
         tables = partitioned_tables(names) if table == "*" else [table]
@@ -175,13 +175,13 @@ def _to_drop(parts: list[Partition], name: str | None, keep: int | None) -> list
              "drop partition par_readings_2026_07_27_d01_timestamp where dbms = demo and table = readings",
              "drop partition where dbms = monitoring and table = * and keep = 3"])
 def drop_partition(ctx: Context, name: str | None, dbms: str, table: str, keep: int | None) -> Result:
-    """Drop old partitions of a table (their rows go with them): all but the newest ``keep``, or the oldest.
+    """Drop old partitions of a table (their rows go with them): all but the newest `keep`, or the oldest.
 
-    Without ``keep`` (or keep = 0) the oldest partition goes, unless it is the
+    Without `keep` (or keep = 0) the oldest partition goes, unless it is the
     only one. Nothing to drop is not an error, so a scheduled drop keeps
     succeeding. Scheduled as in EdgeLake's deployment scripts:
-    ``schedule time = 1 day and name = "Drop Partitions" task drop partition
-    where dbms = !default_dbms and table = !table_name and keep = !partition_keep``.
+    `schedule time = 1 day and name = "Drop Partitions" task drop partition
+    where dbms = !default_dbms and table = !table_name and keep = !partition_keep`.
     """
     catalog = ctx.node.catalog
     dbms, table = dbms.lower(), table.lower()

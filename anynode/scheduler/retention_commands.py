@@ -1,8 +1,8 @@
-"""``delete archive where days = N``: the archive's retention by hand or on a schedule (AnyLog's command).
+"""`delete archive where days = N`: the archive's retention by hand or on a schedule (AnyLog's command).
 
 EdgeLake's deployment scripts schedule it daily:
-``schedule name = remove_archive and time = 1 day and task delete archive where days = !archive_delete``.
-The same deletion runs in system scheduler 0 when ``archive_retention_days`` is set.
+`schedule name = remove_archive and time = 1 day and task delete archive where days = !archive_delete`.
+The same deletion runs in system scheduler 0 when `archive_retention_days` is set.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from anynode.scheduler.housekeeping import archive_dir, delete_archive_days
          http="POST", keywords=("data", "retention", "scheduler"),
          examples=["delete archive where days = 60", "delete archive where days = !archive_delete"])
 def delete_archive(ctx: Context, days: int) -> Result:
-    """Delete archived data files (archive_dir/YY/MM/DD) of days older than ``days`` days before today.
+    """Delete archived data files (archive_dir/YY/MM/DD) of days older than `days` days before today.
 
     A day's directory goes as a whole once the whole day is older than the
     limit; days = 0 keeps today's files only. Keep a backup first: the files
