@@ -190,3 +190,27 @@ def test_deployment_script_lines_run_unmodified(node: Node, tmp_path: Path) -> N
     wait_until(lambda: len(partitions(node, "shop", "t")) == 2 and len(partitions(node, "shop", "u")) == 2,
                what="both tables down to 2 partitions")
     wait_until(lambda: len(list(root.rglob("*.json.gz"))) == 1, what="the 10-day-old archive gone")
+
+
+def test_monitoring_script_lines_run_unmodified(node: Node, tmp_path: Path) -> None:
+    """Lines of the form of EdgeLake's configure_dbms_monitoring.al: every table by insert_timestamp, quoted '*'."""
+    script = tmp_path / "monitoring.al"
+    script.write_text(
+        "set enable_partitions = true\n"
+        "on error ignore\n"
+        "db_name = monitoring\n"
+        "connect dbms !db_name where type=sqlite\n"
+        "if !enable_partitions == true then\n"
+        "do on error goto partitioning-error\n"
+        "do partition monitoring * using insert_timestamp by 12 hours\n"
+        '<do schedule time=12 hours and name="Monitoring - Drop Partitions"\n'
+        '    task drop partition where dbms=monitoring and table="*" and keep=3>\n'
+        "end script\n"
+        ":partitioning-error;\n"
+        'echo "Failed to set partitions"\n')
+    node.execute(f"process {script}")
+    ingest_rows([{"node": "a", "cpu": 3.5}], "monitoring", "node_insight", node.catalog)
+    (name,) = partitions(node, "monitoring", "node_insight")
+    assert name.startswith("par_node_insight_") and name.endswith("_h12_insert_timestamp")
+    out = node.execute('task run where name = "Monitoring - Drop Partitions"').to_text()
+    assert "No partition dropped" in out and partitions(node, "monitoring", "node_insight") == [name]
