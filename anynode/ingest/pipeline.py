@@ -42,6 +42,8 @@ from anynode.ingest.transform import ColumnBatch, column_values, prepare
 from anynode.store import tsd
 from anynode.store.backend import SYSTEM_COLUMNS, Backend, ColType, widen
 from anynode.store.catalog import SYSTEM_DATABASES, Database, DatabaseCatalog, driver_errors
+from anynode.store.partitioned import PartitionedTarget, ingest_target
+from anynode.store.partitions import PartitionSpec
 
 _RESERVED_TABLES = re.compile(r"^tsd_(info|\d+)$")
 _CATALOG_TABLES = re.compile(r"^(sqlite_|pg_)")  # names the databases keep for their own catalog
@@ -71,7 +73,7 @@ class IngestReport:
 class _Table:
     """The target table's columns as they change during one transaction."""
 
-    backend: Backend
+    backend: Backend | PartitionedTarget
     conn: Any
     name: str
     columns: dict[str, ColType] = field(default_factory=dict)
@@ -184,11 +186,14 @@ class _Failed:
 
 
 def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Callable[[], ColumnBatch | None],
-          member: str, file_id: int, rec: tsd.TsdRecord | None) -> tuple[int, list[str], list[str]]:
+          member: str, file_id: int, rec: tsd.TsdRecord | None,
+          spec: PartitionSpec | None = None) -> tuple[int, list[str], list[str]]:
     """The writer job: every batch into the table and the file's record, in the caller's transaction."""
     if rec is not None and tsd.lookup(backend, conn, rec.file_hash):
         raise _duplicate(rec.file_hash, rec.dbms)
-    state = _Table(backend, conn, table)
+    # partition hook: a partitioned table takes its rows through a PartitionedTarget (store/partitioned.py)
+    target = ingest_target(backend, conn, table, spec)
+    state = _Table(target, conn, table)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     inserted: Any = str(now) if backend.timestamps_as_text else now
     constants = list(zip(_SYSTEM_NAMES, (inserted, member, file_id), strict=True))
@@ -197,7 +202,7 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
     while batch is not None:
         types = state.fit(batch)
         values = [column_values(batch, c, t) for c, t in zip(batch.columns, types, strict=True)]
-        backend.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants)
+        target.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants)
         n += batch.size
         batch = more()
     if rec is not None:
@@ -207,7 +212,8 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
 
 def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], member: str, file_id: int,
            rec: tsd.TsdRecord | None, max_depth: int, timeout: float | None,
-           cancel: Callable[[], bool] | None = None) -> tuple[int, list[str], list[str]]:
+           cancel: Callable[[], bool] | None = None, spec: PartitionSpec | None = None
+           ) -> tuple[int, list[str], list[str]]:
     """Prepare the batches here and insert them on the writer, in one transaction (see the module doc)."""
     as_text = db.backend.timestamps_as_text
     prepared = (prepare(rows, max_depth, as_text) for rows in batches)
@@ -216,7 +222,7 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
         raise bad("No rows to ingest", hint="send at least one JSON object")
     handoff = _Handoff()
     job = db.writer.submit(lambda conn: _load(conn, db.backend, table, first, handoff.next, member,
-                                              file_id, rec))
+                                              file_id, rec, spec))
     try:
         for batch in prepared:
             if cancel is not None and cancel():
@@ -256,7 +262,8 @@ def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLi
             raise _duplicate(file_hash, dbms)
         file_id = mgm.writer.run(lambda c: tsd.allocate(mgm.backend, c, rec), timeout)
     try:
-        rows, added, widened = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout, cancel)
+        rows, added, widened = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout, cancel,
+                                      catalog.partitions.lookup(dbms, table))
     except driver_errors() as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",

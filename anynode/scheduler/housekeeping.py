@@ -138,26 +138,35 @@ def apply_retention(node: NodeView, error_days: float, archive_days: float, cloc
                 continue
         if deleted:
             log.info("retention: deleted %d file(s) older than %g day(s) from %s", deleted, error_days, errors)
-    root = archive_dir(node)
-    if archive_days > 0 and root.is_dir():
-        last_kept = (datetime.fromtimestamp(now, timezone.utc) - timedelta(days=archive_days)).date()
-        for year in sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit()):
-            for month in sorted(p for p in year.iterdir() if p.is_dir() and p.name.isdigit()):
-                for day in sorted(p for p in month.iterdir() if p.is_dir() and p.name.isdigit()):
-                    try:
-                        date = datetime(2000 + int(year.name), int(month.name), int(day.name)).date()
-                    except ValueError:
-                        continue
-                    if date < last_kept:  # the whole day is older than the limit
-                        count = sum(1 for p in day.iterdir() if p.is_file())
-                        shutil.rmtree(day, ignore_errors=True)
-                        deleted += count
-                        log.info("retention: deleted archive day %s (%d file(s))", day, count)
-                if not any(month.iterdir()):
-                    month.rmdir()
-            if not any(year.iterdir()):
-                year.rmdir()
+    if archive_days > 0:
+        deleted += delete_archive_days(archive_dir(node), archive_days, now, log)[1]
     return deleted
+
+
+def delete_archive_days(root: Path, days: float, now: float, log: logging.Logger) -> tuple[int, int]:
+    """Delete the archive's ``YY/MM/DD`` directories of days older than ``days`` before ``now``
+    (``delete archive where days = N``; 0 keeps today only); (days deleted, files deleted)."""
+    removed = files = 0
+    if not root.is_dir():
+        return 0, 0
+    last_kept = (datetime.fromtimestamp(now, timezone.utc) - timedelta(days=days)).date()
+    for year in sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit()):
+        for month in sorted(p for p in year.iterdir() if p.is_dir() and p.name.isdigit()):
+            for day in sorted(p for p in month.iterdir() if p.is_dir() and p.name.isdigit()):
+                try:
+                    date = datetime(2000 + int(year.name), int(month.name), int(day.name)).date()
+                except ValueError:
+                    continue
+                if date < last_kept:  # the whole day is older than the limit
+                    count = sum(1 for p in day.rglob("*") if p.is_file())
+                    shutil.rmtree(day, ignore_errors=True)
+                    removed, files = removed + 1, files + count
+                    log.info("retention: deleted archive day %s (%d file(s))", day, count)
+            if not any(month.iterdir()):
+                month.rmdir()
+        if not any(year.iterdir()):
+            year.rmdir()
+    return removed, files
 
 
 def stats_writer(node: NodeView, clock: Clock) -> Callable[[Callable[[], bool]], int]:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from anynode.codes import Code
 from anynode.errors import NoSuchDatabase, NoSuchTable, StoreError
 from anynode.store.backend import NO_QUERY_LIMITS, Backend, QueryLimits, check_identifier
+from anynode.store.partitions import PartitionBook
 from anynode.store.pg_backend import PostgresBackend
 from anynode.store.sqlite_backend import SqliteBackend
 from anynode.store.writer import Writer
@@ -84,6 +85,8 @@ class DatabaseCatalog:
         self._dbs: dict[str, Database] = {}
         self._lock = threading.Lock()
         self._errors = driver_errors()
+        #: declared partitioning (``partition ...``), read by the ingest pipeline; kept beside the databases
+        self.partitions = PartitionBook(self.dbms_dir / "partitions.json")
 
     # --- connect / disconnect ----------------------------------------
     def connect(self, name: str, type: str = "sqlite", *, user: str | None = None, password: str | None = None,

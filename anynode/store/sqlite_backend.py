@@ -141,7 +141,8 @@ class SqliteBackend(Backend):
 
     # --- schema ------------------------------------------------------
     def table_names(self, conn: Any) -> list[str]:
-        cur = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+        # views too: a partitioned table is a view over its partitions (anynode/store/partitioned.py)
+        cur = conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
                            "AND name NOT LIKE 'sqlite_%' ORDER BY name")
         return [r[0] for r in cur.fetchall()]
 
