@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from anynode.errors import AnyNodeError, ScriptError
+from anynode.cancel import Cancel
+from anynode.errors import AnyNodeError, QueryCancelled, ScriptError
 from anynode.grammar.dispatch import ControlFlow, Flow, OnError, Session, Source
 from anynode.grammar.parser import parse
 from anynode.grammar.tokens import WORD, Token, is_complete, split_commands, tokenize
@@ -147,8 +148,11 @@ def _jump(state: ScriptState, label: str, lineno: int) -> int:
 
 
 def run_script(node: NodeView, path: str | Path, emit: Callable[[Result], None] | None = None,
-               source: Source = Source.SCRIPT, depth: int = 0) -> Result:
+               source: Source = Source.SCRIPT, depth: int = 0, cancel: Cancel | None = None) -> Result:
     """Run a script on the calling thread; each command's result goes to ``emit``.
+
+    ``cancel`` (Ctrl-C at the prompt) is passed to every line and stops the
+    script before its next line.
 
     Raises:
         ScriptError: a line failed and the script did not handle it.
@@ -164,8 +168,10 @@ def run_script(node: NodeView, path: str | Path, emit: Callable[[Result], None] 
     while pc < len(script.lines):
         line = script.lines[pc]
         pc += 1
+        if cancel is not None and cancel.cancelled:
+            raise ScriptError(script.path, line.lineno, QueryCancelled(f"script cancelled: {cancel.reason}"))
         try:
-            result = node.execute(line.text, source, frame)
+            result = node.execute(line.text, source, frame, cancel=cancel)
         except ControlFlow as flow:
             state.in_handler = False
             if flow.kind in (Flow.GOTO, Flow.CALL):

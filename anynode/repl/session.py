@@ -3,8 +3,10 @@
 On a terminal: prompt_toolkit with completion from the registry, history in
 ``<home>/history`` (without the lines that hold secrets), a bottom toolbar
 naming the node and its running services, and background output (services,
-scripts) printed above the prompt without breaking the line being typed. Ctrl-C drops the line, Ctrl-D
-or ``exit node`` leaves (the caller then stops the services).
+scripts) printed above the prompt without breaking the line being typed. Ctrl-C drops the line being
+typed, and cancels a command that runs (``anynode/repl/running.py``): the node and its services stay up.
+Ctrl-D or ``exit node`` leaves (the caller then stops the services). Results taller than the terminal go
+through the pager, long tables are capped (``anynode/repl/paging.py``).
 
 When stdin is not a terminal, lines are read plainly, with no prompt and no
 redraw noise, so ``anynode < script.al`` behaves like a script.
@@ -31,17 +33,37 @@ def toolbar_text(node: NodeView) -> str:
     return f" {node.name} | {node.home} | {services} | Ctrl-D exits"
 
 
-def _execute(node: NodeView, line: str, out: IO[str], err: IO[str]) -> int:
-    from anynode.output.render import error_text, render
+def _execute(node: NodeView, line: str, out: IO[str], err: IO[str], person: bool = False) -> int:
+    """Run one line so that Ctrl-C cancels it; 0, 1 when it failed, 130 when it was cancelled.
 
-    try:
-        result = node.execute(line, Source.REPL)
-    except Exception as exc:  # rendered at this edge
-        err.write(error_text(exc, line, node.debug) + "\n")
+    ``person``: the output is a person at a terminal (row cap, pager, busy line).
+    """
+    from anynode.output.render import error_text
+    from anynode.repl.paging import Busy, present, show, terminal_size
+    from anynode.repl.running import run_interruptible
+
+    busy = Busy(line) if person else None
+    outcome = run_interruptible(node, line, Source.REPL, tick=busy.tick if busy else None)
+    if busy is not None:
+        busy.clear()
+    if outcome.cancelled is not None:
+        err.write(outcome.note(line) + "\n")
+        err.flush()
+        return 130
+    if outcome.error is not None:
+        err.write(error_text(outcome.error, line, node.debug) + "\n")
         err.flush()
         return 1
-    render(result, out, node.fmt)
-    out.flush()
+    assert outcome.result is not None
+    if not person:
+        from anynode.output.render import render
+
+        render(outcome.result, out, node.fmt)
+        out.flush()
+        return 0
+    text = present(outcome.result, node.fmt, color=True, width=terminal_size().columns,
+                   max_rows=int(node.settings["prompt_max_rows"]))
+    show(text, out, str(node.settings["pager"]))
     return 0
 
 
@@ -52,8 +74,9 @@ def run_plain(node: NodeView, stdin: IO[str], out: IO[str], err: IO[str]) -> int
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        failed |= _execute(node, line, out, err)
-        if node.exit_event.is_set():
+        code = _execute(node, line, out, err)
+        failed |= 1 if code else 0
+        if node.exit_event.is_set() or code == 130:  # Ctrl-C cancels the line and the rest of the input
             break
     return failed
 
@@ -132,6 +155,7 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
     from prompt_toolkit.patch_stdout import patch_stdout
 
     from anynode.output.render import render
+    from anynode.repl.running import set_emit
 
     session = session or build_session(node)
 
@@ -144,7 +168,7 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
     with patch_stdout(raw=True):
         out = out or sys.stdout
         err = err or sys.stderr
-        node.emit = lambda result: render(result, out, node.fmt, color=True)
+        set_emit(node, lambda result: render(result, out, node.fmt, color=True))
         while not node.exit_event.is_set():
             try:
                 line = session.prompt(lambda: prompt_text(node))
@@ -153,7 +177,7 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
             except EOFError:
                 break
             if line.strip():
-                _execute(node, line.strip(), out, err)
+                _execute(node, line.strip(), out, err, person=True)
     return 0
 
 
