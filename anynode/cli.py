@@ -53,9 +53,12 @@ def run_line(node: Any, line: str) -> int:
     """Run one command line from the shell, print its result; 0 or an exit code (130: Ctrl-C cancelled it)."""
     from anynode.grammar.dispatch import Source
     from anynode.output.render import render
+    from anynode.repl.paging import Busy
     from anynode.repl.running import run_interruptible
 
-    outcome = run_interruptible(node, line, Source.CLI)
+    busy = Busy(line)
+    outcome = run_interruptible(node, line, Source.CLI, tick=busy.tick)
+    busy.clear()
     if outcome.cancelled is not None:
         click.echo(outcome.note(line), err=True)
         return 130

@@ -53,9 +53,9 @@ def connect(home: Path) -> Attached:
     channel = Channel(sock)
     try:
         channel.send({"op": "hello"})
-        hello = channel.receive(timeout=5.0)
     except OSError:
-        hello = None
+        pass  # a refusal may be waiting to be read
+    hello = channel.receive(timeout=5.0)
     if hello is None or hello is WAITING or "refused" in hello:
         channel.close()
         reason = (hello or {}).get("refused") if hello is not WAITING else None
@@ -160,9 +160,11 @@ def _isatty(out: IO[str]) -> bool:
 # ---------------------------------------------------------------- the CLI's uses
 def run_lines(attached: Attached, lines: list[str], fmt: str) -> int:
     """``anynode -e ...`` on a running node: each line in turn, stopping at the first failure."""
+    from anynode.repl.paging import Busy
+
     code = 0
     for line in lines:
-        code = attached.run(line, sys.stdout, sys.stderr, fmt=fmt)
+        code = attached.run(line, sys.stdout, sys.stderr, fmt=fmt, busy=Busy(line))
         if code or attached.exiting:
             break
     return code

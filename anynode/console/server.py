@@ -117,6 +117,7 @@ class ConsoleService(Service):
                 self.node.log.warning("console: refused a connection from uid %d (only uid %d may use it)",
                                       uid, os.geteuid())
                 channel.send({"refused": f"this node's console belongs to uid {os.geteuid()}; you are uid {uid}"})
+                _drain(conn)
                 return
             self._converse(channel)
         except OSError:
@@ -200,3 +201,14 @@ class ConsoleService(Service):
             send({"done": code, "cancelled": outcome.cancelled, "exiting": self.node.exit_event.is_set()})
 
         return CommandThread(self.node, line, source, frame, fmt=fmt, sink=sink, on_done=done).start()
+
+
+def _drain(conn: socket.socket) -> None:
+    """Read and drop what a refused peer still sends (at most 1 s), so it reads the refusal instead of a reset."""
+    conn.shutdown(socket.SHUT_WR)
+    conn.settimeout(1.0)
+    try:
+        while conn.recv(4096):
+            pass
+    except OSError:
+        pass
