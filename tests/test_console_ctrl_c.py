@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -68,8 +69,8 @@ def test_ctrl_c_at_an_empty_prompt_keeps_the_node_and_ctrl_d_ends_it(tmp_path: P
     try:
         child.expect_exact(PROMPT)
         child.sendcontrol("c")
-        child.sendline("echo still here")
-        child.expect_exact("still here")
+        child.sendline("echo still !node_name")
+        child.expect_exact("still ctrlc")  # the output: the typed line reads !node_name
         child.expect_exact(PROMPT)
         child.sendcontrol("d")
         child.expect(pexpect.EOF)
@@ -92,10 +93,49 @@ def test_ctrl_c_in_a_script_run_at_the_prompt_stops_the_script_not_the_node(tmp_
         took = elapsed_until(child, f"cancelled: process {script}", sent)
         assert took < 1.0
         child.expect_exact(PROMPT)
-        child.sendline("echo after")
-        child.expect_exact("after")
+        child.sendline("echo after !node_name")
+        child.expect_exact("after ctrlc")
         assert "never" not in str(child.before)
+        child.expect_exact(PROMPT)
         child.sendline("exit node")
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+def test_ctrl_c_cancels_a_long_postgresql_query(tmp_path: Path) -> None:
+    from anynode.store.catalog import DatabaseCatalog
+    from anynode.store.pg_backend import PostgresBackend
+    from tests.data_helpers import pg_settings
+
+    pg = pg_settings()
+    name = f"cc_{uuid.uuid4().hex[:10]}"
+    child = spawn(tmp_path / "home", "-e", "set node name ctrlc", "-i")
+    try:
+        child.expect_exact(PROMPT)
+        child.sendline(f"connect dbms {name} where type = psql and user = {pg['user']} and password = {pg['password']} "
+                       f"and ip = {pg['host']} and port = {pg['port']}")
+        child.expect_exact("connected")
+        child.expect_exact(PROMPT)
+        child.sendline(f'sql {name} "SELECT pg_sleep(30)"')
+        time.sleep(0.8)
+        sent = time.monotonic()
+        child.sendcontrol("c")
+        took = elapsed_until(child, "(Ctrl-C); the node and its services keep running", sent)
+        child.expect_exact(PROMPT)
+        assert took < 1.0, f"Ctrl-C took {took:.2f} s to cancel the PostgreSQL query"
+        child.sendline(f'sql {name} "SELECT 41 + 1 AS answer"')
+        child.expect_exact("42")
+        child.sendline("exit node")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+        catalog = DatabaseCatalog(tmp_path / "cleanup")
+        try:
+            catalog.connect(name, "psql", **pg)
+            backend = catalog.get(name).backend
+            catalog.disconnect(name)
+            assert isinstance(backend, PostgresBackend)
+            backend.drop_database()
+        finally:
+            catalog.close()
