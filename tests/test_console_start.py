@@ -1,4 +1,4 @@
-"""A second node while one runs (issue 10, defect 12): free ports are picked, and -i keeps the prompt after a failure."""
+"""A second node while one runs (issue 10, defect 12): free ports are picked; -i keeps the prompt after a failure."""
 
 from __future__ import annotations
 
