@@ -85,3 +85,16 @@ def elapsed_until(child: Any, text: str, since: float) -> float:
     """Wait for ``text`` from the pexpect ``child``; seconds since ``since`` (time.monotonic())."""
     child.expect_exact(text)
     return time.monotonic() - since
+
+
+CPR_REQUEST = "\x1b[6n"
+
+
+def expect_answering_cpr(child: Any, text: str, timeout: float = -1) -> None:
+    """Wait for ``text``, answering prompt_toolkit's cursor-position requests as a terminal does.
+
+    The bottom toolbar is drawn only once prompt_toolkit knows the screen
+    below the cursor (spawn with PROMPT_TOOLKIT_NO_CPR="0" for it).
+    """
+    while child.expect_exact([CPR_REQUEST, text], timeout=timeout) == 0:
+        child.send("\x1b[1;1R")

@@ -15,6 +15,7 @@ redraw noise, so ``anynode < script.al`` behaves like a script.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import IO, Any
 
 from anynode.grammar.dispatch import Source
@@ -26,11 +27,11 @@ def prompt_text(node: NodeView) -> str:
     return f"AN {node.name} > "
 
 
-def toolbar_text(node: NodeView) -> str:
-    """The bottom toolbar: node name, home, running services."""
+def toolbar_text(node: NodeView, extra: str = "") -> str:
+    """The bottom toolbar: node name, ``extra`` (the live ingest count), running services, home."""
     running = node.user_services()
     services = ", ".join(running) if running else "no services running"
-    return f" {node.name} | {node.home} | {services} | Ctrl-D exits"
+    return f" {node.name}{extra} | {services} | Ctrl-D exits | {node.home}"
 
 
 def _execute(node: NodeView, line: str, out: IO[str], err: IO[str], person: bool = False) -> int:
@@ -130,8 +131,12 @@ def history(node: NodeView) -> Any:
     return _History(str(node.home / "history"))
 
 
-def build_session(node: NodeView, **kwargs: Any) -> Any:
-    """A PromptSession for ``node`` (tests pass input/output through kwargs)."""
+def build_session(node: NodeView, toolbar_extra: Callable[[], str] | None = None, **kwargs: Any) -> Any:
+    """A PromptSession for ``node`` (tests pass input/output through kwargs).
+
+    ``toolbar_extra()`` is added to the toolbar (the live ingest rate); the
+    toolbar is redrawn every second.
+    """
     from prompt_toolkit import PromptSession
 
     from anynode.repl.completer import NodeCompleter
@@ -141,7 +146,8 @@ def build_session(node: NodeView, **kwargs: Any) -> Any:
         completer=NodeCompleter(node),
         complete_while_typing=False,
         key_bindings=_key_bindings(),
-        bottom_toolbar=lambda: toolbar_text(node),
+        bottom_toolbar=lambda: toolbar_text(node, toolbar_extra() if toolbar_extra else ""),
+        refresh_interval=1.0 if toolbar_extra else 0,
         **kwargs,
     )
 
@@ -155,9 +161,10 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
     from prompt_toolkit.patch_stdout import patch_stdout
 
     from anynode.output.render import render
+    from anynode.repl.ingest_watch import FailedFiles, IngestRate
     from anynode.repl.running import set_emit
 
-    session = session or build_session(node)
+    session = session or build_session(node, IngestRate(node).text)
 
     def leave() -> None:  # SIGTERM or `exit node` from a peer: end the prompt from any thread
         app = session.app
@@ -169,15 +176,20 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
         out = out or sys.stdout
         err = err or sys.stderr
         set_emit(node, lambda result: render(result, out, node.fmt, color=True))
-        while not node.exit_event.is_set():
-            try:
-                line = session.prompt(lambda: prompt_text(node))
-            except KeyboardInterrupt:
-                continue
-            except EOFError:
-                break
-            if line.strip():
-                _execute(node, line.strip(), out, err, person=True)
+        failed_files = FailedFiles(lambda text: (err.write(text + "\n"), err.flush()))
+        node.log.addHandler(failed_files)
+        try:
+            while not node.exit_event.is_set():
+                try:
+                    line = session.prompt(lambda: prompt_text(node))
+                except KeyboardInterrupt:
+                    continue
+                except EOFError:
+                    break
+                if line.strip():
+                    _execute(node, line.strip(), out, err, person=True)
+        finally:
+            node.log.removeHandler(failed_files)
     return 0
 
 
