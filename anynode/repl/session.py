@@ -176,7 +176,11 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
         out = out or sys.stdout
         err = err or sys.stderr
         set_emit(node, lambda result: render(result, out, node.fmt, color=True))
-        failed_files = FailedFiles(lambda text: (err.write(text + "\n"), err.flush()))
+        def say(text: str) -> None:
+            err.write(text + "\n")
+            err.flush()
+
+        failed_files = FailedFiles(say)
         node.log.addHandler(failed_files)
         try:
             while not node.exit_event.is_set():
