@@ -16,7 +16,8 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+
+from anynode.protocols import NodeView
 
 _FAILED = "operator: %s -> %s: %s"  # the Operator's record for a file moved to the error directory
 _CODE = re.compile(r"\.err_(\d+)\.")  # <name>.err_<code>.<n>.json: the error file's name carries the code
@@ -25,7 +26,7 @@ _CODE = re.compile(r"\.err_(\d+)\.")  # <name>.err_<code>.<n>.json: the error fi
 class IngestRate:
     """The toolbar's ingest part for one node; empty while no Operator runs."""
 
-    def __init__(self, node: Any, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, node: NodeView, clock: Callable[[], float] = time.monotonic) -> None:
         self.node = node
         self.clock = clock
         self._last: tuple[float, int] | None = None

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError
@@ -150,14 +149,14 @@ class EmitRouter:
             self._local.sink = previous
 
 
-def route_emit(node: Any) -> EmitRouter:
+def route_emit(node: NodeView) -> EmitRouter:
     """Make ``node.emit`` an EmitRouter (keeping the current emit as its fallback); returns it."""
     if not isinstance(node.emit, EmitRouter):
         node.emit = EmitRouter(node.emit)
     return node.emit
 
 
-def set_emit(node: Any, emit: Callable[[Result], None]) -> None:
+def set_emit(node: NodeView, emit: Callable[[Result], None]) -> None:
     """Where results emitted outside any console command go (the router's fallback, when routed)."""
     if isinstance(node.emit, EmitRouter):
         node.emit.fallback = emit
