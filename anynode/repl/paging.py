@@ -61,12 +61,31 @@ def show(text: str, out: IO[str], pager: str, lines: int | None = None) -> None:
             and text.count("\n") > height - 2):
         out.flush()
         try:
-            subprocess.run(shlex.split(pager), input=text, text=True, check=False)
+            _page(shlex.split(pager), text)
             return
         except (OSError, ValueError):
             pass  # no such pager: write the text as it is
     out.write(text)
     out.flush()
+
+
+def _page(argv: list[str], text: str) -> None:
+    """Run the pager on ``text`` until the person leaves it (Ctrl-C is the pager's to handle, not ours)."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(text)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the person left the pager before it read everything
+    finally:
+        while True:
+            try:
+                proc.wait()
+                break
+            except KeyboardInterrupt:
+                continue
 
 
 def _isatty(out: IO[str]) -> bool:

@@ -34,19 +34,28 @@ def toolbar_text(node: NodeView, extra: str = "") -> str:
     return f" {node.name}{extra} | {services} | Ctrl-D exits | {node.home}"
 
 
-def _execute(node: NodeView, line: str, out: IO[str], err: IO[str], person: bool = False) -> int:
+def _execute(node: NodeView, line: str, out: IO[str], err: IO[str], person: bool = False,
+             busy_now: list[Any] | None = None) -> int:
     """Run one line so that Ctrl-C cancels it; 0, 1 when it failed, 130 when it was cancelled.
 
-    ``person``: the output is a person at a terminal (row cap, pager, busy line).
+    ``person``: the output is a person at a terminal (row cap, pager, busy line);
+    ``busy_now`` holds the busy line while the command runs, for output that
+    comes meanwhile to erase it first.
     """
     from anynode.output.render import error_text
     from anynode.repl.paging import Busy, present, show, terminal_size
     from anynode.repl.running import run_interruptible
 
     busy = Busy(line) if person else None
-    outcome = run_interruptible(node, line, Source.REPL, tick=busy.tick if busy else None)
-    if busy is not None:
-        busy.clear()
+    if busy is not None and busy_now is not None:
+        busy_now[:] = [busy]
+    try:
+        outcome = run_interruptible(node, line, Source.REPL, tick=busy.tick if busy else None)
+    finally:
+        if busy_now is not None:
+            busy_now.clear()
+        if busy is not None:
+            busy.clear()
     if outcome.cancelled is not None:
         err.write(outcome.note(line) + "\n")
         err.flush()
@@ -175,7 +184,15 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
     with patch_stdout(raw=True):
         out = out or sys.stdout
         err = err or sys.stderr
-        set_emit(node, lambda result: render(result, out, node.fmt, color=True))
+        busy_now: list[Any] = []
+
+        def emit(result: Any) -> None:  # a script's lines, as they run: below the busy line, not after it
+            for busy in list(busy_now):  # and no busy line after it: the output says it runs
+                busy.enabled = False
+                busy.clear()
+            render(result, out, node.fmt, color=True)
+
+        set_emit(node, emit)
         def say(text: str) -> None:
             err.write(text + "\n")
             err.flush()
@@ -190,8 +207,12 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
                     continue
                 except EOFError:
                     break
-                if line.strip():
-                    _execute(node, line.strip(), out, err, person=True)
+                if not line.strip():
+                    continue
+                try:
+                    _execute(node, line.strip(), out, err, person=True, busy_now=busy_now)
+                except KeyboardInterrupt:  # Ctrl-C while the result was being drawn: drop the rest of it
+                    err.write("\n(output interrupted)\n")
         finally:
             node.log.removeHandler(failed_files)
     return 0
