@@ -81,3 +81,14 @@ def test_a_script_run_through_the_console_streams_each_line_back_as_it_runs(held
         proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_a_result_of_megabytes_comes_back_whole_through_the_console(held: Path) -> None:
+    query = ('sql demo "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 120000) '
+             "SELECT x, 'some padding to make it wide' AS pad FROM c\"")
+    out = cli(held, "-e", query, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout) > 4_000_000  # several 1 M-character pieces on the wire
+    lines = out.stdout.splitlines()
+    assert lines[-1].split()[0] == "120000"
+    assert sum(1 for line in lines if line.endswith("some padding to make it wide")) == 120000

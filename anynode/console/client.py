@@ -117,12 +117,16 @@ class Attached:
 
     def _write(self, message: dict[str, Any], out: IO[str], err: IO[str]) -> None:
         if "out" in message:
-            _show(str(message["out"]), out, str(self.hello.get("pager", "")) if self._prompt else "")
+            self._pending += str(message["out"])
+            if not message.get("more"):
+                text, self._pending = self._pending, ""
+                _show(text, out, str(self.hello.get("pager", "")) if self._prompt else "")
         if "err" in message:
             err.write(str(message["err"]).rstrip("\n") + "\n")
             err.flush()
 
     _prompt = False
+    _pending = ""
 
     def refresh(self) -> None:
         """Ask the node again for its name and services (after a command changed them)."""

@@ -32,6 +32,7 @@ from anynode.services.base import Service
 
 _SOURCES = {"cli": Source.CLI, "repl": Source.REPL}  # a console client is local: never REMOTE or REST
 _CLIENT_GRACE = 2.0
+_PIECE = 1 << 20  # characters of output per message
 
 
 class ConsoleService(Service):
@@ -181,8 +182,13 @@ class ConsoleService(Service):
         def text(result: Result) -> str:
             return present(result, fmt, color=color, width=width, max_rows=max_rows)
 
+        def send_out(out: str) -> None:  # in pieces: a message stays far below the reader's limit
+            for start in range(0, len(out), _PIECE):
+                end = start + _PIECE
+                send({"out": out[start:end], "more": end < len(out)})
+
         def sink(result: Result) -> None:
-            send({"out": text(result)})
+            send_out(text(result))
 
         def done(outcome: Outcome) -> None:
             self.served += 1
@@ -195,9 +201,7 @@ class ConsoleService(Service):
                 send({"err": error_text(exc, line, self.node.debug)})
                 code = exc.exit_code if isinstance(exc, AnyNodeError) else 70
             elif outcome.result is not None:
-                out = text(outcome.result)
-                if out:
-                    send({"out": out})
+                send_out(text(outcome.result))
             send({"done": code, "cancelled": outcome.cancelled, "exiting": self.node.exit_event.is_set()})
 
         return CommandThread(self.node, line, source, frame, fmt=fmt, sink=sink, on_done=done).start()

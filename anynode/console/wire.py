@@ -8,8 +8,10 @@ Client to node::
     {"op": "cancel"}                                   (while a run is going: Ctrl-C)
     {"op": "redact", "line": ...}                      -> {"line": the line as it may be written down}
 
-Node to client, for a run: any number of ``{"out": text}`` and ``{"err":
-text}``, then ``{"done": exit_code, "cancelled": reason|null, "exiting": bool}``.
+Node to client, for a run: any number of ``{"out": text, "more": bool}`` (one
+output in pieces of at most 1 M characters; ``more`` until its last piece) and
+``{"err": text}``, then ``{"done": exit_code, "cancelled": reason|null,
+"exiting": bool}``.
 A refused peer gets ``{"refused": reason}`` and the connection closes.
 """
 
