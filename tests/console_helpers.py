@@ -43,11 +43,13 @@ def cli(home: Path, *args: str, stdin: str | None = None, timeout: float = 20,
 
 
 @contextmanager
-def held_home(tmp: Path, name: str = "held1", home: Path | None = None) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
-    """A node started with ``anynode process`` (TCP, REST) holding a home; stopped (SIGTERM) at the end."""
+def held_home(tmp: Path, name: str = "held1", home: Path | None = None,
+              more: str = "") -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+    """A node started with ``anynode process`` (TCP, REST, then the lines ``more``) holding a home;
+    stopped (SIGTERM) at the end."""
     home = home or tmp / "home"
     script = tmp / f"{name}.al"
-    script.write_text(SERVICES_SCRIPT.format(name=name))
+    script.write_text(more + SERVICES_SCRIPT.format(name=name))
     proc = subprocess.Popen([*ANYNODE, "process", str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env(home))
     try:

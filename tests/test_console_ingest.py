@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.console_helpers import expect_answering_cpr, spawn
+from tests.console_helpers import expect_answering_cpr, held_home, spawn
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -41,3 +41,18 @@ def test_a_failed_file_is_announced_above_the_prompt_and_the_toolbar_counts_rows
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+def test_an_attached_prompt_hears_of_failed_files_and_shows_the_nodes_ingest_count(tmp_path: Path) -> None:
+    more = "create work directories\nconnect dbms demo where type = sqlite\nrun operator\n"
+    with held_home(tmp_path, name="ingest1", more=more) as (home, _proc):
+        child = spawn(home, PROMPT_TOOLKIT_NO_CPR="0")
+        try:
+            expect_answering_cpr(child, "AN ingest1 >")
+            expect_answering_cpr(child, "ingest: 0 rows")  # the running node's operator, in this toolbar
+            (home / "data" / "watch" / "demo.readings.broken.json").write_text("{\"sensor\": ")
+            expect_answering_cpr(child, "ingest failed: demo.readings.broken.json (code ")
+            child.sendcontrol("d")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)

@@ -111,7 +111,7 @@ class Attached:
                 err.write("error: the node closed its console (is it stopping?)\n")
                 return 75
             self._write(message, out, err)
-            if "done" in message:
+            if "done" in message and "note" not in message:
                 self.exiting = bool(message.get("exiting"))
                 return int(message["done"])
 
@@ -121,27 +121,41 @@ class Attached:
             if not message.get("more"):
                 text, self._pending = self._pending, ""
                 _show(text, out, str(self.hello.get("pager", "")) if self._prompt else "")
-        if "err" in message:
-            err.write(str(message["err"]).rstrip("\n") + "\n")
-            err.flush()
+        for key in ("note", "err"):
+            if key in message:
+                err.write(str(message[key]).rstrip("\n") + "\n")
+                err.flush()
 
     _prompt = False
     _pending = ""
 
+    def _reply(self) -> dict[str, Any] | None:
+        """The answer to a request, saying the notes that come first (failed files) on stderr."""
+        while True:
+            message = self.channel.receive(timeout=5.0)
+            if message is None or message is WAITING:
+                return None
+            if "note" not in message:
+                return message
+            sys.stderr.write(str(message["note"]) + "\n")
+            sys.stderr.flush()
+
+    def watch(self) -> None:
+        """Ask the node to tell this prompt about files that fail to ingest, as they fail."""
+        self.channel.send({"op": "watch"})
+
     def refresh(self) -> None:
-        """Ask the node again for its name and services (after a command changed them)."""
+        """Ask the node again for its name, services and ingest count (the toolbar); say pending notes."""
         self.channel.send({"op": "hello"})
-        hello = self.channel.receive(timeout=5.0)
-        if hello is not None and hello is not WAITING:
+        hello = self._reply()
+        if hello is not None:
             self.hello = hello
 
     def redact(self, line: str) -> str:
         """``line`` as the node would write it down (secrets masked)."""
         self.channel.send({"op": "redact", "line": line})
-        answer = self.channel.receive(timeout=5.0)
-        if answer is None or answer is WAITING:
-            return "****"
-        return str(answer.get("line", "****"))
+        answer = self._reply()
+        return "****" if answer is None else str(answer.get("line", "****"))
 
     def close(self) -> None:
         """Detach (the node keeps running)."""

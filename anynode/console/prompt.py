@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ class RemoteView:
         self.home = home
         self.registry = registry
         self.debug = False
+        self._asked = 0.0
 
     @property
     def name(self) -> str:
@@ -35,6 +37,17 @@ class RemoteView:
         """The line as the node would write it down (history keeps no secret)."""
         return self.attached.redact(line)
 
+    def toolbar(self) -> str:
+        """The toolbar's live part (the node's ingest count), asked every second; notes waiting are said."""
+        now = time.monotonic()
+        if now - self._asked >= 0.5:  # a redraw per key press must not ask the node each time
+            self._asked = now
+            try:
+                self.attached.refresh()
+            except OSError:
+                return " | the node closed its console"
+        return str(self.attached.hello.get("ingest") or "")
+
 
 def run_prompt(attached: Attached, home: Path, fmt: str) -> int:
     """The attached prompt; returns 0 when the user detaches (Ctrl-D) or the node stops."""
@@ -46,8 +59,9 @@ def run_prompt(attached: Attached, home: Path, fmt: str) -> int:
     from anynode.repl.session import build_session, prompt_text
 
     view = RemoteView(attached, home, Registry.default())
-    session: Any = build_session(view)  # type: ignore[arg-type]  # the parts it reads, not a whole node
+    session: Any = build_session(view, view.toolbar)  # type: ignore[arg-type]  # the parts it reads, not a node
     attached._prompt = True
+    attached.watch()
     pid = attached.hello.get("pid")
     print(f"attached to node {attached.name} (pid {pid}) on {home}; Ctrl-D detaches, 'exit node' stops the node")
     max_rows = int(attached.hello.get("max_rows") or 0)

@@ -26,6 +26,7 @@ from anynode.console.wire import Channel, peer_uid, reachable, socket_path
 from anynode.errors import AnyNodeError
 from anynode.grammar.dispatch import Session, Source
 from anynode.protocols import NodeView
+from anynode.repl.ingest_watch import FailedFiles, IngestRate
 from anynode.repl.running import CommandThread, Outcome, route_emit
 from anynode.results import Result
 from anynode.services.base import Service
@@ -140,27 +141,43 @@ class ConsoleService(Service):
                 except OSError:
                     pass  # the client left; its command was cancelled
 
-        while True:
-            message = channel.receive()
-            running = job is not None and not job.done.is_set()
-            if message is None:
-                if job is not None and running:
-                    job.stop("the console client went away")
-                return
-            op = message.get("op")
-            if op == "hello":
-                send(self._hello())
-            elif op == "redact":
-                send({"line": self.node.redact(str(message.get("line", "")))})
-            elif op == "cancel":
-                if job is not None and running:
-                    job.cancel.cancel("Ctrl-C")
-            elif op == "run" and not running:
-                job = self._start(message, frame, send)
-            elif op == "run":
-                send({"err": "error: a command is still running on this connection", "done": 2})
-            else:
-                send({"err": f"error: unknown console request {op!r}", "done": 2})
+        watch: FailedFiles | None = None
+        rate = IngestRate(self.node)
+        try:
+            while True:
+                message = channel.receive()
+                running = job is not None and not job.done.is_set()
+                if message is None:
+                    if job is not None and running:
+                        job.stop("the console client went away")
+                    return
+                if message.get("op") == "watch" and watch is None:  # an attached prompt: failed files as notes
+                    watch = FailedFiles(lambda text: send({"note": text}))
+                    self.node.log.addHandler(watch)
+                    continue
+                job = self._answer(message, job, running, frame, send, rate)
+        finally:
+            if watch is not None:
+                self.node.log.removeHandler(watch)
+
+    def _answer(self, message: dict[str, Any], job: CommandThread | None, running: bool, frame: Session,
+                send: Callable[[dict[str, Any]], None], rate: IngestRate) -> CommandThread | None:
+        """Answer one request; the command thread of this connection (a new one for a run)."""
+        op = message.get("op")
+        if op == "hello":
+            send(dict(self._hello(), ingest=rate.text()))
+        elif op == "redact":
+            send({"line": self.node.redact(str(message.get("line", "")))})
+        elif op == "cancel":
+            if job is not None and running:
+                job.cancel.cancel("Ctrl-C")
+        elif op == "run" and not running:
+            job = self._start(message, frame, send)
+        elif op == "run":
+            send({"err": "error: a command is still running on this connection", "done": 2})
+        else:
+            send({"err": f"error: unknown console request {op!r}", "done": 2})
+        return job
 
     def _hello(self) -> dict[str, Any]:
         node = self.node
