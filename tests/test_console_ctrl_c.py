@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from anynode.node import Node
 from tests.console_helpers import LONG_SQL, SERVICES_SCRIPT, elapsed_until, spawn
+from tests.helpers import wait_until
+from tests.scheduler_helpers import task_row
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -139,3 +142,14 @@ def test_ctrl_c_cancels_a_long_postgresql_query(tmp_path: Path) -> None:
             backend.drop_database()
         finally:
             catalog.close()
+
+
+def test_a_scheduled_wait_stops_at_its_soft_timeout(node: Node) -> None:
+    """`wait` honours the cancel token: the scheduler's soft timeout now ends it (it used to run on)."""
+    node.execute('schedule time = 1 hour and name = "long wait" and soft_timeout = 0.3 seconds task wait 30')
+    node.execute("run scheduler")
+    try:
+        row = wait_until(lambda: (r := task_row(node, "long wait"))["Last status"].startswith("Failed") and r, 10)
+        assert "wait cancelled: task over its soft timeout of 0.3s" in row["Last status"]
+    finally:
+        node.execute("exit scheduler")

@@ -12,6 +12,7 @@ from anynode.errors import AlreadyRunning, CommandNotFound, CommandSyntaxError, 
 from anynode.node import Node
 from anynode.scheduler.tasks import COLUMNS
 from tests.helpers import wait_until
+from tests.net_helpers import hanging_peer
 from tests.scheduler_helpers import settled_row, task_row
 
 pytestmark = pytest.mark.timeout(30)
@@ -124,8 +125,11 @@ def test_a_failing_task_keeps_the_others_running(node: Node) -> None:
 def test_a_hanging_task_past_its_soft_timeout_is_reported_and_does_not_block_the_next(one_worker: Node) -> None:
     node = one_worker
     node.execute("ok = 0")
+    # A command that does not stop when asked: a peer that never answers (`wait` stops when asked).
+    peer = hanging_peer()
+    port = peer.__enter__()
     node.execute('schedule time = 0.1 seconds and name = "hang" and soft_timeout = 0.3 seconds '
-                 "task wait 10 for !release == yes")
+                 f"task run client (127.0.0.1:{port}, timeout = 10) get status")
     node.execute('schedule time = 0.1 seconds and name = "next" task ok = incr !ok')
     node.execute("run scheduler")
     try:
@@ -138,7 +142,7 @@ def test_a_hanging_task_past_its_soft_timeout_is_reported_and_does_not_block_the
         warnings = node.execute("get error log").to_text()
         assert "task 'hang' of scheduler 1 is over its soft timeout of 0.3s" in warnings
     finally:
-        node.execute("release = yes")
+        peer.__exit__(None, None, None)  # the peer goes away: the connection is reset, the run ends
     row = wait_until(lambda: (r := task_row(node, "hang"))["Runs"] >= 2 and r)  # once it ends, it runs again
     assert task_row(node, "hang")["Over soft timeout"] >= 1
 
