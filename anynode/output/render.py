@@ -77,7 +77,8 @@ def render(result: Result, out: IO[str] | None = None, fmt: str = "table", color
     from rich.console import Console
 
     if width is not None:
-        Console(file=out, highlight=False, soft_wrap=False, width=width, force_terminal=True).print(_rich_table(result))
+        Console(file=out, highlight=False, soft_wrap=False, width=width, force_terminal=bool(color)).print(
+            _rich_table(result))
         return
     Console(file=out, highlight=False, soft_wrap=False).print(_rich_table(result))
 
