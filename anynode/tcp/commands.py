@@ -156,4 +156,4 @@ def run_client(ctx: Context, destination: DestinationList, command: Rest) -> Res
         return _file_copy(ctx, dests, command, timeout)
     from anynode.net.peers import ask_peers
 
-    return ask_peers(ctx.node.client(), dests, command.source, timeout)
+    return ask_peers(ctx.node.client(), dests, command.source, timeout, cancel=ctx.cancel)
