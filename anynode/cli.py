@@ -4,12 +4,20 @@
     anynode -e "get status" [-e ...] run commands and exit (-i: then open the prompt)
     anynode process FILE             run a node script; keep running while services run
     anynode check FILE...            parse scripts without running them
+    anynode status | stop            the node running on the home: is it up; stop it
+
+When a node process (``anynode process``, a prompt on a terminal) holds the
+home, ``anynode -e``, ``anynode`` and ``anynode < file`` attach to it through
+its console socket (``anynode/console/``) instead of failing: the running node
+runs the lines. Ctrl-C cancels the command that runs, never the node.
 
 Exit status: 0 on success; a failed command exits with its AnyLog code, the
-"code" a REST client gets for it (errors.exit_status); 73/74 for a node home
-that cannot be made or used, 75 when it is in use, 78 for settings that do
+"code" a REST client gets for it (errors.exit_status); 130 when Ctrl-C
+cancelled a command; 73/74 for a node home that cannot be made or used, 75
+when it is in use by a node that serves no console, 78 for settings that do
 not validate, 70 for internal errors; 1 when a service was still busy at the
-shutdown deadline. docs/commands.md has the table.
+shutdown deadline; ``status`` and ``stop`` exit 3 when no node runs on the
+home. docs/commands.md has the table.
 """
 
 from __future__ import annotations
@@ -62,15 +70,63 @@ def _fail(exc: BaseException, line: str | None, debug: bool, fmt: str = "table")
 
 
 def run_line(node: Any, line: str) -> int:
-    """Run one command line from the shell, print its result; 0 or an exit code."""
+    """Run one command line from the shell, print its result; 0 or an exit code (130: Ctrl-C cancelled it)."""
+    from anynode.grammar.dispatch import Source
     from anynode.output.render import render
+    from anynode.repl.paging import Busy
+    from anynode.repl.running import run_interruptible
+
+    busy = Busy(line)
+    outcome = run_interruptible(node, line, Source.CLI, tick=busy.tick)
+    busy.clear()
+    if outcome.cancelled is not None:
+        click.echo(outcome.note(line), err=True)
+        return 130
+    if outcome.error is not None:
+        return _fail(outcome.error, line, node.debug, node.fmt)
+    assert outcome.result is not None
+    render(outcome.result, sys.stdout, node.fmt)
+    return 0
+
+
+def _start_console(node: Any) -> None:
+    """Serve the node's console socket (a failure is logged: the node runs without it)."""
+    from anynode.console.server import ConsoleService
+    from anynode.errors import AnyNodeError
 
     try:
-        result = node.execute(line)
-    except Exception as exc:  # rendered at this edge; internal errors included
-        return _fail(exc, line, node.debug, node.fmt)
-    render(result, sys.stdout, node.fmt)
-    return 0
+        node.services.start(ConsoleService(node), float(node.settings["start_timeout"]))
+    except (AnyNodeError, OSError) as exc:
+        node.log.warning("console: not served (%s); 'anynode -e' cannot attach to this node", exc)
+
+
+def _attach(home: str | None, fmt: str, debug: bool, commands: tuple[str, ...], interactive: bool,
+            locked: Any) -> int:
+    """Run the commands, the prompt or the piped lines on the node that holds the home; an exit code."""
+    from anynode.console import client
+    from anynode.errors import AnyNodeError
+    from anynode.node import resolve_home
+
+    path = resolve_home(home)
+    try:
+        attached = client.connect(path)
+    except client.NoConsole as exc:
+        locked.hint = f"it serves no console ({exc.message}); stop it, or use another --home"
+        return _fail(locked, None, debug, fmt)
+    except AnyNodeError as exc:
+        return _fail(exc, None, debug, fmt)
+    try:
+        code = client.run_lines(attached, list(commands), fmt) if commands else 0
+        if (interactive or not commands) and not attached.exiting and (interactive or not code):
+            if sys.stdin.isatty():
+                from anynode.console.prompt import run_prompt
+
+                code = run_prompt(attached, path, fmt) or code
+            else:
+                code = client.run_pipe(attached, sys.stdin, fmt) or code
+    finally:
+        attached.close()
+    return code
 
 
 def _install_signals(node: Any, interrupt: bool) -> Any:
@@ -147,25 +203,33 @@ def cli(ctx: click.Context, commands: tuple[str, ...], interactive: bool, home: 
     ctx.obj = {"home": home, "fmt": fmt, "debug": debug}
     if ctx.invoked_subcommand:
         return
+    from anynode.errors import NodeLocked
+
     try:
         node = _open_node(home, fmt, debug)
+    except NodeLocked as locked:
+        ctx.exit(_attach(home, fmt, debug, commands, interactive, locked))
     except Exception as exc:
         ctx.exit(_fail(exc, None, debug, fmt))
     code = 0
     reason = "the commands ended"
     lifecycle = _install_signals(node, interrupt=False)  # Ctrl-C stays the prompt's and the commands'
+    prompt = (interactive or not commands) and sys.stdin.isatty()
     try:
         _emit_to_stdout(node)
+        if prompt:
+            _start_console(node)
         for line in commands:
             code = run_line(node, line)
             if code or node.exit_event.is_set():
                 break
-        if (interactive or not commands) and not code and not node.exit_event.is_set():
+        # -i opens the prompt even after a failed command: the person is there to fix it.
+        if (interactive or not commands) and (interactive or not code) and not node.exit_event.is_set():
             from anynode.repl.session import run_repl
 
             node.start_housekeeping()
             reason = "the prompt ended"
-            code = run_repl(node)
+            code = run_repl(node) or code
     finally:
         code, _ = _end(node, lifecycle, code, reason)
     ctx.exit(code)
@@ -185,6 +249,7 @@ def process_cmd(ctx: click.Context, file: str) -> None:
     lifecycle = _install_signals(node, interrupt=True)
     try:
         _emit_to_stdout(node)
+        _start_console(node)
         node.start_housekeeping()
         try:
             from anynode.script import run_script
@@ -200,6 +265,32 @@ def process_cmd(ctx: click.Context, file: str) -> None:
     if stopped:
         click.echo(f"stopped: {', '.join(stopped)}", err=True)
     ctx.exit(code)
+
+
+@cli.command("status")
+@click.pass_context
+def status_cmd(ctx: click.Context) -> None:
+    """Say whether a node runs on the home: its pid, name and services (exit 3 when none runs)."""
+    from anynode.console import client
+    from anynode.node import resolve_home
+
+    ctx.exit(client.status(resolve_home(ctx.obj["home"])))
+
+
+@cli.command("stop")
+@click.option("--timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for the node to release its home.")
+@click.pass_context
+def stop_cmd(ctx: click.Context, timeout: float) -> None:
+    """Stop the node running on the home (as 'exit node' does) and wait until it is gone (exit 3 when none runs)."""
+    from anynode.console import client
+    from anynode.errors import AnyNodeError
+    from anynode.node import resolve_home
+
+    try:
+        ctx.exit(client.stop(resolve_home(ctx.obj["home"]), timeout))
+    except AnyNodeError as exc:
+        ctx.exit(_fail(exc, None, ctx.obj["debug"]))
 
 
 @cli.command("check")

@@ -72,3 +72,26 @@ class HomeLock:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+def holder(home: str | Path) -> int | None:
+    """The PID of the process holding ``home``'s lock, or None when no process holds it.
+
+    A shared, non-blocking probe: it never takes the home from anyone and
+    never writes the PID file. A PID file that is missing means no holder.
+    """
+    path = Path(home) / PID_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            return int(text) if text.isdigit() else 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

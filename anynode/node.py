@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # made on first use (below), typed here
     from anynode.store.catalog import DatabaseCatalog
 
 DEFAULT_HOME = "~/.anynode"
+NODE_OWN_SERVICES = ("Housekeeping", "Console")
+"""Services a node process runs for itself: they neither keep ``anynode process`` up nor show in the toolbar."""
 
 # Commands from these sources are logged at DEBUG: a busy REST client must not flood root.log.
 _QUIET_SOURCES = (Source.REST, Source.REMOTE, Source.SCHEDULER)
@@ -150,20 +152,21 @@ class Node:
 
     # -- running commands -----------------------------------------------
     def context(self, source: Source = Source.CLI, frame: Session | None = None, peer: str | None = None,
-                cancel: Cancel | None = None, fmt: str = "table") -> Context:
+                cancel: Cancel | None = None, fmt: str | None = None) -> Context:
         """A context for running commands from ``source``.
 
         Local commands answer in the node's output format (``--format json``
         makes commands with a ``format`` option answer in JSON unless the line
         chose otherwise); peers choose their own (``fmt``: json for REST's
-        plain JSON endpoint).
+        plain JSON endpoint). ``fmt`` overrides the node's format for one
+        local command (a console client's ``--format``).
         """
         if source.external:
-            return Context(self, source, frame or Session(), peer, fmt, cancel=cancel)
-        return Context(self, source, frame or self.session, peer, self.fmt, cancel=cancel)
+            return Context(self, source, frame or Session(), peer, fmt or "table", cancel=cancel)
+        return Context(self, source, frame or self.session, peer, fmt or self.fmt, cancel=cancel)
 
     def execute(self, line: str, source: Source = Source.CLI, frame: Session | None = None,
-                peer: str | None = None, cancel: Cancel | None = None, fmt: str = "table") -> Result:
+                peer: str | None = None, cancel: Cancel | None = None, fmt: str | None = None) -> Result:
         """Run one command line and record it in the event or error log; ``cancel`` stops its queries.
 
         A peer's or REST client's reply (result or error) has every known
@@ -277,7 +280,7 @@ class Node:
 
     def user_services(self) -> list[str]:
         """Running services, less the node's own housekeeping."""
-        return [n for n in self.services.running() if n != "Housekeeping"]
+        return [n for n in self.services.running() if n not in NODE_OWN_SERVICES]
 
     def start_housekeeping(self) -> None:
         """Start the node's own periodic jobs for a long-running node.

@@ -75,7 +75,7 @@ class NodeView(Variables, Protocol):
         """The node's connected databases."""
 
     def execute(self, line: str, source: Source = Source.CLI, frame: Session | None = None,
-                peer: str | None = None, cancel: Cancel | None = None, fmt: str = "table") -> Result:
+                peer: str | None = None, cancel: Cancel | None = None, fmt: str | None = None) -> Result:
         """Run one command line as ``source``; raises AnyNodeError for the caller to render."""
 
     def redact(self, line: str) -> str:

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from anynode.errors import AnyNodeError, ScriptError
+from anynode.cancel import Cancel
+from anynode.errors import AnyNodeError, QueryCancelled, ScriptError
 from anynode.grammar.conditions import evaluate
 from anynode.grammar.dispatch import ControlFlow, Flow, OnError, Session, Source, check_assigned_command
 from anynode.grammar.parser import parse
@@ -210,8 +211,11 @@ def _jump(state: ScriptState, label: str, lineno: int) -> int:
 
 
 def run_script(node: NodeView, path: str | Path, emit: Callable[[Result], None] | None = None,
-               source: Source = Source.SCRIPT, depth: int = 0) -> Result:
+               source: Source = Source.SCRIPT, depth: int = 0, cancel: Cancel | None = None) -> Result:
     """Run a script on the calling thread; each command's result goes to ``emit``.
+
+    ``cancel`` (Ctrl-C at the prompt) is passed to every line and stops the
+    script before its next line.
 
     Raises:
         ScriptError: a line failed and the script did not handle it.
@@ -219,12 +223,12 @@ def run_script(node: NodeView, path: str | Path, emit: Callable[[Result], None] 
     """
     if depth > MAX_SCRIPT_DEPTH:
         raise ScriptError(str(path), 0, f"scripts nest deeper than {MAX_SCRIPT_DEPTH} (does a script process itself?)")
-    return run_loaded(node, load_script(path), emit, source, depth)
+    return run_loaded(node, load_script(path), emit, source, depth, cancel=cancel)
 
 
 def run_loaded(node: NodeView, script: Script, emit: Callable[[Result], None] | None = None,
                source: Source = Source.SCRIPT, depth: int = 0,
-               on_failure: Callable[[ScriptError], None] | None = None) -> Result:
+               on_failure: Callable[[ScriptError], None] | None = None, cancel: Cancel | None = None) -> Result:
     """Run a loaded (or streamed) script; see :func:`run_script`.
 
     ``on_failure`` takes the error of a line the script does not handle
@@ -238,8 +242,10 @@ def run_loaded(node: NodeView, script: Script, emit: Callable[[Result], None] | 
     while _has_line(script, pc):
         line = script.lines[pc]
         pc += 1
+        if cancel is not None and cancel.cancelled:
+            raise ScriptError(script.path, line.lineno, QueryCancelled(f"script cancelled: {cancel.reason}"))
         try:
-            result = node.execute(line.text, source, frame)
+            result = node.execute(line.text, source, frame, cancel=cancel)
         except ControlFlow as flow:
             state.in_handler = False
             if flow.kind in (Flow.GOTO, Flow.CALL):

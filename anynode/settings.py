@@ -161,6 +161,10 @@ SETTINGS: tuple[Setting, ...] = (
             "test node) waits for its answer.", minimum=0.01),
     Setting("archive_retention_days", 0.0, float, "Delete archived data files older than this many days "
             "(0: keep them).", minimum=0),
+    Setting("prompt_max_rows", 1000, int, "Most rows of one result drawn at the prompt; the rest are counted "
+            "(0: draw every row). Pipes and -e get every row.", minimum=0),
+    Setting("pager", "less -SRXF", str, "Program that shows a result taller than the terminal at the prompt "
+            "(empty: no pager). Never used when the output is not a terminal."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -23,7 +23,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("capabilities", ("anynode.data", "anynode.shell", "anynode.tcp", "anynode.rest", "anynode.operator",
                       "anynode.streaming", "anynode.scheduler", "anynode.metadata", "anynode.query",
                       "anynode.publisher", "anynode.ha")),
-    ("edges", ("anynode.assembly", "anynode.cli", "anynode.__main__", "anynode.repl", "anynode.output")),
+    ("edges", ("anynode.assembly", "anynode.cli", "anynode.__main__", "anynode.repl", "anynode.output",
+               "anynode.console")),
 )
 
 

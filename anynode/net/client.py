@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
-from anynode.errors import AnyNodeError, RemoteTimeout, ValidationError
+from anynode.cancel import Cancel
+from anynode.errors import AnyNodeError, QueryCancelled, RemoteTimeout, ValidationError
 from anynode.net.dest import Dest, PeerReply, dest_key, parse_dest
 from anynode.net.errors import (
     AuthError,
@@ -44,6 +45,11 @@ def _secs(seconds: float) -> str:
     return f"{seconds:.3g}"
 
 
+def _stop_if_cancelled(cancel: Cancel | None, key: str) -> None:
+    if cancel is not None and cancel.cancelled:
+        raise QueryCancelled(f"the request to {key} was cancelled ({cancel.reason})")
+
+
 class _Conn:
     """One socket to one peer, with its own request-id counter."""
 
@@ -60,6 +66,13 @@ class _Conn:
     def next_id(self) -> int:
         self.ids += 1
         return self.ids
+
+    def abort(self) -> None:
+        """Cut the socket from another thread (a cancelled request): a blocked read or write ends at once."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def alive(self) -> bool:
         """False when the peer closed the idle socket or sent unexpected bytes."""
@@ -146,16 +159,23 @@ class NetClient:
         return self._request(dest, header, payload, time.monotonic() + limit, limit)
 
     def _request(self, dest: Dest, header: dict[str, Any], payload: bytes, deadline: float,
-                 limit: float) -> tuple[dict[str, Any], bytes]:
-        """request() against an absolute deadline; ``limit`` is the timeout errors quote."""
+                 limit: float, cancel: Cancel | None = None) -> tuple[dict[str, Any], bytes]:
+        """request() against an absolute deadline; ``limit`` is the timeout errors quote.
+
+        ``cancel`` (Ctrl-C) cuts the connection while it waits for the reply: QueryCancelled.
+        """
         host, port = parse_dest(dest)
         key = dest_key(host, port)
         self._count("requests")
         try:
             for attempt in (1, 2):
+                _stop_if_cancelled(cancel, key)
                 conn = self._checkout(key, host, port, deadline, limit)
                 try:
-                    reply = self._exchange(conn, header, payload, deadline, limit)
+                    if cancel is None:
+                        reply = self._exchange(conn, header, payload, deadline, limit)
+                    else:
+                        reply = self._exchange_cancellable(conn, header, payload, deadline, limit, cancel)
                     self._tell(key, True)
                     return reply
                 except _Stale:
@@ -261,7 +281,7 @@ class NetClient:
         self._checkin(conn)
 
     def fan_out(self, dests: Iterable[Dest], header: dict[str, Any], payload: bytes = b"",
-                timeout: float | None = None) -> list[PeerReply]:
+                timeout: float | None = None, cancel: Cancel | None = None) -> list[PeerReply]:
         """Send the same frame to every destination in parallel.
 
         Returns within ``timeout`` one PeerReply per distinct destination, in
@@ -279,7 +299,7 @@ class NetClient:
                 entry = PeerReply(dest_key(*parse_dest(dests[0])))
             except ValidationError as exc:
                 return [PeerReply(str(dests[0]), error=exc)]
-            self._one(entry, header, payload, deadline, limit)
+            self._one(entry, header, payload, deadline, limit, cancel)
             return [entry]
         for dest in dests:
             try:
@@ -292,7 +312,7 @@ class NetClient:
             seen.add(key)
             entry = PeerReply(key)
             entries.append(entry)
-            futures[self._pool.submit(self._one, entry, header, payload, deadline, limit)] = entry
+            futures[self._pool.submit(self._one, entry, header, payload, deadline, limit, cancel)] = entry
         if futures:
             wait(futures, timeout=max(deadline - time.monotonic(), 0) + 0.2)
         for fut, entry in futures.items():
@@ -302,10 +322,10 @@ class NetClient:
         return entries
 
     def fan_out_command(self, dests: Iterable[Dest], command: str,
-                        timeout: float | None = None) -> list[PeerReply]:
-        """Run ``command`` on every destination in parallel (see fan_out)."""
+                        timeout: float | None = None, cancel: Cancel | None = None) -> list[PeerReply]:
+        """Run ``command`` on every destination in parallel (see fan_out); ``cancel`` stops waiting for them."""
         limit = self.timeout if timeout is None else timeout
-        return self.fan_out(dests, {"kind": "command", "command": command, "timeout": limit}, b"", limit)
+        return self.fan_out(dests, {"kind": "command", "command": command, "timeout": limit}, b"", limit, cancel)
 
     def stats(self) -> dict[str, int]:
         """Counters: connects, reuses, requests, errors, discarded, idle."""
@@ -337,12 +357,12 @@ class NetClient:
             self._stats[name] += n
 
     def _one(self, entry: PeerReply, header: dict[str, Any], payload: bytes, deadline: float,
-             limit: float) -> None:
+             limit: float, cancel: Cancel | None = None) -> None:
         started = time.monotonic()
         try:
             if deadline <= started:
                 raise RemoteTimeout(f"no reply from {entry.dest}: the fan-out deadline passed before sending")
-            entry.header, entry.payload = self._request(entry.dest, header, payload, deadline, limit)
+            entry.header, entry.payload = self._request(entry.dest, header, payload, deadline, limit, cancel)
         except AnyNodeError as exc:
             entry.error = exc
         except Exception as exc:  # keep one bad peer from hiding the others' replies
@@ -403,6 +423,18 @@ class NetClient:
                     queue.append(conn)
                     return
         conn.close()
+
+    def _exchange_cancellable(self, conn: _Conn, header: dict[str, Any], payload: bytes, deadline: float,
+                              limit: float, cancel: Cancel) -> tuple[dict[str, Any], bytes]:
+        """_exchange, with ``cancel`` cutting the socket: whatever that breaks reads as QueryCancelled."""
+        try:
+            with cancel.hook(conn.abort):
+                return self._exchange(conn, header, payload, deadline, limit)
+        except (_Stale, AnyNodeError):
+            if cancel.cancelled:
+                conn.close()
+                _stop_if_cancelled(cancel, conn.key)
+            raise
 
     def _exchange(self, conn: _Conn, header: dict[str, Any], payload: bytes,
                   deadline: float, limit: float) -> tuple[dict[str, Any], bytes]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError, RemoteError
 from anynode.results import Replies, Reply, from_wire
 
@@ -38,7 +39,9 @@ def replies_or_raise(replies: Sequence[Reply]) -> Replies:
     return Replies(tuple(replies))
 
 
-def ask_peers(client: Any, dests: Sequence[str], command: str, timeout: float) -> Replies:
-    """Run ``command`` on every destination in parallel; each reply or error, within ``timeout``."""
+def ask_peers(client: Any, dests: Sequence[str], command: str, timeout: float,
+              cancel: Cancel | None = None) -> Replies:
+    """Run ``command`` on every destination in parallel; each reply or error, within ``timeout``
+    (``cancel``, Ctrl-C: no longer)."""
     return replies_or_raise([to_reply(r.dest, r.header, r.error, r.elapsed)
-                             for r in client.fan_out_command(list(dests), command, timeout=timeout)])
+                             for r in client.fan_out_command(list(dests), command, timeout=timeout, cancel=cancel)])

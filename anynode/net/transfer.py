@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from anynode.errors import AnyNodeError, ConfigError
+from anynode.cancel import Cancel
+from anynode.errors import AnyNodeError, ConfigError, QueryCancelled
 from anynode.net.client import Dest, NetClient
 from anynode.net.errors import TransferError
 
@@ -247,12 +248,13 @@ class TransferReport:
 
 def send_file(client: NetClient, dest: Dest, path: str | Path, *, name: str | None = None,
               target: str = "watch", chunk_size: int = DEFAULT_CHUNK,
-              timeout: float = 30.0) -> TransferReport:
+              timeout: float = 30.0, cancel: Cancel | None = None) -> TransferReport:
     """Send ``path`` to ``dest`` as verified chunks; return once it is published.
 
     ``timeout`` bounds each chunk's round trip. On failure the receiver is
     asked to abort and the error (Unreachable, RemoteTimeout, TransferError,
-    ...) says how far the transfer got.
+    ...) says how far the transfer got. ``cancel`` (Ctrl-C) stops it before
+    the next chunk the same way (QueryCancelled).
     """
     src = Path(path)
     name = safe_name(src.name if name is None else name)
@@ -272,6 +274,8 @@ def send_file(client: NetClient, dest: Dest, path: str | Path, *, name: str | No
                 header = dict(base, offset=offset, sha256=hashlib.sha256(data).hexdigest())
                 if not following:
                     header.update(last=True, file_size=offset + len(data), file_sha256=whole.hexdigest())
+                if cancel is not None and cancel.cancelled:
+                    raise QueryCancelled(f"cancelled ({cancel.reason})")
                 client.request(dest, header, data, timeout)
                 offset += len(data)
                 chunks += 1

@@ -43,8 +43,13 @@ def _rich_table(result: Table | Record) -> Any:
     return table
 
 
-def render(result: Result, out: IO[str] | None = None, fmt: str = "table", color: bool | None = None) -> None:
-    """Write ``result`` to ``out`` (stdout): JSON when ``fmt`` is json, else for people."""
+def render(result: Result, out: IO[str] | None = None, fmt: str = "table", color: bool | None = None,
+           width: int | None = None) -> None:
+    """Write ``result`` to ``out`` (stdout): JSON when ``fmt`` is json, else for people.
+
+    ``width`` draws tables for a terminal of that many columns (a buffer
+    shown later on a terminal: the pager, a console client).
+    """
     out = out or sys.stdout
     if fmt == "json":
         out.write(to_json_text(result) + "\n")
@@ -52,7 +57,7 @@ def render(result: Result, out: IO[str] | None = None, fmt: str = "table", color
     children = getattr(result, "results", None)
     if children is not None:
         for child in children:
-            render(child, out, fmt, color)
+            render(child, out, fmt, color, width)
         return
     if isinstance(result, Message):
         out.write(result.text + "\n")
@@ -75,6 +80,10 @@ def render(result: Result, out: IO[str] | None = None, fmt: str = "table", color
 
     if result.title:  # its own line: as a table's title it wraps to the width of a narrow table
         out.write(result.title + "\n")
+    if width is not None:
+        Console(file=out, highlight=False, soft_wrap=False, width=width, force_terminal=bool(color)).print(
+            _rich_table(result))
+        return
     Console(file=out, highlight=False, soft_wrap=False).print(_rich_table(result))
 
 

@@ -3,8 +3,10 @@
 On a terminal: prompt_toolkit with completion from the registry, history in
 ``<home>/history`` (without the lines that hold secrets), a bottom toolbar
 naming the node and its running services, and background output (services,
-scripts) printed above the prompt without breaking the line being typed. Ctrl-C drops the line, Ctrl-D
-or ``exit node`` leaves (the caller then stops the services).
+scripts) printed above the prompt without breaking the line being typed. Ctrl-C drops the line being
+typed, and cancels a command that runs (``anynode/repl/running.py``): the node and its services stay up.
+Ctrl-D or ``exit node`` leaves (the caller then stops the services). Results taller than the terminal go
+through the pager, long tables are capped (``anynode/repl/paging.py``).
 
 When stdin is not a terminal, lines are read plainly, with no prompt and no
 redraw noise, so ``anynode < script.al`` behaves like a script.
@@ -25,25 +27,56 @@ def prompt_text(node: NodeView) -> str:
     return f"AN {node.name} > "
 
 
-def toolbar_text(node: NodeView) -> str:
-    """The bottom toolbar: node name, home, running services."""
+def toolbar_text(node: NodeView, extra: str = "") -> str:
+    """The bottom toolbar: node name, ``extra`` (the live ingest count), running services, home."""
     running = node.user_services()
     services = ", ".join(running) if running else "no services running"
-    return f" {node.name} | {node.home} | {services} | Ctrl-D exits"
+    return f" {node.name}{extra} | {services} | Ctrl-D exits | {node.home}"
 
 
-def _execute(node: NodeView, line: str, out: IO[str], err: IO[str]) -> int:
-    """Run one typed line; 0, or the failure's exit status (the code a REST client would see)."""
-    from anynode.errors import exit_status
-    from anynode.output.render import render, write_error
+def _execute(node: NodeView, line: str, out: IO[str], err: IO[str], person: bool = False,
+             busy_now: list[Any] | None = None) -> int:
+    """Run one line so that Ctrl-C cancels it; 0, the failure's exit status (the code a REST client would
+    see), or 130 when it was cancelled.
 
+    ``person``: the output is a person at a terminal (row cap, pager, busy line);
+    ``busy_now`` holds the busy line while the command runs, for output that
+    comes meanwhile to erase it first.
+    """
+    from anynode.repl.paging import Busy, present, show, terminal_size
+    from anynode.repl.running import run_interruptible
+
+    busy = Busy(line) if person else None
+    if busy is not None and busy_now is not None:
+        busy_now[:] = [busy]
     try:
-        result = node.execute(line, Source.REPL)
-    except Exception as exc:  # rendered at this edge
-        write_error(exc, err, line, node.debug, node.fmt)
-        return exit_status(exc)
-    render(result, out, node.fmt)
-    out.flush()
+        outcome = run_interruptible(node, line, Source.REPL, tick=busy.tick if busy else None)
+    finally:
+        if busy_now is not None:
+            busy_now.clear()
+        if busy is not None:
+            busy.clear()
+    if outcome.cancelled is not None:
+        err.write(outcome.note(line) + "\n")
+        err.flush()
+        return 130
+    if outcome.error is not None:
+        from anynode.errors import exit_status
+        from anynode.output.render import write_error
+
+        write_error(outcome.error, err, line, node.debug, node.fmt)
+        err.flush()
+        return exit_status(outcome.error)
+    assert outcome.result is not None
+    if not person:
+        from anynode.output.render import render
+
+        render(outcome.result, out, node.fmt)
+        out.flush()
+        return 0
+    text = present(outcome.result, node.fmt, color=True, width=terminal_size().columns,
+                   max_rows=int(node.settings["prompt_max_rows"]))
+    show(text, out, str(node.settings["pager"]))
     return 0
 
 
@@ -145,8 +178,12 @@ def history(node: NodeView) -> Any:
     return _History(str(path))
 
 
-def build_session(node: NodeView, **kwargs: Any) -> Any:
-    """A PromptSession for ``node`` (tests pass input/output through kwargs)."""
+def build_session(node: NodeView, toolbar_extra: Callable[[], str] | None = None, **kwargs: Any) -> Any:
+    """A PromptSession for ``node`` (tests pass input/output through kwargs).
+
+    ``toolbar_extra()`` is added to the toolbar (the live ingest rate); the
+    toolbar is redrawn every second.
+    """
     from prompt_toolkit import PromptSession
 
     from anynode.repl.completer import NodeCompleter
@@ -156,7 +193,8 @@ def build_session(node: NodeView, **kwargs: Any) -> Any:
         completer=NodeCompleter(node),
         complete_while_typing=False,
         key_bindings=_key_bindings(),
-        bottom_toolbar=lambda: toolbar_text(node),
+        bottom_toolbar=lambda: toolbar_text(node, toolbar_extra() if toolbar_extra else ""),
+        refresh_interval=1.0 if toolbar_extra else 0,
         **kwargs,
     )
 
@@ -182,8 +220,10 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
     from prompt_toolkit.patch_stdout import patch_stdout
 
     from anynode.output.render import render
+    from anynode.repl.ingest_watch import FailedFiles, IngestRate
+    from anynode.repl.running import set_emit
 
-    session = session or build_session(node)
+    session = session or build_session(node, IngestRate(node).text)
 
     def leave() -> None:  # SIGTERM or `exit node` from a peer: end the prompt from any thread
         app = session.app
@@ -194,17 +234,39 @@ def run_interactive(node: NodeView, session: Any = None, out: IO[str] | None = N
     with patch_stdout(raw=True):
         out = out or sys.stdout
         err = err or sys.stderr
-        node.emit = lambda result: render(result, out, node.fmt, color=True)
-        while not node.exit_event.is_set():
-            try:
-                line = read_block(session.prompt(lambda: prompt_text(node)), lambda: session.prompt("... "))
-            except KeyboardInterrupt:
-                continue
-            except EOFError:
-                break
-            if line.strip():
-                _execute(node, line.strip(), out, err)
+        busy_now: list[Any] = []
+
+        def emit(result: Any) -> None:  # a script's lines, as they run: below the busy line, not after it
+            for busy in list(busy_now):  # and no busy line after it: the output says it runs
+                busy.enabled = False
+                busy.clear()
+            render(result, out, node.fmt, color=True)
+
+        set_emit(node, emit)
+
+        def say(text: str) -> None:
+            err.write(text + "\n")
+            err.flush()
+
+        failed_files = FailedFiles(say)
+        node.log.addHandler(failed_files)
+        try:
+            while not node.exit_event.is_set():
+                try:
+                    line = read_block(session.prompt(lambda: prompt_text(node)), lambda: session.prompt("... "))
+                except KeyboardInterrupt:
+                    continue
+                except EOFError:
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    _execute(node, line.strip(), out, err, person=True, busy_now=busy_now)
+                except KeyboardInterrupt:  # Ctrl-C while the result was being drawn: drop the rest of it
+                    err.write("\n(output interrupted)\n")
                 getattr(session.history, "mask_written", lambda: None)()
+        finally:
+            node.log.removeHandler(failed_files)
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from anynode import safejson
-from anynode.errors import CommandSyntaxError
+from anynode.errors import CommandSyntaxError, QueryCancelled
 from anynode.grammar.conditions import evaluate
 from anynode.grammar.dispatch import Context, ControlFlow, Flow, OnError
 from anynode.grammar.parser import Rest
@@ -114,7 +114,7 @@ def process(ctx: Context, file: str) -> Result:
     from anynode.script import run_script
 
     depth = ctx.frame.script.depth + 1 if ctx.frame.script is not None else 0
-    return run_script(ctx.node, file, depth=depth)
+    return run_script(ctx.node, file, depth=depth, cancel=ctx.cancel)
 
 
 @command("goto", args=[Arg("label", TEXT, help="a label written :name: in the script")], keywords=SCRIPT,
@@ -198,7 +198,8 @@ def wait(ctx: Context, tokens: list[Token]) -> Result:
     With a condition the answer is true when it held within the time, else
     false; the condition is checked again every 100 ms with fresh variable
     values. `wait N for sync` waits for the ledger sync (`run blockchain
-    sync`) asked for last, or the next one. Stopping the node ends the wait.
+    sync`) asked for last, or the next one. Stopping the node ends the wait;
+    Ctrl-C cancels it.
     """
     if not tokens:
         raise CommandSyntaxError("'wait' needs a number of seconds", hint="write: wait 5  or  wait 10 for !x == 1")
@@ -221,8 +222,10 @@ def wait(ctx: Context, tokens: list[Token]) -> Result:
         if condition and evaluate(ctx.expand(typed)):
             return Message("true")
         left = deadline - time.monotonic()
-        if left <= 0 or ctx.node.exit_event.wait(min(left, 0.1) if condition else left):
+        if left <= 0 or ctx.node.exit_event.wait(min(left, 0.1)):
             return Message("false") if condition else Empty()
+        if ctx.cancel is not None and ctx.cancel.cancelled:
+            raise QueryCancelled(f"wait cancelled: {ctx.cancel.reason}")
 
 
 

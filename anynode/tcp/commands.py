@@ -120,7 +120,7 @@ def _file_copy(ctx: Context, dests: list[str], words: Rest, timeout: float) -> R
     for dest in dests:
         try:
             report = send_file(ctx.node.client(), dest, source, name=name or Path(source).name,
-                               target=dir_part[1:].removesuffix("_dir"), timeout=timeout)
+                               target=dir_part[1:].removesuffix("_dir"), timeout=timeout, cancel=ctx.cancel)
             replies.append(Reply(dest, Message(f"{report.size} bytes delivered as {report.name}"), None))
         except AnyNodeError as exc:
             replies.append(Reply(dest, None, exc.to_wire()))
@@ -176,4 +176,4 @@ def run_client(ctx: Context, destination: DestinationList, command: Rest) -> Res
         return _file_copy(ctx, dests, command, timeout)
     from anynode.net.peers import ask_peers
 
-    return ask_peers(ctx.node.client(), dests, command.source, timeout)
+    return ask_peers(ctx.node.client(), dests, command.source, timeout, cancel=ctx.cancel)
