@@ -55,7 +55,7 @@ def test_a_line_runs_on_the_node_with_the_clients_format(served: Node) -> None:
         assert answers[-1]["done"] == 0 and '"console7@' in answers[0]["out"]
         channel.send({"op": "run", "line": "get nothing", "source": "cli"})
         answers = _answers(channel)
-        assert answers[-1]["done"] == 2 and "unknown command" in answers[0]["err"]
+        assert answers[-1]["done"] == 1 and "unknown command" in answers[0]["err"]
         channel.send({"op": "launch"})
         answers = _answers(channel)
         assert answers[-1]["done"] == 2 and "unknown console request 'launch'" in answers[-1]["err"]

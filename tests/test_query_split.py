@@ -147,6 +147,7 @@ def test_limit_is_pushed_to_operators_with_the_order() -> None:
     ("select * from (select * from readings)", "one table"),
     ("select count(*) from readings; drop table readings", "one SELECT"),
     ("selec * from readings", "not valid SQL"),
+    ("select * into stolen from readings", "INTO"),
     ("select * from readings where v > (select max(v) from other)", "'other'"),
 ])
 def test_queries_that_cannot_be_split_are_refused_with_the_reason(query: str, words: str) -> None:

@@ -179,7 +179,9 @@ def test_a_peer_over_tcp_cannot_write_either(node: Any, tmp_path: Path) -> None:
     try:
         for attack in ("select 1; delete from victim", "with d as (delete from victim returning *) select * from d",
                        "select * into stolen from victim"):
-            with pytest.raises(AnyNodeError, match="SQL failed|may run SELECT only"):
+            with pytest.raises(AnyNodeError, match="SQL failed|may run SELECT only"):  # a command frame: sql
+                peer.client().send_command(addr.group(0), f'sql {dbms} "{attack}"')
+            with pytest.raises(AnyNodeError):  # run client ... sql: a network query, planned on the peer's side
                 peer.execute(f'run client ({addr.group(0)}) sql {dbms} "{attack}"')
         out = peer.execute(f'run client ({addr.group(0)}) sql {dbms} format = json "select count(*) as n from victim"')
         assert '"n": 3' in json.dumps(out.to_json())
@@ -246,7 +248,7 @@ def test_a_peer_that_stops_waiting_stops_its_query(node: Any, tmp_path: Path) ->
     peer = Node(tmp_path / "peer", name="peer")
     try:
         with pytest.raises(AnyNodeError, match="within 1 s|time ran out"):  # whichever side gives up first
-            peer.execute(f'run client ({addr.group(0)}, timeout = 1) sql {dbms} "{SLOW[_kind(node)]}"')
+            peer.client().send_command(addr.group(0), f'sql {dbms} "{SLOW[_kind(node)]}"', timeout=1)
         began = time.monotonic()
         out = peer.execute(f'run client ({addr.group(0)}) sql {dbms} format = json "select count(*) as n from victim"')
         assert '"n": 3' in json.dumps(out.to_json())

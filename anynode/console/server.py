@@ -14,6 +14,7 @@ that client.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -186,7 +187,8 @@ class ConsoleService(Service):
                 "max_rows": int(node.settings["prompt_max_rows"])}
 
     def _start(self, message: dict[str, Any], frame: Session, send: Callable[[dict[str, Any]], None]) -> CommandThread:
-        from anynode.output.render import error_text
+        from anynode.errors import exit_status
+        from anynode.output.render import error_object, error_text
         from anynode.repl.paging import present
 
         line = str(message.get("line", "")).strip()
@@ -215,8 +217,11 @@ class ConsoleService(Service):
                 code = 130
             elif outcome.error is not None:
                 exc = outcome.error
-                send({"err": error_text(exc, line, self.node.debug)})
-                code = exc.exit_code if isinstance(exc, AnyNodeError) else 70
+                if fmt == "json":  # the same object a REST client gets
+                    send({"err": json.dumps(error_object(exc), ensure_ascii=False)})
+                else:
+                    send({"err": error_text(exc, line, self.node.debug, color=color)})
+                code = exit_status(exc)
             elif outcome.result is not None:
                 send_out(text(outcome.result))
             send({"done": code, "cancelled": outcome.cancelled, "exiting": self.node.exit_event.is_set()})

@@ -36,7 +36,7 @@ USED_KEYS = ("ip", "port", "local_ip", "local_port", "rest_port", "rest_ip", "br
 
 
 @dataclass
-class Outcome:
+class ConfigOutcome:
     """What one ``config from policy`` did: shown by ``get config policies``."""
 
     id: str
@@ -61,15 +61,15 @@ class Outcomes:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_id: dict[str, Outcome] = {}
+        self._by_id: dict[str, ConfigOutcome] = {}
 
-    def record(self, outcome: Outcome) -> None:
+    def record(self, outcome: ConfigOutcome) -> None:
         """Keep ``outcome`` as the latest for its policy (a re-run replaces the earlier one)."""
         with self._lock:
             self._by_id.pop(outcome.id, None)
             self._by_id[outcome.id] = outcome
 
-    def all(self) -> list[Outcome]:
+    def all(self) -> list[ConfigOutcome]:
         """Every outcome, oldest policy first."""
         with self._lock:
             return list(self._by_id.values())
@@ -294,7 +294,7 @@ def script_lines(pid: str, value: Any) -> list[str]:
     return list(value)
 
 
-def run_script_lines(ctx: Context, outcome: Outcome, lines: list[str]) -> None:
+def run_script_lines(ctx: Context, outcome: ConfigOutcome, lines: list[str]) -> None:
     """Run each line as a line of a local script would run, stopping at the first that fails.
 
     Raises:
@@ -340,7 +340,7 @@ def configure(ctx: Context, policy_id: str) -> str:
     if not any(k in body for k in USED_KEYS):
         raise PolicyError(Code.WRONG_POLICY, f"{kind} policy {policy_id} has nothing to configure",
                           hint="a config policy has ip and port, rest_port, broker_port or script")
-    outcome = Outcome(policy_id, str(body.get("name", "")), kind)
+    outcome = ConfigOutcome(policy_id, str(body.get("name", "")), kind)
     values = Values(ctx, policy_id, body)
     try:
         servers = [s for s in (tcp_server(values), rest_server(values)) if s is not None]

@@ -59,6 +59,8 @@ def _table(tree: exp.Select) -> str:
     if tree.args.get("joins") or source is None or not isinstance(source.this, exp.Table):
         raise PlanError("a network query reads one table (no join, no FROM subquery)",
                         hint="query one table; join the results on the node if you need to")
+    if tree.args.get("into"):
+        raise PlanError("SELECT INTO writes a table; a network query only reads", hint="remove INTO")
     if tree.args.get("with_"):
         raise PlanError("WITH is not supported in a network query", hint="write the query without WITH")
     return source.this.name

@@ -210,8 +210,8 @@ def forward_command(node: NodeView, command: str, destination: str, timeout: flo
         found = resolve(node, lambda line: node.execute(line, Source.REST), dests.query, dests.subset or subset)
         peers, given = list(found.dests), found.timeout or given
     elif not dests.dests and not is_sql:
-        raise NotAvailable(f"destination '{destination}' is not available yet",
-                           hint="name the peers: destination: ip:port, ip:port")
+        raise NotAvailable(f"destination '{destination}' takes its operators from an sql query's table",
+                           hint="send an sql command, or name the peers: destination: ip:port, ip:port")
     limit = timeout or given or float(node.settings["remote_timeout"])
     if is_sql:
         from anynode.query.netsql import metadata_routes, network_sql
