@@ -50,6 +50,9 @@ operator_policy = {"operator": {"company": !company_name, "name": !node_name, "c
 known = blockchain get operator where name = !node_name
 if not !known then blockchain insert where policy = !operator_policy and local = true and master = !ledger_conn
 
-run operator
+# the operator runs as that policy: the tables it creates are added to its cluster (published to the master),
+# which is how a query node finds them (run client () sql ...)
+operator_id = blockchain get operator where name = !node_name bring [*][id]
+run operator where policy = !operator_id and master_node = !ledger_conn
 
 echo operator !node_name is up: TCP !node_ip:!anylog_server_port, REST http://!node_ip:!anylog_rest_port, master !ledger_conn
