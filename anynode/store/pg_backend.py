@@ -16,6 +16,7 @@ programs (pg_read_file, lo_import, COPY TO PROGRAM need those rights).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -189,10 +190,25 @@ class PostgresBackend(Backend):
         self._readers.close()
 
     def drop_database(self) -> None:
-        """Drop this database on the server (tests and ``drop dbms``); readers are closed first."""
+        """Drop this database on the server (tests and ``drop dbms``); readers are closed first.
+
+        FORCE ends our own sessions but may not end the server's: an autovacuum
+        worker (a superuser's) analysing the fresh rows makes the drop fail with
+        "must be a member of the role", so it is tried again for up to 5 s.
+        """
+        import psycopg
+
         self.close()
-        with self._connect("postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {self.quote(self.dbname)} WITH (FORCE)")
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                with self._connect("postgres", autocommit=True) as conn:
+                    conn.execute(f"DROP DATABASE IF EXISTS {self.quote(self.dbname)} WITH (FORCE)")
+                return
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     # --- schema ------------------------------------------------------
     def table_names(self, conn: Any) -> list[str]:
