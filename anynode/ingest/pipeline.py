@@ -54,6 +54,8 @@ class IngestReport:
 
     ``name`` is the file's 8-section name (``dbms.table.source.hash.instr.member.file_id.date``)
     for archiving; ``file_id`` is its row in ``almgm.tsd_info`` (0 when not recorded).
+    ``recorded`` is the pending update of that row's count when the caller asked
+    not to wait for it (``defer_record``): done once almgm holds the row count.
     """
 
     dbms: str
@@ -65,6 +67,7 @@ class IngestReport:
     columns_added: tuple[str, ...] = ()
     columns_widened: tuple[str, ...] = ()
     name: FileName | None = None
+    recorded: Future[None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -184,8 +187,12 @@ class _Failed:
 
 
 def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Callable[[], ColumnBatch | None],
-          member: str, file_id: int, rec: tsd.TsdRecord | None) -> tuple[int, list[str], list[str]]:
-    """The writer job: every batch into the table and the file's record, in the caller's transaction."""
+          member: str, file_id: int, rec: tsd.TsdRecord | None,
+          progress: Callable[[int], None] | None = None) -> tuple[int, list[str], list[str]]:
+    """The writer job: every batch into the table and the file's record, in the caller's transaction.
+
+    ``progress(n)`` is told the rows inserted so far (not yet committed) after each batch.
+    """
     if rec is not None and tsd.lookup(backend, conn, rec.file_hash):
         raise _duplicate(rec.file_hash, rec.dbms)
     state = _Table(backend, conn, table)
@@ -199,6 +206,8 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
         values = [column_values(batch, c, t) for c, t in zip(batch.columns, types, strict=True)]
         backend.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants)
         n += batch.size
+        if progress is not None:
+            progress(n)
         batch = more()
     if rec is not None:
         tsd.record(backend, conn, file_id, rec, n)
@@ -207,7 +216,8 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
 
 def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], member: str, file_id: int,
            rec: tsd.TsdRecord | None, max_depth: int, timeout: float | None,
-           cancel: Callable[[], bool] | None = None) -> tuple[int, list[str], list[str]]:
+           cancel: Callable[[], bool] | None = None,
+           progress: Callable[[int], None] | None = None) -> tuple[int, list[str], list[str]]:
     """Prepare the batches here and insert them on the writer, in one transaction (see the module doc)."""
     as_text = db.backend.timestamps_as_text
     prepared = (prepare(rows, max_depth, as_text) for rows in batches)
@@ -216,7 +226,7 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
         raise bad("No rows to ingest", hint="send at least one JSON object")
     handoff = _Handoff()
     job = db.writer.submit(lambda conn: _load(conn, db.backend, table, first, handoff.next, member,
-                                              file_id, rec))
+                                              file_id, rec, progress))
     try:
         for batch in prepared:
             if cancel is not None and cancel():
@@ -238,7 +248,9 @@ def _duplicate(file_hash: str, dbms: str) -> IngestError:
 
 def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]],
          *, file_hash: str | None, source: str, instructions: str, member: str, limits: ReadLimits,
-         almgm: str, timeout: float | None, cancel: Callable[[], bool] | None = None) -> tuple[IngestReport, datetime]:
+         almgm: str, timeout: float | None, cancel: Callable[[], bool] | None = None,
+         progress: Callable[[int], None] | None = None,
+         defer_record: bool = False) -> tuple[IngestReport, datetime]:
     start = time.perf_counter()
     db = _target_db(catalog, dbms, table)
     if limits is DEFAULT_LIMITS and limits.batch_rows != db.backend.batch_rows:
@@ -256,16 +268,21 @@ def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLi
             raise _duplicate(file_hash, dbms)
         file_id = mgm.writer.run(lambda c: tsd.allocate(mgm.backend, c, rec), timeout)
     try:
-        rows, added, widened = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout, cancel)
+        rows, added, widened = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout, cancel,
+                                      progress)
     except driver_errors() as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",
                           hint="check the table's columns against the data", code=Code.JSON_TO_SQL) from exc
-    if rec is not None:
+    recorded = None
+    if rec is not None:  # bookkeeping after the commit: a replay repairs it (see _committed above)
         mgm = _almgm(catalog, almgm)
-        mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, rec.file_hash, rows), timeout)
+        recorded = mgm.writer.submit(lambda c: tsd.set_rows(mgm.backend, c, rec.file_hash, rows))
+        if not defer_record:
+            recorded.result(timeout)
+            recorded = None
     report = IngestReport(dbms, table, rows, time.perf_counter() - start, file_hash, file_id,
-                          tuple(added), tuple(widened))
+                          tuple(added), tuple(widened), recorded=recorded)
     return report, when
 
 
@@ -276,13 +293,17 @@ def _committed(db: Database, file_hash: str) -> tuple[int, int] | None:
 
 def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName | None = None, member: str = "0",
                 limits: ReadLimits = DEFAULT_LIMITS, almgm: str = "almgm",
-                timeout: float | None = None, cancel: Callable[[], bool] | None = None) -> IngestReport:
+                timeout: float | None = None, cancel: Callable[[], bool] | None = None,
+                progress: Callable[[int], None] | None = None, defer_record: bool = False) -> IngestReport:
     """Ingest one data file named by AnyLog's convention into ``dbms.table``; the file is not moved.
 
     ``name`` is the file's name already parsed (the operator's); without it the
     name of ``path`` is parsed. The hash in the name is used when there is one,
     else it is computed (md5 of ``dbms.table`` + content). ``member`` goes into
-    every row's ``tsd_name``.
+    every row's ``tsd_name``. ``progress(n)`` hears the rows inserted so far
+    (uncommitted) after each batch. With ``defer_record`` the row count in
+    ``almgm.tsd_info`` is updated after the commit without waiting: the report's
+    ``recorded`` future says when (the operator archives the file only then).
 
     Raises:
         IngestError: with AnyLog's code: 119 bad name, 10 dbms not connected, 67 bad JSON,
@@ -293,9 +314,9 @@ def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName | 
     fhash = name.hash if name.hash != "0" else file_hash(path, name.dbms, name.table, limits.chunk_bytes, cancel)
     report, when = _run(catalog, name.dbms, name.table, lambda lim: read_batches(path, lim, cancel),
                         file_hash=fhash, source=name.source, instructions=name.instructions, member=member,
-                        limits=limits, almgm=almgm, timeout=timeout, cancel=cancel)
-    archived = name.with_hash(fhash).with_tsd(member, report.file_id, when)
-    return IngestReport(**{**report.__dict__, "name": archived})
+                        limits=limits, almgm=almgm, timeout=timeout, cancel=cancel, progress=progress,
+                        defer_record=defer_record)
+    return replace(report, name=name.with_hash(fhash).with_tsd(member, report.file_id, when))
 
 
 def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, catalog: DatabaseCatalog, *,

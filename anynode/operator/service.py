@@ -38,7 +38,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,8 @@ from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.ingest.naming import FileName
 from anynode.ingest.reader import IngestCancelled, not_regular
+from anynode.operator import stats as operator_stats
+from anynode.operator.archiver import Archiver
 from anynode.operator.files import (
     ErrorDir,
     OperatorConfig,
@@ -57,7 +58,9 @@ from anynode.operator.files import (
     refusal,
     rename_for_options,
     table_key,
+    target,
 )
+from anynode.operator.stats import OperatorStats
 from anynode.operator.watch import watch_directory
 from anynode.protocols import NodeView
 from anynode.services.base import Service
@@ -66,23 +69,6 @@ from anynode.services.periodic import PeriodicTask
 QUIET = 2.0  # seconds a file found by a rescan must have been left alone
 
 __all__ = ["OperatorConfig", "OperatorService", "OperatorStats", "is_data_file"]
-
-
-@dataclass
-class OperatorStats:
-    """Counters behind ``get operator`` (updated under the service's lock)."""
-
-    files: int = 0
-    rows: int = 0
-    errors: int = 0
-    duplicates: int = 0
-    last_file: str = ""
-    last_error: str = ""
-    last_error_code: int = Code.SUCCESS
-    busy_seconds: float = 0.0
-    started: float = field(default_factory=time.time)
-    by_table: dict[str, list[int]] = field(default_factory=dict)  # "dbms.table" -> [files, rows]
-    reported: tuple[int, int] = (0, 0)  # rows, errors at the last 'get operator summary'
 
 
 class OperatorService(Service):
@@ -105,6 +91,8 @@ class OperatorService(Service):
         self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()  # the running service's stop event, asked between batches of a file
         self._left: set[tuple[str, int]] = set()  # (name, inode) refused but not movable: reported once
+        self._archiver: Archiver | None = None  # puts ingested files away beside the ingest (while running)
+        self._stopping = False  # run() is ending: the watch's own removal is not a loss of events
         self.rescans = PeriodicTask("operator rescan", max(config.rescan, 0.01), call=self._rescan_task,
                                     run_at_start=False, logger=logging.getLogger("anynode.operator"))
 
@@ -120,6 +108,8 @@ class OperatorService(Service):
 
     def lost(self) -> None:
         """The watch lost events (queue overflow, directory replaced): rescan now."""
+        if self._stopping or self._stop.is_set():  # the watch is being removed by the stop itself
+            return
         self.node.log.warning("operator: file events were lost in %s; rescanning", self.config.watch_dir)
         self._rescan_now = True
         self._wake.set()
@@ -171,7 +161,9 @@ class OperatorService(Service):
         for d in (cfg.watch_dir, cfg.archive_dir, cfg.bkup_dir, cfg.error_dir, cfg.work_dir):
             d.mkdir(parents=True, exist_ok=True)
         recovered = sorted(cfg.work_dir.iterdir())  # whatever it is: _ingest refuses what is not a regular file
+        self._stopping = False
         watch = watch_directory(cfg.watch_dir, self.offer, self.lost, self._wake.set, is_data_file)
+        archiver = self._archiver = Archiver(cfg)
         if cfg.threads > 1:
             self._pool = ThreadPoolExecutor(cfg.threads, thread_name_prefix="anynode:operator-pool")
         try:
@@ -196,8 +188,11 @@ class OperatorService(Service):
                 self._wake.wait(max(0.0, min(settle, due - time.monotonic())))
                 self._wake.clear()
         finally:
+            self._stopping = True
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)  # files not started stay in .work/
+            archiver.close()  # what was ingested is put away: a clean stop leaves .work/ empty
+            self._archiver = None
             watch.stop()
 
     def wake(self) -> None:
@@ -220,6 +215,8 @@ class OperatorService(Service):
             if name is None:
                 return
             source, work = self.config.watch_dir / name, self.config.work_dir / name
+            if self._archiver is not None:
+                self._archiver.wait_name(name)  # a file of this name still in .work/ is put away first
             try:
                 st = os.lstat(source)
                 if not stat.S_ISREG(st.st_mode):  # a link, pipe, directory ...: refused unopened
@@ -270,6 +267,7 @@ class OperatorService(Service):
         started = time.perf_counter()
         with self._lock:
             self.stats.last_file = path.name
+            self.stats.busy_since[path.name] = started
         try:
             reason = refusal(path)  # in .work/ since a crash, or swapped after the claim
             if reason is not None:
@@ -283,11 +281,14 @@ class OperatorService(Service):
                 self.node.log.info("operator: %s holds rows already inserted; archived as %s", path.name, archived)
                 self._done(path, archived)
                 return
+            if self._archiver is not None and (self.config.dbms_name or self.config.table_name):
+                self._archiver.wait_name(str(target(self.config, name)))  # the name it is renamed to is free
             path, name = rename_for_options(self.config, path, name)
             check_archive_name(self.config, name)
             key = name.table_key
             self._check_table(name.dbms, name.table, key)
-            report = ingest_file(path, self.node.catalog, name=name, cancel=self._stop.is_set)
+            report = ingest_file(path, self.node.catalog, name=name, cancel=self._stop.is_set,
+                                 progress=lambda n: self._progress(path.name, n), defer_record=True)
         except FileNotFoundError:
             self.node.log.warning("operator: %s disappeared from %s before it was ingested", path.name, path.parent)
             return
@@ -310,6 +311,8 @@ class OperatorService(Service):
         finally:
             with self._lock:
                 self.stats.busy_seconds += time.perf_counter() - started
+                self.stats.busy_since.pop(path.name, None)
+                self.stats.in_progress.pop(path.name, None)
         with self._lock:
             self._seen_tables.add(key)
             self.stats.files += 1
@@ -317,7 +320,11 @@ class OperatorService(Service):
             counts = self.stats.by_table.setdefault(key, [0, 0])
             counts[0] += 1
             counts[1] += report.rows
-        self._done(path, str(report.name) if report.name else None)
+        self._done(path, str(report.name) if report.name else None, report.recorded)
+
+    def _progress(self, name: str, rows: int) -> None:
+        with self._lock:
+            self.stats.in_progress[name] = rows
 
     def _check_table(self, dbms: str, table: str, key: str) -> None:
         cfg = self.config
@@ -331,7 +338,11 @@ class OperatorService(Service):
                               hint="create it first, or run the operator with create_table = true",
                               code=Code.JSON_TO_SQL)
 
-    def _done(self, path: Path, archived_name: str | None) -> None:
+    def _done(self, path: Path, archived_name: str | None, recorded: Future[None] | None = None) -> None:
+        """Hand an ingested file to the archiver (it is put away once ``recorded`` is done), or put it away here."""
+        if self._archiver is not None:
+            self._archiver.submit(path, archived_name, recorded)
+            return
         try:
             put_away(self.config, path, archived_name)
         except OSError as exc:  # the rows are in; the file stays in .work/ and is archived at the next start
@@ -370,29 +381,14 @@ class OperatorService(Service):
                 f"Files: {self.stats.files}, Rows: {self.stats.rows}, Errors: {self.stats.errors}")
 
     def info(self) -> dict[str, Any]:
+        archive_waiting = self._archiver.waiting if self._archiver is not None else 0
         with self._lock:
-            s = self.stats
-            elapsed = max(time.time() - s.started, 1e-9)
-            return {"files": s.files, "rows": s.rows, "errors": s.errors, "duplicates": s.duplicates,
-                    "rows_per_second": round(s.rows / s.busy_seconds, 1) if s.busy_seconds else 0.0,
-                    "rows_per_second_overall": round(s.rows / elapsed, 1), "last_file": s.last_file,
-                    "last_error": s.last_error, "last_error_code": s.last_error_code,
-                    "pending": len(self._pending), "in_flight": len(self._inflight), "threads": self.config.threads,
-                    "rescans": self.rescans.runs, "watch_dir": str(self.config.watch_dir)}
+            return operator_stats.info(self.stats, pending=len(self._pending),
+                                       in_flight=len(self.stats.busy_since), archive_waiting=archive_waiting,
+                                       threads=self.config.threads, rescans=self.rescans.runs,
+                                       watch_dir=str(self.config.watch_dir))
 
     def summary(self) -> dict[str, Any]:
         """AnyLog's ``get operator summary`` row; "new" counts are since the previous summary."""
         with self._lock:
-            s = self.stats
-            new_rows, new_errors = s.rows - s.reported[0], s.errors - s.reported[1]
-            s.reported = (s.rows, s.errors)
-            elapsed = time.time() - s.started
-            return {"Node name": self.node.name, "Status": "Active", "Operational time": _hms(elapsed),
-                    "Processing time": _hms(s.busy_seconds), "Elapsed time": _hms(elapsed),
-                    "New rows": new_rows, "Total rows": s.rows, "New errors": new_errors, "Total errors": s.errors,
-                    "Avg. rows/sec": round(s.rows / s.busy_seconds, 2) if s.busy_seconds else 0.0}
-
-
-def _hms(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+            return operator_stats.summary(self.stats, self.node.name)
