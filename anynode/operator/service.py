@@ -92,7 +92,6 @@ class OperatorService(Service):
         self._stop = threading.Event()  # the running service's stop event, asked between batches of a file
         self._left: set[tuple[str, int]] = set()  # (name, inode) refused but not movable: reported once
         self._archiver: Archiver | None = None  # puts ingested files away beside the ingest (while running)
-        self._stopping = False  # run() is ending: the watch's own removal is not a loss of events
         self.rescans = PeriodicTask("operator rescan", max(config.rescan, 0.01), call=self._rescan_task,
                                     run_at_start=False, logger=logging.getLogger("anynode.operator"))
 
@@ -108,8 +107,6 @@ class OperatorService(Service):
 
     def lost(self) -> None:
         """The watch lost events (queue overflow, directory replaced): rescan now."""
-        if self._stopping or self._stop.is_set():  # the watch is being removed by the stop itself
-            return
         self.node.log.warning("operator: file events were lost in %s; rescanning", self.config.watch_dir)
         self._rescan_now = True
         self._wake.set()
@@ -161,7 +158,6 @@ class OperatorService(Service):
         for d in (cfg.watch_dir, cfg.archive_dir, cfg.bkup_dir, cfg.error_dir, cfg.work_dir):
             d.mkdir(parents=True, exist_ok=True)
         recovered = sorted(cfg.work_dir.iterdir())  # whatever it is: _ingest refuses what is not a regular file
-        self._stopping = False
         watch = watch_directory(cfg.watch_dir, self.offer, self.lost, self._wake.set, is_data_file)
         archiver = self._archiver = Archiver(cfg)
         if cfg.threads > 1:
@@ -188,7 +184,6 @@ class OperatorService(Service):
                 self._wake.wait(max(0.0, min(settle, due - time.monotonic())))
                 self._wake.clear()
         finally:
-            self._stopping = True
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)  # files not started stay in .work/
             archiver.close()  # what was ingested is put away: a clean stop leaves .work/ empty

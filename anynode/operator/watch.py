@@ -61,6 +61,7 @@ class InotifyWatch:
 
         self._directory = str(directory)
         self._offer, self._lost = offer, lost
+        self._closing = False  # set by stop(): the removal of our own watch is not a loss of events
         self._fd = InotifyFD()  # constructed directly: not watchdog's shared instance
         mask = Mask(InotifyConstants.IN_CLOSE_WRITE | InotifyConstants.IN_MOVED_TO | InotifyConstants.IN_ONLYDIR)
         try:
@@ -78,7 +79,8 @@ class InotifyWatch:
             self._offer(os.path.join(self._directory, os.fsdecode(event.name)))
 
     def on_watch_deleted(self, wd: Any) -> None:
-        self._lost()
+        if not self._closing:  # the directory went away (deleted, unmounted), not our own stop
+            self._lost()
 
     def on_queue_overflow(self) -> None:
         self._lost()
@@ -87,6 +89,7 @@ class InotifyWatch:
         return [], 3600.0
 
     def stop(self) -> None:
+        self._closing = True
         self._fd.stop()
         self._fd.join(5)
 
