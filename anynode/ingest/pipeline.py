@@ -217,8 +217,12 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
 def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], member: str, file_id: int,
            rec: tsd.TsdRecord | None, max_depth: int, timeout: float | None,
            cancel: Callable[[], bool] | None = None,
-           progress: Callable[[int], None] | None = None) -> tuple[int, list[str], list[str]]:
-    """Prepare the batches here and insert them on the writer, in one transaction (see the module doc)."""
+           progress: Callable[[int], None] | None = None) -> Future[tuple[int, list[str], list[str]]]:
+    """Prepare the batches here and hand them to the writer, which inserts them in one transaction.
+
+    Returns once every batch is handed on (or the read failed, which the job then raises):
+    the writer job's future, done when the transaction committed or rolled back.
+    """
     as_text = db.backend.timestamps_as_text
     prepared = (prepare(rows, max_depth, as_text) for rows in batches)
     first = next(prepared, None)  # bad data fails here, before the writer is held
@@ -237,7 +241,7 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
         handoff.fail(exc, job)
     else:
         handoff.end(job)
-    return job.result(timeout)
+    return job
 
 
 def _duplicate(file_hash: str, dbms: str) -> IngestError:
@@ -246,11 +250,12 @@ def _duplicate(file_hash: str, dbms: str) -> IngestError:
                        code=Code.DUPLICATE_JSON_FILE)
 
 
-def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]],
-         *, file_hash: str | None, source: str, instructions: str, member: str, limits: ReadLimits,
-         almgm: str, timeout: float | None, cancel: Callable[[], bool] | None = None,
-         progress: Callable[[int], None] | None = None,
-         defer_record: bool = False) -> tuple[IngestReport, datetime]:
+def _start(catalog: DatabaseCatalog, dbms: str, table: str,
+           read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]], *, file_hash: str | None, source: str,
+           instructions: str, member: str, limits: ReadLimits, almgm: str, timeout: float | None,
+           cancel: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None,
+           defer_record: bool = False) -> Callable[[float | None], tuple[IngestReport, datetime]]:
+    """Read, prepare and hand every batch to the writer; the answer waits for the commit and reports."""
     start = time.perf_counter()
     db = _target_db(catalog, dbms, table)
     if limits is DEFAULT_LIMITS and limits.batch_rows != db.backend.batch_rows:
@@ -267,23 +272,55 @@ def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLi
             mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, file_hash, done[1]), timeout)
             raise _duplicate(file_hash, dbms)
         file_id = mgm.writer.run(lambda c: tsd.allocate(mgm.backend, c, rec), timeout)
-    try:
-        rows, added, widened = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout, cancel,
-                                      progress)
-    except driver_errors() as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",
-                          hint="check the table's columns against the data", code=Code.JSON_TO_SQL) from exc
-    recorded = None
-    if rec is not None:  # bookkeeping after the commit: a replay repairs it (see _committed above)
-        mgm = _almgm(catalog, almgm)
-        recorded = mgm.writer.submit(lambda c: tsd.set_rows(mgm.backend, c, rec.file_hash, rows))
-        if not defer_record:
-            recorded.result(timeout)
-            recorded = None
-    report = IngestReport(dbms, table, rows, time.perf_counter() - start, file_hash, file_id,
-                          tuple(added), tuple(widened), recorded=recorded)
-    return report, when
+    job = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout, cancel, progress)
+    recorded = _count_when_committed(job, _almgm(catalog, almgm), rec) if rec is not None else None
+
+    def finish(wait: float | None) -> tuple[IngestReport, datetime]:
+        try:
+            rows, added, widened = job.result(wait)
+        except driver_errors() as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",
+                              hint="check the table's columns against the data", code=Code.JSON_TO_SQL) from exc
+        if recorded is not None and not defer_record:
+            recorded.result(wait)
+        report = IngestReport(dbms, table, rows, time.perf_counter() - start, file_hash, file_id,
+                              tuple(added), tuple(widened), recorded=recorded if defer_record else None)
+        return report, when
+
+    return finish
+
+
+def _count_when_committed(job: Future[tuple[int, list[str], list[str]]], mgm: Database,
+                          rec: tsd.TsdRecord) -> Future[None]:
+    """Queue almgm's row count for the file the moment its rows commit; done when written (or not needed).
+
+    Bookkeeping after the commit, in almgm's own transaction: a replay after a
+    crash in between repairs it (see :func:`_committed`).
+    """
+    recorded: Future[None] = Future()
+
+    def relay(inner: Future[None]) -> None:
+        exc = inner.exception()
+        recorded.set_result(None) if exc is None else recorded.set_exception(exc)
+
+    def committed(done: Future[tuple[int, list[str], list[str]]]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            recorded.set_result(None)  # nothing committed, nothing to count
+            return
+        rows = done.result()[0]
+        try:
+            mgm.writer.submit(lambda c: tsd.set_rows(mgm.backend, c, rec.file_hash, rows)).add_done_callback(relay)
+        except Exception as exc:  # almgm's writer is closed: the next start repairs the count
+            recorded.set_exception(exc)
+
+    job.add_done_callback(committed)
+    return recorded
+
+
+def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]],
+         *, timeout: float | None, **options: Any) -> tuple[IngestReport, datetime]:
+    return _start(catalog, dbms, table, read, timeout=timeout, **options)(timeout)
 
 
 def _committed(db: Database, file_hash: str) -> tuple[int, int] | None:
@@ -311,12 +348,46 @@ def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName | 
         IngestCancelled: ``cancel()`` said stop; nothing was inserted.
     """
     name = FileName.parse(path) if name is None else name
+    return start_file(path, catalog, name=name, member=member, limits=limits, almgm=almgm, timeout=timeout,
+                      cancel=cancel, progress=progress, defer_record=defer_record).result(timeout)
+
+
+class PendingIngest:
+    """A file whose rows are all read and handed to the database's writer; :meth:`result` waits for the commit.
+
+    The operator starts its next file meanwhile: the writer inserts one file
+    while the next is read and prepared.
+    """
+
+    def __init__(self, finish: Callable[[float | None], IngestReport]) -> None:
+        self._finish = finish
+
+    def result(self, timeout: float | None = None) -> IngestReport:
+        """The report once the rows and record committed; raises what :func:`ingest_file` does."""
+        return self._finish(timeout)
+
+
+def start_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName, member: str = "0",
+               limits: ReadLimits = DEFAULT_LIMITS, almgm: str = "almgm", timeout: float | None = None,
+               cancel: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None,
+               defer_record: bool = False) -> PendingIngest:
+    """:func:`ingest_file` up to the moment every row is read and handed to the writer; the commit follows.
+
+    Errors found while reading (bad name, bad JSON, a duplicate already committed) are
+    raised here; the writer's (rows the table refuses, a duplicate committed meanwhile)
+    by :meth:`PendingIngest.result`. The file must stay where it is until then.
+    """
     fhash = name.hash if name.hash != "0" else file_hash(path, name.dbms, name.table, limits.chunk_bytes, cancel)
-    report, when = _run(catalog, name.dbms, name.table, lambda lim: read_batches(path, lim, cancel),
-                        file_hash=fhash, source=name.source, instructions=name.instructions, member=member,
-                        limits=limits, almgm=almgm, timeout=timeout, cancel=cancel, progress=progress,
-                        defer_record=defer_record)
-    return replace(report, name=name.with_hash(fhash).with_tsd(member, report.file_id, when))
+    finish = _start(catalog, name.dbms, name.table, lambda lim: read_batches(path, lim, cancel),
+                    file_hash=fhash, source=name.source, instructions=name.instructions, member=member,
+                    limits=limits, almgm=almgm, timeout=timeout, cancel=cancel, progress=progress,
+                    defer_record=defer_record)
+
+    def named(wait: float | None) -> IngestReport:
+        report, when = finish(wait)
+        return replace(report, name=name.with_hash(fhash).with_tsd(member, report.file_id, when))
+
+    return PendingIngest(named)
 
 
 def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, catalog: DatabaseCatalog, *,
@@ -353,4 +424,4 @@ def _list_batches(rows: list[Any], size: int) -> Iterator[list[dict[str, Any]]]:
         yield rows[i:i + size]
 
 
-__all__ = ["IngestReport", "check_target", "ingest_file", "ingest_rows"]
+__all__ = ["IngestReport", "PendingIngest", "check_target", "ingest_file", "ingest_rows", "start_file"]

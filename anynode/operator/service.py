@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anynode.codes import Code
 from anynode.errors import IngestError
@@ -65,6 +65,9 @@ from anynode.operator.watch import watch_directory
 from anynode.protocols import NodeView
 from anynode.services.base import Service
 from anynode.services.periodic import PeriodicTask
+
+if TYPE_CHECKING:
+    from anynode.ingest.pipeline import PendingIngest
 
 QUIET = 2.0  # seconds a file found by a rescan must have been left alone
 
@@ -92,6 +95,7 @@ class OperatorService(Service):
         self._stop = threading.Event()  # the running service's stop event, asked between batches of a file
         self._left: set[tuple[str, int]] = set()  # (name, inode) refused but not movable: reported once
         self._archiver: Archiver | None = None  # puts ingested files away beside the ingest (while running)
+        self._open: tuple[Path, str, float, bool, PendingIngest] | None = None  # a file whose commit is not awaited
         self.rescans = PeriodicTask("operator rescan", max(config.rescan, 0.01), call=self._rescan_task,
                                     run_at_start=False, logger=logging.getLogger("anynode.operator"))
 
@@ -184,6 +188,7 @@ class OperatorService(Service):
                 self._wake.wait(max(0.0, min(settle, due - time.monotonic())))
                 self._wake.clear()
         finally:
+            self._settle()
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)  # files not started stay in .work/
             archiver.close()  # what was ingested is put away: a clean stop leaves .work/ empty
@@ -208,8 +213,11 @@ class OperatorService(Service):
             self._reap(block=False)
             name = self._next_pending()
             if name is None:
+                self._settle()
                 return
             source, work = self.config.watch_dir / name, self.config.work_dir / name
+            if self._open is not None and self._open[1] == name:
+                self._settle()  # a file of the same name is being committed: it goes first
             if self._archiver is not None:
                 self._archiver.wait_name(name)  # a file of this name still in .work/ is put away first
             try:
@@ -224,7 +232,7 @@ class OperatorService(Service):
             parsed = parse_arrival(name)  # the file's one parse: _ingest and the pipeline use it
             key = table_key(self.config, parsed)
             if self._pool is None:
-                self._ingest(work, parsed=parsed)
+                self._ingest(work, parsed=parsed, hold=True)
             elif key is None or key not in self._seen_tables:
                 self._reap(block=True, until=0)  # a table's first file runs alone: no create-table race
                 self._ingest(work, parsed=parsed)
@@ -234,6 +242,7 @@ class OperatorService(Service):
                 with self._lock:
                     self._inflight[future] = name
                 future.add_done_callback(lambda _: self._wake.set())  # a same-named file may be waiting
+        self._settle()
         if stop.is_set():
             self._reap(block=True, until=0)
 
@@ -255,14 +264,21 @@ class OperatorService(Service):
             wait(left, timeout=1.0, return_when=FIRST_COMPLETED)
 
     # -- one file -------------------------------------------------------------
-    def _ingest(self, path: Path, recovered: bool = False, parsed: FileName | IngestError | None = None) -> None:
-        """Ingest one claimed file; ``parsed`` is its name as :func:`parse_arrival` gave it (else parsed here)."""
-        from anynode.ingest.pipeline import ingest_file
+    def _ingest(self, path: Path, recovered: bool = False, parsed: FileName | IngestError | None = None,
+                hold: bool = False) -> None:
+        """Ingest one claimed file; ``parsed`` is its name as :func:`parse_arrival` gave it (else parsed here).
 
-        started = time.perf_counter()
+        With ``hold`` the file's commit is not awaited: its rows are all handed to
+        the writer, and :meth:`_settle` (called before the next file is started
+        and whenever the queue runs dry) finishes it, so the writer inserts one
+        file while the next is read and prepared.
+        """
+        from anynode.ingest.pipeline import start_file
+
+        claimed, started = path.name, time.perf_counter()
         with self._lock:
-            self.stats.last_file = path.name
-            self.stats.busy_since[path.name] = started
+            self.stats.last_file = claimed
+            self.stats.busy_since[claimed] = started
         try:
             reason = refusal(path)  # in .work/ since a crash, or swapped after the claim
             if reason is not None:
@@ -275,15 +291,49 @@ class OperatorService(Service):
                 check_archive_name(self.config, archived)
                 self.node.log.info("operator: %s holds rows already inserted; archived as %s", path.name, archived)
                 self._done(path, archived)
+                self._account(claimed, started)
                 return
-            if self._archiver is not None and (self.config.dbms_name or self.config.table_name):
-                self._archiver.wait_name(str(target(self.config, name)))  # the name it is renamed to is free
+            if self.config.dbms_name or self.config.table_name:
+                renamed = str(target(self.config, name))
+                if self._open is not None and self._open[0].name == renamed:
+                    self._settle()  # the file it is renamed to is still being committed
+                if self._archiver is not None:
+                    self._archiver.wait_name(renamed)  # the name it is renamed to is free
             path, name = rename_for_options(self.config, path, name)
             check_archive_name(self.config, name)
-            key = name.table_key
-            self._check_table(name.dbms, name.table, key)
-            report = ingest_file(path, self.node.catalog, name=name, cancel=self._stop.is_set,
-                                 progress=lambda n: self._progress(path.name, n), defer_record=True)
+            self._check_table(name.dbms, name.table, name.table_key)
+            pending = start_file(path, self.node.catalog, name=name, cancel=self._stop.is_set,
+                                 progress=lambda n: self._progress(claimed, n), defer_record=True)
+        except Exception as exc:
+            self._outcome(path, claimed, started, recovered, None, exc)
+            return
+        if hold:
+            self._settle()  # the previous file commits (or failed) while this one waits in the writer's queue
+            self._open = (path, claimed, started, recovered, pending)
+        else:
+            self._outcome(path, claimed, started, recovered, pending, None)
+
+    def _settle(self) -> None:
+        """Finish the file whose commit was not awaited, if any."""
+        if self._open is not None:
+            path, claimed, started, recovered, pending = self._open
+            self._open = None
+            self._outcome(path, claimed, started, recovered, pending, None)
+
+    def _account(self, claimed: str, started: float) -> None:
+        with self._lock:
+            self.stats.busy_seconds += time.perf_counter() - started
+            self.stats.busy_since.pop(claimed, None)
+            self.stats.in_progress.pop(claimed, None)
+
+    def _outcome(self, path: Path, claimed: str, started: float, recovered: bool, pending: PendingIngest | None,
+                 error: Exception | None) -> None:
+        """Wait for the file's commit (or take the error met before it), then count it and put it away."""
+        try:
+            if error is not None:
+                raise error
+            assert pending is not None
+            report = pending.result()
         except FileNotFoundError:
             self.node.log.warning("operator: %s disappeared from %s before it was ingested", path.name, path.parent)
             return
@@ -299,15 +349,13 @@ class OperatorService(Service):
             self._fail(path, exc)
             return
         except Exception as exc:  # one file must not stop the operator; the traceback goes to the log
-            self.node.log.exception("operator: unexpected failure on %s", path.name)
+            self.node.log.error("operator: unexpected failure on %s", path.name, exc_info=exc)
             self._fail(path, IngestError(f"unexpected failure: {type(exc).__name__}: {exc}",
                                          hint="see logs/root.log for the traceback", code=Code.PROCESS_FAILURE))
             return
         finally:
-            with self._lock:
-                self.stats.busy_seconds += time.perf_counter() - started
-                self.stats.busy_since.pop(path.name, None)
-                self.stats.in_progress.pop(path.name, None)
+            self._account(claimed, started)
+        key = f"{report.dbms}.{report.table}"
         with self._lock:
             self._seen_tables.add(key)
             self.stats.files += 1
