@@ -37,6 +37,7 @@ from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.ingest.naming import FileName
 from anynode.ingest.reader import not_regular, open_regular
+from anynode.store.catalog import DatabaseCatalog
 
 OWN_MEMBER = "0"  # this node's cluster member id: 0 until metadata (cluster policies) exists
 WORK = ".work"  # files being ingested; what is left here after a crash is put through again
@@ -118,6 +119,21 @@ def check_archive_name(config: OperatorConfig, name: FileName | str) -> None:
         raise IngestError(f"File name is too long: archived, it would be {size} bytes, more than the {limit} "
                           f"the file system allows", hint="shorten the source or instructions section of the name",
                           code=Code.FILE_NAME_STRUCTURE)
+
+
+def check_table(config: OperatorConfig, catalog: DatabaseCatalog, seen: set[str], name: FileName) -> None:
+    """Refuse a file whose table ``limit_tables`` excludes (130), or that needs a table while create_table is off (27).
+
+    ``seen`` holds the tables this operator ingested into already.
+    """
+    key = name.table_key
+    if config.limit_tables and key not in config.limit_tables and f"{name.dbms}.*" not in config.limit_tables:
+        raise IngestError(f"Table excluded: {key} is not in limit_tables",
+                          hint=f"limit_tables allows: {', '.join(config.limit_tables)}", code=Code.TABLE_EXCLUDED)
+    if not config.create_table and key not in seen and catalog.is_connected(name.dbms) \
+            and name.table not in catalog.tables(name.dbms):
+        raise IngestError(f"Table {key} does not exist and create_table is false",
+                          hint="create it first, or run the operator with create_table = true", code=Code.JSON_TO_SQL)
 
 
 def parse_arrival(name: str | Path) -> FileName | IngestError:

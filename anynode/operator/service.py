@@ -1,32 +1,23 @@
 """``run operator``: files of JSON rows in the watch directory become rows in local databases.
 
-A file is picked up when the writer closes it or moves it in (see
-:mod:`anynode.operator.watch`), and by a rescan at start and every ``rescan`` seconds (files left from
-before, missed events), run by a :class:`~anynode.services.periodic.PeriodicTask`
-on the operator's own thread. A file found by a rescan must keep its size
-between two looks and be untouched for two seconds, so one still being
-written is never read half. Each file is claimed by moving it into
-``<watch_dir>/.work/``, ingested by the pipeline (rows and the file's record
-in one transaction), then archived or refused (see
-:mod:`anynode.operator.files`).
+A file is picked up when its writer closes it or moves it in
+(:mod:`anynode.operator.watch`), and by a rescan at start and every
+``rescan`` seconds for missed events (a file found so must keep its size and
+be untouched for two seconds). Each file is claimed by moving it into
+``<watch_dir>/.work/``, ingested by the pipeline (rows and record in one
+transaction; the next file is read while the writer commits this one), then
+archived beside the ingest (:mod:`anynode.operator.archiver`) or refused
+(:mod:`anynode.operator.files`).
 
-With ``threads`` > 1 a bounded pool owned by the service ingests files side
-by side, except a table's first file, which runs alone on the operator thread
-after the files in flight are done (AnyLog's rule: no two files race to
-create one table). Writes to one database are serial anyway (its single
-writer); the pool overlaps reading, hashing, archiving and other databases.
+With ``threads`` > 1 a bounded pool ingests files side by side, except a
+table's first file, which runs alone (no two files race to create one table).
 
 A node killed in the middle leaves the file in ``.work/``; the next start
-puts it through again, and the file record makes that exactly-once: rows
-already committed are not inserted again and the file is archived. A stop
-(``exit operator``, SIGTERM) interrupts a file between batches: its
-transaction rolls back and it stays in ``.work/`` for the next start.
-
-Only regular files are taken, judged by ``lstat`` before the claim and by
-``fstat`` after the open (``O_NOFOLLOW | O_NONBLOCK``): a symbolic link, a
-pipe or any other entry named like a data file goes to the error directory
-at once, unopened, so it can neither wedge the operator nor leak what it
-points to.
+puts it through again and its record makes that exactly-once. A stop
+interrupts a file between batches: it rolls back and stays in ``.work/``.
+Only regular files are taken (``lstat`` before the claim, ``fstat`` after an
+``O_NOFOLLOW | O_NONBLOCK`` open): links, pipes and the like go to the error
+directory unopened.
 """
 
 from __future__ import annotations
@@ -52,6 +43,7 @@ from anynode.operator.files import (
     OperatorConfig,
     already_inserted,
     check_archive_name,
+    check_table,
     is_data_file,
     parse_arrival,
     put_away,
@@ -61,7 +53,7 @@ from anynode.operator.files import (
     target,
 )
 from anynode.operator.stats import OperatorStats
-from anynode.operator.watch import watch_directory
+from anynode.operator.watch import settled_entries, watch_directory
 from anynode.protocols import NodeView
 from anynode.services.base import Service
 from anynode.services.periodic import PeriodicTask
@@ -126,30 +118,16 @@ class OperatorService(Service):
         clearly stopped growing. Directories named like data files go aside.
         Returns the number of files queued.
         """
-        sizes: dict[str, int] = {}
+        still, odd, sizes = settled_entries(self.config.watch_dir, self._sizes, QUIET, first, is_data_file)
+        for path, st in odd:  # nothing to wait for: it can never become a data file
+            if (path.name, st.st_ino) not in self._left:
+                self._fail(path, not_regular(path.name, st.st_mode), st.st_ino)
         queued = 0
-        try:
-            entries = list(os.scandir(self.config.watch_dir))
-        except OSError:
-            return 0
-        for entry in entries:
-            if not is_data_file(entry.name):
-                continue
-            try:
-                st = entry.stat(follow_symlinks=False)  # a link is judged as a link: never followed
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode):  # nothing to wait for: it can never become a data file
-                if (entry.name, st.st_ino) not in self._left:
-                    self._fail(Path(entry.path), not_regular(entry.name, st.st_mode), st.st_ino)
-                continue
-            sizes[entry.name] = st.st_size
-            same = first or self._sizes.get(entry.name) == st.st_size
-            if same and time.time() - st.st_mtime >= QUIET:
-                with self._lock:
-                    if entry.name not in self._pending:
-                        self._pending[entry.name] = time.monotonic()
-                        queued += 1
+        with self._lock:
+            for name in still:
+                if name not in self._pending:
+                    self._pending[name] = time.monotonic()
+                    queued += 1
         self._sizes = sizes
         if queued:
             self._wake.set()
@@ -268,10 +246,7 @@ class OperatorService(Service):
                 hold: bool = False) -> None:
         """Ingest one claimed file; ``parsed`` is its name as :func:`parse_arrival` gave it (else parsed here).
 
-        With ``hold`` the file's commit is not awaited: its rows are all handed to
-        the writer, and :meth:`_settle` (called before the next file is started
-        and whenever the queue runs dry) finishes it, so the writer inserts one
-        file while the next is read and prepared.
+        With ``hold`` its commit is awaited later, by :meth:`_settle` once the next file is handed on.
         """
         from anynode.ingest.pipeline import start_file
 
@@ -301,7 +276,7 @@ class OperatorService(Service):
                     self._archiver.wait_name(renamed)  # the name it is renamed to is free
             path, name = rename_for_options(self.config, path, name)
             check_archive_name(self.config, name)
-            self._check_table(name.dbms, name.table, name.table_key)
+            check_table(self.config, self.node.catalog, self._seen_tables, name)
             pending = start_file(path, self.node.catalog, name=name, cancel=self._stop.is_set,
                                  progress=lambda n: self._progress(claimed, n), defer_record=True)
         except Exception as exc:
@@ -368,18 +343,6 @@ class OperatorService(Service):
     def _progress(self, name: str, rows: int) -> None:
         with self._lock:
             self.stats.in_progress[name] = rows
-
-    def _check_table(self, dbms: str, table: str, key: str) -> None:
-        cfg = self.config
-        if cfg.limit_tables and key not in cfg.limit_tables and f"{dbms}.*" not in cfg.limit_tables:
-            raise IngestError(f"Table excluded: {key} is not in limit_tables",
-                              hint=f"limit_tables allows: {', '.join(cfg.limit_tables)}",
-                              code=Code.TABLE_EXCLUDED)
-        if not cfg.create_table and key not in self._seen_tables and self.node.catalog.is_connected(dbms) \
-                and table not in self.node.catalog.tables(dbms):
-            raise IngestError(f"Table {key} does not exist and create_table is false",
-                              hint="create it first, or run the operator with create_table = true",
-                              code=Code.JSON_TO_SQL)
 
     def _done(self, path: Path, archived_name: str | None, recorded: Future[None] | None = None) -> None:
         """Hand an ingested file to the archiver (it is put away once ``recorded`` is done), or put it away here."""
