@@ -36,7 +36,7 @@ from typing import Any
 from anynode.codes import Code
 from anynode.errors import IngestError, NoSuchDatabase
 from anynode.ingest.naming import TABLE_NAME, FileName
-from anynode.ingest.reader import IngestCancelled, file_hash, read_batches
+from anynode.ingest.reader import IngestCancelled, body_hash, file_hash, read_batches, small_file
 from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad
 from anynode.ingest.transform import ColumnBatch, column_values, prepare
 from anynode.store import tsd
@@ -377,8 +377,15 @@ def start_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName, me
     raised here; the writer's (rows the table refuses, a duplicate committed meanwhile)
     by :meth:`PendingIngest.result`. The file must stay where it is until then.
     """
-    fhash = name.hash if name.hash != "0" else file_hash(path, name.dbms, name.table, limits.chunk_bytes, cancel)
-    finish = _start(catalog, name.dbms, name.table, lambda lim: read_batches(path, lim, cancel),
+    data = small_file(path, limits.whole_file_bytes)  # read once; hashed and parsed from memory
+    source: str | Path | bytes = path if data is None else data
+    if name.hash != "0":
+        fhash = name.hash
+    elif data is not None:
+        fhash = body_hash(data, name.dbms, name.table)
+    else:
+        fhash = file_hash(path, name.dbms, name.table, limits.chunk_bytes, cancel)
+    finish = _start(catalog, name.dbms, name.table, lambda lim: read_batches(source, lim, cancel),
                     file_hash=fhash, source=name.source, instructions=name.instructions, member=member,
                     limits=limits, almgm=almgm, timeout=timeout, cancel=cancel, progress=progress,
                     defer_record=defer_record)

@@ -269,7 +269,9 @@ class ErrorDir:
         when = datetime.now(timezone.utc).isoformat(timespec="seconds")
         text = (f"file: {path.name}\ncode: {exc.anylog_code}\nerror: {exc.message}\n"
                 + (f"hint: {exc.hint}\n" if exc.hint else "") + f"time: {when}\n")
-        Path(str(target) + REASON).write_text(text, encoding="utf-8")
+        tmp = self.directory / f".reason-{os.getpid()}-{threading.get_ident()}.tmp"  # short: the name may be long
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, str(target) + REASON)  # never seen half-written
         return target
 
 

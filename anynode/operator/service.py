@@ -255,7 +255,7 @@ class OperatorService(Service):
             self.stats.last_file = claimed
             self.stats.busy_since[claimed] = started
         try:
-            reason = refusal(path)  # in .work/ since a crash, or swapped after the claim
+            reason = refusal(path) if parsed is None else None  # in .work/ since a crash (a claim was judged)
             if reason is not None:
                 raise reason
             name = parse_arrival(path.name) if parsed is None else parsed
