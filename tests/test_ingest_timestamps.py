@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -99,3 +100,20 @@ def test_the_fast_path_says_what_the_general_path_says(instants: list[datetime],
     elif seconds and digits == 0:
         first = first.replace(microsecond=0)
     assert slow[0] == str(first.replace(tzinfo=timezone(offset)).astimezone(timezone.utc).replace(tzinfo=None))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)), min_size=1,
+                max_size=20), _SPELL, _FRACTION, _ZONE)
+def test_what_sqlite_rewrites_as_it_inserts_is_what_python_would_store(instants: list[datetime], sep: str,
+                                                                       digits: int, zone: str) -> None:
+    timespec = {0: "seconds", 3: "milliseconds", 6: "microseconds"}[digits]
+    column = [d.isoformat(sep=sep, timespec=timespec) + zone for d in instants]
+    sql: dict[str, str] = {}
+    kept = utc_text(column, sql)
+    if "expr" not in sql:  # nothing to rewrite, or more than T / Z / a zero offset: rewritten here
+        return
+    assert kept is column
+    with sqlite3.connect(":memory:") as conn:
+        stored = [conn.execute(f"SELECT {sql['expr']}", (v,)).fetchone()[0] for v in column]
+    assert stored == parsed(column, True)

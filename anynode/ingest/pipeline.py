@@ -204,7 +204,10 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
     while batch is not None:
         types = state.fit(batch)
         values = [column_values(batch, c, t) for c, t in zip(batch.columns, types, strict=True)]
-        backend.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants)
+        exprs = [batch.exprs.get(c) if t is ColType.TIMESTAMP else None for c, t in zip(batch.columns, types,
+                                                                                        strict=True)]
+        backend.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants,
+                            exprs if batch.exprs else ())
         n += batch.size
         if progress is not None:
             progress(n)
@@ -223,8 +226,8 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
     Returns once every batch is handed on (or the read failed, which the job then raises):
     the writer job's future, done when the transaction committed or rolled back.
     """
-    as_text = db.backend.timestamps_as_text
-    prepared = (prepare(rows, max_depth, as_text) for rows in batches)
+    as_text, in_sql = db.backend.timestamps_as_text, db.backend.sql_rewrites
+    prepared = (prepare(rows, max_depth, as_text, in_sql) for rows in batches)
     first = next(prepared, None)  # bad data fails here, before the writer is held
     if first is None:
         raise bad("No rows to ingest", hint="send at least one JSON object")

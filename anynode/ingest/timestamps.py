@@ -44,14 +44,20 @@ _NAIVE = methodcaller("replace", tzinfo=None)
 _AS_TEXT = methodcaller("isoformat", " ")  # the same text as str(), without str()'s extra method lookup
 
 
-def timestamps(vals: Sequence[Any], has_none: bool, as_text: bool) -> Sequence[Any] | None:
+def timestamps(vals: Sequence[Any], has_none: bool, as_text: bool,
+               sql: dict[str, str] | None = None) -> Sequence[Any] | None:
     """The values as UTC timestamps when every non-null one is an ISO 8601 date-time, else None.
 
     As text, a column already in the stored spelling comes back as ``vals`` itself
-    (the caller can then keep its row tuples).
+    (the caller can then keep its row tuples). Given ``sql``, a column that only
+    needs ``T``, ``Z`` or ``+00:00`` rewritten also comes back as ``vals``, with
+    ``sql["expr"]`` set to the SQLite expression that rewrites it while it is
+    inserted (outside the GIL).
     """
     strs = [v for v in vals if v is not None] if has_none else vals
-    out = utc_text(strs) if as_text else None
+    out = utc_text(strs, sql) if as_text else None
+    if out is strs and has_none:
+        return vals
     if out is None:
         out = parsed(strs, as_text)
         if out is None:
@@ -75,8 +81,11 @@ def _layouts(strs: Sequence[str], joined: str) -> tuple[bytes, set[bytes]] | Non
     return (shaped, layouts) if len(layouts) <= _MAX_LAYOUTS else None
 
 
-def utc_text(strs: Sequence[str]) -> Sequence[str] | None:
-    """The fast path for text (see the module doc); None when the column needs the general path."""
+def utc_text(strs: Sequence[str], sql: dict[str, str] | None = None) -> Sequence[str] | None:
+    """The fast path for text (see the module doc); None when the column needs the general path.
+
+    With ``sql`` (see :func:`timestamps`), replacing ``T``, ``Z`` and zero offsets is left to the database.
+    """
     if not strs or not TS_START.match(strs[0]):
         return None
     joined = "\n".join(strs)
@@ -92,16 +101,20 @@ def utc_text(strs: Sequence[str]) -> Sequence[str] | None:
     if len(with_seconds) > 1 or (len(fractions) > 1 and fractions != {0, 6}):
         return None  # seconds in some values only, or fractions of several lengths: the general path
     out = joined
+    zero_zones = []
     for zone in {m["zone"] for m in matches if m["zone"] and m["zone"] != b"Z"}:
         text = zone.decode()  # the layout of a signed offset: "+00:00" stands for any "+hh:mm"
         if joined.count(text) != shaped.count(zone):
             return None  # an offset other than zero: converted on the general path
         out = out.replace(text, "")  # zero: UTC already ('+' and '-00:00' appear nowhere else)
+        zero_zones.append(text)
     if "T" in out:
         out = out.replace("T", " ")
     if "Z" in out:
         out = out.replace("Z", "")
     pad = ":00" if with_seconds == {False} else "0" * (6 - max(fractions)) if 0 < max(fractions) < 6 else ""
+    if sql is not None and not pad and ".000000" not in out and out != joined:
+        return _in_sql(strs, joined, zero_zones, sql)
     if pad:  # at the end of every value: seconds, or a fraction made six digits
         out = out.replace("\n", pad + "\n") + pad
     if ".000000" in out:  # str() leaves out a zero fraction
@@ -117,6 +130,21 @@ def utc_text(strs: Sequence[str]) -> Sequence[str] | None:
     except ValueError:
         return None
     return values
+
+
+def _in_sql(strs: Sequence[str], joined: str, zones: list[str], sql: dict[str, str]) -> Sequence[str] | None:
+    """Check the dates as they are; leave the rewrite (``T``, ``Z``, zero offsets) to SQLite's replace()."""
+    try:
+        for _ in map(fromiso, strs):  # every date checked: no 30 February, no 24:00
+            pass
+    except ValueError:
+        return None
+    expr = "?"
+    for old in ("T", "Z", *zones):
+        if old in joined:
+            expr = f"replace({expr}, '{old}', '{' ' if old == 'T' else ''}')"
+    sql["expr"] = expr
+    return strs
 
 
 def parsed(strs: Sequence[str], as_text: bool) -> list[Any] | None:

@@ -73,6 +73,7 @@ class ColumnBatch:
     size: int
     timestamps: dict[str, Sequence[Any]] = field(default_factory=dict)
     kinds: dict[str, set[type]] = field(default_factory=dict)
+    exprs: dict[str, str] = field(default_factory=dict)  # timestamp column -> SQL that rewrites it on insert
     rows: list[tuple[Any, ...]] | None = None  # the values as row tuples, when no column needs converting
 
     def tuples(self, values: list[Sequence[Any]]) -> list[tuple[Any, ...]]:
@@ -160,8 +161,8 @@ def _flatten(rows: list[dict[str, Any]], max_depth: int) -> list[dict[str, Any]]
     return out
 
 
-def _infer(vals: Sequence[Any], kinds: set[type], ts_cache: dict[str, Sequence[Any]], col: str,
-           as_text: bool) -> ColType | None:
+def _infer(vals: Sequence[Any], kinds: set[type], batch: ColumnBatch, col: str, as_text: bool,
+           in_sql: bool) -> ColType | None:
     has_none = _NONE in kinds
     kinds = kinds - {_NONE}
     if not kinds:
@@ -176,9 +177,12 @@ def _infer(vals: Sequence[Any], kinds: set[type], ts_cache: dict[str, Sequence[A
     if kinds == {bool}:
         return ColType.BOOL
     if kinds == {str}:
-        ts = timestamps(vals, has_none, as_text)
+        sql: dict[str, str] | None = {} if in_sql else None
+        ts = timestamps(vals, has_none, as_text, sql)
         if ts is not None:
-            ts_cache[col] = ts
+            batch.timestamps[col] = ts
+            if sql:
+                batch.exprs[col] = sql["expr"]
             return ColType.TIMESTAMP
     return ColType.TEXT
 
@@ -197,10 +201,13 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Sequence[
     return keys, {k: [r.get(k) for r in rows] for k in keys}, None
 
 
-def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True) -> ColumnBatch:
+def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True,
+            sql_rewrites: bool = False) -> ColumnBatch:
     """Turn a batch of row dicts into columns with inferred types.
 
-    ``ts_as_text`` gives timestamps as text (SQLite) rather than naive UTC datetimes.
+    ``ts_as_text`` gives timestamps as text (SQLite) rather than naive UTC datetimes; with
+    ``sql_rewrites`` a timestamp column that only needs ``T``/``Z`` replaced keeps its values,
+    and ``exprs`` holds the SQL that rewrites them as they are inserted (SQLite).
 
     Raises:
         IngestError: 27 for keys that cannot be columns, 67 for too deep nesting.
@@ -235,7 +242,7 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
             kinds = set(map(type, vals))
             batch.rows = None  # the row tuples still hold the empty strings
         batch.kinds[name] = kinds
-        batch.types[name] = _infer(vals, kinds, batch.timestamps, name, ts_as_text)
+        batch.types[name] = _infer(vals, kinds, batch, name, ts_as_text, sql_rewrites)
         batch.values[name] = vals
         if list in kinds:
             deepest = _list_depth(vals, kinds)

@@ -60,6 +60,7 @@ class SqliteBackend(Backend):
 
     kind = "sqlite"
     param = "?"
+    sql_rewrites = True  # timestamps' T and Z are replaced by SQLite as rows are inserted, outside the GIL
 
     def __init__(self, name: str, path: Path | None) -> None:
         self.name = name
@@ -214,10 +215,12 @@ class SqliteBackend(Backend):
 
     # --- data --------------------------------------------------------
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
-                    rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = ()) -> None:
+                    rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = (),
+                    exprs: Sequence[str | None] = ()) -> None:
         q = self.quote
         names = [q(c) for c, _ in constants] + [q(c) for c in columns]
-        values = [_literal(v) for _, v in constants] + ["?"] * len(columns)
+        marks = [e or "?" for e in exprs] if exprs else ["?"] * len(columns)
+        values = [_literal(v) for _, v in constants] + marks
         conn.executemany(f"INSERT INTO {q(table)} ({', '.join(names)}) VALUES ({', '.join(values)})", rows)
 
 
