@@ -117,3 +117,21 @@ def test_what_sqlite_rewrites_as_it_inserts_is_what_python_would_store(instants:
     with sqlite3.connect(":memory:") as conn:
         stored = [conn.execute(f"SELECT {sql['expr']}", (v,)).fetchone()[0] for v in column]
     assert stored == parsed(column, True)
+
+
+@pytest.mark.parametrize("column", [
+    ["2026-03-01T10:00:00.000Z", "2026-03-01T10:00:00.500Z"],
+    ["2026-03-01 10:00:00.000", "2026-03-01 10:00:01.250"],
+    ["2026-03-01T10:00:00.000000+00:00", "2026-03-01T10:00:00.000001+00:00"],
+    ["2026-03-01T10:00Z", "2026-03-01T10:01Z"],
+    ["2026-03-01 10:00", "2026-03-01 23:59"],
+    ["2026-03-01T10:00:00.123Z", "2026-03-01T10:00:00.123"],
+])
+def test_zero_fractions_and_pads_come_out_as_python_stores_them(column: list[str]) -> None:
+    sql: dict[str, str] = {}
+    kept = utc_text(column, sql)
+    want = parsed(column, True)
+    if "expr" in sql:
+        with sqlite3.connect(":memory:") as conn:
+            kept = [conn.execute(f"SELECT {sql['expr']}", (v,)).fetchone()[0] for v in column]
+    assert kept is not None and list(kept) == want

@@ -113,8 +113,11 @@ def utc_text(strs: Sequence[str], sql: dict[str, str] | None = None) -> Sequence
     if "Z" in out:
         out = out.replace("Z", "")
     pad = ":00" if with_seconds == {False} else "0" * (6 - max(fractions)) if 0 < max(fractions) < 6 else ""
-    if sql is not None and not pad and ".000000" not in out and out != joined:
-        return _in_sql(strs, joined, zero_zones, sql)
+    zero = "." + "0" * max(fractions)  # a zero fraction: str() leaves it out, so SQL cannot just pad it
+    if sql is not None and out != joined and not (max(fractions) and (zero + "\n" in out or out.endswith(zero))):
+        zoned = joined.count("Z") + sum(map(joined.count, zero_zones))
+        if not pad or zoned in (0, len(strs)):  # a pad goes where every zone was, or after every value
+            return _in_sql(strs, joined, zero_zones, pad, sql)
     if pad:  # at the end of every value: seconds, or a fraction made six digits
         out = out.replace("\n", pad + "\n") + pad
     if ".000000" in out:  # str() leaves out a zero fraction
@@ -132,17 +135,20 @@ def utc_text(strs: Sequence[str], sql: dict[str, str] | None = None) -> Sequence
     return values
 
 
-def _in_sql(strs: Sequence[str], joined: str, zones: list[str], sql: dict[str, str]) -> Sequence[str] | None:
-    """Check the dates as they are; leave the rewrite (``T``, ``Z``, zero offsets) to SQLite's replace()."""
+def _in_sql(strs: Sequence[str], joined: str, zones: list[str], pad: str,
+            sql: dict[str, str]) -> Sequence[str] | None:
+    """Check the dates as they are; leave the rewrite (``T``, zones, a pad) to SQLite's replace() and ``||``."""
     try:
         for _ in map(fromiso, strs):  # every date checked: no 30 February, no 24:00
             pass
     except ValueError:
         return None
-    expr = "?"
-    for old in ("T", "Z", *zones):
-        if old in joined:
-            expr = f"replace({expr}, '{old}', '{' ' if old == 'T' else ''}')"
+    expr = "replace(?, 'T', ' ')" if "T" in joined else "?"
+    present = [z for z in ("Z", *zones) if z in joined]
+    for zone in present:
+        expr = f"replace({expr}, '{zone}', '{pad}')"
+    if pad and not present:
+        expr = f"{expr} || '{pad}'"
     sql["expr"] = expr
     return strs
 
