@@ -3,8 +3,8 @@
 Schema statements are written here rather than through sqlite-utils because
 the declared type is where a column's logical type lives between files
 (``TIMESTAMP``, ``BOOLEAN``), and sqlite-utils only declares TEXT, INTEGER,
-REAL and BLOB. Bulk rows use ``executemany`` on prepared tuples, which is
-about three times faster than ``insert_all``.
+REAL and BLOB. Bulk rows go in as ``INSERT ... SELECT ... FROM (VALUES ...)``
+of up to 1,000 prepared tuples per statement (see ``_ROWS_PER_STATEMENT``).
 """
 
 from __future__ import annotations
