@@ -8,7 +8,7 @@ file is either fully in the table and recorded, or not at all (see
 
 Reading and preparing (parse, flatten, types, timestamps) run in the
 caller's thread; the writer only fits the schema and inserts. Batches pass
-through a :class:`_Handoff` of depth 4, so a big file is read while its
+through a :class:`~anynode.ingest.handoff.Handoff` of depth 4, so a big file is read while its
 earlier batches are inserted (SQLite releases the GIL while it steps) and the
 memory stays bounded, and an operator with ``threads`` > 1 prepares one file
 while the writer inserts another. Used by the
@@ -23,7 +23,6 @@ transaction rolls back, and the file can be ingested again later, once.
 
 from __future__ import annotations
 
-import queue
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,6 +34,7 @@ from typing import Any
 
 from anynode.codes import Code
 from anynode.errors import IngestError, NoSuchDatabase
+from anynode.ingest.handoff import Handoff
 from anynode.ingest.naming import TABLE_NAME, FileName
 from anynode.ingest.reader import IngestCancelled, body_hash, file_hash, read_batches, small_file
 from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad
@@ -144,48 +144,6 @@ def _almgm(catalog: DatabaseCatalog, name: str) -> Database:
     return catalog.get(name)
 
 
-class _Handoff:
-    """Prepared batches from the caller's thread to the writer's job, at most ``depth`` waiting.
-
-    The caller puts batches and then :meth:`end` or :meth:`fail`; the job takes
-    them with :meth:`next` until None. A put gives up when the job has already
-    finished (it failed), so neither side can wait for the other forever.
-    """
-
-    _END = object()
-
-    def __init__(self, depth: int = 4) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(depth)
-
-    def put(self, item: Any, job: Future[Any]) -> bool:
-        while not job.done():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def end(self, job: Future[Any]) -> None:
-        self.put(self._END, job)
-
-    def fail(self, exc: BaseException, job: Future[Any]) -> None:
-        self.put(_Failed(exc), job)
-
-    def next(self) -> ColumnBatch | None:
-        item = self._queue.get()
-        if item is self._END:
-            return None
-        if isinstance(item, _Failed):
-            raise item.exc
-        return item
-
-
-@dataclass(frozen=True)
-class _Failed:
-    exc: BaseException
-
-
 def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Callable[[], ColumnBatch | None],
           member: str, file_id: int, rec: tsd.TsdRecord | None,
           progress: Callable[[int], None] | None = None) -> tuple[int, list[str], list[str]]:
@@ -231,7 +189,7 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
     first = next(prepared, None)  # bad data fails here, before the writer is held
     if first is None:
         raise bad("No rows to ingest", hint="send at least one JSON object")
-    handoff = _Handoff()
+    handoff = Handoff()
     job = db.writer.submit(lambda conn: _load(conn, db.backend, table, first, handoff.next, member,
                                               file_id, rec, progress))
     try:
