@@ -275,13 +275,18 @@ class ErrorDir:
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.target(path, exc.anylog_code)
-        _move(path, target)
         when = datetime.now(timezone.utc).isoformat(timespec="seconds")
         text = (f"file: {path.name}\ncode: {exc.anylog_code}\nerror: {exc.message}\n"
                 + (f"hint: {exc.hint}\n" if exc.hint else "") + f"time: {when}\n")
+        reason = Path(str(target) + REASON)
         tmp = self.directory / f".reason-{os.getpid()}-{threading.get_ident()}.tmp"  # short: the name may be long
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, str(target) + REASON)  # never seen half-written
+        os.replace(tmp, reason)  # whole, and there before the file: whoever sees the file can read why
+        try:
+            _move(path, target)
+        except BaseException:
+            reason.unlink(missing_ok=True)
+            raise
         return target
 
 
