@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
-"""Ingest throughput of a running node beside the raw limit, measured in the same run.
+"""Ingest throughput of a running node at its defaults beside the raw limit, per row shape, in one run.
 
-* operator   - F files x R rows moved into the watch directory of an in-process
-               node running `run operator`; time from the first file to the last
-               row committed (polled with a read-only count).
 * raw        - the same files through the minimal loop: orjson + sqlite3
-               executemany, one transaction per file, WAL (scripts/bench_ingest_pipeline.py).
-* put_rows   - the same rows handed to put_rows (what the REST PUT handler calls),
-               mode file (through the watch directory) and mode streaming
-               (buffered, flushed into the pipeline); time until all are queryable.
-* --big      - peak RSS of a node process ingesting a ~1 GB JSON-lines file (target < 200 MB).
+               executemany, one transaction per file, WAL, the table made
+               beforehand and the keys known (scripts/bench_ingest_pipeline.py).
+* operator   - the files moved into the watch directory of an in-process node
+               running `run operator` as a user starts it (archive_json and
+               compress_json on); time from the first file moved in until every
+               row is committed and every file archived (gzip) - all the work done.
+* compress_json = false - the same, the archive kept uncompressed (an extra line).
+* shapes     - array:  F x R JSON arrays, ISO timestamps ending in Z (the old single shape);
+               lines:  200 x 2,500 JSON lines, "YYYY-MM-DD HH:MM:SS.ffffff" timestamps;
+               nested: 100 x 2,500 JSON lines {"ts", "readings": {"temp", "hum"}, "tags": [..]}.
+  The sides alternate (raw, operator, uncompressed, raw, ...) and each keeps its best of --rounds,
+  so load from other users of the machine falls on all of them. The load average is printed.
+* put_rows   - (array) rows handed to put_rows (what the REST PUT handler calls), mode file
+               (through the watch directory) and mode streaming; time until all are queryable.
+* --big      - peak RSS of a node at its defaults ingesting a ~1 GB JSON-lines file (target < 200 MB).
 
-    .venv/bin/python scripts/bench_ingest.py [--files 20] [--rows 10000] [--threads 4] [--rounds 3]
-                                             [--big [--big-mb 1024]]
+    .venv/bin/python scripts/bench_ingest.py [--shapes array,lines,nested] [--files 20] [--rows 10000]
+                                             [--threads 4] [--rounds 3] [--big [--big-mb 1024]]
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_ingest_pipeline import make_files, raw_loop  # noqa: E402
+from bench_ingest_pipeline import SHAPES, make_files, raw_loop  # noqa: E402
+
+SIZES = {"lines": (200, 2_500), "nested": (100, 2_500)}  # files, rows ("array": --files, --rows)
 
 
 def rows_in(db: Path, table: str) -> int:
@@ -52,14 +61,17 @@ def wait_rows(db: Path, table: str, total: int, timeout: float = 600) -> float:
     return time.perf_counter()
 
 
-def through_operator(paths: list[Path], work: Path, total: int, threads: int = 1) -> float:
+def through_operator(paths: list[Path], work: Path, total: int, threads: int = 1, options: str = "") -> float:
+    """Seconds from the first file moved into the watch directory until all rows are in and all files put away."""
     import anynode.assembly  # noqa: F401  (declares every command)
     from anynode.node import Node
 
     node = Node(work / f"node-{threads}-{time.monotonic_ns()}")
     try:
         node.execute("connect dbms bench where type = sqlite")
-        node.execute(f"run operator where compress_json = false and threads = {threads}")
+        extra = [f"threads = {threads}"] if threads > 1 else []
+        extra += [options] if options else []
+        node.execute("run operator" + (" where " + " and ".join(extra) if extra else ""))
         watch = Path(node.get_var("watch_dir") or "")
         staged = []
         for p in paths:  # same file system as the watch dir, so moving in is a rename
@@ -72,7 +84,7 @@ def through_operator(paths: list[Path], work: Path, total: int, threads: int = 1
         t0 = time.perf_counter()
         for p in staged:
             os.rename(p, watch / p.name)
-        while operator.stats.rows < total:  # counted after each file's commit; no reader competes
+        while operator.stats.rows < total or os.listdir(watch / ".work"):  # rows committed, files archived
             if operator.stats.errors:
                 raise SystemExit(f"operator refused a file: {operator.stats.last_error}")
             time.sleep(0.002)
@@ -94,7 +106,7 @@ def through_put_rows(paths: list[Path], work: Path, total: int, mode: str) -> fl
         node.execute("create work directories")
         node.execute("connect dbms bench where type = sqlite")
         if mode == "file":
-            node.execute("run operator where compress_json = false")
+            node.execute("run operator")
         node.execute("set buffer threshold where time = 0.2 seconds and volume = 4MB")
         bodies = [p.read_bytes() for p in paths]
         db = Path(node.get_var("dbms_dir") or "") / "bench.dbms"
@@ -115,7 +127,7 @@ def rss_child(path: str) -> None:
     node = Node(work / "node")
     try:
         node.execute("connect dbms big where type = sqlite")
-        node.execute("run operator where compress_json = false")
+        node.execute("run operator")  # the defaults: the file is archived, gzip
         lines = int(Path(path + ".lines").read_text())
         operator = node.services.get("Operator")
         os.rename(path, Path(node.get_var("watch_dir") or "") / Path(path).name)
@@ -169,41 +181,70 @@ def big_rss(work: Path, megabytes: int) -> None:
           f"-> {'met' if float(peak) < 200 else 'NOT met'}")
 
 
+def load() -> str:
+    """The machine's load average (1, 5, 15 minutes): the machine is shared."""
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
+
+
+def bench_shape(shape: str, files: int, rows: int, work: Path, rounds: int) -> tuple[float, float]:
+    """Raw loop, operator at its defaults and operator without compression, interleaved; prints the lines."""
+    d = work / shape
+    d.mkdir()
+    paths = make_files(d, files, rows, shape)
+    total = files * rows
+    mb = sum(p.stat().st_size for p in paths) / 2**20
+    raw = op = plain = float("inf")
+    for i in range(rounds):  # interleaved: a shared machine's load falls on every side
+        raw = min(raw, raw_loop(paths, d / f"raw{i}.db", shape)[0])
+        op = min(op, through_operator(paths, d, total))
+        plain = min(plain, through_operator(paths, d, total, options="compress_json = false"))
+    print(f"{shape:<7}: {files} files x {rows:,} rows = {total:,} rows ({mb:.0f} MB), best of {rounds}")
+    print(f"  raw loop            : {total / raw:10,.0f} rows/s  ({raw:.2f} s)")
+    print(f"  operator (defaults) : {total / op:10,.0f} rows/s  ({op:.2f} s, into the watch dir -> committed and "
+          f"archived)  ratio {raw / op:.2f} (target >= 0.6) {'met' if raw / op >= 0.6 else 'NOT met'}")
+    print(f"  compress_json=false : {total / plain:10,.0f} rows/s  ({plain:.2f} s)  ratio {raw / plain:.2f}")
+    return raw, op
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=20)
-    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated, of {', '.join(SHAPES)}")
+    parser.add_argument("--files", type=int, default=20, help="files of the array shape")
+    parser.add_argument("--rows", type=int, default=10_000, help="rows per file of the array shape")
     parser.add_argument("--threads", type=int, default=4, help="also the operator with this many threads (1: skip)")
+    parser.add_argument("--put", action="store_true", help="also put_rows in modes file and streaming")
     parser.add_argument("--big", action="store_true", help="also the ~1 GB file peak-RSS run (about a minute)")
     parser.add_argument("--big-mb", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=3, help="best of N, raw and operator interleaved")
+    parser.add_argument("--rounds", type=int, default=3, help="best of N, every side interleaved")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.rss_child)
         return 0
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    if unknown := set(shapes) - set(SHAPES):
+        parser.error(f"unknown shape {', '.join(sorted(unknown))}: use {', '.join(SHAPES)}")
     work = Path(tempfile.mkdtemp(prefix="anynode-bench-ingest-"))
     try:
-        paths = make_files(work, args.files, args.rows)
-        total = args.files * args.rows
-        raw = op = float("inf")
-        for i in range(args.rounds):  # interleaved: a shared machine's load falls on both sides
-            raw = min(raw, raw_loop(paths, work / f"raw{i}.db")[0])
-            op = min(op, through_operator(paths, work, total))
-        n = args.rounds
-        print(f"{args.files} files x {args.rows:,} rows = {total:,} rows")
-        print(f"raw loop  : {total / raw:10,.0f} rows/s  ({raw:.2f} s, best of {n})")
-        print(f"operator  : {total / op:10,.0f} rows/s  ({op:.2f} s, watch dir to committed, best of {n})  "
-              f"ratio {raw / op:.2f} (target >= 0.6)")
-        if args.threads > 1:
-            opt = min(through_operator(paths, work, total, args.threads) for _ in range(n))
-            print(f"operator threads = {args.threads}: {total / opt:10,.0f} rows/s  ({opt:.2f} s)  "
-                  f"ratio {raw / opt:.2f}")
-        for mode in ("file", "streaming"):
-            t = through_put_rows(paths, work, total, mode)
-            print(f"put_rows {mode:<9}: {total / t:10,.0f} rows/s until queryable ({t:.2f} s)")
+        import anynode
+
+        print(f"anynode from {Path(anynode.__file__).parent}; {load()}")
+        for shape in shapes:
+            files, rows = (args.files, args.rows) if shape == "array" else SIZES[shape]
+            bench_shape(shape, files, rows, work, args.rounds)
+        if args.threads > 1 or args.put:
+            paths = make_files(work, args.files, args.rows)
+            total = args.files * args.rows
+            if args.threads > 1:
+                opt = min(through_operator(paths, work, total, args.threads) for _ in range(args.rounds))
+                print(f"array, operator threads = {args.threads}: {total / opt:10,.0f} rows/s  ({opt:.2f} s)")
+            if args.put:
+                for mode in ("file", "streaming"):
+                    t = through_put_rows(paths, work, total, mode)
+                    print(f"array, put_rows {mode:<9}: {total / t:10,.0f} rows/s until queryable ({t:.2f} s)")
         if args.big:
             big_rss(work, args.big_mb)
+        print(load())
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -94,7 +94,7 @@ def test_a_named_pipe_is_refused_unopened_and_the_files_behind_it_are_ingested(o
     for name, reason in refused(errors).items():
         assert stat.S_ISFIFO(os.lstat(errors / name).st_mode)  # moved as it is, never opened
         assert "code: 67" in reason and "named pipe (FIFO), not a regular file" in reason
-    assert watch_is_empty(watch)
+    wait_until(lambda: watch_is_empty(watch), what="the good files archived (beside the ingest)")
     info = node.execute("get operator where format = json").to_json()
     assert info["status"] == "Running" and info["errors"] == 2 and info["files"] == 3
 

@@ -38,7 +38,8 @@ def test_threads_pool_ingests_many_tables_side_by_side_and_each_file_once(node: 
                    "the operator to count the 60th file")
         info = node.execute("get operator where format = json").to_json()
         assert info["files"] == 60 and info["errors"] == 0 and info["threads"] == 4
-        assert len(files_in(node.get_var("archive_dir"))) == 60
+        # files are archived beside the ingest, just after their rows commit
+        wait_until(lambda: len(files_in(node.get_var("archive_dir"))) == 60, INGEST_WAIT, "60 archived files")
         assert "Threads Pool: 4" in node.services.status("Operator").details
     finally:
         node.services.stop("Operator")

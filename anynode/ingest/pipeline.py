@@ -8,7 +8,7 @@ file is either fully in the table and recorded, or not at all (see
 
 Reading and preparing (parse, flatten, types, timestamps) run in the
 caller's thread; the writer only fits the schema and inserts. Batches pass
-through a :class:`_Handoff` of depth 4, so a big file is read while its
+through a :class:`~anynode.ingest.handoff.Handoff` of depth 4, so a big file is read while its
 earlier batches are inserted (SQLite releases the GIL while it steps) and the
 memory stays bounded, and an operator with ``threads`` > 1 prepares one file
 while the writer inserts another. Used by the
@@ -23,7 +23,6 @@ transaction rolls back, and the file can be ingested again later, once.
 
 from __future__ import annotations
 
-import queue
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,8 +34,9 @@ from typing import Any
 
 from anynode.codes import Code
 from anynode.errors import IngestError, NoSuchDatabase
+from anynode.ingest.handoff import Handoff
 from anynode.ingest.naming import TABLE_NAME, FileName
-from anynode.ingest.reader import IngestCancelled, file_hash, read_batches
+from anynode.ingest.reader import IngestCancelled, body_hash, file_hash, read_batches, small_file
 from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad
 from anynode.ingest.transform import ColumnBatch, column_values, prepare
 from anynode.store import tsd
@@ -56,6 +56,8 @@ class IngestReport:
 
     ``name`` is the file's 8-section name (``dbms.table.source.hash.instr.member.file_id.date``)
     for archiving; ``file_id`` is its row in ``almgm.tsd_info`` (0 when not recorded).
+    ``recorded`` is the pending update of that row's count when the caller asked
+    not to wait for it (``defer_record``): done once almgm holds the row count.
     """
 
     dbms: str
@@ -67,6 +69,7 @@ class IngestReport:
     columns_added: tuple[str, ...] = ()
     columns_widened: tuple[str, ...] = ()
     name: FileName | None = None
+    recorded: Future[None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -143,52 +146,15 @@ def _almgm(catalog: DatabaseCatalog, name: str) -> Database:
     return catalog.get(name)
 
 
-class _Handoff:
-    """Prepared batches from the caller's thread to the writer's job, at most ``depth`` waiting.
-
-    The caller puts batches and then :meth:`end` or :meth:`fail`; the job takes
-    them with :meth:`next` until None. A put gives up when the job has already
-    finished (it failed), so neither side can wait for the other forever.
-    """
-
-    _END = object()
-
-    def __init__(self, depth: int = 4) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(depth)
-
-    def put(self, item: Any, job: Future[Any]) -> bool:
-        while not job.done():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def end(self, job: Future[Any]) -> None:
-        self.put(self._END, job)
-
-    def fail(self, exc: BaseException, job: Future[Any]) -> None:
-        self.put(_Failed(exc), job)
-
-    def next(self) -> ColumnBatch | None:
-        item = self._queue.get()
-        if item is self._END:
-            return None
-        if isinstance(item, _Failed):
-            raise item.exc
-        return item
-
-
-@dataclass(frozen=True)
-class _Failed:
-    exc: BaseException
-
-
 def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Callable[[], ColumnBatch | None],
           member: str, file_id: int, rec: tsd.TsdRecord | None,
-          spec: PartitionSpec | None = None) -> tuple[int, list[str], list[str]]:
-    """The writer job: every batch into the table and the file's record, in the caller's transaction."""
+          progress: Callable[[int], None] | None = None, spec: PartitionSpec | None = None
+          ) -> tuple[int, list[str], list[str]]:
+    """The writer job: every batch into the table and the file's record, in the caller's transaction.
+
+    ``progress(n)`` is told the rows inserted so far (not yet committed) after each batch. A partitioned
+    table (``spec``) takes its rows through :func:`ingest_target`, each into its period's partition.
+    """
     if rec is not None and tsd.lookup(backend, conn, rec.file_hash):
         raise _duplicate(rec.file_hash, rec.dbms)
     # partition hook: a partitioned table takes its rows through a PartitionedTarget (store/partitioned.py)
@@ -202,8 +168,15 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
     while batch is not None:
         types = state.fit(batch)
         values = [column_values(batch, c, t) for c, t in zip(batch.columns, types, strict=True)]
-        target.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants)
+        if batch.exprs:  # timestamps rewritten by the database as it inserts (never for a partitioned table)
+            exprs = [batch.exprs.get(c) if t is ColType.TIMESTAMP else None
+                     for c, t in zip(batch.columns, types, strict=True)]
+            backend.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants, exprs)
+        else:
+            target.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants)
         n += batch.size
+        if progress is not None:
+            progress(n)
         batch = more()
     if rec is not None:
         tsd.record(backend, conn, file_id, rec, n)
@@ -212,17 +185,22 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
 
 def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], member: str, file_id: int,
            rec: tsd.TsdRecord | None, max_depth: int, timeout: float | None,
-           cancel: Callable[[], bool] | None = None, spec: PartitionSpec | None = None
-           ) -> tuple[int, list[str], list[str]]:
-    """Prepare the batches here and insert them on the writer, in one transaction (see the module doc)."""
-    as_text = db.backend.timestamps_as_text
-    prepared = (prepare(rows, max_depth, as_text) for rows in batches)
+           cancel: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None,
+           spec: PartitionSpec | None = None) -> Future[tuple[int, list[str], list[str]]]:
+    """Prepare the batches here and hand them to the writer, which inserts them in one transaction.
+
+    Returns once every batch is handed on (or the read failed, which the job then raises):
+    the writer job's future, done when the transaction committed or rolled back. A partitioned table
+    gets its timestamps rewritten here (its partitions are chosen by their values), never in SQL.
+    """
+    as_text, in_sql = db.backend.timestamps_as_text, db.backend.sql_rewrites and spec is None
+    prepared = (prepare(rows, max_depth, as_text, in_sql) for rows in batches)
     first = next(prepared, None)  # bad data fails here, before the writer is held
     if first is None:
         raise bad("No rows to ingest", hint="send at least one JSON object")
-    handoff = _Handoff()
+    handoff = Handoff()
     job = db.writer.submit(lambda conn: _load(conn, db.backend, table, first, handoff.next, member,
-                                              file_id, rec, spec))
+                                              file_id, rec, progress, spec))
     try:
         for batch in prepared:
             if cancel is not None and cancel():
@@ -233,7 +211,7 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
         handoff.fail(exc, job)
     else:
         handoff.end(job)
-    return job.result(timeout)
+    return job
 
 
 def _duplicate(file_hash: str, dbms: str) -> IngestError:
@@ -242,9 +220,12 @@ def _duplicate(file_hash: str, dbms: str) -> IngestError:
                        code=Code.DUPLICATE_JSON_FILE)
 
 
-def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]],
-         *, file_hash: str | None, source: str, instructions: str, member: str, limits: ReadLimits,
-         almgm: str, timeout: float | None, cancel: Callable[[], bool] | None = None) -> tuple[IngestReport, datetime]:
+def _start(catalog: DatabaseCatalog, dbms: str, table: str,
+           read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]], *, file_hash: str | None, source: str,
+           instructions: str, member: str, limits: ReadLimits, almgm: str, timeout: float | None,
+           cancel: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None,
+           defer_record: bool = False) -> Callable[[float | None], tuple[IngestReport, datetime]]:
+    """Read, prepare and hand every batch to the writer; the answer waits for the commit and reports."""
     start = time.perf_counter()
     db = _target_db(catalog, dbms, table)
     if limits is DEFAULT_LIMITS and limits.batch_rows != db.backend.batch_rows:
@@ -261,19 +242,56 @@ def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLi
             mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, file_hash, done[1]), timeout)
             raise _duplicate(file_hash, dbms)
         file_id = mgm.writer.run(lambda c: tsd.allocate(mgm.backend, c, rec), timeout)
-    try:
-        rows, added, widened = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout, cancel,
-                                      catalog.partitions.lookup(dbms, table))
-    except driver_errors() as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",
-                          hint="check the table's columns against the data", code=Code.JSON_TO_SQL) from exc
-    if rec is not None:
-        mgm = _almgm(catalog, almgm)
-        mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, rec.file_hash, rows), timeout)
-    report = IngestReport(dbms, table, rows, time.perf_counter() - start, file_hash, file_id,
-                          tuple(added), tuple(widened))
-    return report, when
+    job = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout, cancel, progress,
+                 catalog.partitions.lookup(dbms, table))
+    recorded = _count_when_committed(job, _almgm(catalog, almgm), rec) if rec is not None else None
+
+    def finish(wait: float | None) -> tuple[IngestReport, datetime]:
+        try:
+            rows, added, widened = job.result(wait)
+        except driver_errors() as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",
+                              hint="check the table's columns against the data", code=Code.JSON_TO_SQL) from exc
+        if recorded is not None and not defer_record:
+            recorded.result(wait)
+        report = IngestReport(dbms, table, rows, time.perf_counter() - start, file_hash, file_id,
+                              tuple(added), tuple(widened), recorded=recorded if defer_record else None)
+        return report, when
+
+    return finish
+
+
+def _count_when_committed(job: Future[tuple[int, list[str], list[str]]], mgm: Database,
+                          rec: tsd.TsdRecord) -> Future[None]:
+    """Queue almgm's row count for the file the moment its rows commit; done when written (or not needed).
+
+    Bookkeeping after the commit, in almgm's own transaction: a replay after a
+    crash in between repairs it (see :func:`_committed`).
+    """
+    recorded: Future[None] = Future()
+
+    def relay(inner: Future[None]) -> None:
+        exc = inner.exception()
+        recorded.set_result(None) if exc is None else recorded.set_exception(exc)
+
+    def committed(done: Future[tuple[int, list[str], list[str]]]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            recorded.set_result(None)  # nothing committed, nothing to count
+            return
+        rows = done.result()[0]
+        try:
+            mgm.writer.submit(lambda c: tsd.set_rows(mgm.backend, c, rec.file_hash, rows)).add_done_callback(relay)
+        except Exception as exc:  # almgm's writer is closed: the next start repairs the count
+            recorded.set_exception(exc)
+
+    job.add_done_callback(committed)
+    return recorded
+
+
+def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]],
+         *, timeout: float | None, **options: Any) -> tuple[IngestReport, datetime]:
+    return _start(catalog, dbms, table, read, timeout=timeout, **options)(timeout)
 
 
 def _committed(db: Database, file_hash: str) -> tuple[int, int] | None:
@@ -283,13 +301,17 @@ def _committed(db: Database, file_hash: str) -> tuple[int, int] | None:
 
 def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName | None = None, member: str = "0",
                 limits: ReadLimits = DEFAULT_LIMITS, almgm: str = "almgm",
-                timeout: float | None = None, cancel: Callable[[], bool] | None = None) -> IngestReport:
+                timeout: float | None = None, cancel: Callable[[], bool] | None = None,
+                progress: Callable[[int], None] | None = None, defer_record: bool = False) -> IngestReport:
     """Ingest one data file named by AnyLog's convention into ``dbms.table``; the file is not moved.
 
     ``name`` is the file's name already parsed (the operator's); without it the
     name of ``path`` is parsed. The hash in the name is used when there is one,
     else it is computed (md5 of ``dbms.table`` + content). ``member`` goes into
-    every row's ``tsd_name``.
+    every row's ``tsd_name``. ``progress(n)`` hears the rows inserted so far
+    (uncommitted) after each batch. With ``defer_record`` the row count in
+    ``almgm.tsd_info`` is updated after the commit without waiting: the report's
+    ``recorded`` future says when (the operator archives the file only then).
 
     Raises:
         IngestError: with AnyLog's code: 119 bad name, 10 dbms not connected, 67 bad JSON,
@@ -297,12 +319,53 @@ def ingest_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName | 
         IngestCancelled: ``cancel()`` said stop; nothing was inserted.
     """
     name = FileName.parse(path) if name is None else name
-    fhash = name.hash if name.hash != "0" else file_hash(path, name.dbms, name.table, limits.chunk_bytes, cancel)
-    report, when = _run(catalog, name.dbms, name.table, lambda lim: read_batches(path, lim, cancel),
-                        file_hash=fhash, source=name.source, instructions=name.instructions, member=member,
-                        limits=limits, almgm=almgm, timeout=timeout, cancel=cancel)
-    archived = name.with_hash(fhash).with_tsd(member, report.file_id, when)
-    return IngestReport(**{**report.__dict__, "name": archived})
+    return start_file(path, catalog, name=name, member=member, limits=limits, almgm=almgm, timeout=timeout,
+                      cancel=cancel, progress=progress, defer_record=defer_record).result(timeout)
+
+
+class PendingIngest:
+    """A file whose rows are all read and handed to the database's writer; :meth:`result` waits for the commit.
+
+    The operator starts its next file meanwhile: the writer inserts one file
+    while the next is read and prepared.
+    """
+
+    def __init__(self, finish: Callable[[float | None], IngestReport]) -> None:
+        self._finish = finish
+
+    def result(self, timeout: float | None = None) -> IngestReport:
+        """The report once the rows and record committed; raises what :func:`ingest_file` does."""
+        return self._finish(timeout)
+
+
+def start_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName, member: str = "0",
+               limits: ReadLimits = DEFAULT_LIMITS, almgm: str = "almgm", timeout: float | None = None,
+               cancel: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None,
+               defer_record: bool = False) -> PendingIngest:
+    """:func:`ingest_file` up to the moment every row is read and handed to the writer; the commit follows.
+
+    Errors found while reading (bad name, bad JSON, a duplicate already committed) are
+    raised here; the writer's (rows the table refuses, a duplicate committed meanwhile)
+    by :meth:`PendingIngest.result`. The file must stay where it is until then.
+    """
+    data = small_file(path, limits.whole_file_bytes)  # read once; hashed and parsed from memory
+    source: str | Path | bytes = path if data is None else data
+    if name.hash != "0":
+        fhash = name.hash
+    elif data is not None:
+        fhash = body_hash(data, name.dbms, name.table)
+    else:
+        fhash = file_hash(path, name.dbms, name.table, limits.chunk_bytes, cancel)
+    finish = _start(catalog, name.dbms, name.table, lambda lim: read_batches(source, lim, cancel),
+                    file_hash=fhash, source=name.source, instructions=name.instructions, member=member,
+                    limits=limits, almgm=almgm, timeout=timeout, cancel=cancel, progress=progress,
+                    defer_record=defer_record)
+
+    def named(wait: float | None) -> IngestReport:
+        report, when = finish(wait)
+        return replace(report, name=name.with_hash(fhash).with_tsd(member, report.file_id, when))
+
+    return PendingIngest(named)
 
 
 def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, catalog: DatabaseCatalog, *,
@@ -339,4 +402,4 @@ def _list_batches(rows: list[Any], size: int) -> Iterator[list[dict[str, Any]]]:
         yield rows[i:i + size]
 
 
-__all__ = ["IngestReport", "check_target", "ingest_file", "ingest_rows"]
+__all__ = ["IngestReport", "PendingIngest", "check_target", "ingest_file", "ingest_rows", "start_file"]

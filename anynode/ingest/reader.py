@@ -131,6 +131,24 @@ def file_hash(path: str | Path, dbms: str, table: str, chunk_bytes: int = 2**20,
     return h.hexdigest()
 
 
+def small_file(path: str | Path, limit: int) -> bytes | None:
+    """The whole (decompressed) content of a file of at most ``limit`` bytes, read once; None when bigger.
+
+    A small file is then hashed and parsed from memory: one open and one read
+    instead of two of each (every system call is a moment another thread may
+    take the GIL for milliseconds).
+
+    Raises:
+        IngestError: 67 as :func:`open_data` and :func:`read_batches` would (unreadable, damaged gzip).
+    """
+    with open_data(path) as f:
+        try:
+            data = f.read(limit + 1)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise bad(f"The compressed file is damaged or truncated ({exc})", hint="send the file again") from exc
+    return data if len(data) <= limit else None
+
+
 def body_hash(body: bytes, dbms: str, table: str) -> str:
     """The file hash of a JSON body that arrives without a file (REST), same rule as :func:`file_hash`."""
     return hashlib.md5(f"{dbms}.{table}".encode() + body, usedforsecurity=False).hexdigest()

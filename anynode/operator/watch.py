@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -61,6 +62,7 @@ class InotifyWatch:
 
         self._directory = str(directory)
         self._offer, self._lost = offer, lost
+        self._closing = False  # set by stop(): the removal of our own watch is not a loss of events
         self._fd = InotifyFD()  # constructed directly: not watchdog's shared instance
         mask = Mask(InotifyConstants.IN_CLOSE_WRITE | InotifyConstants.IN_MOVED_TO | InotifyConstants.IN_ONLYDIR)
         try:
@@ -78,7 +80,8 @@ class InotifyWatch:
             self._offer(os.path.join(self._directory, os.fsdecode(event.name)))
 
     def on_watch_deleted(self, wd: Any) -> None:
-        self._lost()
+        if not self._closing:  # the directory went away (deleted, unmounted), not our own stop
+            self._lost()
 
     def on_queue_overflow(self) -> None:
         self._lost()
@@ -87,6 +90,7 @@ class InotifyWatch:
         return [], 3600.0
 
     def stop(self) -> None:
+        self._closing = True
         self._fd.stop()
         self._fd.join(5)
 
@@ -149,3 +153,37 @@ class ObserverWatch:
     def stop(self) -> None:
         self._observer.stop()
         self._observer.join(5)
+
+
+def settled_entries(directory: Path, last_sizes: dict[str, int], quiet: float, first: bool,
+                    is_data_file: Callable[[str], bool]) -> tuple[list[str], list[tuple[Path, os.stat_result]],
+                                                                  dict[str, int]]:
+    """One look at ``directory`` for what events missed: data files that held still, and odd entries.
+
+    A regular file is ready when it has the size it had at the last look
+    (``last_sizes``; any size when ``first``) and was left alone ``quiet``
+    seconds. Entries named like data files that are not regular files (link,
+    pipe, directory ...) come back apart, judged by ``lstat``: never followed.
+    Returns (ready names, odd entries with their stat, the sizes seen now).
+    """
+    sizes: dict[str, int] = {}
+    ready: list[str] = []
+    odd: list[tuple[Path, os.stat_result]] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return ready, odd, sizes
+    for entry in entries:
+        if not is_data_file(entry.name):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            odd.append((Path(entry.path), st))
+            continue
+        sizes[entry.name] = st.st_size
+        if (first or last_sizes.get(entry.name) == st.st_size) and time.time() - st.st_mtime >= quiet:
+            ready.append(entry.name)
+    return ready, odd, sizes

@@ -272,8 +272,12 @@ class Backend(ABC):
     # --- data --------------------------------------------------------
     @abstractmethod
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
-                    rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = ()) -> None:
+                    rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = (),
+                    exprs: Sequence[str | None] = ()) -> None:
         """Insert prepared tuples (values already converted for ``types``).
+
+        ``exprs`` (only where :attr:`sql_rewrites`) gives per column an SQL
+        expression of its ``?`` that the database applies as it inserts, or None.
 
         ``constants`` are ``(column, value)`` pairs that are the same for every
         row (the system columns of one file): a backend may bind them once.
@@ -282,6 +286,7 @@ class Backend(ABC):
     #: Rows per prepared batch under the default read limits: small enough that one batch is
     #: prepared while the writer inserts the one before, big enough to pay for a statement.
     batch_rows = 1_000
+    sql_rewrites = False  # insert_rows applies per-column SQL expressions (see insert_rows)
 
     @property
     def timestamps_as_text(self) -> bool:

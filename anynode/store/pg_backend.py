@@ -274,7 +274,8 @@ class PostgresBackend(Backend):
         return False
 
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
-                    rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = ()) -> None:
+                    rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = (),
+                    exprs: Sequence[str | None] = ()) -> None:
         q = self.quote
         names = [c for c, _ in constants] + list(columns)
         tail = tuple(v for _, v in constants)
