@@ -15,11 +15,11 @@ from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
 from anynode.grammar.types import FORMAT, TEXT, Choice, Int, Words
 from anynode.results import Json, Message, Result, Table
-from anynode.store import partitioned, tsd
-from anynode.store.partitions import Partition, PartitionSpec, partitioned_tables
+from anynode.store import tsd
 
 if TYPE_CHECKING:  # the catalog loads the database drivers: a one-shot command must not pay for them
     from anynode.store.catalog import DatabaseCatalog
+    from anynode.store.partitions import Partition, PartitionSpec
 
 KEYS = ("data", "retention")
 FMT = Opt("format", FORMAT, default="table", help="table, or json for programs")
@@ -48,6 +48,8 @@ def _apply(backend: Any, conn: Any, table: str, spec: PartitionSpec, star: bool
 
     Returns a note and, for `*`, the spec a table already partitioned another way keeps.
     """
+    from anynode.store import partitioned
+
     kind = partitioned.table_kind(backend, conn, table)
     if kind == "table":
         moved = partitioned.migrate(backend, conn, table, spec)
@@ -80,6 +82,8 @@ def partition(ctx: Context, dbms: str, table: str, interval: Rest) -> Result:
     `*` applies to every table of the database, now and later. The
     declaration is kept across restarts; declaring it again is harmless.
     """
+    from anynode.store.partitions import PartitionSpec
+
     words = interval.text.split()
     if len(words) < 4 or words[0].lower() != "using" or words[2].lower() != "by":
         raise CommandSyntaxError("'partition' needs: using <column> by <interval>",
@@ -116,6 +120,9 @@ def partition(ctx: Context, dbms: str, table: str, interval: Rest) -> Result:
 
 def _partitions(catalog: DatabaseCatalog, dbms: str, table: str) -> dict[str, list[Partition]]:
     """table -> its partitions (oldest first), for one table or every table with partitions (`*`)."""
+    from anynode.store import partitioned
+    from anynode.store.partitions import partitioned_tables
+
     def job(backend: Any, conn: Any) -> dict[str, list[Partition]]:
         names = backend.table_names(conn)
         tables = partitioned_tables(names) if table == "*" else [table]
@@ -183,6 +190,8 @@ def drop_partition(ctx: Context, name: str | None, dbms: str, table: str, keep: 
     `schedule time = 1 day and name = "Drop Partitions" task drop partition
     where dbms = !default_dbms and table = !table_name and keep = !partition_keep`.
     """
+    from anynode.store import partitioned
+
     catalog = ctx.node.catalog
     dbms, table = dbms.lower(), table.lower()
     catalog.get(dbms)
