@@ -130,5 +130,6 @@ def node_db(node: Any, kind: str) -> Iterator[str]:  # noqa: F811
     try:
         yield name
     finally:
-        node.catalog.disconnect(name)
+        if node.catalog.is_connected(name):  # a test may have disconnected it
+            node.catalog.disconnect(name)
         backend.drop_database()

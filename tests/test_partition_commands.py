@@ -11,7 +11,10 @@ import pytest
 from anynode.errors import AnyNodeError, NoSuchDatabase, NoSuchTable
 from anynode.ingest.pipeline import ingest_rows
 from anynode.node import Node
-from tests.data_helpers import kind  # noqa: F401
+from tests.data_helpers import (
+    kind,  # noqa: F401
+    node_db,  # noqa: F401  (fixture)
+)
 from tests.helpers import wait_until
 from tests.partition_helpers import db, partitions  # noqa: F401
 

@@ -19,87 +19,24 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from anynode.cancel import Cancel
-from anynode.errors import AnyNodeError, QueryCancelled, RemoteTimeout, ValidationError
+from anynode.errors import AnyNodeError, RemoteTimeout, ValidationError
+from anynode.net.conn import Conn, Stale, refusal, secs, stop_if_cancelled, translate
 from anynode.net.dest import Dest, PeerReply, dest_key, parse_dest
 from anynode.net.errors import (
-    AuthError,
     ConnectionLost,
     PeerError,
     ProtocolError,
     RemoteError,
     Unreachable,
-    error_from_wire,
 )
 from anynode.net.protocol import DEFAULT_MAX_FRAME, FrameCodec, Signer
 
 __all__ = ["Dest", "NetClient", "Observer", "PeerReply", "dest_key", "parse_dest"]
 
-Observer = Callable[[str, bool], object]
-"""Told each request's outcome: the peer's ``host:port`` and whether it was reached (it answered, even an error)."""
-
 _TRUST_IDLE = 1.0  # a socket idle less than this is used without a liveness probe
 
-
-def _secs(seconds: float) -> str:
-    """Seconds as a user reads them: 1, 0.3, 20."""
-    return f"{seconds:.3g}"
-
-
-def _stop_if_cancelled(cancel: Cancel | None, key: str) -> None:
-    if cancel is not None and cancel.cancelled:
-        raise QueryCancelled(f"the request to {key} was cancelled ({cancel.reason})")
-
-
-class _Conn:
-    """One socket to one peer, with its own request-id counter."""
-
-    __slots__ = ("ids", "key", "last_used", "rbuf", "reused", "sock")
-
-    def __init__(self, sock: socket.socket, key: str) -> None:
-        self.sock = sock
-        self.key = key
-        self.ids = 0
-        self.last_used = time.monotonic()
-        self.reused = False
-        self.rbuf = bytearray()
-
-    def next_id(self) -> int:
-        self.ids += 1
-        return self.ids
-
-    def abort(self) -> None:
-        """Cut the socket from another thread (a cancelled request): a blocked read or write ends at once."""
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def alive(self) -> bool:
-        """False when the peer closed the idle socket or sent unexpected bytes."""
-        if isinstance(self.sock, ssl.SSLSocket):
-            return True  # no peeking under TLS; a stale socket is retried instead
-        try:
-            self.sock.setblocking(False)
-            try:
-                self.sock.recv(1, socket.MSG_PEEK)  # b"" (closed) or stray bytes: unusable
-                return False
-            finally:
-                self.sock.setblocking(True)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-
-    def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
-class _Stale(Exception):
-    """A reused socket that turned out to be closed before the reply began."""
-
+Observer = Callable[[str, bool], object]
+"""Told each request's outcome: the peer's ``host:port`` and whether it was reached (it answered, even an error)."""
 
 class NetClient:
     """Sends frames to peers over pooled connections; owns the fan-out pool.
@@ -125,7 +62,7 @@ class NetClient:
         self.timeout = timeout
         self.idle_timeout = idle_timeout
         self.max_idle_per_peer = max_idle_per_peer
-        self._idle: dict[str, deque[_Conn]] = {}
+        self._idle: dict[str, deque[Conn]] = {}
         self._lock = threading.Lock()
         self._closed = False
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="anynode:client")
@@ -169,7 +106,7 @@ class NetClient:
         self._count("requests")
         try:
             for attempt in (1, 2):
-                _stop_if_cancelled(cancel, key)
+                stop_if_cancelled(cancel, key)
                 conn = self._checkout(key, host, port, deadline, limit)
                 try:
                     if cancel is None:
@@ -178,7 +115,7 @@ class NetClient:
                         reply = self._exchange_cancellable(conn, header, payload, deadline, limit, cancel)
                     self._tell(key, True)
                     return reply
-                except _Stale:
+                except Stale:
                     self._count("discarded")
                     conn.close()
                     if attempt == 2 or not conn.reused:
@@ -219,22 +156,19 @@ class NetClient:
                     conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
                     reply = self.codec.read(conn.sock, deadline, conn.rbuf)
                     if reply is None:
-                        raise _Stale()
-                    head = reply.header
-                    if reply.kind != "reply" or reply.id != request_id:
-                        raise ProtocolError(f"{key} answered request {request_id} with a {reply.kind!r} frame "
-                                            f"for request {reply.id}")
-                    if head.get("ok") is False or "error" in head:
-                        err = error_from_wire(head.get("error"), key)
-                        done = not isinstance(err, (ProtocolError, AuthError))  # the server closes after those
+                        raise Stale()
+                    bad = refusal(reply, request_id, key)
+                    if bad is not None:
+                        err, done = bad  # a connection the server did not close goes back to the pool
                         raise err
+                    head = reply.header
                     done = not head.get("more")
                     if not started:
                         self._tell(key, True)
                     started = True
                     yield head, reply.payload
                 return
-            except (_Stale, BrokenPipeError, ConnectionResetError):
+            except (Stale, BrokenPipeError, ConnectionResetError):
                 done = False
                 if started or attempt == 2 or not conn.reused:
                     self._count("errors")
@@ -249,7 +183,7 @@ class NetClient:
                 done = False
                 self._count("errors")
                 self._tell(key, False)
-                raise self._translate(exc, key, limit) from None
+                raise translate(exc, key, limit) from None
             finally:
                 if done:
                     self._checkin(conn)
@@ -277,7 +211,7 @@ class NetClient:
             self.codec.write(conn.sock, frame, payload)
         except (OSError, AnyNodeError) as exc:
             conn.close()
-            raise self._translate(exc, key, limit) from None
+            raise translate(exc, key, limit) from None
         self._checkin(conn)
 
     def fan_out(self, dests: Iterable[Dest], header: dict[str, Any], payload: bytes = b"",
@@ -317,7 +251,7 @@ class NetClient:
             wait(futures, timeout=max(deadline - time.monotonic(), 0) + 0.2)
         for fut, entry in futures.items():
             if not fut.done():
-                entry.error = RemoteTimeout(f"no reply from {entry.dest} within {_secs(limit)} s")
+                entry.error = RemoteTimeout(f"no reply from {entry.dest} within {secs(limit)} s")
                 entry.elapsed = limit
         return entries
 
@@ -369,7 +303,7 @@ class NetClient:
             entry.error = RemoteError(f"request to {entry.dest} failed: {type(exc).__name__}: {exc}")
         entry.elapsed = time.monotonic() - started
 
-    def _checkout(self, key: str, host: str, port: int, deadline: float, limit: float) -> _Conn:
+    def _checkout(self, key: str, host: str, port: int, deadline: float, limit: float) -> Conn:
         now = time.monotonic()
         while True:
             with self._lock:
@@ -388,14 +322,14 @@ class NetClient:
             conn.close()
         return self._connect(key, host, port, deadline, limit)
 
-    def _connect(self, key: str, host: str, port: int, deadline: float, limit: float) -> _Conn:
+    def _connect(self, key: str, host: str, port: int, deadline: float, limit: float) -> Conn:
         left = min(self.connect_timeout, deadline - time.monotonic())
         if left <= 0:
-            raise RemoteTimeout(f"no time left to connect to {key} within {_secs(limit)} s")
+            raise RemoteTimeout(f"no time left to connect to {key} within {secs(limit)} s")
         try:
             sock = socket.create_connection((host, port), timeout=left)
         except TimeoutError:
-            raise RemoteTimeout(f"connecting to {key} timed out after {_secs(left)} s",
+            raise RemoteTimeout(f"connecting to {key} timed out after {secs(left)} s",
                                 "is the peer up and reachable from here?") from None
         except ConnectionRefusedError:
             raise Unreachable(f"cannot reach {key}: connection refused",
@@ -412,9 +346,9 @@ class NetClient:
                 raise ProtocolError(f"TLS handshake with {key} failed: {exc}",
                                     "check that both nodes use TLS and trust each other's certificate") from None
         self._count("connects")
-        return _Conn(sock, key)
+        return Conn(sock, key)
 
-    def _checkin(self, conn: _Conn) -> None:
+    def _checkin(self, conn: Conn) -> None:
         conn.last_used = time.monotonic()
         with self._lock:
             if not self._closed and not conn.rbuf:  # stray bytes: the stream is out of step
@@ -424,19 +358,19 @@ class NetClient:
                     return
         conn.close()
 
-    def _exchange_cancellable(self, conn: _Conn, header: dict[str, Any], payload: bytes, deadline: float,
+    def _exchange_cancellable(self, conn: Conn, header: dict[str, Any], payload: bytes, deadline: float,
                               limit: float, cancel: Cancel) -> tuple[dict[str, Any], bytes]:
         """_exchange, with ``cancel`` cutting the socket: whatever that breaks reads as QueryCancelled."""
         try:
             with cancel.hook(conn.abort):
                 return self._exchange(conn, header, payload, deadline, limit)
-        except (_Stale, AnyNodeError):
+        except (Stale, AnyNodeError):
             if cancel.cancelled:
                 conn.close()
-                _stop_if_cancelled(cancel, conn.key)
+                stop_if_cancelled(cancel, conn.key)
             raise
 
-    def _exchange(self, conn: _Conn, header: dict[str, Any], payload: bytes,
+    def _exchange(self, conn: Conn, header: dict[str, Any], payload: bytes,
                   deadline: float, limit: float) -> tuple[dict[str, Any], bytes]:
         """Write the request, read the matching reply; pool the socket if clean."""
         key = conn.key
@@ -449,46 +383,22 @@ class NetClient:
             try:
                 self.codec.write(conn.sock, frame_header, payload)
             except (BrokenPipeError, ConnectionResetError):
-                raise _Stale() from None
+                raise Stale() from None
             reply = self.codec.read(conn.sock, deadline, conn.rbuf)
             if reply is None:
-                raise _Stale()
-        except _Stale:
+                raise Stale()
+        except Stale:
             raise
         except (OSError, AnyNodeError) as exc:
             conn.close()
-            raise self._translate(exc, key, limit) from None
-        head = reply.header
-        if reply.kind != "reply" or reply.id not in (request_id, 0):
-            conn.close()
-            raise ProtocolError(f"{key} answered request {request_id} with a {reply.kind!r} frame "
-                                f"for request {reply.id}")
-        if head.get("ok") is False or "error" in head:
-            err = error_from_wire(head.get("error"), key)
-            if isinstance(err, (ProtocolError, AuthError)):
-                conn.close()  # the server closes after a refusal
-            else:
+            raise translate(exc, key, limit) from None
+        bad = refusal(reply, request_id, key)
+        if bad is not None:
+            err, usable = bad
+            if usable:
                 self._checkin(conn)
+            else:
+                conn.close()
             raise err
-        if reply.id != request_id:
-            conn.close()
-            raise ProtocolError(f"{key} answered request {request_id} with reply id {reply.id}")
         self._checkin(conn)
-        return head, reply.payload
-
-    @staticmethod
-    def _translate(exc: BaseException, key: str, limit: float) -> AnyNodeError:
-        """One clear error for a socket-level failure talking to ``key``."""
-        if isinstance(exc, AuthError):
-            return AuthError(f"reply from {key} refused: {exc.message}", exc.hint)
-        if isinstance(exc, AnyNodeError):
-            return type(exc)(f"{key}: {exc.message}", exc.hint)
-        if isinstance(exc, (socket.timeout, TimeoutError)):
-            return RemoteTimeout(f"no reply from {key} within {_secs(limit)} s",
-                                 "the peer is busy or stalled; raise the timeout or check the peer")
-        if isinstance(exc, ssl.SSLError):
-            return ProtocolError(f"TLS failure talking to {key}: {exc}")
-        if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
-            return ConnectionLost(f"{key} closed the connection: {exc.strerror or exc}")
-        return RemoteError(f"network error talking to {key}: {exc}")
-
+        return reply.header, reply.payload
