@@ -274,7 +274,7 @@ def status_cmd(ctx: click.Context) -> None:
     from anynode.console import client
     from anynode.node import resolve_home
 
-    ctx.exit(client.status(resolve_home(ctx.obj["home"])))
+    ctx.exit(client.status(resolve_home(ctx.obj["home"]), sys.stdout))
 
 
 @cli.command("stop")
@@ -288,7 +288,7 @@ def stop_cmd(ctx: click.Context, timeout: float) -> None:
     from anynode.node import resolve_home
 
     try:
-        ctx.exit(client.stop(resolve_home(ctx.obj["home"]), timeout))
+        ctx.exit(client.stop(resolve_home(ctx.obj["home"]), timeout, sys.stdout))
     except AnyNodeError as exc:
         ctx.exit(_fail(exc, None, ctx.obj["debug"]))
 

@@ -202,35 +202,35 @@ def run_pipe(attached: Attached, stdin: IO[str], fmt: str) -> int:
     return failed
 
 
-def status(home: Path) -> int:
-    """``anynode status``: whether a node runs on ``home``, its pid, name and services."""
+def status(home: Path, out: IO[str]) -> int:
+    """``anynode status``: whether a node runs on ``home``, its pid, name and services, written to ``out``."""
     from anynode.lock import holder
 
     pid = holder(home)
     if pid is None:
-        print(f"no node is running on {home}")
+        out.write(f"no node is running on {home}\n")
         return NOT_RUNNING
     try:
         attached = connect(home)
     except AnyNodeError as exc:
-        print(f"node process {pid} holds {home}; {exc.one_line()}")
+        out.write(f"node process {pid} holds {home}; {exc.one_line()}\n")
         return 1
     hello = attached.hello
     attached.close()
     services = ", ".join(hello.get("services") or []) or "no services running"
-    print(f"node {hello.get('name')} is running on {home}: pid {hello.get('pid')}, anynode "
-          f"{hello.get('version')}, {services}; console {socket_path(home)}")
+    out.write(f"node {hello.get('name')} is running on {home}: pid {hello.get('pid')}, anynode "
+              f"{hello.get('version')}, {services}; console {socket_path(home)}\n")
     return 0
 
 
-def stop(home: Path, timeout: float) -> int:
+def stop(home: Path, timeout: float, out: IO[str]) -> int:
     """``anynode stop``: ask the node on ``home`` to exit (``exit node``; SIGTERM when it has no console)
-    and wait until it released the home."""
+    and wait until it released the home; what happens is written to ``out``."""
     from anynode.lock import holder
 
     pid = holder(home)
     if pid is None:
-        print(f"no node is running on {home}")
+        out.write(f"no node is running on {home}\n")
         return NOT_RUNNING
     try:
         attached = connect(home)
@@ -240,15 +240,16 @@ def stop(home: Path, timeout: float) -> int:
         os.kill(pid, signal.SIGTERM)
     else:
         name = attached.name
-        attached.run("exit node", sys.stdout, sys.stderr)
+        attached.run("exit node", out, sys.stderr)
         attached.close()
         pid = int(attached.hello.get("pid") or pid)
-        print(f"stopping node {name} (pid {pid}) ...", flush=True)
+        out.write(f"stopping node {name} (pid {pid}) ...\n")
+        out.flush()
     deadline = time.monotonic() + timeout
     while holder(home) is not None:
         if time.monotonic() > deadline:
             raise NodeLocked(f"the node (pid {pid}) still holds {home} after {timeout:g} s",
                              hint=f"it may still be stopping a service; kill -TERM {pid} forces it")
         time.sleep(0.1)
-    print(f"node stopped (pid {pid})")
+    out.write(f"node stopped (pid {pid})\n")
     return 0
