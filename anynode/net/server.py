@@ -35,11 +35,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from anynode.errors import AnyNodeError, ServiceError
+from anynode.errors import ServiceError
 from anynode.net.admission import CONN_COUNTERS, Connection, Pools, Throttled
 from anynode.net.errors import AuthError, ConnectionLost, ProtocolError
 from anynode.net.handling import BoundedHandler, Handler, Stream, error_header
 from anynode.net.protocol import DEFAULT_MAX_FRAME, FrameCodec, Signer
+from anynode.net.replies import Replies
 
 __all__ = ["FrameServer", "Handler", "error_header"]
 
@@ -47,7 +48,6 @@ log = logging.getLogger("anynode.net.server")
 
 _STOP_POLL = 0.1  # seconds between checks of the stop event by the accepting thread
 _JOIN_LIMIT = 2.0  # seconds serve() waits at stop for connection threads (a handler may be busy)
-_LINGER = 0.25  # seconds spent draining a dropped peer's bytes, so it reads our error, not a reset
 _RECV = 4096  # bytes asked by the recv that waits for a frame: a command arrives whole, an idle
 #               connection holds a small buffer (bigger frames are read on in 64 KiB steps)
 _REFUSAL_LOG_EVERY = 10.0  # seconds between warnings about refused, dropped or late strangers
@@ -113,6 +113,7 @@ class FrameServer:
         self._lock = threading.Lock()  # guards _pools and _totals
         self._totals = dict.fromkeys(CONN_COUNTERS + _SERVER_COUNTERS, 0)
         self._warn_limited = Throttled(self.log, _REFUSAL_LOG_EVERY)
+        self._replies = Replies(self.codec, idle_timeout, read_timeout, self.log, self._stopping)
 
     # -- public ---------------------------------------------------------------
 
@@ -280,7 +281,7 @@ class FrameServer:
             if self.ssl_context is None or self._handshake(conn):
                 self._serve_connection(conn)
             if conn.evicted and not self._stopping.is_set():
-                self._send_error(conn, ProtocolError(
+                self._replies.error(conn, ProtocolError(
                     f"connection dropped before its first frame: more than {self.max_pending} connections "
                     "were waiting for theirs", "send the first frame as soon as the connection is open"), 0)
         except OSError:  # reset, broken pipe, shut down at stop, TLS failure mid-stream
@@ -345,7 +346,7 @@ class FrameServer:
                     return
                 st["errors"] += 1
                 st["timeouts"] += 1
-                self._send_error(conn, ProtocolError(
+                self._replies.error(conn, ProtocolError(
                     f"frame not complete within the read timeout of {self.read_timeout:g} s",
                     "the peer is too slow or stalled"), 0)
                 return
@@ -359,7 +360,7 @@ class FrameServer:
                     self.log.warning("refused a frame from %s: %s", conn.peer, exc.one_line())
                 else:  # a stranger may send many: rate-limited
                     self._warn_limited("refused a frame from %s: %s", conn.peer, exc.one_line())
-                self._send_error(conn, exc, getattr(exc, "request_id", None) or 0)
+                self._replies.error(conn, exc, getattr(exc, "request_id", None) or 0)
                 return
             if frame is None:
                 return
@@ -368,7 +369,7 @@ class FrameServer:
                     refusal = self._pools.promote(conn)
                 if refusal is not None:
                     if not conn.evicted:  # an evicted connection is told why by _run_connection
-                        self._send_error(conn, ProtocolError(refusal, "retry later"), frame.id)
+                        self._replies.error(conn, ProtocolError(refusal, "retry later"), frame.id)
                     return
             st["frames_in"] += 1
             st["bytes_in"] += frame.size
@@ -376,7 +377,7 @@ class FrameServer:
                 st["errors"] += 1
                 st["protocol_errors"] += 1
                 wrong = ProtocolError("a reply frame was sent to a server", "send command, file or event frames")
-                self._send(conn, error_header(wrong, frame.id), b"", frame.id)
+                self._replies.send(conn, error_header(wrong, frame.id), b"", frame.id)
                 continue
             frame.header["_peer"] = conn.peer
             answer = self._calls(frame)
@@ -387,9 +388,9 @@ class FrameServer:
                 st["errors"] += 1
                 st["handler_errors"] += 1
             if isinstance(header, Stream):
-                self._send_stream(conn, header, frame.id)
+                self._replies.stream(conn, header, frame.id)
             elif frame.kind != "event":
-                self._send(conn, header, payload, frame.id)
+                self._replies.send(conn, header, payload, frame.id)
 
     def _first_frame_left(self, conn: Connection) -> float:
         """Seconds left for a pending connection to send its first frame (a small positive floor)."""
@@ -401,65 +402,6 @@ class FrameServer:
         conn.counts["first_frame_timeouts"] += 1
         self._warn_limited("closed a TCP connection from %s: no complete frame within the first-frame "
                            "timeout of %g s", conn.peer, self.first_frame_timeout)
-        self._send_error(conn, ProtocolError(
+        self._replies.error(conn, ProtocolError(
             f"no complete frame within the first-frame timeout of {self.first_frame_timeout:g} s",
             "send the first frame as soon as the connection is open"), 0)
-
-    def _send(self, conn: Connection, header: dict[str, Any], payload: bytes, request_id: int) -> None:
-        """Send one reply; one that cannot be framed (too big, not JSON) becomes an error reply.
-
-        Counted before sending, so a peer that has read the reply sees it in stats().
-        The idle timeout bounds the send to a peer that does not read.
-        """
-        codec, st = self.codec, conn.counts
-        try:
-            head, body = codec.encode(header, payload)
-        except ProtocolError as exc:
-            st["errors"] += 1
-            head, body = codec.encode(error_header(ProtocolError(
-                f"the reply could not be sent: {exc.message}", exc.hint), request_id))
-        st["frames_out"] += 1
-        st["bytes_out"] += len(head) + len(body)
-        if conn.sock.gettimeout() != self.idle_timeout:
-            conn.sock.settimeout(self.idle_timeout)
-        codec.send(conn.sock, head, body)
-
-    def _send_stream(self, conn: Connection, stream: Stream, request_id: int) -> None:
-        """Send a reply in parts, each as it is produced; a failure while producing ends it with an error frame."""
-        sent = False
-        try:
-            part = next(stream.parts, None)
-            while part is not None:
-                following = next(stream.parts, None)
-                head, body = part
-                self._send(conn, dict(head, kind="reply", id=request_id, ok=True, more=following is not None),
-                           bytes(body), request_id)
-                sent = True
-                part = following
-            if not sent:
-                self._send(conn, {"kind": "reply", "id": request_id, "ok": True, "more": False}, b"", request_id)
-        except AnyNodeError as exc:
-            self._send(conn, error_header(exc, request_id), b"", request_id)
-        except Exception as exc:  # a bug while producing the parts must not kill the connection
-            self.log.exception("TCP handler failed while streaming a reply")
-            err = AnyNodeError(f"internal error on the peer: {type(exc).__name__}: {exc}")
-            self._send(conn, error_header(err, request_id), b"", request_id)
-
-    def _send_error(self, conn: Connection, err: AnyNodeError, request_id: int) -> None:
-        """Best effort before closing: tell the peer why, then read what it still sends for a moment,
-        so closing with unread bytes does not reset the connection before the peer reads the error."""
-        sock = conn.sock
-        try:
-            head, body = self.codec.encode(error_header(err, request_id))
-            conn.counts["frames_out"] += 1
-            conn.counts["bytes_out"] += len(head) + len(body)
-            sock.settimeout(min(self.read_timeout, 2.0))
-            self.codec.send(sock, head, body)
-            sock.shutdown(socket.SHUT_WR)
-            deadline = time.monotonic() + _LINGER
-            while (left := deadline - time.monotonic()) > 0 and not self._stopping.is_set():
-                sock.settimeout(left)
-                if not sock.recv(65536):
-                    break
-        except (OSError, ProtocolError, ValueError):
-            pass
