@@ -17,7 +17,7 @@ from anynode.net.protocol import FrameCodec
 _LINGER = 0.25  # seconds spent draining a dropped peer's bytes, so it reads our error, not a reset
 
 
-class Replies:
+class ReplyWriter:
     """The reply side of a server's connections (its codec, timeouts, log and stop event)."""
 
     def __init__(self, codec: FrameCodec, idle_timeout: float, read_timeout: float, log: logging.Logger,

@@ -40,7 +40,7 @@ from anynode.net.admission import CONN_COUNTERS, Connection, Pools, Throttled
 from anynode.net.errors import AuthError, ConnectionLost, ProtocolError
 from anynode.net.handling import BoundedHandler, Handler, Stream, error_header
 from anynode.net.protocol import DEFAULT_MAX_FRAME, FrameCodec, Signer
-from anynode.net.replies import Replies
+from anynode.net.replies import ReplyWriter
 
 __all__ = ["FrameServer", "Handler", "error_header"]
 
@@ -113,7 +113,7 @@ class FrameServer:
         self._lock = threading.Lock()  # guards _pools and _totals
         self._totals = dict.fromkeys(CONN_COUNTERS + _SERVER_COUNTERS, 0)
         self._warn_limited = Throttled(self.log, _REFUSAL_LOG_EVERY)
-        self._replies = Replies(self.codec, idle_timeout, read_timeout, self.log, self._stopping)
+        self._replies = ReplyWriter(self.codec, idle_timeout, read_timeout, self.log, self._stopping)
 
     # -- public ---------------------------------------------------------------
 
