@@ -242,6 +242,8 @@ def run_loaded(node: NodeView, script: Script, emit: Callable[[Result], None] | 
     while _has_line(script, pc):
         line = script.lines[pc]
         pc += 1
+        if node.exit_event.is_set():  # `exit node` (or a signal): no further line of any script runs
+            return Empty()
         if cancel is not None and cancel.cancelled:
             raise ScriptError(script.path, line.lineno, QueryCancelled(f"script cancelled: {cancel.reason}"))
         try:
