@@ -90,6 +90,7 @@ class Node:
         self.registry = Registry.default()
         self.started = time.time()
         self.debug = False
+        self.log_tracebacks = False  # `set exception traceback on`: failed commands' tracebacks go into root.log
         self.fmt = "table"
         self.exit_event = threading.Event()
         self._exit_listeners: list[Callable[[], None]] = []
@@ -112,8 +113,9 @@ class Node:
     # -- the dictionary -------------------------------------------------
     def _seed_dictionary(self) -> None:
         home = str(self.home)
+        ip = local_ip()  # AnyLog asks an internet service for external_ip; anynode sends nothing out and uses ip
         seed = {"anynode_home": home, "anylog_home": home,
-                "hostname": socket.gethostname(), "ip": local_ip(), "version": __version__,
+                "hostname": socket.gethostname(), "ip": ip, "external_ip": ip, "version": __version__,
                 "blockchain_file": str(self.home / "blockchain" / "blockchain.json")}
         for key, rel in WORK_DIRS.items():
             seed[key] = str(self.home / rel)
@@ -183,7 +185,8 @@ class Node:
                 self.log.log(level, "(ok) %s", self.registry.redact(line))
             raise
         except AnyNodeError as exc:
-            self.log.warning("(Failed: %s) %s", exc.one_line(), self.registry.redact(line))
+            self.log.warning("(Failed: %s) %s", exc.one_line(), self.registry.redact(line),
+                             exc_info=exc if self.log_tracebacks else None)
             if source.external and self.secrets:
                 self.secrets.mask_error(exc, keep=line)
             raise

@@ -64,6 +64,7 @@ class NodeView(Variables, Protocol):
     network_key: str
     started: float
     debug: bool
+    log_tracebacks: bool
     fmt: str
 
     @property

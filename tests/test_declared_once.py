@@ -79,7 +79,8 @@ def test_every_declared_command_matches_its_handler(node: Node) -> None:
 def test_anylog_only_options_are_declared_ignored(node: Node) -> None:
     ignored = {spec.name: [o.name for o in spec.ignored_options] for spec in node.registry if spec.ignored_options}
     assert ignored == {
-        "connect dbms": ["autocommit", "unlog"],
+        "connect dbms": ["autocommit", "unlog", "provider", "access_key", "secret_key", "region", "endpoint",
+                         "network_id", "bucket_name", "connection"],
         "run operator": ["move_json", "update_tsd_info", "distributor", "company"],
         "run streamer": ["prep_dir", "watch_dir", "err_dir"],
         "run blockchain sync": ["platform", "trace"],

@@ -6,7 +6,7 @@ import re
 import time
 from typing import Any
 
-from anynode.errors import CommandSyntaxError, NotPermitted
+from anynode.errors import AnyNodeError, CommandSyntaxError, NotPermitted
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg, Opt
@@ -20,6 +20,9 @@ DBMS = ("dbms", "data")
 FMT = Opt("format", FORMAT, default="table", help="table, or json for programs")
 _SQL_START = re.compile(r"^\s*(select|with|values|explain|insert|update|delete|create|drop|alter|replace|pragma)\b",
                         re.I)
+# Options of AnyLog's object-store connections (type = bucket), accepted so scripts parse.
+_OBJECT_STORE = ("provider", "access_key", "secret_key", "region", "endpoint", "network_id", "bucket_name",
+                 "connection")
 _READS = ("select", "with", "values", "explain")
 # AnyLog's sql options that only mean something for a network query.
 _NETWORK_OPTIONS = ("dest", "file", "table", "drop", "extend", "include", "max_time", "nodes", "committed",
@@ -29,7 +32,8 @@ _NETWORK_OPTIONS = ("dest", "file", "table", "drop", "extend", "include", "max_t
 @command("connect dbms", args=[Arg("name", TEXT, help="the logical database name")], http="POST", keywords=DBMS,
          secret=True,
          options=[
-             Opt("type", Choice("sqlite", "psql"), default="sqlite", help="sqlite (a file under !dbms_dir) or psql"),
+             Opt("type", Choice("sqlite", "psql", "mongo", "bucket"), default="sqlite",
+                 help="sqlite (a file under !dbms_dir) or psql (mongo and bucket are refused)"),
              Opt("user", TEXT, help="PostgreSQL user"),
              Opt("password", TEXT, help="PostgreSQL password"),
              Opt("reader_user", TEXT, help="PostgreSQL role for queries (SELECT only); needed for peers' and REST "
@@ -40,6 +44,7 @@ _NETWORK_OPTIONS = ("dest", "file", "table", "drop", "extend", "include", "max_t
              Opt("memory", BOOL, default=False, help="sqlite only: keep the database in memory"),
              Opt("autocommit", BOOL, default=True, ignored=True, help="every write commits"),
              Opt("unlog", BOOL, default=False, ignored=True),
+             *(Opt(name, TEXT, ignored=True, help="object stores only (refused)") for name in _OBJECT_STORE),
          ], examples=[
              "connect dbms demo where type = sqlite",
              "connect dbms demo where type = psql and user = anynode and password = !db_password "
@@ -56,6 +61,9 @@ def connect_dbms(ctx: Context, name: str, type: str, user: str | None, password:
     transactions as ``reader_user`` when given, else as ``user``; peers and
     REST clients may query only when that role is not a superuser.
     """
+    if type in ("mongo", "bucket"):
+        raise AnyNodeError(f"anynode does not connect {type} databases: it stores rows in SQLite or PostgreSQL",
+                           hint="use type = sqlite or type = psql; leave blob storage off (blobs_storage = false)")
     info = ctx.node.catalog.connect(name, type, user=user, password=password, host=ip, port=port, memory=memory,
                                     reader_user=reader_user, reader_password=reader_password)
     return Message(f"Database {info.name} using {info.type} connected ({info.address})")

@@ -1,4 +1,4 @@
-"""Files on this node: ``file copy`` (``run client (...) file copy`` sends one to peers)."""
+"""Files on this node: ``file copy`` (``run client (...) file copy`` sends one to peers), ``file test``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import os
 import shutil
 from pathlib import Path
 
+from anynode import values
 from anynode.errors import AnyNodeError, CommandSyntaxError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Arg
+from anynode.grammar.tokens import Token
 from anynode.grammar.types import FilePath
 from anynode.results import Message, Result
 
@@ -44,3 +46,16 @@ def file_copy(ctx: Context, source: str, destination: str) -> Result:
         tmp.unlink(missing_ok=True)
         raise AnyNodeError(f"cannot copy '{source}' to '{dest}': {exc.strerror or exc}") from None
     return Message(f"copied {source} to {dest} ({dest.stat().st_size} bytes)")
+
+
+@command("file test", raw=True, syntax="<path>", keywords=("file",),
+         examples=["file test !watch_dir/readings.json", "is_dir = file test !local_scripts"])
+def file_test(ctx: Context, tokens: list[Token]) -> Result:
+    """Say whether a file or directory exists on this node: true or false.
+
+    A path that names an unset variable is empty, so the answer is false,
+    as in AnyLog. Local only: peers and REST clients may not probe the
+    node's files.
+    """
+    path = " ".join(t.text for t in tokens).strip()
+    return Message("true" if path and os.path.exists(values.parse_path(path)) else "false")

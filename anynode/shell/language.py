@@ -22,11 +22,15 @@ SCRIPT = ("script",)
          remote=True, blocking=False, keywords=("cli", "script"),
          examples=["echo hello world", "echo node !node_name is up"])
 def echo(ctx: Context, text: Rest) -> Result:
-    """Show a line of text.
+    """Show a line of text (into the echo queue instead while `set echo queue on`).
 
     Undefined variables show as nothing (EdgeLake drops the whole line when
     any word is empty; we keep the rest of it).
     """
+    from anynode.shell.echo_queue import echo_queue
+
+    if not ctx.source.external and echo_queue(ctx.node).add(text.text):
+        return Empty()
     return Message(text.text)
 
 

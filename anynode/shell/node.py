@@ -173,7 +173,8 @@ def create_work_directories(ctx: Context) -> Result:
     """Create the node's work directories (watch, archive, error, dbms, ...) under its home.
 
     The directory variables (`!watch_dir`, `!err_dir`, ...) name them; a
-    script may point a variable elsewhere before running this command.
+    script may point a variable elsewhere before running this command, or
+    move them all under another root with `set anylog home PATH`.
     """
     from anynode.node import WORK_DIRS
 
@@ -183,7 +184,8 @@ def create_work_directories(ctx: Context) -> Result:
         if path:
             Path(path).mkdir(parents=True, exist_ok=True)
             made.append(path)
-    return Message(f"{len(made)} work directories ready under {ctx.node.home}")
+    root = ctx.node.get_var("anylog_home") or str(ctx.node.home)
+    return Message(f"{len(made)} work directories ready under {root}")
 
 
 @command("set debug", args=[Arg("mode", Choice("on", "off"))], keywords=("debug",),
@@ -196,7 +198,7 @@ def set_debug(ctx: Context, mode: str) -> Result:
 
 @command("exit node", http="POST", keywords=("node info",), examples=["exit node"])
 def exit_node(ctx: Context) -> Result:
-    """Stop every service and end the node process."""
+    """Stop every service and end the node process; a script that runs it ends there."""
     ctx.node.request_exit()
     return Message("node is exiting")
 
