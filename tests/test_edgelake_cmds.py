@@ -242,3 +242,10 @@ def test_else_if_with_a_group_of_unset_values_runs_and_checks(node: Node, tmp_pa
     for bad in ("if == 5 then echo x", "if (== 5) then echo x", "if !node_name == then echo x"):
         with pytest.raises(CommandSyntaxError, match="needs a value on each side"):
             node.execute(bad)
+
+
+def test_a_failing_line_ends_a_threaded_script_and_goes_to_the_error_log(node: Node, tmp_path: Path) -> None:
+    script = _script(tmp_path, "first = 1\nno such command here\nsecond = 1\n", "bad.al")
+    node.execute(f"thread {script}")
+    wait_until(lambda: "no such command" in node.execute("get error log").to_text(), 5)
+    assert node.get_var("first") == "1" and node.get_var("second") is None

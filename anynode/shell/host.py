@@ -138,6 +138,9 @@ class ScriptThread(Service):
             run_script(self.node, self.path, cancel=self.cancel)
             self.outcome = "ended"
         except AnyNodeError as exc:
+            if stop.is_set():  # the node stops: the script was cancelled before its next line
+                self.outcome = "stopped"
+                return
             self.outcome = f"failed: {exc.one_line()}"
             self.node.log.warning("thread %s %s", self.path, self.outcome)
 
