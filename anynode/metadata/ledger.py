@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from anynode.codes import Code
 from anynode.fileio import atomic_write, load_with_fallback
 from anynode.metadata.frozen import FrozenDict, freeze, loads_frozen
+from anynode.metadata.index import PolicyIndex
 from anynode.metadata.policy import PolicyError, body, policy_id_of, policy_type, to_line
 from anynode.safejson import MAX_DEPTH, deeper_than
 
@@ -144,6 +145,11 @@ class Snapshot:
             return list(self.by_type.get(types[0], ()))
         wanted = set(types)
         return [p for kind, p in zip(self.types, self.policies, strict=True) if kind in wanted]
+
+    @cached_property
+    def index(self) -> PolicyIndex:
+        """This generation's index by type and attribute value (``blockchain get ... where``), built per attribute."""
+        return PolicyIndex(self.of_types)
 
     @cached_property
     def md5(self) -> str:
