@@ -16,6 +16,7 @@ from anynode.metadata import (
     commands as metadata_commands,
     commands_select,
     config_commands,
+    maintenance_commands,
     master_commands,
     platforms,
     sync_commands,
@@ -33,4 +34,4 @@ from anynode.tcp import commands as tcp_commands
 COMMAND_MODULES = (node, language, help, files, data_commands, tsd_commands, partition_commands, tcp_commands,
                    rest_commands, operator_commands, streaming_commands, scheduler_commands, retention_commands,
                    metadata_build, metadata_commands, commands_select, config_commands, platforms, master_commands,
-                   sync_commands, view_commands, query_commands)
+                   maintenance_commands, sync_commands, view_commands, query_commands)
