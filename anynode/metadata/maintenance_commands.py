@@ -34,10 +34,10 @@ def _this_host(ctx: Context) -> str:
          examples=["blockchain replace policy !policy_id with !operator",
                    'blockchain replace policy 0f3b3512d8535bcd611b95c9c5707cb6 with {"operator": {"name": "op2"}}'])
 def blockchain_replace_policy(ctx: Context, words: Rest) -> Result:
-    """Replace a policy by a new one of the same type that keeps its id: in the master's ledger table (on a
-    master) and in this node's ledger, wherever the id is.
+    """Replace a policy by a new one of its type that keeps its id, in the master's table and the local ledger.
 
-    On a master the new policy goes last in the ledger order and members
+    Wherever the id is: the master's ledger table (on a master) and this
+    node's ledger. On a master the new policy goes last in the ledger order and members
     take it with their next sync. In the local ledger it keeps its place and
     is checked against the other policies as an insert is.
     """
