@@ -16,6 +16,7 @@ from anynode.metadata import (
     commands as metadata_commands,
     commands_select,
     config_commands,
+    maintenance_commands,
     master_commands,
     platforms,
     sync_commands,
@@ -34,4 +35,4 @@ COMMAND_MODULES = (node, language, help, files, echo_queue, tracing, host, refus
                    partition_commands, tcp_commands,
                    rest_commands, operator_commands, streaming_commands, scheduler_commands, retention_commands,
                    metadata_build, metadata_commands, commands_select, config_commands, platforms, master_commands,
-                   sync_commands, view_commands, query_commands)
+                   maintenance_commands, sync_commands, view_commands, query_commands)

@@ -36,6 +36,7 @@ class Code(enum.IntEnum):
     DUPLICATE_OBJECT_ID = 70  # Duplicate blockchain object id
     DUPLICATE_JSON_FILE = 86
     WRONG_POLICY = 87  # Wrong policy structure
+    WRONG_DBMS_KEY_IN_DELETE = 101  # DBMS error: delete row failed - wrong key
     WRONG_DBMS_TYPE = 104
     MISSING_SCRIPT = 112  # Missing script file
     POLICY_NOT_AVAILABLE = 113  # Needed Policy is not available

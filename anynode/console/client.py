@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from anynode.console.wire import WAITING, Channel, reachable, socket_path
+from anynode.console.wire import MAX_MESSAGE, WAITING, Channel, reachable, socket_path
 from anynode.errors import AnyNodeError, NodeLocked, NotPermitted
 
+MAX_SCRIPT = MAX_MESSAGE // 2
+"""Bytes of piped script sent in one message (JSON escaping may double them; the node reads up to MAX_MESSAGE)."""
 NOT_RUNNING = 3
 """Exit status of ``anynode status`` / ``anynode stop`` when no node runs on the home (pg_ctl's habit)."""
 
@@ -28,6 +30,12 @@ class NoConsole(AnyNodeError):
     """A node holds the home but its console cannot be reached."""
 
     exit_code = 75
+
+
+class PipeTooLarge(AnyNodeError):
+    """A piped script too large to send to the node in one console message."""
+
+    exit_code = 2
 
 
 def connect(home: Path) -> Attached:
@@ -86,6 +94,27 @@ class Attached:
         width = os.get_terminal_size(out.fileno()).columns if color else None
         self.channel.send({"op": "run", "line": line, "source": source, "fmt": fmt, "color": color,
                            "width": width, "max_rows": max_rows})
+        return self._follow(line, line.strip().lower().startswith("exit node"), out, err, busy)
+
+    def run_script(self, text: str, out: IO[str], err: IO[str], *, fmt: str = "table") -> int:
+        """Run ``text`` on the node as one script (labels, ``goto``, ``on error`` work as in a local pipe),
+        writing what its lines print as they run; the exit status of its first failed line (130 when cancelled).
+
+        Raises:
+            PipeTooLarge: the text does not fit in one console message.
+        """
+        if len(text.encode("utf-8")) > MAX_SCRIPT:
+            raise PipeTooLarge(f"the piped script is larger than {MAX_SCRIPT >> 20} MiB",
+                               hint="save it to a file and run: anynode -e \"process <file>\"")
+        color = _isatty(out)
+        width = os.get_terminal_size(out.fileno()).columns if color else None
+        self.channel.send({"op": "script", "text": text, "source": "cli", "fmt": fmt, "color": color,
+                           "width": width, "max_rows": 0})
+        ends_node = any(raw.strip().lower().startswith("exit node") for raw in text.splitlines())
+        return self._follow("the piped script", ends_node, out, err, None)
+
+    def _follow(self, line: str, ends_node: bool, out: IO[str], err: IO[str], busy: Any) -> int:
+        """Write what the node sends for the request just sent until it is done; Ctrl-C cancels it."""
         started = time.monotonic()
         cancelled = False
         while True:
@@ -105,7 +134,7 @@ class Attached:
             if busy is not None:
                 busy.clear()
             if message is None:
-                if line.strip().lower().startswith("exit node"):
+                if ends_node:
                     self.exiting = True
                     return 0
                 err.write("error: the node closed its console (is it stopping?)\n")
@@ -189,17 +218,16 @@ def run_lines(attached: Attached, lines: list[str], fmt: str) -> int:
 
 
 def run_pipe(attached: Attached, stdin: IO[str], fmt: str) -> int:
-    """``anynode < file`` on a running node: every line; 1 if any failed; Ctrl-C ends the input."""
-    failed = 0
-    for raw in stdin:
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        code = attached.run(line, sys.stdout, sys.stderr, fmt=fmt)
-        failed |= 1 if code else 0
-        if attached.exiting or code == 130:
-            break
-    return failed
+    """``anynode < file`` on a running node: the whole input, run there as one script, as a local pipe runs
+    (labels, ``goto``, ``on error``); the exit status of the first line that failed; Ctrl-C cancels it."""
+    text = stdin.read()
+    if not text.strip():
+        return 0
+    try:
+        return attached.run_script(text, sys.stdout, sys.stderr, fmt=fmt)
+    except PipeTooLarge as exc:
+        sys.stderr.write(f"error: {exc.one_line()}\n")
+        return exc.exit_code
 
 
 def status(home: Path, out: IO[str]) -> int:

@@ -14,6 +14,7 @@ that client.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from anynode import __version__
+from anynode.cancel import Cancel
 from anynode.console.wire import Channel, peer_uid, reachable, socket_path
 from anynode.errors import AnyNodeError
 from anynode.grammar.dispatch import Session, Source
@@ -172,9 +174,9 @@ class ConsoleService(Service):
         elif op == "cancel":
             if job is not None and running:
                 job.cancel.cancel("Ctrl-C")
-        elif op == "run" and not running:
+        elif op in ("run", "script") and not running:
             job = self._start(message, frame, send)
-        elif op == "run":
+        elif op in ("run", "script"):
             send({"err": "error: a command is still running on this connection", "done": 2})
         else:
             send({"err": f"error: unknown console request {op!r}", "done": 2})
@@ -191,7 +193,8 @@ class ConsoleService(Service):
         from anynode.output.render import error_object, error_text
         from anynode.repl.paging import present
 
-        line = str(message.get("line", "")).strip()
+        script = str(message.get("text", "")) if message.get("op") == "script" else None
+        line = "<stdin>" if script is not None else str(message.get("line", "")).strip()
         source = _SOURCES.get(str(message.get("source")), Source.CLI)
         fmt = "json" if message.get("fmt") == "json" else "table"
         color = bool(message.get("color"))
@@ -209,24 +212,50 @@ class ConsoleService(Service):
         def sink(result: Result) -> None:
             send_out(text(result))
 
+        def error(exc: BaseException) -> None:
+            if fmt == "json":  # the same object a REST client gets
+                send({"err": json.dumps(error_object(exc), ensure_ascii=False)})
+            else:
+                send({"err": error_text(exc, None if script is not None else line, self.node.debug, color=color)})
+
+        failed: list[int] = []  # a script's lines that failed and that it did not handle: their exit status
+
+        def failure(exc: BaseException) -> None:
+            error(exc)
+            failed.append(exit_status(exc))
+
         def done(outcome: Outcome) -> None:
             self.served += 1
-            code = 0
+            code = failed[0] if failed else 0
             if outcome.cancelled is not None:
                 send({"err": outcome.note(line)})
                 code = 130
             elif outcome.error is not None:
-                exc = outcome.error
-                if fmt == "json":  # the same object a REST client gets
-                    send({"err": json.dumps(error_object(exc), ensure_ascii=False)})
-                else:
-                    send({"err": error_text(exc, line, self.node.debug, color=color)})
-                code = exit_status(exc)
+                error(outcome.error)
+                code = code or exit_status(outcome.error)
             elif outcome.result is not None:
                 send_out(text(outcome.result))
             send({"done": code, "cancelled": outcome.cancelled, "exiting": self.node.exit_event.is_set()})
 
-        return CommandThread(self.node, line, source, frame, fmt=fmt, sink=sink, on_done=done).start()
+        work = None if script is None else _script_work(self.node, script, sink, failure)
+        return CommandThread(self.node, line, source, frame, fmt=fmt, sink=sink, on_done=done, work=work).start()
+
+
+def _script_work(node: NodeView, text: str, emit: Callable[[Result], None],
+                 failure: Callable[[BaseException], None]) -> Callable[[Cancel], Result]:
+    """A piped script run as the node's own pipe runs it (``repl/session.run_plain``): labels, ``goto``,
+    ``on error`` and blocks; a failing line it does not handle is reported and the next one runs."""
+    from anynode.script import run_loaded, stream_script
+
+    def work(cancel: Cancel) -> Result:
+        script = stream_script(io.StringIO(text), "<stdin>", node.exit_event.is_set)
+        def failed(exc: BaseException) -> None:
+            if not cancel.cancelled:  # a line that Ctrl-C stopped: the cancel note says it
+                failure(exc)
+
+        return run_loaded(node, script, emit, on_failure=failed, cancel=cancel)
+
+    return work
 
 
 def _drain(conn: socket.socket) -> None:

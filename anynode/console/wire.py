@@ -5,7 +5,8 @@ Client to node::
     {"op": "hello"}                                   -> {"name", "home", "pid", "version", "services"}
     {"op": "run", "line": ..., "source": "cli"|"repl", "fmt": "table"|"json",
      "color": bool, "width": int|null, "max_rows": int}
-    {"op": "cancel"}                                   (while a run is going: Ctrl-C)
+    {"op": "script", "text": ..., "fmt", "color", "width"}   (a pipe: the whole text, run as one script)
+    {"op": "cancel"}                                   (while a run or script is going: Ctrl-C)
     {"op": "redact", "line": ...}                      -> {"line": the line as it may be written down}
 
 Node to client, for a run: any number of ``{"out": text, "more": bool}`` (one

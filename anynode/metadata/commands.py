@@ -25,7 +25,7 @@ from anynode.metadata.policy import PolicyError, add_id_date, parse_policy, poli
 from anynode.results import Json, Message, Result
 
 if TYPE_CHECKING:
-    from anynode.metadata.ledger import Ledger
+    from anynode.metadata.ledger import Ledger, Snapshot
 
 # The ledger, the checks and the where/bring language load on first use: a one-shot command that never
 # touches the metadata does not pay for them at start-up (scripts/bench_startup.py).
@@ -185,8 +185,10 @@ def _types(tok: Token) -> tuple[str, ...] | None:
     return None if text == "*" else (text.lower(),)
 
 
-def _refine(ctx: Context, policies: list[dict[str, Any]], rest: list[Token]) -> Result:
-    """The ``[where <condition>] [bring[.modifiers] <template>]`` part of ``blockchain get``."""
+def _refine(ctx: Context, policies: list[dict[str, Any]] | None, rest: list[Token], snap: Snapshot | None = None,
+            types: tuple[str, ...] | None = None) -> Result:
+    """The ``[where <condition>] [bring[.modifiers] <template>]`` part of ``blockchain get``: over ``policies``,
+    or over the policies of ``types`` in ``snap``, found through its index."""
     from anynode.metadata.bring import as_result, bring, parse_bring
     from anynode.metadata.select import parse_where, select
 
@@ -197,7 +199,14 @@ def _refine(ctx: Context, policies: list[dict[str, Any]], rest: list[Token]) -> 
         if not head[0].is_word("where") or len(head) == 1:
             raise CommandSyntaxError(f"unexpected '{head[0].text}' after the policy type", offset=head[0].start,
                                      hint="write: blockchain get operator where company = acme bring [*][ip]")
-        policies = select(policies, "*", parse_where(head[1:]))
+        condition = parse_where(head[1:])
+        if snap is not None:
+            policies = snap.index.select(types, condition)
+        else:
+            policies = select(policies or [], "*", condition)
+    elif snap is not None:
+        policies = [*snap.of_types(types)]
+    policies = policies or []
     if at == len(rest):
         return PolicyList(policies)
     spec = parse_bring(rest[at:])
@@ -229,10 +238,10 @@ def blockchain_get(ctx: Context, tokens: list[Token]) -> Result:
 
         found: list[dict[str, Any]] = roots_of(_book(ctx).snapshot().policies)
         return _refine(ctx, found, tokens[2:]) if len(tokens) > 2 else PolicyList(found)
-    found = list(_book(ctx).snapshot().of_types(_types(tokens[0])))
+    snap, types = _book(ctx).snapshot(), _types(tokens[0])
     if len(tokens) > 1:
-        return _refine(ctx, found, tokens[1:])
-    return PolicyList(found)
+        return _refine(ctx, None, tokens[1:], snap, types)
+    return PolicyList(snap.of_types(types))
 
 
 @command("blockchain read", remote=True, keywords=BLOCKCHAIN, examples=["blockchain read"])

@@ -20,7 +20,6 @@ memory as they write it.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -33,67 +32,16 @@ from typing import TYPE_CHECKING, Any
 from anynode.codes import Code
 from anynode.fileio import atomic_write, load_with_fallback
 from anynode.metadata.frozen import FrozenDict, freeze, loads_frozen
+from anynode.metadata.index import PolicyIndex
+from anynode.metadata.ledger_lines import Entry, parse_ledger
 from anynode.metadata.policy import PolicyError, body, policy_id_of, policy_type, to_line
 from anynode.safejson import MAX_DEPTH, deeper_than
 
 if TYPE_CHECKING:
     from anynode.protocols import NodeView
 
-Entry = tuple[bytes, FrozenDict]
 Check = Callable[[dict[str, Any], Sequence[dict[str, Any]]], Any]
 _EMPTY = b"\n"  # a ledger with no policy: not zero bytes, which would read as a broken file
-
-
-def _one_policy(n: int, line: bytes) -> FrozenDict:
-    try:
-        policy = loads_frozen(line)
-        policy_type(policy)
-    except (ValueError, PolicyError) as exc:
-        raise ValueError(f"line {n} is not a policy ({exc})") from None
-    return policy
-
-
-def _decode(lines: list[tuple[int, bytes]]) -> list[Any]:
-    """The JSON values of ``lines``: one decode of them all as an array, or line by line to name a bad one.
-
-    The single decode (read-only dicts, made in C) is the fast path; it is
-    taken only when every line looks like one object and the values are as
-    many as the lines, so a value never spans two lines.
-    """
-    if all(line[:1] == b"{" and line[-1:] == b"}" for _, line in lines):
-        try:
-            values = json.loads(b"[" + b",".join(line for _, line in lines) + b"]", object_hook=FrozenDict)
-        except ValueError:
-            pass
-        else:
-            if len(values) == len(lines):
-                return values
-    return [_one_policy(n, line) for n, line in lines]
-
-
-def parse_ledger(data: bytes) -> tuple[Entry, ...]:
-    """The policies of one ledger generation, with their lines; ``deleted`` tombstones remove earlier policies.
-
-    Raises:
-        ValueError: empty data, or a line that is not one policy (the generation is not complete).
-    """
-    if not data:
-        raise ValueError("the file is empty")
-    if deeper_than(data, MAX_DEPTH):
-        raise ValueError(f"a policy nests deeper than {MAX_DEPTH} levels")
-    lines = [(n, line) for n, line in enumerate((raw.strip() for raw in data.split(b"\n")), 1) if line]
-    entries: list[Entry] = []
-    for (n, line), policy in zip(lines, _decode(lines), strict=True):
-        if len(policy) != 1 or not isinstance(next(iter(policy.values())), dict):
-            _one_policy(n, line)  # raises, naming the line
-        if b"[" in line:  # lists are frozen too (the single decode froze only the objects)
-            policy = freeze(policy)
-        if "deleted" in policy:  # EdgeLake's mark for a policy deleted on this node
-            gone = policy_id_of(policy)
-            entries = [e for e in entries if policy_id_of(e[1]) != gone]
-            continue
-        entries.append((line, policy))
-    return tuple(entries)
 
 
 def _stat(path: Path) -> tuple[int, int, int] | None:
@@ -144,6 +92,11 @@ class Snapshot:
             return list(self.by_type.get(types[0], ()))
         wanted = set(types)
         return [p for kind, p in zip(self.types, self.policies, strict=True) if kind in wanted]
+
+    @cached_property
+    def index(self) -> PolicyIndex:
+        """This generation's index by type and attribute value (``blockchain get ... where``), built per attribute."""
+        return PolicyIndex(self.of_types)
 
     @cached_property
     def md5(self) -> str:
@@ -327,6 +280,33 @@ class Ledger:
             frozen = freeze(policy)
             self._commit(path, base + line + b"\n", (*snap.entries, (line, frozen)))
             return frozen
+
+    def replace(self, policy_id: str, policy: dict[str, Any], check: Check | None = None) -> FrozenDict | None:
+        """Put ``policy`` in the place of the policy with ``policy_id`` (it takes that id, and the old one's
+        ``ledger`` mark unless it has its own); the new one as written, None when the ledger has no such policy.
+
+        Raises:
+            PolicyError: 87 when the types differ, or what ``check`` raised (run against the other policies).
+        """
+        path = self.path()
+        with self._lock:
+            snap = self._current(path)
+            at = next((i for i, (_, p) in enumerate(snap.entries) if policy_id_of(p) == policy_id), None)
+            if at is None:
+                return None
+            old = snap.entries[at][1]
+            if policy_type(old) != policy_type(policy):
+                raise PolicyError(Code.WRONG_POLICY, f"policy {policy_id} is of type {policy_type(old)}, the new "
+                                  f"one of type {policy_type(policy)}", hint="replace a policy by one of its type")
+            if check is not None:
+                check(policy, [p for i, (_, p) in enumerate(snap.entries) if i != at])
+            attrs = body(policy)
+            attrs["id"] = policy_id
+            if "ledger" in body(old) and "ledger" not in attrs:
+                attrs["ledger"] = body(old)["ledger"]
+            entries = (*snap.entries[:at], (to_line(policy).encode("utf-8"), freeze(policy)), *snap.entries[at + 1:])
+            self._commit(path, b"".join(line + b"\n" for line, _ in entries), entries)
+            return entries[at][1]
 
     def delete(self, policy_id: str) -> FrozenDict:
         """Remove the policy with ``policy_id``; returns it.

@@ -163,6 +163,52 @@ def drop(catalog: DatabaseCatalog, policy_id: str, dbms: str = DBMS) -> int:
     return max(count, 0)
 
 
+def drop_by_host(catalog: DatabaseCatalog, host: str, dbms: str = DBMS) -> int:
+    """Delete every policy the node at ``host`` pushed (the rows' ``host``); how many rows went.
+
+    Raises:
+        PolicyError: 50 no ``blockchain`` database, 3 no ledger table.
+    """
+    db = _db(catalog, dbms)
+    if TABLE not in catalog.tables(dbms):
+        raise _no_table(dbms)
+    statement = db.backend.sql("DELETE FROM ledger WHERE host = ?")
+    count: int = db.writer.run(lambda conn: conn.execute(statement, (host,)).rowcount, _TIMEOUT)
+    return max(count, 0)
+
+
+def replace(catalog: DatabaseCatalog, policy_id: str, policy: dict[str, Any], host: str,
+            dbms: str = DBMS) -> bool:
+    """Put ``policy`` (given the id ``policy_id``) in the ledger table in place of the policy of the same
+    type with that id; False when the table has none.
+
+    The old row goes and the new one is added in one transaction, so the
+    new policy comes last in the ledger order (as AnyLog's, which orders by
+    date) and every member's next sync sees a new version.
+
+    Raises:
+        PolicyError: 50 no ``blockchain`` database, 3 no ledger table.
+    """
+    db = _db(catalog, dbms)
+    if TABLE not in catalog.tables(dbms):
+        raise _no_table(dbms)
+    backend = db.backend
+    new = as_global(thaw(policy))
+    body(new)["id"] = policy_id
+    row = _row(new, host, backend)
+    delete = backend.sql("DELETE FROM ledger WHERE policy_id = ? AND policy_type = ?")
+    insert = backend.sql(f"INSERT INTO ledger ({', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+    def job(conn: Any) -> bool:
+        if conn.execute(delete, (policy_id, row[0])).rowcount < 1:
+            return False
+        conn.execute(insert, row)
+        return True
+
+    done: bool = db.writer.run(job, _TIMEOUT)
+    return done
+
+
 def rows(catalog: DatabaseCatalog, dbms: str = DBMS) -> list[tuple[Any, ...]]:
     """Every row of the ledger table in insertion order: the columns of :data:`COLUMNS`.
 

@@ -82,6 +82,14 @@ def blockchain_commit_to(ctx: Context, platform: str, policy: Rest) -> Result:
     raise _refuse(f"cannot commit to {platform}")
 
 
+@command("blockchain update to", args=[_PLATFORM, Arg("policy_id", TEXT, help="the id of the policy to update"),
+                                       Arg("policy", Words(), help="the new policy (!name)")],
+         keywords=BLOCKCHAIN, examples=["blockchain update to optimism !policy_id !policy"])
+def blockchain_update_to(ctx: Context, platform: str, policy_id: str, policy: Rest) -> Result:
+    """AnyLog: update a policy on a blockchain platform. Not available in anynode (blockchain replace policy)."""
+    raise _refuse(f"cannot update a policy on {platform}")
+
+
 @command("blockchain checkout from", args=[_PLATFORM], keywords=BLOCKCHAIN,
          examples=["blockchain checkout from optimism"])
 def blockchain_checkout_from(ctx: Context, platform: str) -> Result:

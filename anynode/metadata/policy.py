@@ -34,6 +34,7 @@ STATUS_TEXT = {
     Code.DUPLICATE_OBJECT_ID: "Duplicate blockchain object id",
     Code.WRONG_POLICY: "Wrong policy structure",
     Code.POLICY_NOT_AVAILABLE: "Needed Policy is not available",
+    Code.WRONG_DBMS_KEY_IN_DELETE: "DBMS error: delete row failed - wrong key",
     Code.MISSING_PARENT_POLICY: "Missing parent policy",
     Code.NON_UNIQUE_IP_PORT: "None unique IP:Port in policy",
     Code.POLICY_NOT_IN_FILE: "Policy not in local file",
@@ -42,7 +43,8 @@ STATUS_TEXT = {
     Code.MISSING_POLICY_ATTRIBUTE: "Missing required policy attribute",
 }
 _CONFLICTS = (Code.DUPLICATE_OBJECT_ID, Code.NON_UNIQUE_IP_PORT, Code.NON_UNIQUE_POLICY_VALUES)
-_NOT_FOUND = (Code.NO_LOCAL_BLOCKCHAIN, Code.POLICY_NOT_AVAILABLE, Code.POLICY_NOT_IN_FILE)
+_NOT_FOUND = (Code.NO_LOCAL_BLOCKCHAIN, Code.POLICY_NOT_AVAILABLE, Code.POLICY_NOT_IN_FILE,
+              Code.WRONG_DBMS_KEY_IN_DELETE)
 WRONG_STRUCTURE = Code.WRONG_POLICY
 
 #: Types whose id hashes these fields only (in this order, those present).

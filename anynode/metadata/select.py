@@ -37,6 +37,8 @@ from anynode.metadata.paths import as_text, body_or_none, fan, getter, located_e
 
 Policy = dict[str, Any]
 Test = Callable[[Any], bool]
+Lookup = tuple[str, tuple[str, ...]]
+"""A requirement an index can answer: attribute ``name`` equals one of the values (key/value form)."""
 
 _OPERATORS = ("=", "==", "!=", "<", "<=", ">", ">=", "contains", "startswith", "startwith", "endswith",
               "childfrom", "with")
@@ -121,6 +123,8 @@ class Condition:
     text: str
     form: str
     test: Callable[[Any], bool] = field(repr=False, compare=False)
+    lookups: tuple[Lookup, ...] = ()
+    """Key/value comparisons every match satisfies (the top-level ``and``): what an index may look up."""
 
     def matches(self, policy: Any) -> bool:
         """True when ``policy`` satisfies the condition."""
@@ -133,6 +137,9 @@ class _Parser:
     def __init__(self, tokens: list[Token], base: int) -> None:
         self.tokens, self.base, self.i = tokens, base, 0
         self.expression = False
+        self.simple: dict[Test, Lookup] = {}
+        self.lookups: tuple[Lookup, ...] = ()
+        self._required: tuple[Lookup, ...] = ()
 
     def fail(self, message: str, tok: Token | None, hint: str | None = None) -> CommandSyntaxError:
         return located_error(f"where: {message}", tok, self.base, hint)
@@ -149,10 +156,13 @@ class _Parser:
 
     def either(self) -> Test:
         parts = [self.both()]
+        first_required = self._required
         while (tok := self.peek()) is not None and tok.is_word("or"):
             self.i += 1
             self.expression = True
             parts.append(self.both())
+        if len(parts) == 1:
+            self.lookups = first_required
         if len(parts) == 2:
             first, second = parts
             return lambda p: first(p) or second(p)
@@ -163,6 +173,7 @@ class _Parser:
         while (tok := self.peek()) is not None and tok.is_word("and"):
             self.i += 1
             parts.append(self.unary())
+        self._required = tuple(self.simple[t] for t in parts if t in self.simple)
         if len(parts) == 2:
             first, second = parts
             return lambda p: first(p) and second(p)
@@ -252,6 +263,7 @@ class _Parser:
                 if inner is not None and attr in inner:
                     return match(inner[attr])
                 return isinstance(policy, dict) and attr in policy and match(policy[attr])
+            self.simple[one] = (attr, tuple(wanted))
             return one
 
         def test(policy: Any) -> bool:
@@ -309,7 +321,7 @@ def parse_where(source: str | Sequence[Token], base: int = 0) -> Condition:
         tokens, text = list(source), " ".join(t.render() for t in source)
     parser = _Parser(tokens, base)
     test = parser.run()
-    return Condition(text, "expression" if parser.expression else "key/value", test)
+    return Condition(text, "expression" if parser.expression else "key/value", test, parser.lookups)
 
 
 # -- selection ---------------------------------------------------------------------

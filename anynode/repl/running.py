@@ -50,12 +50,14 @@ class Outcome:
 
 
 class CommandThread:
-    """One command running on its own thread with a cancel token."""
+    """One command (or, with ``work``, a whole script) running on its own thread with a cancel token."""
 
     def __init__(self, node: NodeView, line: str, source: Source, frame: Session | None = None,
                  fmt: str | None = None, sink: Callable[[Result], None] | None = None,
-                 on_done: Callable[[Outcome], None] | None = None) -> None:
+                 on_done: Callable[[Outcome], None] | None = None,
+                 work: Callable[[Cancel], Result] | None = None) -> None:
         self.cancel = Cancel()
+        self._work = work  # instead of running ``line``: a whole script (a pipe attached to the node)
         self._on_done = on_done
         self.outcome = Outcome()
         self.done = threading.Event()
@@ -73,7 +75,10 @@ class CommandThread:
         router = node.emit if isinstance(node.emit, EmitRouter) else None
         try:
             with router.to(sink) if router is not None and sink is not None else _nothing():
-                self.outcome.result = node.execute(line, source, frame, cancel=self.cancel, fmt=fmt)
+                if self._work is not None:
+                    self.outcome.result = self._work(self.cancel)
+                else:
+                    self.outcome.result = node.execute(line, source, frame, cancel=self.cancel, fmt=fmt)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which renders it
             self.outcome.error = exc
         finally:
