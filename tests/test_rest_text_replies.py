@@ -13,6 +13,7 @@ from anynode.output.render import render
 from anynode.rest.bodies import prompt_text
 from anynode.results import Batch, Empty, Json, Message, Record, Replies, Reply, Result, Table
 from tests.rest_helpers import ANYLOG, start
+from tests.view_helpers import make_net
 
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
@@ -152,6 +153,25 @@ def test_replies_json_keeps_the_earlier_json_for_every_table(node: Any) -> None:
     assert _get(url, 'sql test "select name from t1"').json() == [{"name": "a"}]
     assert _get(url, "get status").text.endswith(" running")
     assert node.execute("get rest server info where format = json").to_json()["Replies"] == "json"
+
+
+def test_a_network_query_with_format_table_is_the_text_table(tmp_path: Any) -> None:
+    net = make_net(tmp_path)
+    try:
+        for n, op in enumerate(net.operators):
+            op.execute("connect dbms demo where type = sqlite")
+            op.execute('sql demo "create table sensor (device text, value integer)"')
+            op.execute(f"sql demo \"insert into sensor values ('d{n}', {n})\"")
+        url = start(net.query)
+        sql = 'sql demo format = table and stat = false "select device, value from sensor order by device"'
+        r = _get(url, sql, destination="network")
+        assert r.status_code == 200 and r.headers["content-type"] == TEXT, r.text
+        assert r.text == _printed(net.query, f"run client () {sql}")
+        assert [line.split() for line in r.text.splitlines()[2:]] == [["d1", "1"], ["d2", "2"]]  # c1: its main
+        asked = _get(url, sql.replace("format = table", "format = json"), destination="network")
+        assert asked.headers["content-type"] == JSON and len(asked.json()["Query"]) == 2
+    finally:
+        net.close()
 
 
 def test_a_bad_replies_value_is_refused(node: Any) -> None:
