@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from anynode.output.render import render
-from anynode.rest.bodies import prompt_text
+from anynode.rest.bodies import anylog_body, prompt_text
 from anynode.results import Batch, Empty, Json, Message, Record, Replies, Reply, Result, Table
 from tests.rest_helpers import ANYLOG, start
 from tests.view_helpers import make_net
@@ -193,4 +193,10 @@ def test_a_bad_replies_value_is_refused(node: Any) -> None:
 def test_the_reply_text_is_what_render_writes(result: Result) -> None:
     out = io.StringIO()
     render(result, out)
-    assert prompt_text(result) == out.getvalue()
+    printed = out.getvalue()
+    assert prompt_text(result) == printed
+    body, ctype = anylog_body(result)
+    if ctype.startswith(b"text/plain"):
+        assert body.decode() == (printed[:-1] if printed.count("\n") == 1 else printed)
+    else:
+        assert json.loads(body) == result.to_json()

@@ -65,6 +65,9 @@ def anylog_body(result: Result) -> tuple[bytes, bytes]:
     status``; a longer one keeps its last newline, as AnyLog's tables do.
     No output is an empty body.
     """
+    if isinstance(result, Message):  # the hot path (get status): the same as below, without the copies
+        text = result.text
+        return (text if "\n" not in text else text + "\n").encode(), TEXT_PLAIN
     if isinstance(result, Empty):
         return b"", TEXT_PLAIN
     if is_json(result):
