@@ -64,8 +64,8 @@ class AppSettings:
     token: str | None
     user: str | None
     password: str | None
-    replies: str = "anylog"
-    """How command replies are shaped: AnyLog's way, or "json" (anynode's earlier JSON for every table)."""
+    replies: str
+    """How command replies are shaped: "anylog" (AnyLog's way), or "json" (anynode's earlier JSON tables)."""
 
 
 class _Gone(Exception):

@@ -87,6 +87,6 @@ def json_body(result: Result) -> tuple[bytes, bytes]:
     return dumps(result.to_json()), JSON
 
 
-def body_of(result: Result, mode: str = "anylog") -> tuple[bytes, bytes]:
+def body_of(result: Result, mode: str) -> tuple[bytes, bytes]:
     """(body, content type) of a command's result in the server's reply ``mode`` (one of :data:`MODES`)."""
     return json_body(result) if mode == "json" else anylog_body(result)

@@ -65,7 +65,7 @@ class RestConfig:
     user: str | None
     password: str | None
     max_body: int
-    replies: str = "anylog"
+    replies: str
     client_timeout: float = 10.0
     keep_alive: float = 5.0
 
