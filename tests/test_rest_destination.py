@@ -24,8 +24,11 @@ def test_destination_runs_the_command_on_the_peer(node: Node, peer: Node) -> Non
     addr = start_tcp(peer)
     url = start(node)
     r = httpx.get(url, headers={"command": "get node name", "destination": addr, **ANYLOG}, timeout=10)
-    assert r.status_code == 200
-    assert r.json() == {addr: "peer9"}
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.text == f"[From Node {addr}]\npeer9\n"  # a text answer, as the prompt shows it (and AnyLog)
+    r = httpx.get(url, headers={"command": "get status where format = json", "destination": addr, **ANYLOG},
+                  timeout=10)
+    assert r.headers["content-type"] == "application/json" and r.json()[addr]["status"] == "running"
 
 
 def test_destination_with_a_dead_peer_is_an_error_status(node: Node) -> None:
@@ -41,8 +44,9 @@ def test_destination_some_dead_gives_each_reply_or_error(node: Node, peer: Node)
     url = start(node)
     r = httpx.get(url, headers={"command": "get node name", "destination": f"{addr}, {dead}", **ANYLOG}, timeout=10)
     assert r.status_code == 200
-    body = r.json()
-    assert body[addr] == "peer9" and "refused" in body[dead]["error"]
+    head, name, second = r.text.splitlines()
+    assert (head, name) == (f"[From Node {addr}]", "peer9")
+    assert second.startswith(f"[From Node {dead}] error: ") and "refused" in second
 
 
 @pytest.mark.parametrize("destination", ["network", "Network", "()"])

@@ -37,11 +37,14 @@ def test_anylog_agent_header_names_the_caller(url: str, node) -> None:  # type: 
     assert [c["Caller"] for c in calls] == ["anylog"]
 
 
-def test_table_result_is_json(url: str) -> None:
+def test_table_result_is_text_and_json_when_asked(url: str) -> None:
     r = httpx.get(url, headers={"command": "get processes"}, timeout=5)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/plain; charset=utf-8"
+    line = next(line for line in r.text.splitlines() if line.startswith("REST "))
+    assert line.split()[1] == "Running" and "Threads Pool: 5, Timeout: 20, SSL: False" in line
+    r = httpx.get(url, headers={"command": "get processes where format = json"}, timeout=5)
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
-    rows = r.json()
-    rest = next(row for row in rows if row["Process"] == "REST")
+    rest = r.json()["REST"]
     assert rest["Status"] == "Running"
     assert rest["Details"].startswith("Listening on: 127.0.0.1:") and "Threads Pool: 5, Timeout: 20, SSL: False" \
         in rest["Details"]
@@ -188,7 +191,9 @@ def test_get_rest_calls_counts_and_lists(url: str, node) -> None:  # type: ignor
     last = node.execute("get rest calls where last = 2 and format = json").to_json()
     assert [c["Command"] for c in last] == ["get status", "nope"] and last[1]["Status"] == 400
     r = httpx.get(url, headers={"command": "get rest calls"}, timeout=5)
-    assert r.status_code == 200 and isinstance(r.json(), list)
+    assert r.status_code == 200 and r.text.startswith("REST calls\n") and "anylog" in r.text
+    r = httpx.get(url, headers={"command": "get rest calls where format = json"}, timeout=5)
+    assert r.status_code == 200 and r.json()["calls"][0]["Caller"] == "anylog"
 
 
 def test_get_rest_server_info_and_connections(url: str, node) -> None:  # type: ignore[no-untyped-def]

@@ -84,7 +84,8 @@ def test_the_protocol_methods_we_override_are_uvicorns_with_the_same_parameters(
 def test_the_config_takes_every_option_we_pass_and_keeps_our_protocol(node: Node) -> None:
     with ThreadPoolExecutor(max_workers=1) as executor:
         rest = rest_config(node, internal_ip="127.0.0.1", internal_port=0, keep_alive=2.5)
-        app = RestApp(node, AppSettings(rest.timeout, rest.max_body, rest.client_timeout, None, None, None),
+        app = RestApp(node, AppSettings(rest.timeout, rest.max_body, rest.client_timeout, None, None, None,
+                                        rest.replies),
                       executor, RestStats())
         try:
             config = RestService(node, rest)._uvicorn_config(app)

@@ -126,14 +126,14 @@ def error_text(exc: BaseException, line: str | None = None, debug: bool = False,
 
 
 def error_object(exc: BaseException) -> dict[str, Any]:
-    """An error as the JSON object a REST client gets (AnyLog's err_code/err_text, then anynode's fields)."""
+    """An error as the JSON object a REST client gets (AnyLog's err_code/err_text/local_msg, then anynode's fields)."""
     from anynode.codes import Code
 
     if not isinstance(exc, AnyNodeError):
         text = f"internal error: {type(exc).__name__}: {exc}"
-        return {"err_code": int(Code.PROCESS_FAILURE), "err_text": text, "error": text, "kind": "InternalError",
-                "status": 500, "code": int(Code.PROCESS_FAILURE)}
-    return {"err_code": int(exc.anylog_code), "err_text": exc.one_line(), **exc.to_wire()}
+        return {"err_code": int(Code.PROCESS_FAILURE), "err_text": text, "local_msg": text, "error": text,
+                "kind": "InternalError", "status": 500, "code": int(Code.PROCESS_FAILURE)}
+    return {"err_code": int(exc.anylog_code), "err_text": exc.one_line(), "local_msg": exc.message, **exc.to_wire()}
 
 
 def write_error(exc: BaseException, err: IO[str], line: str | None = None, debug: bool = False,

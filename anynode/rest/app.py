@@ -26,9 +26,9 @@ from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError, NotPermitted
 from anynode.grammar.dispatch import ControlFlow, Source
 from anynode.protocols import NodeView
-from anynode.rest import dialect, grafana
+from anynode.rest import bodies, dialect, grafana
+from anynode.rest.bodies import JSON, TEXT_PLAIN
 from anynode.rest.dialect import (
-    JSON,
     BadRequest,
     BodyTooLarge,
     ClientTooSlow,
@@ -64,6 +64,8 @@ class AppSettings:
     token: str | None
     user: str | None
     password: str | None
+    replies: str
+    """How command replies are shaped: "anylog" (AnyLog's way), or "json" (anynode's earlier JSON tables)."""
 
 
 class _Gone(Exception):
@@ -159,7 +161,7 @@ class RestApp:
         path = scope["path"]
         if method == "OPTIONS":
             asked = headers.get(b"access-control-request-headers", b"*")
-            return 204, b"", dialect.TEXT_PLAIN, [*PREFLIGHT, (b"access-control-allow-headers", asked)]
+            return 204, b"", TEXT_PLAIN, [*PREFLIGHT, (b"access-control-allow-headers", asked)]
         if path == "/" or path == "":
             self._authorize(headers)
             if method == "GET":
@@ -275,13 +277,16 @@ class RestApp:
                                hint="read the reply instead")
         if hdrs.get(b"into"):
             raise NotAvailable("the 'into' header (html/pdf output) is not available", hint="drop the header")
-        inline = False if as_json else self.rule.check(method, line)
+        kind = None if as_json else self.rule.check(method, line)
         timeout = (dialect.parse_timeout(_text(hdrs[b"timeout"]), self.settings.timeout) if b"timeout" in hdrs
                    else self.settings.timeout)
         destination = _text(hdrs[b"destination"]) if b"destination" in hdrs else None
         if destination is None or dialect.is_local(destination):
-            fmt = "json" if as_json else "table"  # POST /command: a command's JSON form, as `where format = json`
-            if inline:  # declared non-blocking: no thread hop (it costs ~150 us here)
+            # POST /command: a command's JSON form, as `where format = json`; sql answers JSON unless asked
+            # otherwise, as in AnyLog (not in the earlier JSON replies, where its rows came as a JSON list)
+            json_default = kind is None or (kind.json_default and self.settings.replies == "anylog")
+            fmt = "json" if json_default else "table"
+            if kind is not None and kind.inline:  # declared non-blocking: no thread hop (it costs ~150 us here)
                 result = self._execute(line, peer, None, fmt)
                 return self._shape(result, as_json)
             cancel = Cancel(timeout)  # the command's queries stop at the timeout and free the worker
@@ -292,11 +297,10 @@ class RestApp:
             work = partial(dialect.forward_command, self.node, line, str(destination), timeout, subset)
         return self._shape(await self._offload(work, timeout, f"'{line}'", cancel), as_json)
 
-    @staticmethod
-    def _shape(result: Any, as_json: bool) -> Reply:
+    def _shape(self, result: Any, as_json: bool) -> Reply:
         if as_json:
             return 200, dialect.json_reply(result.to_json()), JSON, NO_HEADERS
-        body, ctype = dialect.reply_of(result)
+        body, ctype = bodies.body_of(result, self.settings.replies)
         return 200, body, ctype, NO_HEADERS
 
     def _execute(self, line: str, peer: str, cancel: Cancel | None = None, fmt: str = "table") -> Any:

@@ -10,7 +10,8 @@ from anynode.errors import CommandSyntaxError, ServiceError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Opt
-from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, FilePath, Int, Port, Storage
+from anynode.grammar.types import BOOL, FORMAT, SECONDS, TEXT, Choice, FilePath, Int, Port, Storage
+from anynode.rest.bodies import MODES
 from anynode.results import Json, Message, Record, Result, Table
 from anynode.services.status import ServiceState
 
@@ -38,6 +39,8 @@ PATH = FilePath()
     Opt("user", TEXT, help="require HTTP basic authentication with this user"),
     Opt("password", TEXT, help="the password of user"),
     Opt("max_body", Storage(), default=16 * 1024 * 1024, help="largest request body accepted (413 beyond)"),
+    Opt("replies", Choice(*MODES), default=MODES[0],
+        help="anylog: a command answers the text the prompt shows, JSON when asked; json: every table as JSON"),
 ], examples=[
     "run rest server where internal_ip = !ip and internal_port = 32049",
     "run rest server where ip = 127.0.0.1 and port = 0 and bind = true",
@@ -51,16 +54,19 @@ def run_rest_server(ctx: Context, internal_ip: str | None, internal_port: int | 
                     external_port: int | None, bind: bool, threads: int, timeout: float, ssl: bool,
                     cert_file: str | None, key_file: str | None, ca_file: str | None, server_org: str | None,
                     ca_org: str | None, token: str | None, user: str | None, password: str | None,
-                    max_body: int) -> Result:
+                    max_body: int, replies: str) -> Result:
     """Serve AnyLog's REST dialect so applications can send commands and data over HTTP.
 
     `GET /` with a `command` header runs a command that reads, `POST /` one
     that changes the node, `PUT /` with `dbms` and `table` headers delivers
     JSON rows to the watch directory. Plain JSON at `POST /command`, health at
     `/health/live` and `/health/ready`, the OpenAPI description at
-    `/openapi.json`. Only commands that peers may run are served. The reply
-    comes once the server listens, with the port it got (port 0 picks one).
-    See docs/rest.md.
+    `/openapi.json`. Only commands that peers may run are served. A command
+    answers as in AnyLog: the text the prompt shows (`get processes`, `sql
+    ... format = table`), JSON when it is asked for (`where format = json`)
+    or is JSON by nature (`blockchain get`, `sql`); `replies = json` answers
+    every table as JSON instead. The reply comes once the server listens,
+    with the port it got (port 0 picks one). See docs/rest.md.
     """
     from anynode.rest.server import RestConfig, RestService
 
@@ -78,7 +84,8 @@ def run_rest_server(ctx: Context, internal_ip: str | None, internal_port: int | 
     config = RestConfig(internal_ip=ip, internal_port=port, external_ip=external_ip or ip,
                         external_port=external_port if external_port is not None else None, bind=bind,
                         threads=threads, timeout=timeout, ssl=ssl, cert_file=cert_file, key_file=key_file,
-                        ca_file=ca_file, token=token or None, user=user, password=password, max_body=max_body)
+                        ca_file=ca_file, token=token or None, user=user, password=password, max_body=max_body,
+                        replies=replies)
     service = RestService(ctx.node, config)
     ctx.node.services.start(service)
     scheme = "https" if ssl else "http"

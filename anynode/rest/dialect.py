@@ -1,15 +1,16 @@
 """AnyLog's REST dialect, without the HTTP plumbing.
 
 What a request means (which command, which method it needs, which timeout,
-where it goes) and what a reply looks like (text for a message, JSON for
-tables and records, AnyLog-shaped error bodies with a real HTTP status). The
+where it goes) and what an error reply looks like (AnyLog-shaped error bodies
+with a real HTTP status; the body of a command's reply is
+:mod:`anynode.rest.bodies`). The
 ASGI app in :mod:`anynode.rest.app` calls these; they are plain
 functions so they can be tested and reused without a server.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -19,10 +20,8 @@ from anynode.grammar.registry import Registry
 from anynode.grammar.tokens import split_commands
 from anynode.grammar.types import SECONDS
 from anynode.protocols import NodeView
-from anynode.results import Empty, Message, Result
-
-TEXT_PLAIN = b"text/plain; charset=utf-8"
-JSON = b"application/json"
+from anynode.rest.bodies import dumps
+from anynode.results import Result
 
 
 # -- errors that only the REST edge raises -----------------------------------
@@ -121,6 +120,21 @@ def parse_timeout(text: str | None, default: float | None) -> float | None:
     return seconds or None
 
 
+JSON_BY_DEFAULT = frozenset({"sql"})
+"""Commands whose reply is JSON over REST unless they ask for another format, as in AnyLog (``sql``:
+``{"Query": [...], "Statistics": [...]}``), whatever the prompt shows by default."""
+
+
+@dataclass(frozen=True)
+class LineKind:
+    """What the method rule found out about a command line."""
+
+    inline: bool
+    """Every command on it is declared non-blocking: it may run on the event loop."""
+    json_default: bool
+    """Every command on it answers JSON by default over REST (:data:`JSON_BY_DEFAULT`)."""
+
+
 class MethodRule:
     """AnyLog's per-command HTTP method rule, read from each CommandSpec.http.
 
@@ -136,12 +150,12 @@ class MethodRule:
 
     def __init__(self, registry: Registry, cache_size: int = 2048) -> None:
         self.registry = registry
-        self._cache: dict[str, tuple[tuple[str, str] | None, bool]] = {}
+        self._cache: dict[str, tuple[tuple[str, str] | None, LineKind]] = {}
         self._size = cache_size
 
-    def check(self, method: str, line: str) -> bool:
+    def check(self, method: str, line: str) -> LineKind:
         """Raise WrongMethod when ``line`` needs another method than ``method``;
-        return True when the line may run inline (no command on it blocks)."""
+        else say how the line runs (inline or not, JSON by default or not)."""
         key = method + " " + line
         found = self._cache.get(key)
         if found is None:
@@ -149,15 +163,16 @@ class MethodRule:
             if len(self._cache) >= self._size:
                 self._cache.clear()
             self._cache[key] = found
-        wrong, inline = found
+        wrong, kind = found
         if wrong is not None:
             name, needed = wrong
             raise WrongMethod(f"wrong HTTP method: '{name}' is sent with {needed}, not {method}",
                               hint=f"send it with {needed}")
-        return inline
+        return kind
 
-    def _judge(self, method: str, line: str) -> tuple[tuple[str, str] | None, bool]:
+    def _judge(self, method: str, line: str) -> tuple[tuple[str, str] | None, LineKind]:
         inline = True
+        json_default = True
         for text, _ in split_commands(line):
             words: list[str] = []
             for word in text.split():
@@ -166,16 +181,17 @@ class MethodRule:
                 words.append(word)
             found = self.registry.match(words) if words else None
             if found is None:
-                inline = False
+                inline = json_default = False
                 continue
             spec = found[0]
             inline = inline and not spec.blocking
+            json_default = json_default and spec.name in JSON_BY_DEFAULT
             if not spec.remote:
                 continue  # refused whatever the method (403, saying why), not sent to try the other one
             allowed = spec.http.upper().split("|")
             if method not in allowed:
-                return (spec.name, " or ".join(allowed)), False
-        return None, inline
+                return (spec.name, " or ".join(allowed)), LineKind(False, False)
+        return None, LineKind(inline, json_default)
 
 
 def forward_command(node: NodeView, command: str, destination: str, timeout: float | None, subset: bool,
@@ -226,35 +242,19 @@ def is_local(destination: str | None) -> bool:
 
 
 # -- writing replies ----------------------------------------------------------
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
-
-
-def reply_of(result: Result) -> tuple[bytes, bytes]:
-    """(body, content type) of a command result, as AnyLog shapes it.
-
-    A message is its text (``get status`` -> ``name@ip running``); no output
-    is an empty body; tables, records and JSON values are compact JSON.
-    """
-    if isinstance(result, Message):
-        return result.text.encode(), TEXT_PLAIN
-    if isinstance(result, Empty):
-        return b"", TEXT_PLAIN
-    return _dumps(result.to_json()), JSON
-
-
 def json_reply(value: Any) -> bytes:
     """A compact JSON body."""
-    return _dumps(value)
+    return dumps(value)
 
 
 def error_reply(exc: AnyNodeError, method: str, client: str) -> bytes:
     """An AnyLog-shaped error body that also carries anynode's error object.
 
-    AnyLog clients read ``err_code``/``err_text``; anynode clients read
-    ``error``/``hint``/``kind`` (the same object the TCP server sends).
+    AnyLog clients read ``err_code``, ``err_text`` and ``local_msg`` (the
+    detail); anynode clients read ``error``/``hint``/``kind`` (the same
+    object the TCP server sends).
     """
     body: dict[str, Any] = {"method": method.lower(), "node": client, "err_code": int(exc.anylog_code),
-                            "err_text": exc.one_line()}
+                            "err_text": exc.one_line(), "local_msg": exc.message}
     body.update(exc.to_wire())
-    return _dumps(body)
+    return dumps(body)

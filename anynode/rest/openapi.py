@@ -11,7 +11,7 @@ from typing import Any
 from anynode import __version__
 from anynode.grammar.registry import Registry
 
-_ERROR = {"description": "An error: AnyLog's err_code/err_text plus anynode's error/hint/kind",
+_ERROR = {"description": "An error: AnyLog's err_code/err_text/local_msg plus anynode's error/hint/kind",
           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
@@ -32,7 +32,9 @@ def _command_op(method: str, summary: str) -> dict[str, Any]:
             _header("User-Agent", "Any client is served; `AnyLog/1.23` as AnyLog clients send it"),
         ],
         "responses": {
-            "200": {"description": "The result: text for a message, JSON for tables, records and JSON",
+            "200": {"description": "The result as AnyLog gives it: the text the prompt prints (a message, a "
+                                   "table), JSON when asked (`where format = json`) or JSON by nature "
+                                   "(`blockchain get`, `sql`); with `replies = json`, every table as JSON",
                     "content": {"text/plain": {"schema": {"type": "string"}},
                                 "application/json": {"schema": {}}}},
             "400": _ERROR, "401": _ERROR, "403": _ERROR, "501": _ERROR, "502": _ERROR, "504": _ERROR,
@@ -85,7 +87,8 @@ def openapi(registry: Registry, config: Any = None) -> dict[str, Any]:
                                                     "503": {"description": "stopping"}}}},
         },
         "components": {"schemas": {"Error": {"type": "object", "properties": {
-            "err_code": {"type": "integer"}, "err_text": {"type": "string"}, "error": {"type": "string"},
+            "err_code": {"type": "integer"}, "err_text": {"type": "string"}, "local_msg": {"type": "string"},
+            "error": {"type": "string"},
             "hint": {"type": "string"}, "kind": {"type": "string"}, "status": {"type": "integer"}}}}},
         "x-anynode-commands": commands,
     }

@@ -65,6 +65,7 @@ class RestConfig:
     user: str | None
     password: str | None
     max_body: int
+    replies: str
     client_timeout: float = 10.0
     keep_alive: float = 5.0
 
@@ -283,7 +284,8 @@ class RestService(Service):
 
             app = RestApp(self.node, AppSettings(timeout=cfg.timeout or None, max_body=cfg.max_body,
                                                  client_timeout=cfg.client_timeout, token=cfg.token,
-                                                 user=cfg.user, password=cfg.password),
+                                                 user=cfg.user, password=cfg.password,
+                                                 replies=cfg.replies),
                           executor, self.stats, openapi=lambda: openapi(self.node.registry, cfg))
             server = _Server(self._uvicorn_config(app), stop, ready, app)
             self._executor, self._server = executor, server
@@ -320,7 +322,7 @@ class RestService(Service):
             "Bind": cfg.bind, "Threads Pool": cfg.threads,
             "Timeout": f"{cfg.timeout:g} s" if cfg.timeout else "none",
             "SSL": cfg.ssl, "Authentication": ", ".join(auth) or "none",
-            "Body limit": cfg.max_body, "Client timeout": f"{cfg.client_timeout:g} s",
+            "Body limit": cfg.max_body, "Client timeout": f"{cfg.client_timeout:g} s", "Replies": cfg.replies,
             "Requests served": self.stats.total,
             "Up since": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started_at))
             if self.started_at else "",
