@@ -210,8 +210,12 @@ def main() -> int:
                   f"  missing: {missing}\n{last}")
         for t in NODE_TYPES:  # issue 9: what each node publishes lands on the master
             name = envs[t].get("NODE_NAME", "")
-            code, ids = runner.ask("master", f'blockchain get {t} where name = "{name}" bring [*][id]')
-            check(code == 0 and bool(ids.strip()), f"master's ledger holds the {t} policy of {name}", ids)
+            # the master's own copy is refreshed by its sync (BLOCKCHAIN_SYNC, 30 seconds in the env files)
+            def ids_of(t: str = t, name: str = name) -> str:
+                code, out = runner.ask("master", f'blockchain get {t} where name = "{name}" bring [*][id]')
+                return out.strip() if code == 0 else ""
+            ids = wait_for(ids_of, args.timeout, every=2)
+            check(bool(ids), f"master's ledger holds the {t} policy of {name}")
         dbms = envs["operator"].get("DEFAULT_DBMS") or "new_company"
         code, watch = runner.ask("operator", "echo !watch_dir")
         watch_dir = Path(watch.splitlines()[-1].strip()) if code == 0 and watch else None
