@@ -42,6 +42,8 @@ EXPECTED = {
 # Services the default env files leave off; set explicitly so a changed default cannot turn them on.
 OFF = {"ENABLE_MQTT": "false", "ENABLE_HA": "false", "NODE_MONITORING": "false", "SYSLOG_MONITORING": "false",
        "DOCKER_MONITORING": "false", "ENABLE_MCP": "false", "ENABLE_VIDEO_STREAMING": "false"}
+# An error line of a node or of the scripts ("error: ...", "Error: ...", "Failed to ...").
+ERROR_LINE = re.compile(r"^error:|\bError:|\bFailed\b")
 ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
@@ -217,7 +219,7 @@ def main() -> int:
             ids = wait_for(ids_of, args.timeout, every=2)
             check(bool(ids), f"master's ledger holds the {t} policy of {name}")
         dbms = envs["operator"].get("DEFAULT_DBMS") or "new_company"
-        code, watch = runner.ask("operator", "echo !watch_dir")
+        code, watch = runner.ask("operator", "!watch_dir")  # `echo` may go to the echo queue (set echo queue on)
         watch_dir = Path(watch.splitlines()[-1].strip()) if code == 0 and watch else None
         check(bool(watch_dir and watch_dir.is_dir()), f"operator's watch directory is {watch_dir}", watch)
         if watch_dir and watch_dir.is_dir():
@@ -232,6 +234,11 @@ def main() -> int:
                   runner.ask("query", sql)[1])
         for t in NODE_TYPES:
             check(runner.alive(t), f"{t} process still running")
+        for t in NODE_TYPES:  # main.al turns the echo queue on: the scripts' echo lines are there, not in the log
+            code, queued = runner.ask(t, "get echo queue")
+            if code == 0:
+                bad = [line for line in queued.splitlines() if ERROR_LINE.search(line)]
+                check(not bad, f"{t}: no error line in its echo queue", "\n".join(bad[:20]))
     finally:
         if args.keep:
             print("left running: " + ", ".join(f"{t} pid {p.pid}" for t, p in runner.procs.items()))
@@ -239,7 +246,7 @@ def main() -> int:
             runner.stop()
     for t in NODE_TYPES:
         errors = [line for line in (work / f"{t}.log").read_text(errors="replace").splitlines()
-                  if line.lower().startswith(("error:", "failed")) or "Error:" in line or "Failed" in line]
+                  if ERROR_LINE.search(line)]
         check(not errors, f"{t}: no error line in its output", "\n".join(errors[:20]))
     print("all checks passed" if not failed else f"{len(failed)} check(s) failed")
     return 0 if not failed else 1
