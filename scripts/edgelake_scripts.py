@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -86,20 +87,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def plan(compose: Path, scripts: Path, work: Path) -> dict[str, dict[str, str]]:
-    """The environment each node process gets: the env files, free ports, the paths, the services left off."""
-    ports = {t: (free_port(), free_port()) for t in NODE_TYPES}
+def plan(compose: Path, scripts: Path, work: Path, move_ports: bool = True) -> dict[str, dict[str, str]]:
+    """The environment each node process gets: the env files, the ports (moved to free ones unless
+    ``move_ports`` is false), the paths, the services left off."""
+    envs = {t: node_env(compose, t) for t in NODE_TYPES}
+    if move_ports:
+        ports = {t: (str(free_port()), str(free_port())) for t in NODE_TYPES}
+    else:
+        ports = {t: (envs[t].get("ANYLOG_SERVER_PORT", ""), envs[t].get("ANYLOG_REST_PORT", "")) for t in NODE_TYPES}
     # set_params.al ignores a LEDGER_CONN on 127.0.0.1 and falls back to port 32048: "localhost" is the same
     # address under another spelling, so the master's moved port reaches every node.
     ledger = f"localhost:{ports['master'][0]}"
-    envs = {}
-    for t in NODE_TYPES:
-        env = node_env(compose, t)
+    for t, env in envs.items():
         env.update(OFF)
-        env.update(ANYLOG_SERVER_PORT=str(ports[t][0]), ANYLOG_REST_PORT=str(ports[t][1]), LEDGER_CONN=ledger,
+        env.update(ANYLOG_SERVER_PORT=ports[t][0], ANYLOG_REST_PORT=ports[t][1], LEDGER_CONN=ledger,
                    ANYLOG_PATH=str(work / t), LOCAL_SCRIPTS=str(scripts), TEST_DIR=str(scripts / "tests"))
-        envs[t] = env
     return envs
+
+
+def exports(env: Mapping[str, str]) -> str:
+    """``export KEY=value`` lines a shell reads back to the same values (for ``eval``)."""
+    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
 
 
 class Runner:
@@ -178,10 +186,17 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="work directory (homes, logs); default a new temporary one")
     parser.add_argument("--timeout", type=float, default=120, help="seconds each check may take (default 120)")
     parser.add_argument("--keep", action="store_true", help="leave the nodes running (print their pids)")
+    parser.add_argument("--print-env", choices=NODE_TYPES, metavar="TYPE",
+                        help="only print the env of one node type as shell exports, with the env files' own ports "
+                             "(for eval; start the node yourself)")
     args = parser.parse_args()
     scripts, compose = args.scripts.resolve(), args.compose.resolve()
     if not (scripts / "node-deployment" / "main.al").is_file():
         raise SystemExit(f"{scripts} is not a deployment-scripts checkout (no node-deployment/main.al)")
+    if args.print_env:
+        work = (args.work or Path("edgelake-run")).resolve()
+        print(exports(plan(compose, scripts, work, move_ports=False)[args.print_env]), end="")
+        return 0
     work = (args.work or Path(tempfile.mkdtemp(prefix="edgelake-run-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     envs = plan(compose, scripts, work)

@@ -76,3 +76,22 @@ def test_running_rows_of_get_processes(runner: ModuleType) -> None:
              "TCP              Running       Listening on: 1.2.3.4:5\nOperator         Not declared\n"
              "Blockchain Sync  Running       Sync every 30 seconds\n")
     assert runner.running(shown) == {"TCP", "Blockchain Sync"}
+
+
+def test_exports_read_back_to_the_same_values_in_a_shell(runner: ModuleType) -> None:
+    import subprocess
+
+    env = {"THRESHOLD_TIME": "60 seconds", "MQTT_PASSWD": "it's $HOME!", "DB_USER": "", "MSG_TABLE": "bring [table]"}
+    out = subprocess.run(["bash", "-c", runner.exports(env) + 'printf "%s|%s|%s|%s" "$THRESHOLD_TIME" "$MQTT_PASSWD" '
+                          '"$DB_USER" "$MSG_TABLE"'], capture_output=True, text=True, check=True)
+    assert out.stdout == "60 seconds|it's $HOME!||bring [table]"
+
+
+def test_print_env_keeps_the_env_files_ports(runner: ModuleType, tmp_path: Path) -> None:
+    compose = tmp_path / "compose"
+    for kind, port in (("master", 32048), ("operator", 32148), ("query", 32348)):
+        folder = compose / "docker-makefiles" / f"{kind}-configs"
+        folder.mkdir(parents=True)
+        (folder / "base_configs.env").write_text(f"ANYLOG_SERVER_PORT={port}\nANYLOG_REST_PORT={port + 1}\n")
+    plan = runner.plan(compose, tmp_path / "ds", tmp_path / "work", move_ports=False)
+    assert plan["operator"]["ANYLOG_SERVER_PORT"] == "32148" and plan["query"]["LEDGER_CONN"] == "localhost:32048"
