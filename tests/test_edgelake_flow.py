@@ -279,3 +279,41 @@ def test_flag_words_in_the_environment_do_not_mask_replies_or_break_sync(tmp_pat
     finally:
         member.close()
         m.close()
+
+
+def test_a_master_secret_inside_a_policy_is_a_clear_sync_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASTER_DB_PASSWORD", "hunter2-hunter2")
+    m, addr = master_node(tmp_path / "m")
+    monkeypatch.delenv("MASTER_DB_PASSWORD")
+    member = Node(tmp_path / "q", name="q1")
+    try:
+        leaky = {"config": {"name": "leaky", "company": "Acme", "db_password": "hunter2-hunter2"}}
+        member.set_var("p", json.dumps(leaky))
+        member.execute(f"blockchain insert where policy = !p and local = true and master = {addr}")
+        member.execute(f"run blockchain sync where source = master and time = 1 seconds and dest = file "
+                       f"and connection = {addr}")
+        shown = wait_until(lambda: (lambda s: s if "last error" in s else "")(
+            member.services.status("Blockchain Sync").details), timeout=10, what="a failed sync on the member")
+        assert "secret on the node serving it" in shown and "does not match its version" not in shown
+    finally:
+        member.close()
+        m.close()
+
+
+def test_the_masters_own_policies_reach_its_ledger_table(tmp_path: Path) -> None:
+    """publish_policy.al inserts a master's policies with local = true only: its sync from itself pushes them."""
+    m, addr = master_node(tmp_path / "m")
+    try:
+        own = {"master": {"name": "m1", "company": "Acme", "ip": "127.0.0.1", "local_ip": "127.0.0.1",
+                          "port": int(addr.split(":")[1]), "rest_port": 1, "loc": "0.0, 0.0", "country": "Unknown",
+                          "state": "Unknown", "city": "Unknown"}}
+        m.set_var("p", json.dumps(own))
+        m.execute("blockchain insert where policy = !p and local = true")
+        wait_until(lambda: '"m1"' in m.execute("blockchain pull to stdout").to_text(), timeout=10,
+                   what="the master's own policy in its ledger table")
+        (kept,) = m.execute("blockchain get master").to_json()
+        wait_until(lambda: m.execute("blockchain get master bring [*][ledger]").to_text() == "global", timeout=10,
+                   what="the local copy marked global after the next sync")
+        assert kept["master"]["loc"] == "0.0, 0.0"
+    finally:
+        m.close()
