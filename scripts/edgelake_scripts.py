@@ -208,6 +208,17 @@ def main() -> int:
         if not ok:
             failed.append(what)
 
+    scripts_al = sorted(str(f) for f in (scripts / "node-deployment").rglob("*.al"))
+    checked = subprocess.run([*runner.anynode, "check", *scripts_al], capture_output=True, text=True)
+    unknown = []
+    for line in (checked.stdout + checked.stderr).splitlines():
+        slip = re.search(r"^(.+\.al):\d+: unknown command '([\w-]+)'", line)
+        if slip and f":{slip.group(2)}:" in Path(slip.group(1)).read_text(errors="replace"):
+            print(f"note: {line.split(' (did')[0]} names a label of its file: the script lacks 'goto'", flush=True)
+        elif "unknown command" in line:
+            unknown.append(line)
+    check(not unknown, f"anynode check: no unknown command in the {len(scripts_al)} .al files of node-deployment/",
+          "\n".join(unknown))
     print(f"work directory: {work}")
     for t in NODE_TYPES:
         print(f"{t}: TCP {envs[t]['ANYLOG_SERVER_PORT']}, REST {envs[t]['ANYLOG_REST_PORT']}, log {work / f'{t}.log'}")
