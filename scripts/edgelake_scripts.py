@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 NODE_TYPES = ("master", "operator", "query")
@@ -118,8 +118,13 @@ class Runner:
         self.anynode = [sys.executable, "-m", "anynode"]
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
+        self.round = 1  # 2 after a restart on the same homes
+
     def home(self, node_type: str) -> Path:
         return self.work / f"home-{node_type}"
+
+    def log(self, node_type: str) -> Path:
+        return self.work / (f"{node_type}.log" if self.round == 1 else f"{node_type}.{self.round}.log")
 
     def start(self, node_type: str) -> None:
         """Start ``anynode --home H process main.al`` with the node type's env (and PATH/PYTHONPATH of ours)."""
@@ -127,7 +132,7 @@ class Runner:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "HOME", "LANG", "TMPDIR")}
         env.update(self.envs[node_type], PYTHONUNBUFFERED="1")
         main = self.scripts / "node-deployment" / "main.al"
-        log = open(self.work / f"{node_type}.log", "wb")  # noqa: SIM115 - the child writes to it until it ends
+        log = open(self.log(node_type), "wb")  # noqa: SIM115 - the child writes to it until it ends
         self.procs[node_type] = subprocess.Popen(
             [*self.anynode, "--home", str(self.home(node_type)), "process", str(main)],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -179,6 +184,93 @@ def wait_for(check, timeout: float, every: float = 1.0):  # type: ignore[no-unty
     return answer
 
 
+Check = Callable[[bool, str, str], None]
+
+
+def bring_up(runner: Runner, timeout: float, check: Check) -> None:
+    """Start the master, then the operator and the query node; check each one's `get processes`."""
+    runner.start("master")
+    wait_for(lambda: runner.ask("master", "get processes")[1].count("Running") >= 2, timeout)
+    runner.start("operator")
+    runner.start("query")
+    for t in NODE_TYPES:
+        def shown(t: str = t) -> str:
+            out = runner.ask(t, "get processes")[1]
+            return out if set(EXPECTED[t]) <= running(out) else ""
+        last = wait_for(shown, timeout, every=2) or runner.ask(t, "get processes")[1]
+        missing = sorted(set(EXPECTED[t]) - running(last))
+        check(not missing, f"{t}: get processes shows {', '.join(EXPECTED[t])} running",
+              f"  missing: {missing}\n{last}")
+
+
+def check_master_ledger(runner: Runner, timeout: float, check: Check) -> None:
+    """Issue 9: the policy each node published is on the master, once."""
+    for t in NODE_TYPES:
+        name = runner.envs[t].get("NODE_NAME", "")
+
+        def ids_of(t: str = t, name: str = name) -> str:
+            # the master's own copy is refreshed by its sync (BLOCKCHAIN_SYNC, 30 seconds in the env files)
+            code, out = runner.ask("master", f'blockchain get {t} where name = "{name}" bring [*][id] separator = ,')
+            return out.strip() if code == 0 else ""
+        ids = wait_for(ids_of, timeout, every=2)
+        check(bool(ids) and "," not in ids, f"master's ledger holds the {t} policy of {name}, once", ids)
+
+
+def check_query(runner: Runner, work: Path, table: str, timeout: float, check: Check) -> None:
+    """Drop a JSON file into the operator's watch directory; the query node must answer for its rows."""
+    dbms = runner.envs["operator"].get("DEFAULT_DBMS") or "new_company"
+    code, watch = runner.ask("operator", "!watch_dir")  # `echo` may go to the echo queue (set echo queue on)
+    watch_dir = Path(watch.splitlines()[-1].strip()) if code == 0 and watch else None
+    check(bool(watch_dir and watch_dir.is_dir()), f"operator's watch directory is {watch_dir}", watch)
+    if not watch_dir or not watch_dir.is_dir():
+        return
+    rows = [{"timestamp": f"2026-01-01 00:{i:02d}:00", "value": i} for i in range(20)]
+    temp = work / f"{dbms}.{table}.0.json"
+    temp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    shutil.move(str(temp), watch_dir / temp.name)
+    sql = f'run client () sql {dbms} format = json "select count(*) as n from {table}"'
+
+    def answered() -> str:
+        out = runner.ask("query", sql)[1]
+        return out if re.search(r'"n":\s*20\b', out) else ""
+    check(bool(wait_for(answered, timeout, every=2)),
+          f"query node answers run client () sql for the rows dropped on the operator ({table})",
+          runner.ask("query", sql)[1])
+
+
+def check_quiet(runner: Runner, check: Check) -> None:
+    """Every process alive, and no error line in any echo queue (main.al turns the queue on)."""
+    for t in NODE_TYPES:
+        check(runner.alive(t), f"{t} process still running", "")
+        code, queued = runner.ask(t, "get echo queue")
+        if code == 0:
+            bad = [line for line in queued.splitlines() if ERROR_LINE.search(line)]
+            check(not bad, f"{t}: no error line in its echo queue", "\n".join(bad[:20]))
+
+
+def check_logs(runner: Runner, check: Check) -> None:
+    """No error line in what each process printed."""
+    for t in NODE_TYPES:
+        lines = runner.log(t).read_text(errors="replace").splitlines()
+        errors = [line for line in lines if ERROR_LINE.search(line)]
+        check(not errors, f"{t}: no error line in {runner.log(t).name}", "\n".join(errors[:20]))
+
+
+def check_scripts(runner: Runner, scripts: Path, check: Check) -> None:
+    """`anynode check` over node-deployment/: no unknown command (a label named without goto is the script's slip)."""
+    scripts_al = sorted(str(f) for f in (scripts / "node-deployment").rglob("*.al"))
+    checked = subprocess.run([*runner.anynode, "check", *scripts_al], capture_output=True, text=True)
+    unknown = []
+    for line in (checked.stdout + checked.stderr).splitlines():
+        slip = re.search(r"^(.+\.al):\d+: unknown command '([\w-]+)'", line)
+        if slip and f":{slip.group(2)}:" in Path(slip.group(1)).read_text(errors="replace"):
+            print(f"note: {line.split(' (did')[0]} names a label of its file: the script lacks 'goto'", flush=True)
+        elif "unknown command" in line:
+            unknown.append(line)
+    check(not unknown, f"anynode check: no unknown command in the {len(scripts_al)} .al files of node-deployment/",
+          "\n".join(unknown))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scripts", type=Path, required=True, help="checkout of EdgeLake/deployment-scripts")
@@ -186,6 +278,8 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="work directory (homes, logs); default a new temporary one")
     parser.add_argument("--timeout", type=float, default=120, help="seconds each check may take (default 120)")
     parser.add_argument("--keep", action="store_true", help="leave the nodes running (print their pids)")
+    parser.add_argument("--restart", action="store_true",
+                        help="then stop the three and start them again on the same homes and ports, and check again")
     parser.add_argument("--print-env", choices=NODE_TYPES, metavar="TYPE",
                         help="only print the env of one node type as shell exports, with the env files' own ports "
                              "(for eval; start the node yourself)")
@@ -208,72 +302,30 @@ def main() -> int:
         if not ok:
             failed.append(what)
 
-    scripts_al = sorted(str(f) for f in (scripts / "node-deployment").rglob("*.al"))
-    checked = subprocess.run([*runner.anynode, "check", *scripts_al], capture_output=True, text=True)
-    unknown = []
-    for line in (checked.stdout + checked.stderr).splitlines():
-        slip = re.search(r"^(.+\.al):\d+: unknown command '([\w-]+)'", line)
-        if slip and f":{slip.group(2)}:" in Path(slip.group(1)).read_text(errors="replace"):
-            print(f"note: {line.split(' (did')[0]} names a label of its file: the script lacks 'goto'", flush=True)
-        elif "unknown command" in line:
-            unknown.append(line)
-    check(not unknown, f"anynode check: no unknown command in the {len(scripts_al)} .al files of node-deployment/",
-          "\n".join(unknown))
+    check_scripts(runner, scripts, check)
     print(f"work directory: {work}")
     for t in NODE_TYPES:
-        print(f"{t}: TCP {envs[t]['ANYLOG_SERVER_PORT']}, REST {envs[t]['ANYLOG_REST_PORT']}, log {work / f'{t}.log'}")
+        print(f"{t}: TCP {envs[t]['ANYLOG_SERVER_PORT']}, REST {envs[t]['ANYLOG_REST_PORT']}, log {runner.log(t)}")
     try:
-        runner.start("master")
-        wait_for(lambda: runner.ask("master", "get processes")[1].count("Running") >= 2, args.timeout)
-        runner.start("operator")
-        runner.start("query")
-        for t in NODE_TYPES:
-            def shown(t: str = t) -> str:
-                out = runner.ask(t, "get processes")[1]
-                return out if set(EXPECTED[t]) <= running(out) else ""
-            out = wait_for(shown, args.timeout, every=2)
-            last = out or runner.ask(t, "get processes")[1]
-            missing = sorted(set(EXPECTED[t]) - running(last))
-            check(not missing, f"{t}: get processes shows {', '.join(EXPECTED[t])} running",
-                  f"  missing: {missing}\n{last}")
-        for t in NODE_TYPES:  # issue 9: what each node publishes lands on the master
-            name = envs[t].get("NODE_NAME", "")
-            # the master's own copy is refreshed by its sync (BLOCKCHAIN_SYNC, 30 seconds in the env files)
-            def ids_of(t: str = t, name: str = name) -> str:
-                code, out = runner.ask("master", f'blockchain get {t} where name = "{name}" bring [*][id]')
-                return out.strip() if code == 0 else ""
-            ids = wait_for(ids_of, args.timeout, every=2)
-            check(bool(ids), f"master's ledger holds the {t} policy of {name}")
-        dbms = envs["operator"].get("DEFAULT_DBMS") or "new_company"
-        code, watch = runner.ask("operator", "!watch_dir")  # `echo` may go to the echo queue (set echo queue on)
-        watch_dir = Path(watch.splitlines()[-1].strip()) if code == 0 and watch else None
-        check(bool(watch_dir and watch_dir.is_dir()), f"operator's watch directory is {watch_dir}", watch)
-        if watch_dir and watch_dir.is_dir():
-            rows = [{"timestamp": f"2026-01-01 00:{i:02d}:00", "value": i} for i in range(20)]
-            temp = work / f"{dbms}.edgelake_check.0.json"
-            temp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-            shutil.move(str(temp), watch_dir / temp.name)
-            sql = f'run client () sql {dbms} format = json "select count(*) as n, sum(value) as s from edgelake_check"'
-            answer = wait_for(lambda: (lambda o: o if '"n": 20' in o.replace('"n":20', '"n": 20') else "")(
-                runner.ask("query", sql)[1]), args.timeout, every=2)
-            check(bool(answer), "query node answers run client () sql for the rows dropped on the operator",
-                  runner.ask("query", sql)[1])
-        for t in NODE_TYPES:
-            check(runner.alive(t), f"{t} process still running")
-        for t in NODE_TYPES:  # main.al turns the echo queue on: the scripts' echo lines are there, not in the log
-            code, queued = runner.ask(t, "get echo queue")
-            if code == 0:
-                bad = [line for line in queued.splitlines() if ERROR_LINE.search(line)]
-                check(not bad, f"{t}: no error line in its echo queue", "\n".join(bad[:20]))
+        bring_up(runner, args.timeout, check)
+        check_master_ledger(runner, args.timeout, check)
+        check_query(runner, work, "edgelake_check", args.timeout, check)
+        check_quiet(runner, check)
+        if args.restart:
+            runner.stop()
+            check_logs(runner, check)
+            runner.round = 2
+            print("restarting the three nodes on the same homes and ports", flush=True)
+            bring_up(runner, args.timeout, check)
+            check_master_ledger(runner, args.timeout, check)
+            check_query(runner, work, "edgelake_again", args.timeout, check)
+            check_quiet(runner, check)
     finally:
         if args.keep:
             print("left running: " + ", ".join(f"{t} pid {p.pid}" for t, p in runner.procs.items()))
         else:
             runner.stop()
-    for t in NODE_TYPES:
-        errors = [line for line in (work / f"{t}.log").read_text(errors="replace").splitlines()
-                  if ERROR_LINE.search(line)]
-        check(not errors, f"{t}: no error line in its output", "\n".join(errors[:20]))
+    check_logs(runner, check)
     print("all checks passed" if not failed else f"{len(failed)} check(s) failed")
     return 0 if not failed else 1
 
