@@ -80,7 +80,7 @@ def test_anylog_only_options_are_declared_ignored(node: Node) -> None:
     ignored = {spec.name: [o.name for o in spec.ignored_options] for spec in node.registry if spec.ignored_options}
     assert ignored == {
         "connect dbms": ["autocommit", "unlog"],
-        "run operator": ["move_json", "update_tsd_info", "distributor", "company"],
+        "run operator": ["move_json", "update_tsd_info", "compress_sql", "archive_sql", "distributor", "company"],
         "run streamer": ["prep_dir", "watch_dir", "err_dir"],
         "run blockchain sync": ["platform", "trace"],
     }
