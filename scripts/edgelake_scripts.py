@@ -280,6 +280,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the nodes running (print their pids)")
     parser.add_argument("--restart", action="store_true",
                         help="then stop the three and start them again on the same homes and ports, and check again")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a variable for all three nodes, over the env files (repeatable), "
+                             "e.g. --set 'COMPANY_NAME=Acme Inc'")
     parser.add_argument("--print-env", choices=NODE_TYPES, metavar="TYPE",
                         help="only print the env of one node type as shell exports, with the env files' own ports "
                              "(for eval; start the node yourself)")
@@ -287,13 +290,18 @@ def main() -> int:
     scripts, compose = args.scripts.resolve(), args.compose.resolve()
     if not (scripts / "node-deployment" / "main.al").is_file():
         raise SystemExit(f"{scripts} is not a deployment-scripts checkout (no node-deployment/main.al)")
+    extra = parse_env_file("\n".join(args.set))
+    if len(extra) != len(args.set):
+        raise SystemExit(f"--set takes KEY=VALUE, not {args.set}")
     if args.print_env:
         work = (args.work or Path("edgelake-run")).resolve()
-        print(exports(plan(compose, scripts, work, move_ports=False)[args.print_env]), end="")
+        print(exports({**plan(compose, scripts, work, move_ports=False)[args.print_env], **extra}), end="")
         return 0
     work = (args.work or Path(tempfile.mkdtemp(prefix="edgelake-run-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     envs = plan(compose, scripts, work)
+    for env in envs.values():
+        env.update(extra)
     runner = Runner(scripts, work, envs)
     failed: list[str] = []
 
