@@ -38,6 +38,9 @@ from anynode.results import Empty, Json, Message, Result, Table, from_wire
 
 MASK = "****"
 MIN_VALUE = 4
+# Flag words are never secret values: an env file's `NEBULA_NEW_KEYS=false` would otherwise mask every
+# "false" in every reply to a peer (a ledger copy among them, which then fails its md5).
+PLAIN_WORDS = frozenset({"true", "false", "none", "null"})
 _FRAGMENTS = ("password", "passwd", "secret", "token", "credential")
 # A line that holds none of these (any case) names no secret: the fast path of line redaction.
 HINTS = ("key", "pass", "secret", "token", "credential")
@@ -104,7 +107,7 @@ class Secrets:
     # -- what is secret -------------------------------------------------------
     def add(self, value: str | None) -> None:
         """Remember ``value`` as secret for the node's life (values shorter than MIN_VALUE: by name only)."""
-        if not value or len(value) < MIN_VALUE or value in self._fixed:
+        if not value or len(value) < MIN_VALUE or value.lower() in PLAIN_WORDS or value in self._fixed:
             return
         with self._lock:
             self._fixed = self._fixed | {value}
@@ -125,7 +128,8 @@ class Secrets:
         """
         held: tuple[str, ...] = ()
         if value is not None and self.is_secret_var(name):
-            held = tuple(v for v in (value, *json_secrets(value)) if len(v) >= MIN_VALUE)
+            held = tuple(v for v in (value, *json_secrets(value))
+                         if len(v) >= MIN_VALUE and v.lower() not in PLAIN_WORDS)
         if self._held.get(name, ()) == held:
             return
         with self._lock:

@@ -81,7 +81,7 @@ def test_anylog_only_options_are_declared_ignored(node: Node) -> None:
     assert ignored == {
         "connect dbms": ["autocommit", "unlog", "provider", "access_key", "secret_key", "region", "endpoint",
                          "network_id", "bucket_name", "connection"],
-        "run operator": ["move_json", "update_tsd_info", "distributor", "company"],
+        "run operator": ["move_json", "update_tsd_info", "compress_sql", "archive_sql", "distributor", "company"],
         "run streamer": ["prep_dir", "watch_dir", "err_dir"],
         "run blockchain sync": ["platform", "trace"],
     }

@@ -1,4 +1,4 @@
-"""Every command line in README.md, docs/*.md and examples/README.md runs against a real node (issue 10, item 6).
+"""Every command line in README.md, docs/*.md and examples/*.md runs against a real node (issue 10, item 6).
 
 Each fenced block is one test. A block runs on a node started with
 ``commands/standalone.al`` (what ``scripts/start`` gives: TCP, REST, the
@@ -48,7 +48,7 @@ from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "commands.md"),
-         ROOT / "examples" / "README.md"]
+         *sorted((ROOT / "examples").glob("*.md"))]
 FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```", re.M | re.S)
 MARK = re.compile(r"<!-- doc-test: (fresh|skip)\s*(.*?)\s*-->")
 PROMPT = re.compile(r"^AN (\S+) > (.*)$")

@@ -237,5 +237,10 @@ def blockchain_fetch(ctx: Context, source: str, version: str | None, of: str | N
         cut = data.rfind(b"\n", offset, end)
         end = cut + 1 if cut >= offset else data.find(b"\n", end) + 1 or len(data)
     chunk = data[offset:end]
+    if ctx.node.secrets.contains(chunk.decode("utf-8")):
+        # A reply to a peer is masked; a masked copy would fail its md5 on every sync, for a reason no one sees.
+        raise PolicyError(Code.PROCESS_FAILURE, "the ledger holds a value that is secret on the node serving it: "
+                          "the copy would be masked", hint="take the secret out of the policy (blockchain replace "
+                          "policy), or keep that value out of this node's secret variables and settings")
     return Json({"version": md5, "size": len(data), "offset": offset, "data": chunk.decode("utf-8"),
                  "more": end < len(data)})

@@ -48,6 +48,11 @@ def _table_list(text: str | None) -> tuple[str, ...]:
     Opt("rescan", SECONDS, default=5.0, help="how often the directory is listed besides the file events"),
     Opt("policy", TEXT, help="the operator policy id: the node joins its cluster; new tables are added to it"),
     Opt("master_node", HostPort(), help="the master the cluster policies of new tables are published to"),
+    Opt("blockchain", TEXT, help="the ledger's platform: master (or local); a public blockchain is refused"),
+    Opt("compress_sql", BOOL, default=True, ignored=True,
+        help="rows go straight into the database: the operator never makes .sql files to compress"),
+    Opt("archive_sql", BOOL, default=False, ignored=True,
+        help="rows go straight into the database: the operator never makes .sql files to archive"),
     Opt("distributor", BOOL, default=False, ignored=True, help="HA is not available yet"),
     Opt("company", TEXT, ignored=True),
 ], examples=[
@@ -62,7 +67,7 @@ def run_operator(ctx: Context, watch_dir: str | None, bkup_dir: str | None, erro
                  archive_dir: str | None, archive_json: bool, compress_json: bool, delete_json: bool,
                  dbms_name: str | None, table_name: str | None, limit_tables: str | None,
                  create_table: bool, threads: int, rescan: float, policy: str | None,
-                 master_node: str | None) -> Result:
+                 master_node: str | None, blockchain: str | None) -> Result:
     """Ingest every data file that lands in the watch directory into the local databases.
 
     A file named dbms.table[.source.hash.instructions].json[.gz] holding a
@@ -75,10 +80,20 @@ def run_operator(ctx: Context, watch_dir: str | None, bkup_dir: str | None, erro
     ingests that the cluster does not hold is added to the cluster (a child
     cluster policy, inserted locally and sent to master_node when given).
     distributor and company are accepted for AnyLog scripts and noted in
-    the reply: HA does not exist here yet.
+    the reply: HA does not exist here yet. compress_sql and archive_sql are
+    accepted and have nothing to act on: rows are inserted directly, never
+    through .sql files. blockchain names the ledger's platform: master (the
+    metadata comes from a master node) or local; a public blockchain is
+    refused, as blockchain connect is.
     """
     from anynode.operator.service import OperatorConfig, OperatorService
 
+    if blockchain is not None and blockchain.lower() not in ("master", "local"):
+        from anynode.metadata.platforms import PlatformUnavailable
+
+        raise PlatformUnavailable(f"the operator cannot take its metadata from the blockchain platform "
+                                  f"'{blockchain}': anynode keeps policies with a master node",
+                                  hint="run operator where policy = <id> and master_node = <master ip:port>")
     ignored = [k for k in ("distributor", "company") if ctx.ignored.get(k)]
     member = None
     if policy:
