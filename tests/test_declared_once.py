@@ -84,6 +84,7 @@ def test_anylog_only_options_are_declared_ignored(node: Node) -> None:
         "run operator": ["move_json", "update_tsd_info", "compress_sql", "archive_sql", "distributor", "company"],
         "run streamer": ["prep_dir", "watch_dir", "err_dir"],
         "run blockchain sync": ["platform", "trace"],
+        "run blobs archiver": ["compress", "reuse_blobs"],
     }
 
 

@@ -158,7 +158,7 @@ def test_ip_and_external_ip_exist_at_start_and_set_internal_ip_changes_ip(node: 
     ("get private key where keys_file = node_id", "no private keys"),
     ("id sign !policy where key = k1 and password = p1", "does not sign"),
     ("bucket provider connect where group = g and provider = s3 and secret_key = s", "no object store"),
-    ("run blobs archiver where dbms = false and folder = true and compress = true", "no blobs archiver"),
+    ("run blobs archiver where dbms = true and folder = true and compress = true", "no blob database"),
     ("connect dbms blobs where type = bucket and provider = s3 and connection = g", "does not connect bucket"),
     ("connect dbms blobs where type = mongo and ip = 127.0.0.1 and port = 27017", "does not connect mongo"),
 ])
@@ -166,6 +166,13 @@ def test_refused_commands_say_why(node: Node, line: str, reason: str) -> None:
     with pytest.raises(AnyNodeError, match=reason) as refused:
         node.execute(line)
     assert refused.value.hint
+
+
+def test_a_folder_blobs_archiver_is_accepted_with_nothing_to_do(node: Node) -> None:
+    """EdgeLake's default operator script asks for one: the script goes on, and the node says why nothing runs."""
+    said = node.execute("run blobs archiver where dbms = false and folder = true and compress = true").to_text()
+    assert "ingests rows only" in said
+    assert "Blobs" not in node.execute("get processes").to_text()
 
 
 def test_check_knows_every_command_of_this_family(node: Node, tmp_path: Path) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from anynode.errors import AnyNodeError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
+from anynode.grammar.spec import Opt
+from anynode.grammar.types import BOOL
 from anynode.grammar.tokens import Token
-from anynode.results import Result
+from anynode.results import Message, Result
 
 _KEYS_HINT = ("anynode has no key pairs: the network key authenticates every node (set network key, "
               "docs/security.md); leave enable_auth false")
@@ -48,9 +50,22 @@ def bucket_provider_connect(ctx: Context, tokens: list[Token]) -> Result:
     raise Unsupported("anynode connects no object store (bucket provider)", hint=_BLOBS_HINT)
 
 
-@command("run blobs archiver", raw=True, syntax="where dbms = <bool> and folder = <bool> and compress = <bool> "
-         "and reuse_blobs = <bool>", keywords=("background processes", "data"),
-         examples=["run blobs archiver where dbms = false and folder = true and compress = true"])
-def run_blobs_archiver(ctx: Context, tokens: list[Token]) -> Result:
-    """Refused: anynode keeps no blobs (images, video) apart from its rows."""
-    raise Unsupported("anynode has no blobs archiver", hint=_BLOBS_HINT)
+@command("run blobs archiver", options=[
+    Opt("dbms", BOOL, default=False, help="store blobs in a blob database (refused: anynode has none)"),
+    Opt("folder", BOOL, default=True, help="keep blob files in !blobs_dir (anynode receives none)"),
+    Opt("compress", BOOL, default=False, ignored=True, help="compress blob files"),
+    Opt("reuse_blobs", BOOL, default=False, ignored=True, help="store a repeated blob once"),
+], keywords=("background processes", "data"),
+    examples=["run blobs archiver where dbms = false and folder = true and compress = true"])
+def run_blobs_archiver(ctx: Context, dbms: bool, folder: bool) -> Result:
+    """Accepted with nothing to do when blobs go to a folder; refused when they go to a blob database.
+
+    AnyLog's archiver keeps the blobs (images, video) that arrive beside the
+    rows. anynode ingests rows only, so a folder archiver would never receive
+    a blob: EdgeLake's default operator deployment asks for one, and the node
+    says plainly that it has nothing to archive rather than failing the script.
+    """
+    if dbms:
+        raise Unsupported("anynode has no blob database for the blobs archiver (dbms = true)", hint=_BLOBS_HINT)
+    return Message("blobs archiver not started: anynode ingests rows only, so no blob will reach "
+                   + ("!blobs_dir" if folder else "an archive"))
