@@ -10,7 +10,7 @@ its own share. The answer is the query's as if one database held every row
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from anynode.errors import AnyNodeError, CommandSyntaxError
@@ -20,7 +20,7 @@ from anynode.query import timefn
 from anynode.query.network import Target, sources
 from anynode.query.run import NetworkQueryError, run_query
 from anynode.query.status import query_log
-from anynode.results import Json, Result, Table
+from anynode.results import Json, Result, StreamedJson, StreamedTable, Table
 
 if TYPE_CHECKING:
     from anynode.protocols import NodeView
@@ -57,10 +57,13 @@ def _elapsed(seconds: float) -> str:
 
 
 def network_sql(node: NodeView, fmt: str, words: list[Token], dests: list[str], subset: bool, timeout: float,
-                routes_of: RoutesOf, on_down: Callable[[str], None] | None = None) -> Result:
+                routes_of: RoutesOf, on_down: Callable[[str], None] | None = None, stream: bool = False) -> Result:
     """Run ``sql DBMS [options] "select"`` (the words after ``run client (...)``) over the network.
 
     ``fmt`` is the caller's default format (``--format json``, a REST client's).
+    With ``stream`` the answer returns once its first rows have arrived and
+    its rows come in chunks as the operators send them (a StreamedTable or
+    StreamedJson); without it, once every row has arrived.
     """
     from anynode.data.commands import sql_parts
     from anynode.query.plan import build
@@ -85,21 +88,43 @@ def network_sql(node: NodeView, fmt: str, words: list[Token], dests: list[str], 
     job = query_log(node).start(statement, [r.name for r in routes])
     try:
         answer = run_query(statement, sources(node.client(), routes, dbms, timeout, on_down, job), subset)
-        rows = [tuple(r) for chunk in answer.chunks for r in chunk]
     except AnyNodeError as exc:
         job.end("Failed", error=exc.message)
         raise
-    job.end("Completed", len(rows))
-    stats: dict[str, Any] = {"Count": len(rows), "Time": _elapsed(time.monotonic() - started),
-                             "Nodes": len(answer.replied)}
-    if answer.failed:
-        stats["Not replied"] = sorted(answer.failed)
-    if fmt == "json":
-        records = [dict(zip(answer.columns, r, strict=False)) for r in rows]
-        return Json({"Query": records, "Statistics": [stats]} if stat else {"Query": records})
-    title = ""
-    if stat:
-        title = f"{len(rows)} row(s) in {stats['Time']} from {stats['Nodes']} node(s)"
+    stats: dict[str, Any] = {}
+
+    def counted() -> Iterator[list[tuple[Any, ...]]]:
+        count = 0
+        try:
+            for chunk in answer.chunks:
+                count += len(chunk)
+                yield [tuple(r) for r in chunk]
+        except AnyNodeError as exc:
+            job.end("Failed", count, error=exc.message)
+            raise
+        job.end("Completed", count)
+        stats.update({"Count": count, "Time": _elapsed(time.monotonic() - started), "Nodes": len(answer.replied)})
         if answer.failed:
-            title += f"; no reply from {', '.join(sorted(answer.failed))}"
-    return Table.of(answer.columns, rows, title=title)
+            stats["Not replied"] = sorted(answer.failed)
+
+    def title() -> str:
+        if not stat or not stats:
+            return ""
+        text = f"{stats['Count']} row(s) in {stats['Time']} from {stats['Nodes']} node(s)"
+        return text + (f"; no reply from {', '.join(sorted(answer.failed))}" if answer.failed else "")
+
+    def value(rows: tuple[tuple[Any, ...], ...]) -> Any:
+        records = [dict(zip(answer.columns, r, strict=False)) for r in rows]
+        return {"Query": records, "Statistics": [stats]} if stat else {"Query": records}
+
+    def close() -> None:  # the answer was dropped before its end: the operators stop sending
+        answer.close()
+        if job.ended is None:
+            job.end("Stopped", error="the answer was not read to its end")
+
+    result: StreamedJson | StreamedTable = StreamedJson(answer.columns, counted(), value, close) \
+        if fmt == "json" else StreamedTable(answer.columns, counted(), title, close)
+    if stream:
+        return result
+    return Json(result.value) if isinstance(result, StreamedJson) else Table.of(result.columns, result.rows,
+                                                                                 result.title)

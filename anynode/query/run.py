@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -50,6 +50,11 @@ class Answer:
     replied: list[str]
     failed: dict[str, str] = field(default_factory=dict)
     plan: Plan | None = None
+    close: Callable[[], None] = lambda: None  # stops the sources when the chunks are not read to the end
+
+
+class _Abandoned(Exception):
+    """The caller stopped reading: a source ends its answer early (not a failure)."""
 
 
 def _gather(plan: Plan, sources: Sequence[ShareSource], sink: Any, failed: dict[str, str]) -> list[str]:
@@ -64,6 +69,10 @@ def _gather(plan: Plan, sources: Sequence[ShareSource], sink: Any, failed: dict[
             sink(columns, [])  # the columns arrive even when no row does
             for rows in chunks:
                 sink(columns, rows)
+        except _Abandoned:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # a network source's connection closes: its remaining parts are not wanted
         except Exception as exc:  # one source failing is reported by name; the others go on
             with lock:
                 failed[source.name] = str(exc) or type(exc).__name__
@@ -96,7 +105,7 @@ def _merged(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answer:
         union.close()
         raise
     columns, chunks = union.query(plan.merge_sql() or "")
-    return Answer(columns, chunks, replied, failed, plan)
+    return Answer(columns, chunks, replied, failed, plan, union.close)
 
 
 def _streamed(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answer:
@@ -107,18 +116,28 @@ def _streamed(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answe
     first: dict[str, list[str]] = {}
     stop = threading.Event()
 
-    def sink(columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
-        first.setdefault("columns", list(columns))
-        while rows and not stop.is_set():
+    def put(item: Any) -> None:
+        while not stop.is_set():
             try:
-                pipe.put([tuple(r) for r in rows], timeout=0.2)
+                pipe.put(item, timeout=0.2)
                 return
             except queue.Full:
                 continue
+        raise _Abandoned
+
+    def sink(columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
+        first.setdefault("columns", list(columns))
+        if rows:
+            put([tuple(r) for r in rows])
+        elif stop.is_set():
+            raise _Abandoned
 
     def work() -> None:
         replied.extend(_gather(plan, sources, sink, failed))
-        pipe.put(None)
+        try:
+            put(None)
+        except _Abandoned:
+            pass
 
     threading.Thread(target=work, name="query-gather", daemon=True).start()
     buffered: list[Rows] = []
@@ -158,7 +177,7 @@ def _streamed(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answe
         finally:
             stop.set()
 
-    return Answer(columns, chunks(), replied, failed, plan)
+    return Answer(columns, chunks(), replied, failed, plan, stop.set)
 
 
 def run_plan(plan: Plan, sources: Sequence[ShareSource], subset: bool = False) -> Answer:
