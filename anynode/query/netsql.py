@@ -9,6 +9,7 @@ its own share. The answer is the query's as if one database held every row
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from anynode.errors import AnyNodeError, CommandSyntaxError
 from anynode.grammar.tokens import Token
 from anynode.grammar.types import BOOL
-from anynode.query import timefn
-from anynode.query.network import Target, sources
+from anynode.query import options as opt, timefn
+from anynode.query.network import Ask, Target, sources
 from anynode.query.run import NetworkQueryError, run_query
 from anynode.query.status import query_log
 from anynode.results import Json, Result, StreamedJson, StreamedTable, Table
@@ -26,8 +27,10 @@ if TYPE_CHECKING:
     from anynode.protocols import NodeView
 
 RoutesOf = Callable[[str, str], list[Target]]  # (dbms, table) -> where its shares are
-_IGNORED = ("dest", "drop", "table", "include", "committed", "topic", "title", "test", "source", "option",
-            "max_time")  # AnyLog output options anynode does not act on (see docs/query.md)
+_IGNORED = ("dest", "drop", "table", "include", "committed", "topic", "title", "test", "source",
+            "option")  # AnyLog output options anynode does not act on (see docs/query.md)
+_OPTIONS_HINT = ("use format = json|table, stat = true|false, subset = true, extend = (...), max_time = N, "
+                 "timezone = utc|local|<zone>, nodes = main|all")
 
 
 def metadata_routes(node: NodeView) -> RoutesOf:
@@ -44,11 +47,23 @@ def metadata_routes(node: NodeView) -> RoutesOf:
         out = []
         for cluster in clusters:
             members = [m for m in view.operators_of(cluster.id) if m.address]
-            ordered = [m.address for m in members if m.responding] + [m.address for m in members if not m.responding]
-            out.append(Target(cluster.name or cluster.id, tuple(ordered)))
+            live = [m.address for m in members if m.responding]
+            out.append(Target(cluster.name or cluster.id,
+                              tuple(live + [m.address for m in members if not m.responding]), len(live)))
         return out
 
     return routes
+
+
+def _in_turn(node: NodeView, routes: list[Target]) -> list[Target]:
+    """``nodes = all``: each cluster's responding members take turns (round robin), the others stay last."""
+    turn = next(node.part("query.turns", itertools.count))
+    out = []
+    for route in routes:
+        live = route.members[:route.live] if route.live >= 0 else route.members
+        k = turn % len(live) if live else 0
+        out.append(Target(route.name, live[k:] + live[:k] + route.members[len(live):], route.live))
+    return out
 
 
 def _elapsed(seconds: float) -> str:
@@ -73,24 +88,37 @@ def network_sql(node: NodeView, fmt: str, words: list[Token], dests: list[str], 
     fmt = options.pop("format", fmt).lower()
     stat = BOOL.convert(options.pop("stat", "true"))
     subset = subset or BOOL.convert(options.pop("subset", "false"))
-    options.pop("timezone", None)
+    extend = opt.parse_extend(options.pop("extend")) if "extend" in options else ()
+    max_time = opt.parse_max_time(options.pop("max_time")) if "max_time" in options else None
+    zone = opt.parse_zone(options.pop("timezone")) if "timezone" in options else None
+    in_turn = opt.parse_nodes(options.pop("nodes", "main"))
     for key in list(options):
         if key in _IGNORED:
             options.pop(key)
         else:
-            raise CommandSyntaxError(f"unknown sql option '{key}'",
-                                     hint="use format = json|table, stat = true|false, subset = true")
+            raise CommandSyntaxError(f"unknown sql option '{key}'", hint=_OPTIONS_HINT)
     if fmt not in ("json", "table"):
         raise CommandSyntaxError(f"sql format '{fmt}' is not accepted", hint="use format = json or format = table")
     started = time.monotonic()
     table = build(timefn.prepare(statement).text).table  # which table: before any source is asked
     routes = [Target(d, (d,)) for d in dests] if dests else routes_of(dbms, table)
+    if in_turn:
+        routes = _in_turn(node, routes)
     job = query_log(node).start(statement, [r.name for r in routes])
+    ask = Ask(tuple(e.key for e in extend), table, started + max_time if max_time else None)
+
+    def late(exc: AnyNodeError) -> AnyNodeError:
+        if max_time is None or time.monotonic() < started + max_time:
+            return exc
+        return NetworkQueryError(f"the query did not end within max_time = {max_time:g} s ({exc.message})",
+                                 hint="raise max_time, or narrow the query (a WHERE on time)")
+
     try:
-        answer = run_query(statement, sources(node.client(), routes, dbms, timeout, on_down, job), subset)
+        answer = run_query(statement, sources(node.client(), routes, dbms, timeout, on_down, job, ask), subset,
+                           extend=[e.title for e in extend])
     except AnyNodeError as exc:
         job.end("Failed", error=exc.message)
-        raise
+        raise late(exc) from None
     stats: dict[str, Any] = {}
 
     def counted() -> Iterator[list[tuple[Any, ...]]]:
@@ -98,10 +126,10 @@ def network_sql(node: NodeView, fmt: str, words: list[Token], dests: list[str], 
         try:
             for chunk in answer.chunks:
                 count += len(chunk)
-                yield [tuple(r) for r in chunk]
+                yield opt.in_zone(chunk, zone) if zone is not None else [tuple(r) for r in chunk]
         except AnyNodeError as exc:
             job.end("Failed", count, error=exc.message)
-            raise
+            raise late(exc) from None
         job.end("Completed", count)
         stats.update({"Count": count, "Time": _elapsed(time.monotonic() - started), "Nodes": len(answer.replied)})
         if answer.failed:

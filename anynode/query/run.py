@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from anynode.errors import AnyNodeError
 from anynode.query import timefn
+from anynode.query.extend import extend_plan, titled
 from anynode.query.merge import UnionTable
 from anynode.query.model import Plan
 from anynode.query.plan import build
@@ -105,7 +106,7 @@ def _merged(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answer:
         union.close()
         raise
     columns, chunks = union.query(plan.merge_sql() or "")
-    return Answer(columns, chunks, replied, failed, plan, union.close)
+    return Answer(titled(plan, columns), chunks, replied, failed, plan, union.close)
 
 
 def _streamed(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answer:
@@ -151,7 +152,7 @@ def _streamed(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answe
     if not first:
         _check(failed, subset, replied)
 
-    columns = plan.names if plan.names != ["*"] else first.get("columns", [])
+    columns = plan.names if plan.names != ["*"] else titled(plan, first.get("columns", []))
 
     def chunks() -> Iterator[Rows]:
         skip, left = plan.offset, plan.limit
@@ -203,12 +204,18 @@ def _latest(prep: timefn.Prepared, period: timefn.Period, table: str, sources: S
     return f"({col} >= {timefn.literal(start)} AND {col} <= {timefn.literal(newest)})"
 
 
-def run_query(query: str, sources: Sequence[ShareSource], subset: bool = False, now: datetime | None = None) -> Answer:
-    """Run AnyLog SQL (time functions, ``period``, ``increments``) over ``sources``."""
+def run_query(query: str, sources: Sequence[ShareSource], subset: bool = False, now: datetime | None = None,
+              extend: Sequence[str] = ()) -> Answer:
+    """Run AnyLog SQL (time functions, ``period``, ``increments``) over ``sources``.
+
+    ``extend`` titles the columns the sources add first to their rows (AnyLog's ``extend``).
+    """
     prep = timefn.prepare(query, now)
     text = prep.text
     if prep.periods:
         table = build(text).table
         for period in prep.periods:
             text = text.replace(period.marker, _latest(prep, period, table, sources, subset), 1)
-    return run_plan(build(text), sources, subset)
+    plan = build(text)
+    extend_plan(plan, list(extend))
+    return run_plan(plan, sources, subset)
