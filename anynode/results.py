@@ -158,6 +158,10 @@ class StreamedTable(Table):
         """The rows in chunks as they arrive (once; the rows are not kept)."""
         return self._stream.take()
 
+    def settle(self) -> None:
+        """Wait here for every row (gathered and kept), so the caller's thread does the waiting."""
+        self._stream.finish()
+
     @property
     def rows(self) -> tuple[tuple[Any, ...], ...]:
         """Every row (gathered on first use, then kept)."""
@@ -234,6 +238,10 @@ class StreamedJson(Json):
     def chunks(self) -> Iterator[Chunk]:
         """The rows in chunks as they arrive (once; the rows are not kept)."""
         return self._stream.take()
+
+    def settle(self) -> None:
+        """Wait here for every row and build the value, so the caller's thread does the waiting."""
+        _ = self.value
 
     @property
     def value(self) -> Any:

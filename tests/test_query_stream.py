@@ -19,7 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from anynode.cancel import Cancel
+from anynode.errors import QueryCancelled
+from anynode.grammar.dispatch import Source
 from anynode.node import Node
+from anynode.repl.running import run_interruptible
 from anynode.results import RowsAlreadyRead, StreamedTable, Table
 from tests.helpers import start_tcp, wait_until
 
@@ -144,3 +148,27 @@ def test_a_streamed_answer_is_a_table_for_every_other_caller(small: tuple[Node, 
         _ = again.rows
     js = query.execute(f'run client ({addresses[0]}) sql demo format = json "select i from big where i < 3"')
     assert js.to_json()["Query"] == [{"i": 1}, {"i": 2}] and js.to_json()["Statistics"][0]["Count"] == 2
+
+
+def test_ctrl_c_stops_a_network_query_between_chunks(small: tuple[Node, list[str]]) -> None:
+    query, addresses = small
+    cancel = Cancel()
+    answer = query.execute(f'run client ({", ".join(addresses)}) sql demo "select i, s from big"', cancel=cancel)
+    chunks = answer.chunks()  # type: ignore[attr-defined]
+    assert next(chunks)
+    cancel.cancel("Ctrl-C")
+    with pytest.raises(QueryCancelled, match="cancelled"):
+        for _ in chunks:
+            pass
+    wait_until(lambda: not _query_threads(), 5.0, "the query threads to end")
+    assert query.execute("query status where format = json").to_json()[0]["Status"] == "Failed"
+
+
+def test_the_prompt_waits_for_the_rows_on_the_command_thread(small: tuple[Node, list[str]]) -> None:
+    query, addresses = small
+    outcome = run_interruptible(query, f'run client ({", ".join(addresses)}) sql demo "select i from big"',
+                                Source.REPL)
+    assert outcome.error is None and isinstance(outcome.result, Table)
+    job = query.execute("query status where format = json").to_json()[0]
+    assert job["Status"] == "Completed" and job["Rows"] == 100000  # arrived before the prompt renders anything
+    assert len(outcome.result.rows) == 100000

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from anynode.errors import AnyNodeError, CommandSyntaxError
+from anynode.errors import AnyNodeError, CommandSyntaxError, QueryCancelled
 from anynode.grammar.tokens import Token
 from anynode.grammar.types import BOOL
 from anynode.query import options as opt, timefn
@@ -24,6 +24,7 @@ from anynode.query.status import query_log
 from anynode.results import Json, Result, StreamedJson, StreamedTable, Table
 
 if TYPE_CHECKING:
+    from anynode.cancel import Cancel
     from anynode.protocols import NodeView
 
 RoutesOf = Callable[[str, str], list[Target]]  # (dbms, table) -> where its shares are
@@ -72,13 +73,15 @@ def _elapsed(seconds: float) -> str:
 
 
 def network_sql(node: NodeView, fmt: str, words: list[Token], dests: list[str], subset: bool, timeout: float,
-                routes_of: RoutesOf, on_down: Callable[[str], None] | None = None, stream: bool = False) -> Result:
+                routes_of: RoutesOf, on_down: Callable[[str], None] | None = None, stream: bool = False,
+                cancel: Cancel | None = None) -> Result:
     """Run ``sql DBMS [options] "select"`` (the words after ``run client (...)``) over the network.
 
     ``fmt`` is the caller's default format (``--format json``, a REST client's).
     With ``stream`` the answer returns once its first rows have arrived and
     its rows come in chunks as the operators send them (a StreamedTable or
-    StreamedJson); without it, once every row has arrived.
+    StreamedJson); without it, once every row has arrived. ``cancel`` (Ctrl-C)
+    stops the reading between chunks.
     """
     from anynode.data.commands import sql_parts
     from anynode.query.plan import build
@@ -125,11 +128,19 @@ def network_sql(node: NodeView, fmt: str, words: list[Token], dests: list[str], 
         count = 0
         try:
             for chunk in answer.chunks:
+                if cancel is not None and cancel.cancelled:
+                    raise QueryCancelled(f"the network query was cancelled ({cancel.reason or 'timeout'})")
                 count += len(chunk)
                 yield opt.in_zone(chunk, zone) if zone is not None else [tuple(r) for r in chunk]
         except AnyNodeError as exc:
             job.end("Failed", count, error=exc.message)
             raise late(exc) from None
+        except GeneratorExit:
+            job.end("Stopped", count, error="the answer was not read to its end")
+            raise
+        finally:  # ended, failed or left early: the sources stop feeding it
+            getattr(answer.chunks, "close", lambda: None)()
+            answer.close()
         job.end("Completed", count)
         stats.update({"Count": count, "Time": _elapsed(time.monotonic() - started), "Nodes": len(answer.replied)})
         if answer.failed:

@@ -73,7 +73,11 @@ class CommandThread:
         router = node.emit if isinstance(node.emit, EmitRouter) else None
         try:
             with router.to(sink) if router is not None and sink is not None else _nothing():
-                self.outcome.result = node.execute(line, source, frame, cancel=self.cancel, fmt=fmt)
+                result = node.execute(line, source, frame, cancel=self.cancel, fmt=fmt)
+                settle = getattr(result, "settle", None)
+                if settle is not None:
+                    settle()  # a streamed answer (a network query) arrives here, where Ctrl-C cancels it
+                self.outcome.result = result
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which renders it
             self.outcome.error = exc
         finally:
