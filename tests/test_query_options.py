@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from anynode.errors import AnyNodeError
+from tests.rest_helpers import start
 from tests.view_helpers import Net, make_net
 
 ROWS = {0: [("a", 1, "2026-01-15 12:00:00"), ("b", 2, "2026-07-15 12:00:00.250000")],
@@ -148,3 +150,19 @@ def test_nodes_all_lets_every_member_take_its_turn_without_counting_twice(net: N
         assert _answered_by(net)["c1"] == net.addresses[1]  # main first
     with pytest.raises(AnyNodeError, match="nodes 'some' is not main or all"):
         net.query.execute('run client () sql demo nodes = some "select 1 from sensor"')
+
+
+def test_the_options_work_through_rest_destination_network(net: Net) -> None:
+    url = start(net.query)
+    command = ('sql demo format = json and extend = (+node_name) and timezone = et and nodes = all and max_time = 20 '
+               '"select device, max(ts) as last from sensor group by device order by device"')
+    reply = httpx.get(url, headers={"User-Agent": "AnyLog/1.23", "destination": "network", "command": command},
+                      timeout=20)
+    assert reply.status_code == 200, reply.text
+    cluster = {"op0": "c1", "op1": "c1", "op2": "c2"}  # c1's members take turns (nodes = all)
+    assert sorted((cluster[r["node_name"]], r["device"], r["last"]) for r in reply.json()["Query"]) == [
+        ("c1", "a", "2026-01-15 07:00:00"), ("c1", "b", "2026-07-15 08:00:00.250000"),
+        ("c2", "a", "2026-01-15 18:30:00"), ("c2", "c", "2026-03-01 19:00:00")]
+    bad = httpx.get(url, headers={"User-Agent": "AnyLog/1.23", "destination": "network",
+                                  "command": 'sql demo extend = (@nowhere) "select 1 from sensor"'}, timeout=20)
+    assert bad.status_code == 400 and "'@nowhere' is not known" in bad.text
