@@ -78,6 +78,17 @@ def test_extend_on_the_prompt_and_with_rows_passing_through(net: Net) -> None:
     assert sorted(table.rows) == [("sensor", "op2", 10), ("sensor", "op2", 30), ("sensor", "op2", 31)]
 
 
+def test_extend_with_time_buckets_pulled_queries_and_star(net: Net) -> None:
+    buckets = _query(net, "extend = (+node_name)", "select increments(month, 1, ts), count(*) as n from sensor")
+    assert sorted((r["node_name"], r["n"]) for r in buckets) == [("op1", 1), ("op1", 1), ("op2", 1), ("op2", 2)]
+    pulled = _query(net, "extend = (+node_name)", "select count(distinct device) from sensor")
+    assert sorted(pulled, key=str) == [{"node_name": "op1", "count(distinct device)": 2},
+                                       {"node_name": "op2", "count(distinct device)": 2}]
+    star = _query(net, "extend = (@table_name)", "select * from sensor order by value desc limit 2")
+    assert star == [{"table_name": "sensor", "device": "c", "value": 31, "ts": "2026-03-02 00:00:00"},
+                    {"table_name": "sensor", "device": "c", "value": 30, "ts": "2026-03-01 00:00:00"}]
+
+
 def test_extend_never_reads_a_secret_variable(net: Net) -> None:
     net.operators[2].execute("set api_token = s3cr3t-value-123")
     net.operators[2].execute("set colour = blue")

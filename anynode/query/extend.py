@@ -52,11 +52,15 @@ def extend_plan(plan: Plan, titles: list[str]) -> None:
     if not titles:
         return
     plan.extra["ext_titles"] = {ext_name(i): t for i, t in enumerate(titles)}
-    if plan.names != ["*"]:
-        plan.names = list(titles) + plan.names
+    names = plan.names
+    if names != ["*"]:
+        plan.names = list(titles) + names
     if plan.text is not None:
         tree = sqlglot.parse_one(plan.text, read=READ_DIALECT)
         assert isinstance(tree, exp.Select)
+        if names != ["*"] and len(names) == len(tree.expressions):  # keep the names SQLite gives the text as written
+            tree.set("expressions", [e if isinstance(e, exp.Alias) else exp.alias_(e, exp.to_identifier(n, quoted=True))
+                                     for e, n in zip(tree.expressions, names, strict=True)])
         _prepend(tree, titles)
         plan.text = tree.sql(dialect=READ_DIALECT)
     elif plan.merge is not None:
