@@ -88,6 +88,7 @@ def test_a_million_rows_stream_to_the_caller_in_bounded_memory(operators: list[s
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
+    print("query node:", {k: got[k] for k in ("rows", "chunks", "first", "took", "at_first", "growth_mb")})  # -s
     n = 2 * PER_OPERATOR
     assert got["rows"] == n and got["sum"] == n * (n + 1) // 2  # every row, once
     assert got["chunks"] >= 100  # in frames of 5,000 rows, not one block
