@@ -9,8 +9,12 @@ carries them with :meth:`Result.to_wire` and rebuilds them with
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from anynode.errors import AnyNodeError
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,90 @@ class Table(Result):
                 "rows": [list(r) for r in self.rows], "title": self.title}
 
 
+Chunk = list[tuple[Any, ...]]
+
+
+class RowsAlreadyRead(AnyNodeError):
+    """A streamed result's rows were read once through chunks(); they are not kept, so they cannot be read again."""
+
+
+class _Stream:
+    """The rows of a streamed result: read once through :meth:`chunks`, or gathered (and kept) on first use."""
+
+    def __init__(self, chunks: Iterator[Chunk], close: Callable[[], None] | None) -> None:
+        self.source: Iterator[Chunk] | None = chunks
+        self.gathered: tuple[tuple[Any, ...], ...] | None = None
+        self.close = close
+        self.ended = False
+
+    def take(self) -> Iterator[Chunk]:
+        if self.source is None:
+            raise RowsAlreadyRead("the rows of this result were read already",
+                                  "read them once: chunks(), or rows, not both")
+        source, self.source = self.source, None
+        return self._through(source)
+
+    def _through(self, source: Iterator[Chunk]) -> Iterator[Chunk]:
+        yield from source
+        self.ended = True
+
+    def finish(self) -> None:
+        """Make sure every row has arrived (gathering them unless chunks() read them to the end)."""
+        if not self.ended:
+            self.rows()
+
+    def rows(self) -> tuple[tuple[Any, ...], ...]:
+        if self.gathered is None:
+            self.gathered = tuple(r for chunk in self.take() for r in chunk)
+        return self.gathered
+
+
+def _streamed(result: Any, chunks: Iterator[Chunk], close: Callable[[], None] | None) -> _Stream:
+    stream = _Stream(chunks, close)
+    object.__setattr__(result, "_stream", stream)
+    if close is not None:  # a result dropped unread still stops what feeds it (threads, sockets)
+        weakref.finalize(result, close)
+    return stream
+
+
+class StreamedTable(Table):
+    """A Table whose rows arrive in chunks (a network query's answer).
+
+    :meth:`chunks` yields them as they arrive, once, without keeping them: a
+    large answer never lives whole. Any other use (``rows``, ``title``,
+    rendering, the wire) gathers them first, so a caller that knows only
+    Table sees one. The title is made when the last chunk has arrived.
+    """
+
+    _stream: _Stream
+    _title: Callable[[], str]
+
+    def __init__(self, columns: list[str] | tuple[str, ...], chunks: Iterator[Chunk], title: Callable[[], str],
+                 close: Callable[[], None] | None = None) -> None:
+        object.__setattr__(self, "columns", tuple(columns))
+        object.__setattr__(self, "_title", title)
+        _streamed(self, chunks, close)
+
+    def chunks(self) -> Iterator[Chunk]:
+        """The rows in chunks as they arrive (once; the rows are not kept)."""
+        return self._stream.take()
+
+    def settle(self) -> None:
+        """Wait here for every row (gathered and kept), so the caller's thread does the waiting."""
+        self._stream.finish()
+
+    @property
+    def rows(self) -> tuple[tuple[Any, ...], ...]:
+        """Every row (gathered on first use, then kept)."""
+        return self._stream.rows()
+
+    @property
+    def title(self) -> str:
+        """The title, once every row has arrived."""
+        self._stream.finish()
+        return self._title()
+
+
 @dataclass(frozen=True)
 class Record(Result):
     """Named values about one thing, shown as a key/value table."""
@@ -126,6 +214,41 @@ class Json(Result):
 
     def to_wire(self) -> dict[str, Any]:
         return {"type": self.kind, "value": self.value}
+
+
+class StreamedJson(Json):
+    """A JSON answer made of rows that arrive in chunks (a network query's ``format = json``).
+
+    :meth:`chunks` yields the rows (tuples, in ``columns`` order) as they
+    arrive, once; ``value`` gathers them and builds the JSON from them.
+    """
+
+    columns: list[str]
+    _stream: _Stream
+    _value: Callable[[tuple[tuple[Any, ...], ...]], Any]
+    _made: list[Any]
+
+    def __init__(self, columns: list[str], chunks: Iterator[Chunk],
+                 value: Callable[[tuple[tuple[Any, ...], ...]], Any], close: Callable[[], None] | None = None) -> None:
+        object.__setattr__(self, "columns", list(columns))
+        object.__setattr__(self, "_value", value)
+        object.__setattr__(self, "_made", [])
+        _streamed(self, chunks, close)
+
+    def chunks(self) -> Iterator[Chunk]:
+        """The rows in chunks as they arrive (once; the rows are not kept)."""
+        return self._stream.take()
+
+    def settle(self) -> None:
+        """Wait here for every row and build the value, so the caller's thread does the waiting."""
+        _ = self.value
+
+    @property
+    def value(self) -> Any:
+        """The JSON value, built from every row (gathered on first use, then kept)."""
+        if not self._made:
+            self._made.append(self._value(self._stream.rows()))
+        return self._made[0]
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def test_rest_destination_network_answers_as_one_database(net: Net) -> None:
 
 def test_query_status_shows_each_cluster_of_the_last_query(net: Net) -> None:
     assert "no network query yet" in net.query.execute("query status").to_text()
-    net.query.execute('run client () sql demo "select device, value from sensor"')
+    net.query.execute('run client () sql demo "select device, value from sensor"').to_text()  # read to the end
     rows = net.query.execute("get query status where format = json").to_json()
     assert rows[0]["Operator"] == "All" and rows[0]["Status"] == "Completed" and rows[0]["Rows"] == 5
     shares = {r["Operator"]: r for r in rows[1:]}

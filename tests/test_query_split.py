@@ -8,17 +8,17 @@ picks the rows, including NULLs, empty operators and duplicate groups.
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
 
 from anynode.query.model import PlanError
 from anynode.query.plan import build
 from anynode.query.run import NetworkQueryError, run_plan, run_query
+from tests.query_helpers import CREATE, INSERT, SHAPES, placed, rows_equal
 
 
 class Db:
@@ -29,7 +29,7 @@ class Db:
     def __init__(self, name: str) -> None:
         self.name = name
         self.db = sqlite3.connect(":memory:", check_same_thread=False)
-        self.db.execute("CREATE TABLE readings (device TEXT, site TEXT, ts TEXT, v REAL, n INTEGER)")
+        self.db.execute(CREATE)
 
     def query(self, sql: str) -> tuple[list[str], Iterable[Sequence[Any]]]:
         cursor = self.db.execute(sql)
@@ -43,63 +43,20 @@ class Down(Db):
         raise ConnectionError("connection refused")
 
 
-SHAPES = [
-    ("select count(*) from readings", False),
-    ("select count(v), sum(n), min(v), max(ts) from readings", False),
-    ("select avg(v), avg(n) from readings", False),
-    ("select device, count(*), sum(n), avg(v) from readings group by device", False),
-    ("select device, site, min(v), max(v), count(v) from readings group by device, site", False),
-    ("select site, count(*) from readings where n > 3 group by site", False),
-    ("select device, avg(v) as a from readings group by device having count(*) > 2", False),
-    ("select device, sum(n) s from readings group by 1 order by s desc, device limit 2", True),
-    ("select * from readings where v > 0 order by ts, device, site, v, n limit 5", True),
-    ("select device, n from readings order by n desc, device limit 3 offset 1", True),
-    ("select distinct device, site from readings", False),
-    ("select distinct site from readings order by site", True),
-    ("select device, ts from readings where n between 2 and 6", False),
-    ("select count(distinct device), count(*) + 1 from readings", False),
-    ("select max(v) - min(v) as spread, count(*) * 2 from readings where site = 'b'", False),
-    ("select increments(hour, 6, ts), count(*), max(n) from readings", True),
-]
-
-device = st.sampled_from(["d1", "d2", "d3", None])
-row = st.tuples(device, st.sampled_from(["a", "b"]),
-                st.builds(lambda h, m: f"2026-01-01 {h:02d}:{m:02d}:00", st.integers(0, 23), st.integers(0, 59)),
-                st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False).map(lambda f: round(f, 3))),
-                st.integers(0, 9))
-placed = st.lists(st.tuples(row, st.integers(0, 3)), max_size=60)
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
-    return bool(a == b)
-
-
-def _rows_equal(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]], ordered: bool) -> bool:
-    if not ordered:
-        def key(r: tuple[Any, ...]) -> list[tuple[int, str]]:
-            return [(0, "") if v is None else (1, repr(round(v, 4)) if isinstance(v, float) else repr(v)) for v in r]
-        got, want = sorted(got, key=key), sorted(want, key=key)
-    if len(got) != len(want):
-        return False
-    return all(len(g) == len(w) and all(map(_same, g, w)) for g, w in zip(got, want, strict=True))
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(placed)
 def test_network_answer_equals_one_database(rows: list[tuple[tuple[Any, ...], int]]) -> None:
     operators = [Db(f"op{i}") for i in range(4)]
     whole = Db("all")
     for values, k in rows:
-        operators[k].db.execute("INSERT INTO readings VALUES (?, ?, ?, ?, ?)", values)
-        whole.db.execute("INSERT INTO readings VALUES (?, ?, ?, ?, ?)", values)
+        operators[k].db.execute(INSERT, values)
+        whole.db.execute(INSERT, values)
     for query, ordered in SHAPES:
         answer = run_query(query, operators)
         got = [r for chunk in answer.chunks for r in chunk]
         want = [r for chunk in run_query(query, [whole]).chunks for r in chunk] if "increments" in query else \
             whole.db.execute(query).fetchall()
-        assert _rows_equal(got, want, ordered), (query, answer.plan.shape if answer.plan else None, got, want)
+        assert rows_equal(got, want, ordered), (query, answer.plan.shape if answer.plan else None, got, want)
 
 
 def test_result_names_are_the_ones_one_database_gives() -> None:

@@ -11,6 +11,7 @@ data and would say the same.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,11 +31,21 @@ _NOT_ANSWERED = (Unreachable, ConnectionLost, RemoteTimeout)
 
 
 @dataclass(frozen=True)
+class Ask:
+    """What every source adds to its question: AnyLog's extend keys (and the table they may name), a deadline."""
+
+    extend: tuple[str, ...] = ()
+    table: str = ""
+    deadline: float | None = None  # time.monotonic() by which the whole query must have ended (max_time)
+
+
+@dataclass(frozen=True)
 class Target:
     """Where one share of the data is: a name (the cluster, or the address) and its operators in order."""
 
     name: str
     members: tuple[str, ...]
+    live: int = -1  # how many of the first members are known to respond (-1: not known)
 
 
 class PeerSource:
@@ -43,20 +54,30 @@ class PeerSource:
     engine = "*"  # the operator picks the text for its own engine
 
     def __init__(self, client: NetClient, route: Target, dbms: str, timeout: float,
-                 on_down: Callable[[str], None] | None = None, share: Share | None = None) -> None:
+                 on_down: Callable[[str], None] | None = None, share: Share | None = None,
+                 extend: Ask | None = None) -> None:
         self.client, self.route, self.dbms, self.timeout = client, route, dbms, timeout
         self.name = route.name
         self.on_down = on_down
         self.answered_by = ""
         self.share = share or Share(route.name)
+        self.ask = extend or Ask()
 
     def query(self, sql: Any) -> tuple[list[str], Iterable[Sequence[Any]]]:
         """Ask the members in order; the columns, and the rows as they arrive."""
-        header = {"kind": "query", "dbms": self.dbms, "sql": sql, "timeout": self.timeout,
-                  "rows_per_frame": ROWS_PER_FRAME}
         missed = []
         for address in self.route.members:
-            parts = self.client.stream(address, header, timeout=self.timeout)
+            timeout = self.timeout
+            if self.ask.deadline is not None:
+                timeout = min(timeout, self.ask.deadline - time.monotonic())
+                if timeout <= 0:
+                    missed.append(f"{address}: not asked, max_time had passed")
+                    break
+            header = {"kind": "query", "dbms": self.dbms, "sql": sql, "timeout": timeout,
+                      "rows_per_frame": ROWS_PER_FRAME}
+            if self.ask.extend:
+                header.update(extend=list(self.ask.extend), table=self.ask.table)
+            parts = self.client.stream(address, header, timeout=timeout)
             try:
                 head, body = next(parts)
             except _NOT_ANSWERED as exc:
@@ -90,11 +111,13 @@ class PeerSource:
 
 
 def sources(client: NetClient, routes: Sequence[Target], dbms: str, timeout: float,
-            on_down: Callable[[str], None] | None = None, job: Job | None = None) -> list[PeerSource]:
+            on_down: Callable[[str], None] | None = None, job: Job | None = None,
+            ask: Ask | None = None) -> list[PeerSource]:
     """A source per route (each reporting to its share of ``job``)."""
     if not routes:
         raise NetworkQueryError("no operator holds this table", hint="check 'get data nodes' and the dbms name")
-    return [PeerSource(client, r, dbms, timeout, on_down, job.shares.get(r.name) if job else None) for r in routes]
+    return [PeerSource(client, r, dbms, timeout, on_down, job.shares.get(r.name) if job else None, ask)
+            for r in routes]
 
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from anynode.errors import AnyNodeError
 from anynode.query import timefn
+from anynode.query.extend import extend_plan, titled
 from anynode.query.merge import UnionTable
 from anynode.query.model import Plan
 from anynode.query.plan import build
@@ -50,6 +51,11 @@ class Answer:
     replied: list[str]
     failed: dict[str, str] = field(default_factory=dict)
     plan: Plan | None = None
+    close: Callable[[], None] = lambda: None  # stops the sources when the chunks are not read to the end
+
+
+class _Abandoned(Exception):
+    """The caller stopped reading: a source ends its answer early (not a failure)."""
 
 
 def _gather(plan: Plan, sources: Sequence[ShareSource], sink: Any, failed: dict[str, str]) -> list[str]:
@@ -64,6 +70,10 @@ def _gather(plan: Plan, sources: Sequence[ShareSource], sink: Any, failed: dict[
             sink(columns, [])  # the columns arrive even when no row does
             for rows in chunks:
                 sink(columns, rows)
+        except _Abandoned:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # a network source's connection closes: its remaining parts are not wanted
         except Exception as exc:  # one source failing is reported by name; the others go on
             with lock:
                 failed[source.name] = str(exc) or type(exc).__name__
@@ -96,7 +106,7 @@ def _merged(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answer:
         union.close()
         raise
     columns, chunks = union.query(plan.merge_sql() or "")
-    return Answer(columns, chunks, replied, failed, plan)
+    return Answer(titled(plan, columns), chunks, replied, failed, plan, union.close)
 
 
 def _streamed(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answer:
@@ -107,18 +117,28 @@ def _streamed(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answe
     first: dict[str, list[str]] = {}
     stop = threading.Event()
 
-    def sink(columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
-        first.setdefault("columns", list(columns))
-        while rows and not stop.is_set():
+    def put(item: Any) -> None:
+        while not stop.is_set():
             try:
-                pipe.put([tuple(r) for r in rows], timeout=0.2)
+                pipe.put(item, timeout=0.2)
                 return
             except queue.Full:
                 continue
+        raise _Abandoned
+
+    def sink(columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
+        first.setdefault("columns", list(columns))
+        if rows:
+            put([tuple(r) for r in rows])
+        elif stop.is_set():
+            raise _Abandoned
 
     def work() -> None:
         replied.extend(_gather(plan, sources, sink, failed))
-        pipe.put(None)
+        try:
+            put(None)
+        except _Abandoned:
+            pass
 
     threading.Thread(target=work, name="query-gather", daemon=True).start()
     buffered: list[Rows] = []
@@ -132,7 +152,7 @@ def _streamed(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answe
     if not first:
         _check(failed, subset, replied)
 
-    columns = plan.names if plan.names != ["*"] else first.get("columns", [])
+    columns = plan.names if plan.names != ["*"] else titled(plan, first.get("columns", []))
 
     def chunks() -> Iterator[Rows]:
         skip, left = plan.offset, plan.limit
@@ -158,7 +178,7 @@ def _streamed(plan: Plan, sources: Sequence[ShareSource], subset: bool) -> Answe
         finally:
             stop.set()
 
-    return Answer(columns, chunks(), replied, failed, plan)
+    return Answer(columns, chunks(), replied, failed, plan, stop.set)
 
 
 def run_plan(plan: Plan, sources: Sequence[ShareSource], subset: bool = False) -> Answer:
@@ -184,12 +204,18 @@ def _latest(prep: timefn.Prepared, period: timefn.Period, table: str, sources: S
     return f"({col} >= {timefn.literal(start)} AND {col} <= {timefn.literal(newest)})"
 
 
-def run_query(query: str, sources: Sequence[ShareSource], subset: bool = False, now: datetime | None = None) -> Answer:
-    """Run AnyLog SQL (time functions, ``period``, ``increments``) over ``sources``."""
+def run_query(query: str, sources: Sequence[ShareSource], subset: bool = False, now: datetime | None = None,
+              extend: Sequence[str] = ()) -> Answer:
+    """Run AnyLog SQL (time functions, ``period``, ``increments``) over ``sources``.
+
+    ``extend`` titles the columns the sources add first to their rows (AnyLog's ``extend``).
+    """
     prep = timefn.prepare(query, now)
     text = prep.text
     if prep.periods:
         table = build(text).table
         for period in prep.periods:
             text = text.replace(period.marker, _latest(prep, period, table, sources, subset), 1)
-    return run_plan(build(text), sources, subset)
+    plan = build(text)
+    extend_plan(plan, list(extend))
+    return run_plan(plan, sources, subset)

@@ -81,10 +81,22 @@ class CommandThread:
                     self.outcome.result = node.execute(line, source, frame, cancel=self.cancel, fmt=fmt)
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which renders it
             self.outcome.error = exc
+        else:
+            self._settle()
         finally:
             self.done.set()
         if self._on_done is not None:
             self._on_done(self.ended())
+
+    def _settle(self) -> None:
+        """A streamed answer (a network query) arrives here, on the command's thread, where Ctrl-C cancels it."""
+        settle = getattr(self.outcome.result, "settle", None)
+        if settle is None:
+            return
+        try:
+            settle()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which renders it
+            self.outcome.result, self.outcome.error = None, exc
 
     def stop(self, reason: str) -> Outcome:
         """Cancel the command and wait up to GRACE seconds for it; the outcome says whether it stopped."""

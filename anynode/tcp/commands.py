@@ -171,7 +171,7 @@ def run_client(ctx: Context, destination: DestinationList, command: Rest) -> Res
         from anynode.query.netsql import metadata_routes, network_sql
 
         return network_sql(ctx.node, ctx.fmt, list(command), dests, destination.subset, timeout,
-                           metadata_routes(ctx.node))
+                           metadata_routes(ctx.node), stream=True, cancel=ctx.cancel)
     if len(command) >= 2 and command[0].is_word("file") and command[1].is_word("copy"):
         return _file_copy(ctx, dests, command, timeout)
     from anynode.net.peers import ask_peers

@@ -11,6 +11,7 @@ frame limit nor waits to be whole on the query node.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from anynode.protocols import NodeView
 
 ROWS_PER_FRAME = 5000
+_KEY = re.compile(r"^[@+][a-z_][a-z0-9_]{0,63}$")
 _FRAME_BYTES = 1 << 20
 
 
@@ -73,5 +75,37 @@ def answer_query(node: NodeView, header: dict[str, Any], timeout: float) -> Stre
     per = min(max(per, 1), 50_000) if isinstance(per, int) and not isinstance(per, bool) else ROWS_PER_FRAME
     limits = QueryLimits(untrusted=True, cancel=Cancel(timeout),
                          max_bytes=int(node.settings["max_result_size"]) or None)
+    added = _extension(node, header, dbms)
     columns, rows = node.catalog.query(dbms, sql, limits=limits)
+    if added:
+        columns = [f"__anynode_ext_{i}" for i in range(len(added))] + list(columns)
+        rows = [added + tuple(r) for r in rows]
     return Stream(_parts(list(columns), rows, per))
+
+
+def _extension(node: NodeView, header: dict[str, Any], dbms: str) -> tuple[Any, ...]:
+    """The values AnyLog's ``extend`` asks this operator to add to each row (empty when none is asked).
+
+    ``@ip``, ``@port``, ``@ip_port``: this node's advertised TCP address;
+    ``@dbms_name``, ``@table_name``: what was queried; ``+name``: the node
+    variable ``!name`` (NULL for a secret one or one not set).
+    """
+    keys = header.get("extend") or []
+    if not isinstance(keys, list) or len(keys) > 32 or not all(isinstance(k, str) and _KEY.match(k) for k in keys):
+        raise CommandSyntaxError("a query frame's extend is a list of @name or +name",
+                                 hint="send extend = (+node_name, @ip, @table_name)")
+    address = node.get_var("tcp_address") or ""
+    ip, _, port = address.rpartition(":")
+    known = {"@ip": ip, "@port": port, "@ip_port": address, "@dbms_name": dbms,
+             "@table_name": str(header.get("table") or "")}
+    out: list[Any] = []
+    for key in keys:
+        if key[0] == "@":
+            if key not in known:
+                raise CommandSyntaxError(f"extend entry '{key}' is not known",
+                                         hint="@ takes ip, port, ip_port, dbms_name, table_name")
+            out.append(known[key])
+        else:
+            name = key[1:]
+            out.append(None if node.secrets.is_secret_var(name) else node.get_var(name))
+    return tuple(out)
