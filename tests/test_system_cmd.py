@@ -135,3 +135,10 @@ def test_the_rest_server_and_a_peer_are_refused(node: Node, tmp_path: Path) -> N
     with pytest.raises(RemoteError, match="may not be run by a peer"):
         node.execute(f"run client ({addr}) system touch {tmp_path}/by-peer")
     assert not (tmp_path / "by-rest").exists() and not (tmp_path / "by-peer").exists()
+
+
+def test_output_read_from_a_secret_is_secret(node: Node) -> None:
+    node.execute("db_password = s3cret-value-99")
+    node.execute("shown = system echo !db_password | tr a-z A-Z")
+    assert node.get_var("shown") == "S3CRET-VALUE-99"
+    assert "S3CRET" not in str(node.execute("get dictionary where format = json").to_json())

@@ -132,7 +132,7 @@ def python(ctx: Context, tokens: list[Token]) -> Result:
     into the text, so quotes in a value cannot change the expression. Lists
     and dicts come back as JSON, true/false in lower case. Local only.
     """
-    typed = ctx.raw_rest or tokens
+    typed = ctx.raw_rest if len(ctx.raw_rest) == len(tokens) else tokens
     if not typed:
         raise CommandSyntaxError("'python' needs an expression", hint='write: python !name.split(":")[0]')
     text, refs = bind_references(expression_text(typed))
