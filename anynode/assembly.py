@@ -24,15 +24,15 @@ from anynode.metadata import (
 )
 from anynode.operator import commands as operator_commands
 from anynode.query import commands as query_commands
-from anynode.rest import commands as rest_commands
+from anynode.rest import client_commands, commands as rest_commands
 from anynode.scheduler import commands as scheduler_commands, retention_commands
-from anynode.shell import echo_queue, files, help, host, language, node, refused, tracing
+from anynode.shell import echo_queue, files, help, host, language, node, python_cmd, refused, system_cmd, tracing
 from anynode.streaming import commands as streaming_commands
 from anynode.tcp import commands as tcp_commands
 
 #: Every module that declares commands, in the order they are loaded.
-COMMAND_MODULES = (node, language, help, files, echo_queue, tracing, host, refused, data_commands, tsd_commands,
-                   partition_commands, tcp_commands,
-                   rest_commands, operator_commands, streaming_commands, scheduler_commands, retention_commands,
-                   metadata_build, metadata_commands, commands_select, config_commands, platforms, master_commands,
+COMMAND_MODULES = (node, language, help, files, echo_queue, tracing, host, refused, python_cmd, system_cmd,
+                   data_commands, tsd_commands, partition_commands, tcp_commands, rest_commands, client_commands,
+                   operator_commands, streaming_commands, scheduler_commands, retention_commands, metadata_build,
+                   metadata_commands, commands_select, config_commands, platforms, master_commands,
                    maintenance_commands, sync_commands, view_commands, query_commands)

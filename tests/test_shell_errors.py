@@ -106,7 +106,7 @@ def test_anynode_help_is_complete_and_dash_v_gives_the_version() -> None:
 
 
 # -- item 5: assignments that fail loudly ----------------------------------------------------------
-@pytest.mark.parametrize("line", ["config_id = blockchain gte config", "x = python !a.split()",
+@pytest.mark.parametrize("line", ["config_id = blockchain gte config", "x = job nobody knows",
                                   "conn = get stauts where format = json", "set mode = run"])
 def test_an_assignment_that_looks_like_a_command_but_is_none_fails(node: Node, line: str) -> None:
     if line == "set mode = run":  # one word is text

@@ -61,9 +61,9 @@ class Context:
         """Run a nested command line in this context."""
         return execute(self, line)
 
-    def run_tokens(self, tokens: list[Token]) -> Result:
-        """Run already-expanded tokens as one command in this context."""
-        return execute_tokens(self, tokens)
+    def run_tokens(self, tokens: list[Token], raw: list[Token] | None = None) -> Result:
+        """Run already-expanded tokens as one command in this context (``raw``: the same tokens as typed)."""
+        return execute_tokens(self, tokens, raw if raw is not None and len(raw) == len(tokens) else None)
 
     def expand(self, tokens: list[Token]) -> list[Token]:
         """Expand variables in ``tokens``.

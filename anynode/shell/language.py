@@ -67,6 +67,7 @@ def if_(ctx: Context, tokens: list[Token]) -> Result:
     10 > 3 even for text values). Without `then` the outcome (true/false) is
     returned and kept for following `do` and `else` lines.
     """
+    typed = ctx.raw_rest if len(ctx.raw_rest) == len(tokens) else tokens
     cond, then, other = _split_then(tokens)
     if not cond:
         raise CommandSyntaxError("'if' needs a condition", hint="write: if !x == 5 then echo five")
@@ -75,7 +76,10 @@ def if_(ctx: Context, tokens: list[Token]) -> Result:
     if then is None:
         return Message("true" if outcome else "false")
     chosen = then if outcome else other
-    return ctx.run_tokens(chosen) if chosen else Empty()
+    if not chosen:
+        return Empty()
+    start = len(cond) + 1 if outcome else len(tokens) - len(chosen)  # the same words as typed, for `python`
+    return ctx.run_tokens(chosen, typed[start:start + len(chosen)])
 
 
 def _after_if(ctx: Context, word: str, tokens: list[Token], when: bool) -> Result:
@@ -83,7 +87,8 @@ def _after_if(ctx: Context, word: str, tokens: list[Token], when: bool) -> Resul
         raise CommandSyntaxError(f"'{word}' without an 'if' before it", hint="write an 'if <condition>' line first")
     if not tokens:
         raise CommandSyntaxError(f"'{word}' needs a command", hint=f"write: {word} echo something")
-    return ctx.run_tokens(tokens) if ctx.frame.last_if is when else Empty()
+    typed = ctx.raw_rest if len(ctx.raw_rest) == len(tokens) else None
+    return ctx.run_tokens(tokens, typed) if ctx.frame.last_if is when else Empty()
 
 
 @command("do", raw=True,
