@@ -11,8 +11,8 @@ from anynode.errors import AnyNodeError
 from anynode.grammar.dispatch import Context
 from anynode.grammar.registry import command
 from anynode.grammar.spec import Opt
-from anynode.grammar.types import BOOL
 from anynode.grammar.tokens import Token
+from anynode.grammar.types import BOOL
 from anynode.results import Message, Result
 
 _KEYS_HINT = ("anynode has no key pairs: the network key authenticates every node (set network key, "
