@@ -363,6 +363,11 @@ def _check_tokens(node: NodeView, toks: list[Token], script: Script, lineno: int
         toks, assignment = toks[3:], True
     elif (len(toks) == 1 and toks[0].text[:1] in "!$") or (len(toks) >= 3 and toks[1].is_op("+")):
         return
+    if not assignment and len(toks) == 1 and toks[0].kind == WORD and toks[0].text in script.labels \
+            and not node.registry.match([toks[0].text]):
+        # EdgeLake's main.al has `... then edgelake-error`: a label run as a command fails when it is reached.
+        raise ScriptError(script.path, lineno, f"'{toks[0].text}' is a label, not a command: "
+                                               f"write 'goto {toks[0].text}'")
     if not toks or (assignment and not node.registry.match(_leading_words(toks) or [""])):
         if assignment:
             check_assigned_command(node.registry, toks)  # `x = blockchain gte ...` fails as running it does

@@ -375,6 +375,20 @@ def test_check_script_reports_missing_and_near_labels(node, write) -> None:  # t
     ]
 
 
+def test_check_script_names_a_label_written_as_a_command(node, write) -> None:  # type: ignore[no-untyped-def]
+    """EdgeLake's main.al writes `... then edgelake-error` (goto missing): check says what to write."""
+    path = write("s.al", """
+        if !x == 1 then oops-handler
+        oops-handler
+        :oops-handler:
+        echo handled
+    """)
+    assert check_script(node, path) == [
+        f"{path}:1: 'oops-handler' is a label, not a command: write 'goto oops-handler'",
+        f"{path}:2: 'oops-handler' is a label, not a command: write 'goto oops-handler'",
+    ]
+
+
 def test_check_script_structural_errors(node, write, tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert check_script(node, write("dup.al", ":a:\n:a:\n")) == [
         f"{tmp_path / 'dup.al'}:2: label 'a' is defined twice (first at line 1)"]
