@@ -95,3 +95,14 @@ def test_relative_times_in_a_local_query(node: Node, node_db: str) -> None:  # n
     out = node.execute(f'sql {node_db} format = json "select count(*) as n from readings '
                        f'where ts > now() - 1 hour"').to_json()["Query"]
     assert out[0]["n"] in (59, 60)  # the minute boundary may fall between insert and query
+
+
+def test_timezone_shows_a_local_query_in_that_zone(node: Node, node_db: str) -> None:  # noqa: F811
+    _readings(node, node_db, datetime(2026, 1, 15, 10, 0), 1)
+    query = 'format = json "select ts from readings"'
+    utc, dublin, new_york = (str(node.execute(f"sql {node_db} {zone} {query}").to_json()["Query"][0]["ts"])
+                             for zone in ("", "timezone = Europe/Dublin", "timezone = et"))
+    assert (utc[:19], dublin[:19], new_york[:19]) == (
+        "2026-01-15 10:00:00", "2026-01-15 10:00:00", "2026-01-15 05:00:00")
+    with pytest.raises(CommandSyntaxError, match="Mars/Olympus"):
+        node.execute(f"sql {node_db} timezone = Mars/Olympus {query}")

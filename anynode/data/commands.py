@@ -177,10 +177,14 @@ def sql(ctx: Context, tokens: list[Token]) -> Result:
     dbms, options, statement = sql_parts(tokens)
     fmt = options.pop("format", ctx.fmt).lower()
     stat = BOOL.convert(options.pop("stat", "true"))
-    options.pop("timezone", None)
+    zone_text = options.pop("timezone", None)
+    if zone_text is not None:
+        from anynode.query.options import parse_zone
+
+        zone = parse_zone(zone_text)  # a bad zone fails before the query runs
     for key in options:
         if key in _NETWORK_OPTIONS:
-            raise CommandSyntaxError(f"option '{key}' is for network queries, which are not available yet",
+            raise CommandSyntaxError(f"option '{key}' is for network queries (run client () sql ...)",
                                      hint="drop it to query this node's database")
         raise CommandSyntaxError(f"unknown sql option '{key}'", hint="use format = json|table and stat = true|false")
     if fmt not in ("json", "table", "json:output", "json:list"):
@@ -201,6 +205,10 @@ def sql(ctx: Context, tokens: list[Token]) -> Result:
         columns, rows = query_local(ctx.node.catalog, dbms, statement, limits)
     else:
         columns, rows = ctx.node.catalog.query(dbms, statement, limits=limits)
+    if zone_text is not None:
+        from anynode.query.options import in_zone
+
+        rows = in_zone(rows, zone)
     stats: dict[str, Any] = {"Count": len(rows), "Time": _elapsed(time.monotonic() - started), "Nodes": 0}
     if fmt.startswith("json"):
         records = [dict(zip(columns, r, strict=True)) for r in rows]

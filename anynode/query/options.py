@@ -103,6 +103,9 @@ def parse_nodes(text: str) -> bool:
 
 
 def _shown(value: Any, zone: tzinfo) -> Any:
+    if isinstance(value, datetime):  # PostgreSQL's timestamp columns: naive, in UTC as stored
+        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return aware.astimezone(zone).replace(tzinfo=None)
     if not isinstance(value, str) or not _STORED.match(value):
         return value
     when = datetime.fromisoformat(value).replace(tzinfo=timezone.utc).astimezone(zone)
