@@ -243,6 +243,15 @@ class StreamedJson(Json):
         """Wait here for every row and build the value, so the caller's thread does the waiting."""
         _ = self.value
 
+    def stop(self) -> None:
+        """Stop what feeds the rows (the operators' replies), from any thread: an unfinished read ends soon."""
+        if self._stream.close is not None:
+            self._stream.close()
+
+    def shell(self) -> Any:
+        """The JSON value built with no rows: its shape, and (once chunks() was read to the end) its statistics."""
+        return self._value(())
+
     @property
     def value(self) -> Any:
         """The JSON value, built from every row (gathered on first use, then kept)."""

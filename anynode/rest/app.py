@@ -40,11 +40,12 @@ from anynode.rest.dialect import (
 from anynode.rest.ingest import put_rows
 from anynode.rest.pool import Expired, PoolClosed, offload
 from anynode.rest.stats import RestStats
+from anynode.rest.streamed import Pieces, send_pieces
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-Reply = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
+Reply = tuple[int, "bytes | Pieces", bytes, list[tuple[bytes, bytes]]]
 
 CORS = [(b"access-control-allow-origin", b"*"), (b"vary", b"Origin"), (b"access-control-expose-headers", b"*")]
 PREFLIGHT = [(b"access-control-allow-methods", b"GET, POST, PUT, OPTIONS"), (b"access-control-max-age", b"600")]
@@ -132,9 +133,14 @@ class RestApp:
                 InternalError(f"internal error: {type(exc).__name__}: {exc}", hint="see the node's error log"),
                 method, peer)
             error = str(exc)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", ctype), (b"content-length", b"%d" % len(body)), *CORS, *extra]})
-        await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
+        if isinstance(body, Pieces):  # a network query's rows, sent as they arrive
+            if not await send_pieces(send, status, [(b"content-type", ctype), *CORS, *extra], body, self.executor,
+                                     body.timeout, self.node.log):
+                error = "the streamed reply ended before its end"
+        else:
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", ctype), (b"content-length", b"%d" % len(body)), *CORS, *extra]})
+            await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
         self.stats.record(client[0] if client else "unknown", self._caller(headers), method, target,
                           status, (time.perf_counter() - started) * 1000, error)
 
@@ -295,9 +301,11 @@ class RestApp:
             cancel = None
             subset = _text(hdrs.get(b"subset", b"false")).strip().lower() == "true"
             work = partial(dialect.forward_command, self.node, line, str(destination), timeout, subset)
-        return self._shape(await self._offload(work, timeout, f"'{line}'", cancel), as_json)
+        return self._shape(await self._offload(work, timeout, f"'{line}'", cancel), as_json, timeout)
 
-    def _shape(self, result: Any, as_json: bool) -> Reply:
+    def _shape(self, result: Any, as_json: bool, timeout: float | None = None) -> Reply:
+        if bodies.streams(result):  # the same JSON in every reply form, sent as its rows arrive
+            return 200, Pieces(bodies.json_pieces(result), result.stop, timeout), JSON, NO_HEADERS
         if as_json:
             return 200, dialect.json_reply(result.to_json()), JSON, NO_HEADERS
         body, ctype = bodies.body_of(result, self.settings.replies)

@@ -13,9 +13,10 @@ written against it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
-from anynode.results import Batch, Empty, Json, Message, Record, Replies, Result, Table
+from anynode.results import Batch, Empty, Json, Message, Record, Replies, Result, StreamedJson, Table
 
 TEXT_PLAIN = b"text/plain; charset=utf-8"
 JSON = b"application/json"
@@ -90,3 +91,33 @@ def json_body(result: Result) -> tuple[bytes, bytes]:
 def body_of(result: Result, mode: str) -> tuple[bytes, bytes]:
     """(body, content type) of a command's result in the server's reply ``mode`` (one of :data:`MODES`)."""
     return json_body(result) if mode == "json" else anylog_body(result)
+
+
+ROWS_KEY = "Query"
+
+
+def streams(result: Result) -> bool:
+    """True when ``result`` is a network query's JSON answer whose rows can go out as they arrive."""
+    if not isinstance(result, StreamedJson):
+        return False
+    shell = result.shell()
+    return isinstance(shell, dict) and shell.get(ROWS_KEY) == []
+
+
+def json_pieces(result: StreamedJson) -> Iterator[bytes]:
+    """The body of a streamed JSON answer in pieces, as the rows arrive: ``{"Query":[...],"Statistics":[...]}``.
+
+    The same bytes as ``dumps(result.to_json())``, without ever holding
+    every row: each chunk is encoded and sent, then dropped.
+    """
+    columns = result.columns
+    yield b'{"' + ROWS_KEY.encode() + b'":['
+    first = True
+    for chunk in result.chunks():
+        if not chunk:
+            continue
+        piece = b",".join(dumps(dict(zip(columns, row, strict=False))) for row in chunk)
+        yield piece if first else b"," + piece
+        first = False
+    rest = {k: v for k, v in result.shell().items() if k != ROWS_KEY}  # the statistics, complete now
+    yield b"]," + dumps(rest)[1:] if rest else b"]}"

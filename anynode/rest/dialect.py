@@ -232,7 +232,8 @@ def forward_command(node: NodeView, command: str, destination: str, timeout: flo
     if is_sql:
         from anynode.query.netsql import metadata_routes, network_sql
 
-        return network_sql(node, fmt, words, peers, dests.subset or subset, limit, metadata_routes(node))
+        return network_sql(node, fmt, words, peers, dests.subset or subset, limit, metadata_routes(node),
+                           stream=True)
     return ask_peers(node.client(), peers, command, limit)
 
 
