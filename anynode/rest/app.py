@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from anynode import safejson
 from anynode.cancel import Cancel
 from anynode.errors import AnyNodeError, NotPermitted
 from anynode.grammar.dispatch import ControlFlow, Source
@@ -39,6 +38,7 @@ from anynode.rest.dialect import (
 )
 from anynode.rest.ingest import put_rows
 from anynode.rest.pool import Expired, PoolClosed, offload
+from anynode.rest.requests import Gone, json_object, read_body
 from anynode.rest.stats import RestStats
 from anynode.rest.streamed import Pieces, send_pieces
 
@@ -67,10 +67,6 @@ class AppSettings:
     password: str | None
     replies: str
     """How command replies are shaped: "anylog" (AnyLog's way), or "json" (anynode's earlier JSON tables)."""
-
-
-class _Gone(Exception):
-    """The client disconnected before its request was complete."""
 
 
 def _text(value: bytes) -> str:
@@ -122,7 +118,7 @@ class RestApp:
         error = ""
         try:
             status, body, ctype, extra = await self._route(scope, method, headers, peer, receive)
-        except _Gone:
+        except Gone:
             return
         except AnyNodeError as exc:
             status, body, ctype, extra = self._error(exc, method, peer)
@@ -244,7 +240,7 @@ class RestApp:
         if command is None:
             if b"dbms" in headers and b"table" in headers:
                 return await self._put(headers, receive)  # anynode extension: POST of rows
-            obj = self._json_object(await self._read_body(headers, receive), "POST / without a 'command' header")
+            obj = json_object(await self._body(headers, receive), "POST / without a 'command' header")
             body_read = True
             hdrs = {**headers, **{str(k).lower().encode(): str(v).encode() for k, v in obj.items()}}
             command = hdrs.get(b"command")
@@ -260,7 +256,7 @@ class RestApp:
             if body_read:  # the body was the JSON object itself: there is no other body to wait for
                 raise BadRequest('"command": "body" takes the command from the body, which here is the JSON object',
                                  hint="send 'command: body' as a header, or the command itself in the JSON object")
-            text = _text(await self._read_body(headers, receive)).strip()
+            text = _text(await self._body(headers, receive)).strip()
         return await self._run_command("POST", text, hdrs, peer)
 
     async def _put(self, headers: dict[bytes, bytes], receive: Receive) -> Reply:
@@ -270,7 +266,7 @@ class RestApp:
         if kind != "json":
             raise BadRequest(f"type '{kind}' is not accepted for rows", hint="send 'type: json' with JSON rows")
         timeout = dialect.parse_timeout(h.get(b"timeout"), self.settings.timeout)
-        body = await self._read_body(headers, receive)
+        body = await self._body(headers, receive)
         work = partial(put_rows, self.node, h.get(b"dbms"), h.get(b"table"), h.get(b"mode"), body,
                        source=h.get(b"source"), instructions=h.get(b"instructions"))
         reply = await self._offload(work, timeout, f"PUT of rows into {h.get(b'dbms')}.{h.get(b'table')}")
@@ -319,7 +315,7 @@ class RestApp:
 
     # -- plain JSON endpoints ------------------------------------------------
     async def _command_endpoint(self, headers: dict[bytes, bytes], peer: str, receive: Receive) -> Reply:
-        obj = self._json_object(await self._read_body(headers, receive), "POST /command")
+        obj = json_object(await self._body(headers, receive), "POST /command")
         command = obj.get("command")
         if not isinstance(command, str) or not command.strip():
             raise BadRequest('POST /command needs a JSON body with a "command" string',
@@ -331,8 +327,8 @@ class RestApp:
         return await self._run_command("POST", command, hdrs, peer, as_json=True)
 
     async def _grafana(self, path: str, headers: dict[bytes, bytes], receive: Receive) -> Reply:
-        body = await self._read_body(headers, receive)
-        obj = self._json_object(body, f"POST {path}") if body.strip() else {}
+        body = await self._body(headers, receive)
+        obj = json_object(body, f"POST {path}") if body.strip() else {}
         timeout = self.settings.timeout
         work = partial(grafana.answer, self.node, path, obj, headers, timeout or 20.0)
         return 200, dialect.json_reply(await self._offload(work, timeout, f"Grafana {path}", None)), JSON, NO_HEADERS
@@ -355,6 +351,9 @@ class RestApp:
         return (200 if ready else 503), dialect.json_reply(body), JSON, NO_HEADERS
 
     # -- helpers ---------------------------------------------------------------
+    async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
+        return await read_body(headers, receive, self.settings.max_body, self.settings.client_timeout)
+
     async def _offload(self, work: Callable[[], Any], timeout: float | None, what: str,
                        cancel: Cancel | None = None) -> Any:
         """Run blocking ``work`` in the worker pool; 504 when it outlasts ``timeout`` (``cancel`` is then set)."""
@@ -371,43 +370,6 @@ class RestApp:
                 cancel.cancel(f"the REST timeout of {timeout:g} s passed")
             raise CommandTimeout(f"{what} did not finish within {timeout:g} s",
                                  hint="send a larger 'timeout' header (0 = no limit)") from None
-
-    async def _read_body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
-        """The request body, refused past ``max_body`` (413) or when the client stalls (408)."""
-        limit = self.settings.max_body
-        declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge(f"the body is {int(declared)} bytes; this server accepts at most {limit}",
-                               hint="send the rows in smaller parts")
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            try:
-                message = await asyncio.wait_for(receive(), self.settings.client_timeout)
-            except TimeoutError:
-                raise ClientTooSlow(f"the body did not arrive within {self.settings.client_timeout:g} s",
-                                    hint="send the whole request at once") from None
-            if message["type"] == "http.disconnect":
-                raise _Gone()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(f"the body is over {limit} bytes, the most this server accepts",
-                                   hint="send the rows in smaller parts")
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts)
-
-    @staticmethod
-    def _json_object(body: bytes, what: str) -> dict[str, Any]:
-        try:
-            obj = safejson.loads(body) if body.strip() else None
-        except ValueError as exc:
-            raise BadRequest(f"{what}: the body is not JSON ({exc})", hint='send e.g. {"command": "get status"}') \
-                from None
-        if not isinstance(obj, dict):
-            raise BadRequest(f"{what} needs a JSON object body", hint='send e.g. {"command": "get status"}')
-        return obj
 
 
 class _NotFound(AnyNodeError):
