@@ -32,6 +32,7 @@ from typing import Any
 from anynode.codes import Code
 from anynode.errors import IngestError, StoreError
 from anynode.store.backend import ROW_ID, SYSTEM_COLUMNS, Backend, ColType
+from anynode.store.column_rows import ColumnRows
 from anynode.store.partitions import Partition, PartitionSpec, partitions_of
 
 _VIEW_TERMS = 400  # SQLite allows 500 terms in one compound SELECT; more partitions are nested in groups
@@ -203,7 +204,8 @@ class PartitionedTarget:
             return [start(fixed[col])], None
         if col not in columns:
             self._check_column(None)
-        keys = list(map(itemgetter(list(columns).index(col)), rows))
+        i = list(columns).index(col)
+        keys = rows.columns[i] if isinstance(rows, ColumnRows) else list(map(itemgetter(i), rows))
         try:
             try:
                 low, high = start(min(keys)), start(max(keys))  # a None among them fails here (no order)
