@@ -230,6 +230,10 @@ class Backend(ABC):
     def table_names(self, conn: Any) -> list[str]:
         """The user tables of the database, sorted."""
 
+    def has_table(self, conn: Any, table: str) -> bool:
+        """True when ``table`` is among :meth:`table_names` (a backend answers with one targeted query)."""
+        return table in self.table_names(conn)
+
     @abstractmethod
     def column_decls(self, conn: Any, table: str) -> list[tuple[str, str]]:
         """``(column, declared type)`` in table order; empty when the table does not exist."""
