@@ -285,11 +285,11 @@ class PostgresBackend(Backend):
 
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
                     rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = (),
-                    exprs: Sequence[str | None] = ()) -> None:
+                    exprs: Sequence[str | None] = (), layout: str | None = None) -> None:
         q = self.quote
         names = [c for c, _ in constants] + list(columns)
         tail = tuple(v for _, v in constants)
-        udt = self._udt_names(conn, table)
+        udt = self._udt_names(conn, layout or table)  # a partition has its parent's columns
         kinds = [udt.get(c, "") for c in names]
         binary = all(k in _BINARY_OK for k in kinds)
         stmt = f"COPY {q(table)} ({', '.join(map(q, names))}) FROM STDIN"

@@ -227,7 +227,7 @@ class SqliteBackend(Backend):
     # --- data --------------------------------------------------------
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
                     rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = (),
-                    exprs: Sequence[str | None] = ()) -> None:
+                    exprs: Sequence[str | None] = (), layout: str | None = None) -> None:
         q = self.quote
         names = ", ".join([q(c) for c, _ in constants] + [q(c) for c in columns])
         width = len(columns)
