@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import Future, wait as wait_all
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -252,7 +252,7 @@ def _start(catalog: DatabaseCatalog, dbms: str, table: str,
                      catalog.partitions.lookup(dbms, table))
     except BaseException:  # refused before the writer was held: its record (rows 0) is made all the same
         if allocated is not None:
-            wait([allocated], timeout)
+            wait_all([allocated], timeout)
         raise
     recorded = _count_when_committed(job, _almgm(catalog, almgm), rec) if rec is not None else None
 
