@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait as wait_all
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -147,15 +147,18 @@ def _almgm(catalog: DatabaseCatalog, name: str) -> Database:
 
 
 def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Callable[[], ColumnBatch | None],
-          member: str, file_id: int, rec: tsd.TsdRecord | None,
+          member: str, allocated: Future[int] | None, rec: tsd.TsdRecord | None,
           progress: Callable[[int], None] | None = None, spec: PartitionSpec | None = None
           ) -> tuple[int, list[str], list[str]]:
     """The writer job: every batch into the table and the file's record, in the caller's transaction.
 
+    ``allocated`` gives the file's id in almgm (its writer makes the record meanwhile; none: 0).
     ``progress(n)`` is told the rows inserted so far (not yet committed) after each batch. A partitioned
     table (``spec``) takes its rows through :func:`ingest_target`, each into its period's partition.
     """
-    if rec is not None and tsd.lookup(backend, conn, rec.file_hash):
+    file_id = 0 if allocated is None else allocated.result()
+    have_tsd = rec is not None and tsd.exists(backend, conn)
+    if rec is not None and have_tsd and tsd.lookup(backend, conn, rec.file_hash, known=True):
         raise _duplicate(rec.file_hash, rec.dbms)
     # partition hook: a partitioned table takes its rows through a PartitionedTarget (store/partitioned.py)
     target = ingest_target(backend, conn, table, spec)
@@ -171,19 +174,20 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
         if batch.exprs:  # timestamps rewritten by the database as it inserts (never for a partitioned table)
             exprs = [batch.exprs.get(c) if t is ColType.TIMESTAMP else None
                      for c, t in zip(batch.columns, types, strict=True)]
-            backend.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants, exprs)
+            backend.insert_rows(conn, table, batch.columns, types, batch.rows(values), constants, exprs)
         else:
-            target.insert_rows(conn, table, batch.columns, types, batch.tuples(values), constants)
+            target.insert_rows(conn, table, batch.columns, types, batch.rows(values), constants)
         n += batch.size
         if progress is not None:
             progress(n)
         batch = more()
     if rec is not None:
-        tsd.record(backend, conn, file_id, rec, n)
+        tsd.record(backend, conn, file_id, rec, n, known=have_tsd)
     return n, state.added, state.widened
 
 
-def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], member: str, file_id: int,
+def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], member: str,
+           allocated: Future[int] | None,
            rec: tsd.TsdRecord | None, max_depth: int, timeout: float | None,
            cancel: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None,
            spec: PartitionSpec | None = None) -> Future[tuple[int, list[str], list[str]]]:
@@ -200,7 +204,7 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
         raise bad("No rows to ingest", hint="send at least one JSON object")
     handoff = Handoff()
     job = db.writer.submit(lambda conn: _load(conn, db.backend, table, first, handoff.next, member,
-                                              file_id, rec, progress, spec))
+                                              allocated, rec, progress, spec))
     try:
         for batch in prepared:
             if cancel is not None and cancel():
@@ -233,7 +237,7 @@ def _start(catalog: DatabaseCatalog, dbms: str, table: str,
     batches = read(limits)
     when = datetime.now(timezone.utc)
     rec = None
-    file_id = 0
+    allocated: Future[int] | None = None
     if file_hash:
         rec = tsd.TsdRecord(dbms, table, source, file_hash, instructions, when.replace(tzinfo=None))
         done = _committed(db, file_hash)
@@ -241,20 +245,29 @@ def _start(catalog: DatabaseCatalog, dbms: str, table: str,
         if done is not None:
             mgm.writer.run(lambda c: tsd.set_rows(mgm.backend, c, file_hash, done[1]), timeout)
             raise _duplicate(file_hash, dbms)
-        file_id = mgm.writer.run(lambda c: tsd.allocate(mgm.backend, c, rec), timeout)
-    job = _write(db, table, batches, member, file_id, rec, limits.max_depth, timeout, cancel, progress,
-                 catalog.partitions.lookup(dbms, table))
+        # the record's row in almgm is made by its writer while the rows are read (the rows' job waits for its id)
+        allocated = mgm.writer.submit(lambda c: tsd.allocate(mgm.backend, c, rec))
+    try:
+        job = _write(db, table, batches, member, allocated, rec, limits.max_depth, timeout, cancel, progress,
+                     catalog.partitions.lookup(dbms, table))
+    except BaseException:  # refused before the writer was held: its record (rows 0) is made all the same
+        if allocated is not None:
+            wait_all([allocated], timeout)
+        raise
     recorded = _count_when_committed(job, _almgm(catalog, almgm), rec) if rec is not None else None
 
     def finish(wait: float | None) -> tuple[IngestReport, datetime]:
         try:
             rows, added, widened = job.result(wait)
         except driver_errors() as exc:
+            if allocated is not None and allocated.exception() is exc:
+                raise  # almgm could not record the file: not a refusal of its rows
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise IngestError(f"Database {dbms} refused the rows for table {table}: {text}",
                               hint="check the table's columns against the data", code=Code.JSON_TO_SQL) from exc
         if recorded is not None and not defer_record:
             recorded.result(wait)
+        file_id = 0 if allocated is None else allocated.result()
         report = IngestReport(dbms, table, rows, time.perf_counter() - start, file_hash, file_id,
                               tuple(added), tuple(widened), recorded=recorded if defer_record else None)
         return report, when

@@ -37,6 +37,7 @@ from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.ingest.timestamps import timestamps
 from anynode.store.backend import MAX_IDENT, RESERVED_COLUMNS, ColType
+from anynode.store.column_rows import ColumnRows
 
 _NONE = type(None)
 _UNSAFE = re.compile(r"[^a-z0-9_]")
@@ -74,12 +75,13 @@ class ColumnBatch:
     timestamps: dict[str, Sequence[Any]] = field(default_factory=dict)
     kinds: dict[str, set[type]] = field(default_factory=dict)
     exprs: dict[str, str] = field(default_factory=dict)  # timestamp column -> SQL that rewrites it on insert
-    rows: list[tuple[Any, ...]] | None = None  # the values as row tuples, when no column needs converting
+
+    def rows(self, values: list[Sequence[Any]]) -> ColumnRows:
+        """The rows of the final column ``values`` for an insert: each tuple made as it is read."""
+        return ColumnRows(values)
 
     def tuples(self, values: list[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        """Row tuples of the final column ``values``: the batch's own when none was converted."""
-        if self.rows is not None and all(v is self.values[c] for v, c in zip(values, self.columns, strict=True)):
-            return self.rows
+        """The rows of the final column ``values`` as a list of tuples."""
         return list(zip(*values, strict=True))
 
 
@@ -136,9 +138,10 @@ def _flatten_columns(keys: list[str], cols: dict[str, Sequence[Any]], kinds: dic
         objs = cols[k]
         if kinds[k] != {dict} or depth >= max_depth or not all(objs):
             return None
-        sub_keys, sub_cols, _ = _columns(list(objs))
-        if set(map(len, objs)) != {len(sub_keys)}:  # not every object has every key
+        shared = _shared(objs)
+        if shared is None:  # not every object has every key
             return None
+        sub_keys, sub_cols = shared
         sub = _flatten_columns(sub_keys, sub_cols, {sk: set(map(type, v)) for sk, v in sub_cols.items()},
                                max_depth, depth + 1, name)
         if sub is None:
@@ -187,18 +190,49 @@ def _infer(vals: Sequence[Any], kinds: set[type], batch: ColumnBatch, col: str, 
     return ColType.TEXT
 
 
-def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Sequence[Any]], list[tuple[Any, ...]] | None]:
-    """The keys in first-seen order, each key's values (None where a row lacks it) and,
-    when every row has the first row's keys, the rows as tuples in that order."""
-    keys = list(rows[0])
-    if len(keys) > 1 and set(map(len, rows)) == {len(keys)}:
-        try:  # rows shaped like the first: one C-level pass per row, then a transpose
-            tuples = list(map(itemgetter(*keys), rows))
-            return keys, dict(zip(keys, zip(*tuples, strict=True), strict=True)), tuples
-        except KeyError:  # same sizes, other keys
-            pass
+def _columns(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Sequence[Any]]]:
+    """The keys in first-seen order and each key's values (None where a row lacks it)."""
+    shared = _shared(rows)
+    if shared is not None:
+        return shared
     keys = list(dict.fromkeys(chain.from_iterable(rows)))
-    return keys, {k: [r.get(k) for r in rows] for k in keys}, None
+    return keys, {k: [r.get(k) for r in rows] for k in keys}
+
+
+def _shared(rows: Sequence[dict[str, Any]]) -> tuple[list[str], dict[str, Sequence[Any]]] | None:
+    """Each key's values when every row has exactly the first row's keys (the usual case), else None.
+
+    One C-level pass per key and no tuple per row: the insert makes its rows from the
+    columns as it reads them (:class:`~anynode.store.column_rows.ColumnRows`).
+    """
+    keys = list(rows[0])
+    if set(map(len, rows)) != {len(keys)}:
+        return None
+    try:
+        return keys, {k: list(map(itemgetter(k), rows)) for k in keys}
+    except KeyError:  # same sizes, other keys
+        return None
+
+
+def _json_texts(name: str, vals: Sequence[Any], max_depth: int) -> list[str]:
+    """A column of arrays as the JSON text it is stored as, its nesting checked (in C when the arrays are plain).
+
+    Raises:
+        IngestError: 67 for an array nested deeper than ``max_depth``.
+    """
+    try:
+        texts = list(map(bytes.decode, map(orjson.dumps, vals)))
+    except orjson.JSONEncodeError:  # nested past orjson's own limit: the check below words it
+        texts = []
+    joined = "".join(texts)
+    # one '[' per value and no '{': no array or object inside any; else (or a string holds a bracket) measured
+    if not texts or joined.count("[") != len(texts) or "{" in joined:
+        if _list_depth(vals, {list}) > max_depth:
+            raise IngestError(f"Column {name!r} holds an array nested deeper than {max_depth} levels",
+                              hint="flatten the data or raise the nesting limit", code=Code.BAD_JSON_FILE)
+        if not texts:
+            texts = list(map(bytes.decode, map(orjson.dumps, vals)))
+    return texts
 
 
 def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True,
@@ -215,16 +249,16 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
     if not all(rows):
         raise IngestError("A row is an empty object {}", hint="every row needs at least one value",
                           code=Code.BAD_JSON_FILE)
-    raw_keys, cols, tuples = _columns(rows)
+    shared = _shared(rows)
+    raw_keys, cols = shared if shared is not None else _columns(rows)
     kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
     if any(dict in kinds for kinds in kinds_of.values()):
-        flat = _flatten_columns(raw_keys, cols, kinds_of, max_depth) if tuples is not None else None
+        flat = _flatten_columns(raw_keys, cols, kinds_of, max_depth) if shared is not None else None
         if flat is not None:
             raw_keys, cols, kinds_of = flat
-            tuples = None
         else:
             rows = _flatten(rows, max_depth)
-            raw_keys, cols, tuples = _columns(rows)
+            raw_keys, cols = _columns(rows)
             kinds_of = {k: set(map(type, v)) for k, v in cols.items()}
     names: dict[str, str] = {}
     for k in raw_keys:
@@ -233,18 +267,20 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
             raise _map_error(f"Keys {names[name]!r} and {k!r} both map to column {name!r}",
                              hint="rename one of them in the data")
         names[name] = k
-    batch = ColumnBatch(list(names), {}, {}, len(rows), rows=tuples)
+    batch = ColumnBatch(list(names), {}, {}, len(rows))
     for name, key in names.items():
         vals = cols[key]
         kinds = kinds_of[key]
         if str in kinds and "" in vals:  # AnyLog stores an empty string as NULL
             vals = [None if v == "" else v for v in vals]
             kinds = set(map(type, vals))
-            batch.rows = None  # the row tuples still hold the empty strings
         batch.kinds[name] = kinds
         batch.types[name] = _infer(vals, kinds, batch, name, ts_as_text, sql_rewrites)
         batch.values[name] = vals
-        if list in kinds:
+        if kinds == {list}:  # arrays: stored as JSON text whatever the column's type, so made text here
+            batch.values[name] = _json_texts(name, vals, max_depth)
+            batch.kinds[name] = {str}
+        elif list in kinds:
             deepest = _list_depth(vals, kinds)
             if deepest > max_depth:
                 raise IngestError(f"Column {name!r} holds an array nested deeper than {max_depth} levels",

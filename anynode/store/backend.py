@@ -230,6 +230,10 @@ class Backend(ABC):
     def table_names(self, conn: Any) -> list[str]:
         """The user tables of the database, sorted."""
 
+    def has_table(self, conn: Any, table: str) -> bool:
+        """True when ``table`` is among :meth:`table_names` (a backend answers with one targeted query)."""
+        return table in self.table_names(conn)
+
     @abstractmethod
     def column_decls(self, conn: Any, table: str) -> list[tuple[str, str]]:
         """``(column, declared type)`` in table order; empty when the table does not exist."""
@@ -273,11 +277,13 @@ class Backend(ABC):
     @abstractmethod
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
                     rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = (),
-                    exprs: Sequence[str | None] = ()) -> None:
+                    exprs: Sequence[str | None] = (), layout: str | None = None) -> None:
         """Insert prepared tuples (values already converted for ``types``).
 
         ``exprs`` (only where :attr:`sql_rewrites`) gives per column an SQL
         expression of its ``?`` that the database applies as it inserts, or None.
+        ``layout`` names a table whose columns ``table`` has (a partition's parent),
+        for a backend that looks column types up before it inserts.
 
         ``constants`` are ``(column, value)`` pairs that are the same for every
         row (the system columns of one file): a backend may bind them once.

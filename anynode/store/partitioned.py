@@ -22,16 +22,17 @@ one is refused with its file, as a value the table cannot take.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import repeat
-from operator import itemgetter
+from itertools import compress, islice, pairwise, repeat
+from operator import itemgetter, le
 from typing import Any
 
 from anynode.codes import Code
 from anynode.errors import IngestError, StoreError
 from anynode.store.backend import ROW_ID, SYSTEM_COLUMNS, Backend, ColType
+from anynode.store.column_rows import ColumnRows
 from anynode.store.partitions import Partition, PartitionSpec, partitions_of
 
 _VIEW_TERMS = 400  # SQLite allows 500 terms in one compound SELECT; more partitions are nested in groups
@@ -169,23 +170,18 @@ class PartitionedTarget:
     # --- rows ------------------------------------------------------------
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
                     rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = ()) -> None:
-        """Insert each row into its period's partition (created when missing).
+        """Insert the rows of each period straight into its partition (created when missing).
 
-        PostgreSQL routes the rows itself once their partitions exist: one COPY
-        for the batch. SQLite gets one insert per partition the batch touches.
+        The rows are split here, where their periods are known already, so that
+        PostgreSQL does not route each row again (a COPY into the parent measured
+        ~15-25% slower than into the partition); its partitions share the parent's columns.
         """
         starts, where = self._periods(columns, rows, constants)
-        names = [self._ensure(conn, start) for start in starts]
-        if not self.sqlite:
-            self.backend.insert_rows(conn, table, columns, types, rows, constants)
-        elif where is None:
-            self.backend.insert_rows(conn, names[0], columns, types, rows, constants)
-        else:
-            groups: list[list[tuple[Any, ...]]] = [[] for _ in names]
-            for i, row in zip(where, rows, strict=True):
-                groups[i].append(row)
-            for name, group in zip(names, groups, strict=True):
-                self.backend.insert_rows(conn, name, columns, types, group, constants)
+        names = self._ensure(conn, starts)
+        groups = [rows] if where is None else _split(rows, where, len(names))
+        layout = None if self.sqlite else self.table
+        for name, group in zip(names, groups, strict=True):
+            self.backend.insert_rows(conn, name, columns, types, group, constants, layout=layout)
 
     def _periods(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
                  constants: Sequence[tuple[str, Any]]) -> tuple[list[datetime], list[int] | None]:
@@ -203,7 +199,8 @@ class PartitionedTarget:
             return [start(fixed[col])], None
         if col not in columns:
             self._check_column(None)
-        keys = list(map(itemgetter(list(columns).index(col)), rows))
+        i = list(columns).index(col)
+        keys = rows.columns[i] if isinstance(rows, ColumnRows) else list(map(itemgetter(i), rows))
         try:
             try:
                 low, high = start(min(keys)), start(max(keys))  # a None among them fails here (no order)
@@ -236,29 +233,48 @@ class PartitionedTarget:
         renumber = {old: new for new, old in enumerate(used)}  # periods between min and max with no row
         return [starts[i] for i in used], [renumber[i] for i in where]
 
-    def _ensure(self, conn: Any, start: datetime) -> str:
-        name = self.spec.name(self.table, start)
-        if name in self._known:
-            return name
+    def _ensure(self, conn: Any, starts: list[datetime]) -> list[str]:
+        """The partitions of the periods starting at ``starts``; the missing ones are made (PostgreSQL:
+        in one round trip)."""
+        names = [self.spec.name(self.table, start) for start in starts]
+        new = [(start, name) for start, name in zip(starts, names, strict=True) if name not in self._known]
+        if not new:
+            return names
         q = self.backend.quote
         if not self.sqlite:
-            end = self.spec.end(start)
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {q(name)} PARTITION OF {q(self.table)} "
-                         f"FOR VALUES FROM ({_sql_time(start)}) TO ({_sql_time(end)})")
-        elif self._names:
-            _copy_layout(self.backend, conn, self._names[-1], name)
-        else:
-            self.backend.create_table(conn, name, self._pending or [])
-            self._pending = None
-        self._known.add(name)
-        self._parts = sorted([*self._parts, (start, name)])
+            conn.execute("; ".join(f"CREATE TABLE IF NOT EXISTS {q(name)} PARTITION OF {q(self.table)} "
+                                   f"FOR VALUES FROM ({_sql_time(start)}) TO ({_sql_time(self.spec.end(start))})"
+                                   for start, name in new))
+        for start, name in new:
+            if self.sqlite and self._names:
+                _copy_layout(self.backend, conn, self._names[-1], name)
+            elif self.sqlite:
+                self.backend.create_table(conn, name, self._pending or [])
+                self._pending = None
+            self._known.add(name)
+            self._parts = sorted([*self._parts, (start, name)])
         if self.sqlite:
             rebuild_view(self.backend, conn, self.table, self._names)
-        return name
+        return names
 
     @property
     def _names(self) -> list[str]:
         return [name for _, name in self._parts]
+
+
+def _split(rows: Sequence[tuple[Any, ...]], where: list[int], groups: int) -> list[Sequence[tuple[Any, ...]]]:
+    """The rows of each group (``where`` gives each row's), in their order: slices when the groups
+    follow one another (rows in time order, the usual case), else picked column by column."""
+    if isinstance(rows, ColumnRows):
+        if all(map(le, where, islice(where, 1, None))):
+            cuts = [bisect_left(where, g) for g in range(groups)] + [len(where)]
+            return [rows[a:b] for a, b in pairwise(cuts)]
+        masks = [list(map(g.__eq__, where)) for g in range(groups)]
+        return [ColumnRows([list(compress(col, mask)) for col in rows.columns]) for mask in masks]
+    out: list[list[tuple[Any, ...]]] = [[] for _ in range(groups)]
+    for i, row in zip(where, rows, strict=True):
+        out[i].append(row)
+    return list(out)
 
 
 def _copy_layout(backend: Backend, conn: Any, source: str, target: str) -> None:

@@ -40,6 +40,22 @@ _PRIVILEGED = ("SELECT r.rolsuper OR pg_has_role(current_user, 'pg_read_server_f
                "OR pg_has_role(current_user, 'pg_execute_server_program', 'USAGE') "
                "FROM pg_roles r WHERE r.rolname = current_user")
 
+# A table's columns as information_schema.columns gives them (column_name, data_type, udt_name, in order, those
+# this role may use), read from pg_catalog: its view takes ~1-5 ms a query and grows with every partition in
+# the schema, and the ingest asks twice a file.
+_COLUMNS = (
+    "SELECT a.attname, CASE WHEN t.typtype = 'd' THEN "
+    "CASE WHEN bt.typelem <> 0 AND bt.typlen = -1 THEN 'ARRAY' "
+    "WHEN bt.typnamespace = 'pg_catalog'::regnamespace THEN format_type(t.typbasetype, NULL) ELSE 'USER-DEFINED' END "
+    "WHEN t.typelem <> 0 AND t.typlen = -1 THEN 'ARRAY' "
+    "WHEN t.typnamespace = 'pg_catalog'::regnamespace THEN format_type(a.atttypid, NULL) ELSE 'USER-DEFINED' END, "
+    "coalesce(bt.typname, t.typname) "
+    "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid "
+    "LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype "
+    "WHERE c.relname = %s AND c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'v', 'f', 'p') "
+    "AND a.attnum > 0 AND NOT a.attisdropped AND (pg_has_role(c.relowner, 'USAGE') "
+    "OR has_column_privilege(c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES')) ORDER BY a.attnum")
+
 
 def _stream_rows() -> int:
     """Rows per chunk: chunked mode needs libpq 17 (psycopg's binary wheels carry it); else one row at a time."""
@@ -216,11 +232,18 @@ class PostgresBackend(Backend):
                            "AND table_type = 'BASE TABLE' ORDER BY table_name")
         return [r[0] for r in cur.fetchall()]
 
-    def column_decls(self, conn: Any, table: str) -> list[tuple[str, str]]:
-        cur = conn.execute("SELECT column_name, data_type FROM information_schema.columns "
-                           "WHERE table_schema = current_schema() AND table_name = %s ORDER BY ordinal_position",
+    def has_table(self, conn: Any, table: str) -> bool:
+        # the tables information_schema.tables lists (in this schema, visible to this role), from pg_class:
+        # under 1 ms where information_schema takes ~3 ms, and more with every partition
+        cur = conn.execute("SELECT 1 FROM pg_class c WHERE c.relname = %s AND c.relkind IN ('r', 'p') "
+                           "AND c.relnamespace = current_schema()::regnamespace AND (pg_has_role(c.relowner, 'USAGE') "
+                           "OR has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, "
+                           "TRIGGER') OR has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))",
                            (table,))
-        return [(r[0], r[1]) for r in cur.fetchall()]
+        return cur.fetchone() is not None
+
+    def column_decls(self, conn: Any, table: str) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in conn.execute(_COLUMNS, (table,)).fetchall()]
 
     def begin(self, conn: Any) -> None:
         self._udt_cache.clear()
@@ -240,9 +263,7 @@ class PostgresBackend(Backend):
         return cached
 
     def _read_udt_names(self, conn: Any, table: str) -> dict[str, str]:
-        cur = conn.execute("SELECT column_name, udt_name FROM information_schema.columns "
-                           "WHERE table_schema = current_schema() AND table_name = %s", (table,))
-        return {r[0]: r[1] for r in cur.fetchall()}
+        return {r[0]: r[2] for r in conn.execute(_COLUMNS, (table,)).fetchall()}
 
     def type_of_decl(self, decl: str) -> ColType:
         d = decl.lower()
@@ -275,11 +296,11 @@ class PostgresBackend(Backend):
 
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
                     rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = (),
-                    exprs: Sequence[str | None] = ()) -> None:
+                    exprs: Sequence[str | None] = (), layout: str | None = None) -> None:
         q = self.quote
         names = [c for c, _ in constants] + list(columns)
         tail = tuple(v for _, v in constants)
-        udt = self._udt_names(conn, table)
+        udt = self._udt_names(conn, layout or table)  # a partition has its parent's columns
         kinds = [udt.get(c, "") for c in names]
         binary = all(k in _BINARY_OK for k in kinds)
         stmt = f"COPY {q(table)} ({', '.join(map(q, names))}) FROM STDIN"

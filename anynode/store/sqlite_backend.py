@@ -153,6 +153,10 @@ class SqliteBackend(Backend):
                            "AND name NOT LIKE 'sqlite_%' ORDER BY name")
         return [r[0] for r in cur.fetchall()]
 
+    def has_table(self, conn: Any, table: str) -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?",
+                            (table,)).fetchone() is not None
+
     def column_decls(self, conn: Any, table: str) -> list[tuple[str, str]]:
         cur = conn.execute(f"PRAGMA table_info({self.quote(table)})")
         return [(r[1], r[2]) for r in cur.fetchall()]
@@ -223,7 +227,7 @@ class SqliteBackend(Backend):
     # --- data --------------------------------------------------------
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
                     rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = (),
-                    exprs: Sequence[str | None] = ()) -> None:
+                    exprs: Sequence[str | None] = (), layout: str | None = None) -> None:
         q = self.quote
         names = ", ".join([q(c) for c, _ in constants] + [q(c) for c in columns])
         width = len(columns)

@@ -55,9 +55,14 @@ def ensure_tsd_table(backend: Backend, conn: Any, serial: bool) -> None:
     conn.execute(f"CREATE INDEX IF NOT EXISTS {TSD_TABLE}_time_index ON {TSD_TABLE} (file_time)")
 
 
-def lookup(backend: Backend, conn: Any, file_hash: str) -> tuple[int, int] | None:
-    """``(file_id, rows)`` of the file with this hash, or None (tsd_info may not exist yet)."""
-    if TSD_TABLE not in backend.table_names(conn):
+def exists(backend: Backend, conn: Any) -> bool:
+    """True when the database has its tsd_info table."""
+    return backend.has_table(conn, TSD_TABLE)
+
+
+def lookup(backend: Backend, conn: Any, file_hash: str, known: bool = False) -> tuple[int, int] | None:
+    """``(file_id, rows)`` of the file with this hash, or None (tsd_info may not exist yet, unless ``known``)."""
+    if not known and not exists(backend, conn):
         return None
     row = conn.execute(backend.sql(f"SELECT file_id, {backend.quote('rows')} FROM {TSD_TABLE} "
                                    "WHERE file_hash = ?"), (file_hash,)).fetchone()
@@ -66,10 +71,12 @@ def lookup(backend: Backend, conn: Any, file_hash: str) -> tuple[int, int] | Non
 
 def allocate(backend: Backend, conn: Any, rec: TsdRecord) -> int:
     """The file_id of ``rec`` in almgm: the existing one for a retried file, else a new row with rows = 0."""
-    ensure_tsd_table(backend, conn, serial=True)
-    found = lookup(backend, conn, rec.file_hash)
-    if found:
-        return found[0]
+    if not exists(backend, conn):
+        ensure_tsd_table(backend, conn, serial=True)  # the table and its indexes, made in one transaction
+    else:
+        found = lookup(backend, conn, rec.file_hash, known=True)
+        if found:
+            return found[0]
     return _insert(backend, conn, rec)
 
 
@@ -84,9 +91,13 @@ def _insert(backend: Backend, conn: Any, rec: TsdRecord, status1: str | None = N
     return int(cur.fetchone()[0])
 
 
-def record(backend: Backend, conn: Any, file_id: int, rec: TsdRecord, rows: int) -> None:
-    """Insert the file's record with its row count (the data-dbms copy, in the rows' transaction)."""
-    ensure_tsd_table(backend, conn, serial=False)
+def record(backend: Backend, conn: Any, file_id: int, rec: TsdRecord, rows: int, known: bool = False) -> None:
+    """Insert the file's record with its row count (the data-dbms copy, in the rows' transaction).
+
+    ``known``: tsd_info is known to exist in this transaction (it is made with its indexes when not).
+    """
+    if not known:
+        ensure_tsd_table(backend, conn, serial=False)
     conn.execute(backend.sql(
         f"INSERT INTO {TSD_TABLE} (file_id, dbms_name, table_name, source, file_hash, instructions, file_time, "
         f"{backend.quote('rows')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
