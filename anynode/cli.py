@@ -23,6 +23,7 @@ home. docs/commands.md has the table.
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import click
@@ -58,6 +59,29 @@ def _open_node(home: str | None, fmt: str, debug: bool, lock: bool = True) -> An
     node.fmt = fmt
     node.debug = debug
     return node
+
+
+LOCK_WAIT = 5.0
+"""Seconds ``anynode process`` waits for a home another process holds before it gives up (exit 75)."""
+
+
+def _open_node_waiting(home: str | None, fmt: str, debug: bool) -> Any:
+    """Open the node, waiting up to LOCK_WAIT for the home's lock.
+
+    A one-shot ``anynode -e ...`` sent while the node is still starting (a
+    supervisor's health check, a deployment script's poll) holds the home
+    for the moment it runs; the node starting after it must not die of that.
+    """
+    from anynode.errors import NodeLocked
+
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            return _open_node(home, fmt, debug)
+        except NodeLocked:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _fail(exc: BaseException, line: str | None, debug: bool, fmt: str = "table") -> int:
@@ -239,10 +263,14 @@ def cli(ctx: click.Context, commands: tuple[str, ...], interactive: bool, home: 
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.pass_context
 def process_cmd(ctx: click.Context, file: str) -> None:
-    """Run a node script, then keep the node up while services run (until SIGTERM or `exit node`)."""
+    """Run a node script, then keep the node up while services run (until SIGTERM or `exit node`).
+
+    A home held by another process is waited for up to 5 s (a one-shot
+    `anynode -e` sent as the node starts), then it is an error (exit 75).
+    """
     opts = ctx.obj
     try:
-        node = _open_node(opts["home"], opts["fmt"], opts["debug"])
+        node = _open_node_waiting(opts["home"], opts["fmt"], opts["debug"])
     except Exception as exc:
         ctx.exit(_fail(exc, None, opts["debug"], opts["fmt"]))
     code = 0

@@ -141,6 +141,22 @@ def test_cli_second_node_on_same_home_fails_naming_the_holder(tmp_path: Path) ->
         holder.wait(timeout=10)
 
 
+def test_process_waits_for_a_one_shot_that_holds_the_home_as_it_starts(tmp_path: Path) -> None:
+    """`anynode -e ...` sent while a node starts holds the home a moment; the node starting then must not die of it."""
+    home = tmp_path / "home"
+    script = tmp_path / "start.al"
+    script.write_text("echo started\n")
+    brief = ("import sys, time\nfrom anynode.lock import HomeLock\nlock = HomeLock(sys.argv[1]).acquire()\n"
+             "print('locked', flush=True)\ntime.sleep(1.0)\nlock.release()\n")
+    holder = subprocess.Popen([sys.executable, "-c", brief, str(home)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        out = run("process", str(script), home=home)
+        assert (out.returncode, out.stdout.strip()) == (0, "started"), out.stderr
+    finally:
+        holder.wait(timeout=10)
+
+
 def test_cli_one_shot_does_not_load_the_servers_or_databases() -> None:
     """Start-up stays fast: a one-shot command loads no server, network or database stack."""
     code = ("import sys, anynode.cli, anynode.node, anynode.assembly; "
