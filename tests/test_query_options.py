@@ -94,6 +94,9 @@ def test_extend_never_reads_a_secret_variable(net: Net) -> None:
     net.operators[2].execute("set colour = blue")
     rows = _query(net, "extend = (+api_token, +colour, +never_set)", "select value from sensor where value = 30")
     assert rows == [{"api_token": None, "colour": "blue", "never_set": None, "value": 30}]
+    net.operators[2].execute("set note = the token is s3cr3t-value-123")  # a secret value inside another variable
+    rows = _query(net, "extend = (+note)", "select value from sensor where value = 30")
+    assert rows == [{"note": None, "value": 30}]  # a variable holding a secret value is secret as a whole
 
 
 @pytest.mark.parametrize("extend, words", [
