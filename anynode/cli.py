@@ -143,7 +143,7 @@ def _attach(home: str | None, fmt: str, debug: bool, commands: tuple[str, ...], 
         code = client.run_lines(attached, list(commands), fmt) if commands else 0
         if (interactive or not commands) and not attached.exiting and (interactive or not code):
             if sys.stdin.isatty():
-                from anynode.console.prompt import run_prompt
+                from anynode.repl.attached import run_prompt
 
                 code = run_prompt(attached, path, fmt) or code
             else:

@@ -8,6 +8,10 @@ databases, ``tests/test_query_property_network.py`` over four real operators on
 from __future__ import annotations
 
 import math
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
@@ -60,3 +64,56 @@ def rows_equal(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]], ordered:
     if len(got) != len(want):
         return False
     return all(len(g) == len(w) and all(map(same, g, w)) for g, w in zip(got, want, strict=True))
+
+
+# -- one day of Grafana points, on one database ----------------------------------------------------------------
+DAY_QUERY = ("SELECT increments(minute, 1, timestamp), MAX(timestamp), MIN(value), AVG(value), MAX(value) "
+             "FROM ping_sensor WHERE timestamp >= '2026-01-01 00:00:00' AND timestamp <= '2026-01-01 23:59:59.999000'")
+"""What a Grafana panel over 2026-01-01 at one-minute intervals asks (min, avg, max per minute)."""
+
+
+class OneDatabase:
+    """A source of the query runner over one SQLite connection: the reference a network answer is compared with."""
+
+    name, engine = "one", "sqlite"
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def query(self, sql: str) -> tuple[list[str], list[list[Any]]]:
+        cur = self.db.execute(sql)
+        return [d[0] for d in cur.description], [cur.fetchall()]
+
+
+def day_by_minute(whole: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """DAY_QUERY's rows on the one database ``whole`` (a row per minute: bucket, time, min, avg, max)."""
+    from anynode.query.run import run_query
+
+    answer = run_query(DAY_QUERY, [OneDatabase(whole)])
+    return [tuple(r) for chunk in answer.chunks for r in chunk]
+
+
+# -- operators holding a big table -----------------------------------------------------------------------------
+@contextmanager
+def big_operators(tmp_path: Path, per: int, count: int = 2) -> Iterator[list[str]]:
+    """``count`` operator nodes (TCP on 127.0.0.1), each with ``per`` rows in demo.big; their addresses.
+
+    ``i`` runs 1..count*per over all of them, once each; ``s`` is 'r0'..'r9'.
+    """
+    from anynode.node import Node
+    from tests.helpers import start_tcp
+
+    nodes, addresses = [], []
+    try:
+        for k in range(count):
+            op = Node(tmp_path / f"op{k}")
+            nodes.append(op)
+            op.execute("connect dbms demo where type = sqlite")
+            op.catalog.execute("demo", "create table big (i integer, s text)")
+            op.catalog.execute("demo", f"""insert into big with recursive c(n) as (select 1 union all select n + 1
+                from c where n < {per}) select n + {k * per}, 'r' || (n % 10) from c""")
+            addresses.append(start_tcp(op))
+        yield addresses
+    finally:
+        for op in nodes:
+            op.close()

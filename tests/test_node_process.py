@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -14,45 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.sync_helpers import NodeProcess
+
 SCRIPT = """set node name {name}
 run tcp server where internal_ip = 127.0.0.1 and internal_port = 0 and bind = true
 """
 
 
-class RunningNode:
-    """A node process started from a script; its TCP address read from its output."""
-
-    def __init__(self, home: Path, name: str) -> None:
-        home.mkdir(parents=True, exist_ok=True)
-        script = home / "start.al"
-        script.write_text(SCRIPT.format(name=name))
-        self.home = home
-        env = dict(os.environ, ANYNODE_HOME=str(home))
-        self.proc = subprocess.Popen([sys.executable, "-m", "anynode", "process", str(script)], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + 20
-        self.address = ""
-        while time.monotonic() < deadline and not self.address:
-            line = self.proc.stdout.readline()
-            found = re.search(r"Listening on: (127\.0\.0\.1:\d+)", line)
-            if found:
-                self.address = found.group(1)
-            elif not line and self.proc.poll() is not None:
-                break
-        assert self.address, f"node did not start: {self.proc.stderr.read() if self.proc.stderr else ''}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-
-
 @pytest.fixture
-def node_proc(tmp_path: Path) -> Iterator[RunningNode]:
-    n = RunningNode(tmp_path / "b", "procb")
+def node_proc(tmp_path: Path) -> Iterator[NodeProcess]:
+    n = NodeProcess(tmp_path / "b", SCRIPT.format(name="procb"))
     yield n
-    n.stop()
+    n.kill()
 
 
 def ask(address: str, command: str, home: Path) -> subprocess.CompletedProcess[str]:
@@ -61,7 +33,7 @@ def ask(address: str, command: str, home: Path) -> subprocess.CompletedProcess[s
                            f"run client ({address}) {command}"], env=env, capture_output=True, text=True, timeout=30)
 
 
-def test_process_node_answers_a_peer_in_another_process(node_proc: RunningNode, tmp_path: Path) -> None:
+def test_process_node_answers_a_peer_in_another_process(node_proc: NodeProcess, tmp_path: Path) -> None:
     out = ask(node_proc.address, "get processes where format = json", tmp_path / "a")
     assert out.returncode == 0, out.stderr
     reply = json.loads(out.stdout)[node_proc.address]
@@ -69,7 +41,7 @@ def test_process_node_answers_a_peer_in_another_process(node_proc: RunningNode, 
     assert reply["REST"]["Status"] == "Not declared"
 
 
-def test_sigterm_stops_services_and_exits_zero_within_five_seconds(node_proc: RunningNode) -> None:
+def test_sigterm_stops_services_and_exits_zero_within_five_seconds(node_proc: NodeProcess) -> None:
     started = time.monotonic()
     node_proc.proc.send_signal(signal.SIGTERM)
     code = node_proc.proc.wait(10)
@@ -80,7 +52,7 @@ def test_sigterm_stops_services_and_exits_zero_within_five_seconds(node_proc: Ru
     assert "TCP stopped" in log.split("SIGTERM received")[1]
 
 
-def test_sighup_keeps_old_settings_when_the_file_is_broken(node_proc: RunningNode, tmp_path: Path) -> None:
+def test_sighup_keeps_old_settings_when_the_file_is_broken(node_proc: NodeProcess, tmp_path: Path) -> None:
     cfg = node_proc.home / "anynode.cfg"
     cfg.write_text("stats_interval = banana\n")
     node_proc.proc.send_signal(signal.SIGHUP)

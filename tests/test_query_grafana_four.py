@@ -9,14 +9,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from anynode.node import Node
-from anynode.query.run import run_query
 from tests.helpers import start_tcp
+from tests.query_helpers import day_by_minute
 from tests.rest_helpers import start
 from tests.view_helpers import insert
 
@@ -56,17 +55,6 @@ def four(tmp_path: Path) -> Iterator[tuple[str, sqlite3.Connection]]:
             node.close()
 
 
-class _One:
-    name, engine = "one", "sqlite"
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def query(self, sql: str) -> tuple[list[str], list[list[Any]]]:
-        cur = self.db.execute(sql)
-        return [d[0] for d in cur.description], [cur.fetchall()]
-
-
 def test_a_day_at_one_minute_over_four_operators(four: tuple[str, sqlite3.Connection]) -> None:
     url, whole = four
     body = {"range": {"from": "2026-01-01T00:00:00.000Z", "to": "2026-01-01T23:59:59.999Z"},
@@ -77,10 +65,7 @@ def test_a_day_at_one_minute_over_four_operators(four: tuple[str, sqlite3.Connec
     series = reply.json()
     assert [s["target"] for s in series] == ["ping_sensor min", "ping_sensor avg", "ping_sensor max"]
     assert [len(s["datapoints"]) for s in series] == [1440, 1440, 1440]
-    one = run_query("SELECT increments(minute, 1, timestamp), MAX(timestamp), MIN(value), AVG(value), MAX(value) "
-                    "FROM ping_sensor WHERE timestamp >= '2026-01-01 00:00:00' AND timestamp <= "
-                    "'2026-01-01 23:59:59.999000'", [_One(whole)])
-    want = [r for chunk in one.chunks for r in chunk]
+    want = day_by_minute(whole)
     assert len(want) == 1440
     for i, s in enumerate(series, start=1):
         assert [p[0] for p in s["datapoints"]] == pytest.approx([r[i] for r in want])

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from anynode.query.run import run_query
+from tests.query_helpers import day_by_minute
 from tests.rest_helpers import start
 from tests.view_helpers import Net, insert, make_net
 
@@ -41,17 +41,6 @@ def net(tmp_path: Path) -> Iterator[tuple[Net, str, sqlite3.Connection]]:
         net.close()
 
 
-class _One:
-    name, engine = "one", "sqlite"
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def query(self, sql: str) -> tuple[list[str], list[list[Any]]]:
-        cur = self.db.execute(sql)
-        return [d[0] for d in cur.description], [cur.fetchall()]
-
-
 def _post(url: str, path: str, body: dict[str, Any]) -> Any:
     reply = httpx.post(url + path, json=body, headers=GRAFANA, timeout=30)
     assert reply.status_code == 200, reply.text
@@ -73,10 +62,7 @@ def test_a_day_at_one_minute_over_the_operators(net: tuple[Net, str, sqlite3.Con
     series = _post(url, "/query", body)
     assert [s["target"] for s in series] == ["ping_sensor min", "ping_sensor avg", "ping_sensor max"]
     assert [len(s["datapoints"]) for s in series] == [1440, 1440, 1440]
-    one = run_query("SELECT increments(minute, 1, timestamp), MAX(timestamp), MIN(value), AVG(value), MAX(value) "
-                    "FROM ping_sensor WHERE timestamp >= '2026-01-01 00:00:00' AND timestamp <= "
-                    "'2026-01-01 23:59:59.999000'", [_One(whole)])
-    want = [r for chunk in one.chunks for r in chunk]
+    want = day_by_minute(whole)
     for i, s in enumerate(series, start=1):
         assert [p[0] for p in s["datapoints"]] == pytest.approx([r[i] for r in want])
 

@@ -26,6 +26,7 @@ from anynode.node import Node
 from anynode.repl.running import run_interruptible
 from anynode.results import RowsAlreadyRead, StreamedTable, Table
 from tests.helpers import start_tcp, wait_until
+from tests.query_helpers import big_operators
 
 REPO = Path(__file__).resolve().parents[1]
 PER_OPERATOR = 500_000
@@ -66,20 +67,8 @@ node.close()
 @pytest.fixture
 def operators(tmp_path: Path) -> Iterator[list[str]]:
     """Two operators with PER_OPERATOR rows each in demo.big (i runs 1..10^6 over both)."""
-    nodes, addresses = [], []
-    try:
-        for k in range(2):
-            op = Node(tmp_path / f"op{k}")
-            nodes.append(op)
-            op.execute("connect dbms demo where type = sqlite")
-            op.catalog.execute("demo", "create table big (i integer, s text)")
-            op.catalog.execute("demo", f"""insert into big with recursive c(n) as (select 1 union all select n + 1
-                from c where n < {PER_OPERATOR}) select n + {k * PER_OPERATOR}, 'r' || (n % 10) from c""")
-            addresses.append(start_tcp(op))
+    with big_operators(tmp_path, PER_OPERATOR) as addresses:
         yield addresses
-    finally:
-        for op in nodes:
-            op.close()
 
 
 def test_a_million_rows_stream_to_the_caller_in_bounded_memory(operators: list[str], tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from anynode.node import Node
-from tests.helpers import free_port, start_node_process, start_tcp, wait_until
+from tests.helpers import free_port, start_node_process, wait_until
+from tests.query_helpers import big_operators
 
 PER_OPERATOR = 250_000
 BOUND_MB = 30  # the answer gathered as records before encoding takes about 100 MB here
@@ -32,27 +32,18 @@ def _peak_kb(pid: int) -> int:
 @pytest.fixture
 def network(tmp_path: Path) -> Iterator[tuple[int, int, list[str]]]:
     """(REST port, pid) of a query node process, and two operators' addresses with PER_OPERATOR rows each."""
-    operators, addresses = [], []
     port = free_port()
     script = tmp_path / "query.al"
     script.write_text(f"run rest server where internal_ip = 127.0.0.1 and internal_port = {port} and timeout = 60\n")
     proc = start_node_process(tmp_path / "query", script)
     try:
-        for k in range(2):
-            op = Node(tmp_path / f"op{k}")
-            operators.append(op)
-            op.execute("connect dbms demo where type = sqlite")
-            op.catalog.execute("demo", "create table big (i integer, s text)")
-            op.catalog.execute("demo", f"""insert into big with recursive c(n) as (select 1 union all select n + 1
-                from c where n < {PER_OPERATOR}) select n + {k * PER_OPERATOR}, 'r' || (n % 10) from c""")
-            addresses.append(start_tcp(op))
-        wait_until(lambda: _get(port, "get status", {})[0] == 200, timeout=20, what="the query node's REST server")
-        yield port, proc.pid, addresses
+        with big_operators(tmp_path, PER_OPERATOR) as addresses:
+            wait_until(lambda: _get(port, "get status", {})[0] == 200, timeout=20,
+                       what="the query node's REST server")
+            yield port, proc.pid, addresses
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-        for op in operators:
-            op.close()
 
 
 def _get(port: int, command: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

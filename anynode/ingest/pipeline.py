@@ -23,7 +23,6 @@ transaction rolls back, and the file can be ingested again later, once.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, wait as wait_all
@@ -38,15 +37,14 @@ from anynode.ingest.handoff import Handoff
 from anynode.ingest.naming import TABLE_NAME, FileName
 from anynode.ingest.reader import IngestCancelled, body_hash, file_hash, read_batches, small_file
 from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad
+from anynode.ingest.target import TargetTable, check_target
 from anynode.ingest.transform import ColumnBatch, column_values, prepare
 from anynode.store import tsd
-from anynode.store.backend import SYSTEM_COLUMNS, Backend, ColType, widen
-from anynode.store.catalog import SYSTEM_DATABASES, Database, DatabaseCatalog, driver_errors
-from anynode.store.partitioned import PartitionedTarget, ingest_target
+from anynode.store.backend import SYSTEM_COLUMNS, Backend, ColType
+from anynode.store.catalog import Database, DatabaseCatalog, driver_errors
+from anynode.store.partitioned import ingest_target
 from anynode.store.partitions import PartitionSpec
 
-_RESERVED_TABLES = re.compile(r"^tsd_(info|\d+)$")
-_CATALOG_TABLES = re.compile(r"^(sqlite_|pg_)")  # names the databases keep for their own catalog
 _SYSTEM_NAMES = [n for n, _ in SYSTEM_COLUMNS]
 
 
@@ -70,65 +68,6 @@ class IngestReport:
     columns_widened: tuple[str, ...] = ()
     name: FileName | None = None
     recorded: Future[None] | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass
-class _Table:
-    """The target table's columns as they change during one transaction."""
-
-    backend: Backend | PartitionedTarget
-    conn: Any
-    name: str
-    columns: dict[str, ColType] = field(default_factory=dict)
-    added: list[str] = field(default_factory=list)
-    widened: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.columns = self.backend.table_columns(self.conn, self.name)
-        if self.columns:
-            for col, ctype in SYSTEM_COLUMNS:  # a table made by hand may lack them
-                if col not in self.columns:
-                    self.backend.add_column(self.conn, self.name, col, ctype)
-                    self.columns[col] = ctype
-
-    def fit(self, batch: ColumnBatch) -> list[ColType]:
-        """Create, extend or widen the table for the batch; the final type of each batch column."""
-        if not self.columns:
-            spec = [(c, batch.types[c] or ColType.TEXT) for c in batch.columns]
-            self.backend.create_table(self.conn, self.name, spec)
-            self.columns = self.backend.table_columns(self.conn, self.name)
-            self.added.extend(batch.columns)
-        for col in batch.columns:
-            new = batch.types[col]
-            have = self.columns.get(col)
-            if have is None:
-                self.backend.add_column(self.conn, self.name, col, new or ColType.TEXT)
-                self.columns[col] = new or ColType.TEXT
-                self.added.append(col)
-                continue
-            final = widen(have, new)
-            if final is not None and final is not have:
-                self.backend.widen_column(self.conn, self.name, col, have, final)
-                self.columns[col] = final
-                self.widened.append(col)
-        return [self.columns[c] for c in batch.columns]
-
-
-def check_target(dbms: str, table: str) -> None:
-    """Refuse a system database or a reserved table name (the operator and REST PUT share this rule).
-
-    Raises:
-        IngestError: code 10 for a system database, 119 for a reserved table name.
-    """
-    if dbms in SYSTEM_DATABASES:
-        raise IngestError(f"Database {dbms} holds the node's own records, not data",
-                          hint="send the data to a user database", code=Code.DBMS_NOT_OPEN)
-    if _RESERVED_TABLES.match(table):
-        raise IngestError(f"Table name {table!r} is reserved for file records",
-                          hint="use another table name", code=Code.FILE_NAME_STRUCTURE)
-    if _CATALOG_TABLES.match(table):
-        raise IngestError(f"Table name {table!r} is reserved for the database's own catalog (sqlite_*, pg_*)",
-                          hint="use another table name", code=Code.FILE_NAME_STRUCTURE)
 
 
 def _target_db(catalog: DatabaseCatalog, dbms: str, table: str) -> Database:
@@ -162,7 +101,7 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
         raise _duplicate(rec.file_hash, rec.dbms)
     # partition hook: a partitioned table takes its rows through a PartitionedTarget (store/partitioned.py)
     target = ingest_target(backend, conn, table, spec)
-    state = _Table(target, conn, table)
+    state = TargetTable(target, conn, table)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     inserted: Any = str(now) if backend.timestamps_as_text else now
     constants = list(zip(_SYSTEM_NAMES, (inserted, member, file_id), strict=True))

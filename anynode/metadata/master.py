@@ -155,12 +155,7 @@ def drop(catalog: DatabaseCatalog, policy_id: str, dbms: str = DBMS) -> int:
     Raises:
         PolicyError: 50 no ``blockchain`` database, 3 no ledger table.
     """
-    db = _db(catalog, dbms)
-    if TABLE not in catalog.tables(dbms):
-        raise _no_table(dbms)
-    statement = db.backend.sql("DELETE FROM ledger WHERE policy_id = ?")
-    count: int = db.writer.run(lambda conn: conn.execute(statement, (policy_id,)).rowcount, _TIMEOUT)
-    return max(count, 0)
+    return _delete_where(catalog, "policy_id", policy_id, dbms)
 
 
 def drop_by_host(catalog: DatabaseCatalog, host: str, dbms: str = DBMS) -> int:
@@ -169,11 +164,15 @@ def drop_by_host(catalog: DatabaseCatalog, host: str, dbms: str = DBMS) -> int:
     Raises:
         PolicyError: 50 no ``blockchain`` database, 3 no ledger table.
     """
+    return _delete_where(catalog, "host", host, dbms)
+
+
+def _delete_where(catalog: DatabaseCatalog, column: str, value: str, dbms: str) -> int:
     db = _db(catalog, dbms)
     if TABLE not in catalog.tables(dbms):
         raise _no_table(dbms)
-    statement = db.backend.sql("DELETE FROM ledger WHERE host = ?")
-    count: int = db.writer.run(lambda conn: conn.execute(statement, (host,)).rowcount, _TIMEOUT)
+    statement = db.backend.sql(f"DELETE FROM ledger WHERE {column} = ?")  # column: one of the two names above
+    count: int = db.writer.run(lambda conn: conn.execute(statement, (value,)).rowcount, _TIMEOUT)
     return max(count, 0)
 
 

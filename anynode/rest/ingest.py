@@ -66,7 +66,7 @@ def _target(dbms: str | None, table: str | None, mode: str | None, source: str |
         if not TABLE_NAME.fullmatch(value):
             raise BadPut(f"{what} name '{value}' is not accepted",
                          hint="use letters, digits and _, not starting with a digit (at most 63)", code=BAD_NAME)
-    from anynode.ingest.pipeline import check_target
+    from anynode.ingest.target import check_target
 
     try:
         check_target(dbms, table)
