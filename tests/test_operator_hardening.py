@@ -64,10 +64,10 @@ def op(node: Node) -> Iterator[tuple[Node, Path, Path]]:
 
 
 def refused(errors: Path) -> dict[str, str]:
-    """Entries of the error directory (not reason files) -> their reason file's text."""
+    """Entries of the error directory (not reason files, nor a reason being written: .reason-*.tmp) -> reason text."""
     out = {}
     for p in errors.iterdir():
-        if not p.name.endswith(".err.txt"):
+        if not p.name.endswith(".err.txt") and not p.name.startswith("."):
             reason = Path(str(p) + ".err.txt")
             out[p.name] = reason.read_text() if reason.exists() else ""
     return out
