@@ -50,8 +50,10 @@ def _home_unusable(home: str | None, exc: OSError) -> Exception:
 
 def _open_node(home: str | None, fmt: str, debug: bool, lock: bool = True) -> Any:
     import anynode.assembly  # noqa: F401  (declares every command)
+    from anynode.collector import tune_for_node
     from anynode.node import Node
 
+    tune_for_node()  # this process is the node: ingest's short-lived rows need fewer collections
     try:
         node = Node(home, lock=lock)
     except OSError as exc:  # the home, not a bug: one line and a sysexits code
