@@ -176,8 +176,7 @@ class PartitionedTarget:
         The rows are split here, where their periods are known already, so that
         PostgreSQL does not route each row again (a COPY into the parent measured
         ~15-25% slower than into the partition); its partitions share the parent's columns.
-        SQLite takes them in statements of at most :data:`_SQLITE_ROWS` rows, into the
-        partitions that exist before any is made (see :func:`_sqlite_insert`).
+        SQLite: see :func:`_sqlite_insert`.
         """
         starts, where = self._periods(columns, rows, constants)
         groups = [rows] if where is None else _split(rows, where, len(starts))
@@ -278,12 +277,8 @@ class PartitionedTarget:
 
 
 def _first_last(keys: Sequence[Any]) -> tuple[Any, Any]:
-    """The smallest and the largest key.
-
-    Rows come in time order as a rule: sorting them then takes one pass that compares
-    text with memcmp (~10 us for 1,000 keys), where min() and max() take two of
-    generic comparisons (~55 us); keys out of order at a glance take min() and max().
-    """
+    """The smallest and the largest key: for keys in order (the rule) sorted() takes one pass of
+    memcmp (~10 us for 1,000), min() and max() two of generic comparisons (~55 us)."""
     if keys and keys[0] <= keys[len(keys) // 2] <= keys[-1]:
         ordered = sorted(keys)
         return ordered[0], ordered[-1]
