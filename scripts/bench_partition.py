@@ -118,7 +118,7 @@ def main() -> int:
     paths = make_files(work, args.files, args.rows)
     total = args.files * args.rows
     print(f"{args.files} files x {args.rows:,} rows = {total:,} rows over {DAYS} days; "
-          f"partitioned by {args.column} every day")
+          f"partitioned by {args.column} every day; load average {_load()} on {os.cpu_count()} cores")
     for kind in kinds:
         best = {"plain": [float("inf")] * 2, "part": [float("inf")] * 2}
         made = 0
@@ -136,7 +136,12 @@ def main() -> int:
               f"best of {args.rounds}, {made} partitions)")
         print(f"{kind:6} ratio partitioned/unpartitioned: {plain / part:.2f} by wall time, "
               f"{plain_cpu / part_cpu:.2f} by CPU time (target >= 0.90)")
+    print(f"load average {_load()}")
     return 0
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from anynode.store.partitions import Partition, PartitionSpec, partitions_of
 
 _VIEW_TERMS = 400  # SQLite allows 500 terms in one compound SELECT; more partitions are nested in groups
 _OLD = "_anynode_unpartitioned_"
+_SQLITE_ROWS = 250  # rows in one INSERT into a SQLite partition (see _sqlite_insert)
 
 
 def _sql_time(t: datetime) -> str:
@@ -175,13 +176,26 @@ class PartitionedTarget:
         The rows are split here, where their periods are known already, so that
         PostgreSQL does not route each row again (a COPY into the parent measured
         ~15-25% slower than into the partition); its partitions share the parent's columns.
+        SQLite: see :func:`_sqlite_insert`.
         """
         starts, where = self._periods(columns, rows, constants)
-        names = self._ensure(conn, starts)
-        groups = [rows] if where is None else _split(rows, where, len(names))
-        layout = None if self.sqlite else self.table
-        for name, group in zip(names, groups, strict=True):
-            self.backend.insert_rows(conn, name, columns, types, group, constants, layout=layout)
+        groups = [rows] if where is None else _split(rows, where, len(starts))
+        if not self.sqlite:
+            names = self._ensure(conn, starts)
+            for name, group in zip(names, groups, strict=True):
+                self.backend.insert_rows(conn, name, columns, types, group, constants, layout=self.table)
+            return
+        names = [self.spec.name(self.table, start) for start in starts]
+        later = []
+        for start, name, group in zip(starts, names, groups, strict=True):
+            if name in self._known:
+                _sqlite_insert(self.backend, conn, name, columns, types, group, constants)
+            else:
+                later.append((start, name, group))
+        if later:
+            self._ensure(conn, [start for start, _, _ in later])
+            for _, name, group in later:
+                _sqlite_insert(self.backend, conn, name, columns, types, group, constants)
 
     def _periods(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
                  constants: Sequence[tuple[str, Any]]) -> tuple[list[datetime], list[int] | None]:
@@ -203,7 +217,7 @@ class PartitionedTarget:
         keys = rows.columns[i] if isinstance(rows, ColumnRows) else list(map(itemgetter(i), rows))
         try:
             try:
-                low, high = start(min(keys)), start(max(keys))  # a None among them fails here (no order)
+                low, high = map(start, _first_last(keys))  # a None among them fails here (no order)
             except (TypeError, ValueError):
                 if None in keys:
                     n = keys.index(None) + 1
@@ -260,6 +274,33 @@ class PartitionedTarget:
     @property
     def _names(self) -> list[str]:
         return [name for _, name in self._parts]
+
+
+def _first_last(keys: Sequence[Any]) -> tuple[Any, Any]:
+    """The smallest and the largest key: for keys in order (the rule) sorted() takes one pass of
+    memcmp (~10 us for 1,000), min() and max() two of generic comparisons (~55 us)."""
+    if keys and keys[0] <= keys[len(keys) // 2] <= keys[-1]:
+        ordered = sorted(keys)
+        return ordered[0], ordered[-1]
+    return min(keys), max(keys)
+
+
+def _sqlite_insert(backend: Backend, conn: Any, name: str, columns: Sequence[str], types: Sequence[ColType],
+                   rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]]) -> None:
+    """Rows into one SQLite partition, :data:`_SQLITE_ROWS` a statement.
+
+    SQLite parses a statement of n rows in about twice the time it inserts them
+    (~2.6 ms for 1,000 rows of 5 columns), and a statement is reused only for the
+    same table and row count, and only until the schema changes (a new partition:
+    hence the partitions that exist take their rows before any is made). A table
+    keeps taking one statement of 1,000 rows; each partition needs its own, and a
+    batch that spans two periods two more of sizes seen once: 200,000 rows over 30
+    daily partitions spent 11% of the ingest's instructions parsing (callgrind).
+    Statements of 250 rows are parsed in a quarter of the time; in a partition that
+    takes rows for long they cost 0.6% more than statements of 1,000 rows.
+    """
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        backend.insert_rows(conn, name, columns, types, rows[start:start + _SQLITE_ROWS], constants)
 
 
 def _split(rows: Sequence[tuple[Any, ...]], where: list[int], groups: int) -> list[Sequence[tuple[Any, ...]]]:
