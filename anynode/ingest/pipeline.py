@@ -40,7 +40,7 @@ from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad
 from anynode.ingest.target import TargetTable, check_target
 from anynode.ingest.transform import ColumnBatch, column_values, prepare
 from anynode.store import tsd
-from anynode.store.backend import SYSTEM_COLUMNS, Backend, ColType
+from anynode.store.backend import SYSTEM_COLUMNS, Backend
 from anynode.store.catalog import Database, DatabaseCatalog, driver_errors
 from anynode.store.partitioned import ingest_target
 from anynode.store.partitions import PartitionSpec
@@ -110,12 +110,7 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
     while batch is not None:
         types = state.fit(batch)
         values = [column_values(batch, c, t) for c, t in zip(batch.columns, types, strict=True)]
-        if batch.exprs:  # timestamps rewritten by the database as it inserts (never for a partitioned table)
-            exprs = [batch.exprs.get(c) if t is ColType.TIMESTAMP else None
-                     for c, t in zip(batch.columns, types, strict=True)]
-            backend.insert_rows(conn, table, batch.columns, types, batch.rows(values), constants, exprs)
-        else:
-            target.insert_rows(conn, table, batch.columns, types, batch.rows(values), constants)
+        target.insert_rows(conn, table, batch.columns, types, batch.rows(values), constants)
         n += batch.size
         if progress is not None:
             progress(n)
@@ -134,10 +129,9 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
 
     Returns once every batch is handed on (or the read failed, which the job then raises):
     the writer job's future, done when the transaction committed or rolled back. A partitioned table
-    gets its timestamps rewritten here (its partitions are chosen by their values), never in SQL.
+    has its rows split by period as they are inserted (store/partitioned.py).
     """
-    as_text, in_sql = db.backend.timestamps_as_text, db.backend.sql_rewrites and spec is None
-    prepared = (prepare(rows, max_depth, as_text, in_sql) for rows in batches)
+    prepared = (prepare(rows, max_depth, db.backend.timestamps_as_text) for rows in batches)
     first = next(prepared, None)  # bad data fails here, before the writer is held
     if first is None:
         raise bad("No rows to ingest", hint="send at least one JSON object")

@@ -74,7 +74,6 @@ class ColumnBatch:
     size: int
     timestamps: dict[str, Sequence[Any]] = field(default_factory=dict)
     kinds: dict[str, set[type]] = field(default_factory=dict)
-    exprs: dict[str, str] = field(default_factory=dict)  # timestamp column -> SQL that rewrites it on insert
 
     def rows(self, values: list[Sequence[Any]]) -> ColumnRows:
         """The rows of the final column ``values`` for an insert: each tuple made as it is read."""
@@ -164,8 +163,7 @@ def _flatten(rows: list[dict[str, Any]], max_depth: int) -> list[dict[str, Any]]
     return out
 
 
-def _infer(vals: Sequence[Any], kinds: set[type], batch: ColumnBatch, col: str, as_text: bool,
-           in_sql: bool) -> ColType | None:
+def _infer(vals: Sequence[Any], kinds: set[type], batch: ColumnBatch, col: str, as_text: bool) -> ColType | None:
     has_none = _NONE in kinds
     kinds = kinds - {_NONE}
     if not kinds:
@@ -180,12 +178,9 @@ def _infer(vals: Sequence[Any], kinds: set[type], batch: ColumnBatch, col: str, 
     if kinds == {bool}:
         return ColType.BOOL
     if kinds == {str}:
-        sql: dict[str, str] | None = {} if in_sql else None
-        ts = timestamps(vals, has_none, as_text, sql)
+        ts = timestamps(vals, has_none, as_text)
         if ts is not None:
             batch.timestamps[col] = ts
-            if sql:
-                batch.exprs[col] = sql["expr"]
             return ColType.TIMESTAMP
     return ColType.TEXT
 
@@ -235,13 +230,10 @@ def _json_texts(name: str, vals: Sequence[Any], max_depth: int) -> list[str]:
     return texts
 
 
-def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True,
-            sql_rewrites: bool = False) -> ColumnBatch:
+def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = True) -> ColumnBatch:
     """Turn a batch of row dicts into columns with inferred types.
 
-    ``ts_as_text`` gives timestamps as text (SQLite) rather than naive UTC datetimes; with
-    ``sql_rewrites`` a timestamp column that only needs ``T``/``Z`` replaced keeps its values,
-    and ``exprs`` holds the SQL that rewrites them as they are inserted (SQLite).
+    ``ts_as_text`` gives timestamps as text (SQLite) rather than naive UTC datetimes.
 
     Raises:
         IngestError: 27 for keys that cannot be columns, 67 for too deep nesting.
@@ -275,7 +267,7 @@ def prepare(rows: list[dict[str, Any]], max_depth: int = 32, ts_as_text: bool = 
             vals = [None if v == "" else v for v in vals]
             kinds = set(map(type, vals))
         batch.kinds[name] = kinds
-        batch.types[name] = _infer(vals, kinds, batch, name, ts_as_text, sql_rewrites)
+        batch.types[name] = _infer(vals, kinds, batch, name, ts_as_text)
         batch.values[name] = vals
         if kinds == {list}:  # arrays: stored as JSON text whatever the column's type, so made text here
             batch.values[name] = _json_texts(name, vals, max_depth)

@@ -277,11 +277,9 @@ class Backend(ABC):
     @abstractmethod
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
                     rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = (),
-                    exprs: Sequence[str | None] = (), layout: str | None = None) -> None:
+                    layout: str | None = None) -> None:
         """Insert prepared tuples (values already converted for ``types``).
 
-        ``exprs`` (only where :attr:`sql_rewrites`) gives per column an SQL
-        expression of its ``?`` that the database applies as it inserts, or None.
         ``layout`` names a table whose columns ``table`` has (a partition's parent),
         for a backend that looks column types up before it inserts.
 
@@ -292,7 +290,6 @@ class Backend(ABC):
     #: Rows per prepared batch under the default read limits: small enough that one batch is
     #: prepared while the writer inserts the one before, big enough to pay for a statement.
     batch_rows = 1_000
-    sql_rewrites = False  # insert_rows applies per-column SQL expressions (see insert_rows)
 
     @property
     def timestamps_as_text(self) -> bool:

@@ -296,7 +296,7 @@ class PostgresBackend(Backend):
 
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
                     rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = (),
-                    exprs: Sequence[str | None] = (), layout: str | None = None) -> None:
+                    layout: str | None = None) -> None:
         q = self.quote
         names = [c for c, _ in constants] + list(columns)
         tail = tuple(v for _, v in constants)

@@ -66,7 +66,6 @@ class SqliteBackend(Backend):
 
     kind = "sqlite"
     param = "?"
-    sql_rewrites = True  # timestamps' T and Z are replaced by SQLite as rows are inserted, outside the GIL
 
     def __init__(self, name: str, path: Path | None) -> None:
         self.name = name
@@ -227,12 +226,11 @@ class SqliteBackend(Backend):
     # --- data --------------------------------------------------------
     def insert_rows(self, conn: Any, table: str, columns: Sequence[str], types: Sequence[ColType],
                     rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]] = (),
-                    exprs: Sequence[str | None] = (), layout: str | None = None) -> None:
+                    layout: str | None = None) -> None:
         q = self.quote
         names = ", ".join([q(c) for c, _ in constants] + [q(c) for c in columns])
         width = len(columns)
-        picks = [(e or "?").replace("?", f"column{i + 1}") for i, e in enumerate(exprs or [None] * width)]
-        select = ", ".join(["?"] * len(constants) + picks)
+        select = ", ".join(["?"] * len(constants) + [f"column{i + 1}" for i in range(width)])
         head = tuple(v for _, v in constants)
         step = max(1, min(_ROWS_PER_STATEMENT, _PARAMS_PER_STATEMENT // max(width, 1)))
         for start in range(0, len(rows), step):  # many rows per statement: SQLite inserts them without the GIL
