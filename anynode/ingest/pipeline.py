@@ -35,6 +35,7 @@ from anynode.codes import Code
 from anynode.errors import IngestError, NoSuchDatabase
 from anynode.ingest.handoff import Handoff
 from anynode.ingest.naming import TABLE_NAME, FileName
+from anynode.ingest.parse_worker import Parsed, ParsePool
 from anynode.ingest.reader import IngestCancelled, body_hash, file_hash, read_batches, small_file
 from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad
 from anynode.ingest.target import TargetTable, check_target
@@ -120,9 +121,9 @@ def _load(conn: Any, backend: Backend, table: str, first: ColumnBatch, more: Cal
     return n, state.added, state.widened
 
 
-def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], member: str,
+def _write(db: Database, table: str, prepared: Iterator[ColumnBatch], member: str,
            allocated: Future[int] | None,
-           rec: tsd.TsdRecord | None, max_depth: int, timeout: float | None,
+           rec: tsd.TsdRecord | None, timeout: float | None,
            cancel: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None,
            spec: PartitionSpec | None = None) -> Future[tuple[int, list[str], list[str]]]:
     """Prepare the batches here and hand them to the writer, which inserts them in one transaction.
@@ -131,7 +132,6 @@ def _write(db: Database, table: str, batches: Iterable[list[dict[str, Any]]], me
     the writer job's future, done when the transaction committed or rolled back. A partitioned table
     has its rows split by period as they are inserted (store/partitioned.py).
     """
-    prepared = (prepare(rows, max_depth, db.backend.timestamps_as_text) for rows in batches)
     first = next(prepared, None)  # bad data fails here, before the writer is held
     if first is None:
         raise bad("No rows to ingest", hint="send at least one JSON object")
@@ -157,17 +157,16 @@ def _duplicate(file_hash: str, dbms: str) -> IngestError:
                        code=Code.DUPLICATE_JSON_FILE)
 
 
-def _start(catalog: DatabaseCatalog, dbms: str, table: str,
-           read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]], *, file_hash: str | None, source: str,
+def _start(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits, bool], Iterator[ColumnBatch]],
+           *, file_hash: str | None, source: str,
            instructions: str, member: str, limits: ReadLimits, almgm: str, timeout: float | None,
            cancel: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None,
            defer_record: bool = False) -> Callable[[float | None], tuple[IngestReport, datetime]]:
     """Read, prepare and hand every batch to the writer; the answer waits for the commit and reports."""
     start = time.perf_counter()
     db = _target_db(catalog, dbms, table)
-    if limits is DEFAULT_LIMITS and limits.batch_rows != db.backend.batch_rows:
-        limits = replace(limits, batch_rows=db.backend.batch_rows)  # the default batch suits the database
-    batches = read(limits)
+    limits = _limits_for(db, limits)
+    batches = read(limits, db.backend.timestamps_as_text)
     when = datetime.now(timezone.utc)
     rec = None
     allocated: Future[int] | None = None
@@ -181,7 +180,7 @@ def _start(catalog: DatabaseCatalog, dbms: str, table: str,
         # the record's row in almgm is made by its writer while the rows are read (the rows' job waits for its id)
         allocated = mgm.writer.submit(lambda c: tsd.allocate(mgm.backend, c, rec))
     try:
-        job = _write(db, table, batches, member, allocated, rec, limits.max_depth, timeout, cancel, progress,
+        job = _write(db, table, batches, member, allocated, rec, timeout, cancel, progress,
                      catalog.partitions.lookup(dbms, table))
     except BaseException:  # refused before the writer was held: its record (rows 0) is made all the same
         if allocated is not None:
@@ -237,7 +236,27 @@ def _count_when_committed(job: Future[tuple[int, list[str], list[str]]], mgm: Da
 
 def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]],
          *, timeout: float | None, **options: Any) -> tuple[IngestReport, datetime]:
-    return _start(catalog, dbms, table, read, timeout=timeout, **options)(timeout)
+    return _start(catalog, dbms, table, _prepared(read), timeout=timeout, **options)(timeout)
+
+
+def _limits_for(db: Database, limits: ReadLimits) -> ReadLimits:
+    """The default limits with the batch size that suits the database; other limits as given."""
+    if limits is DEFAULT_LIMITS and limits.batch_rows != db.backend.batch_rows:
+        return replace(limits, batch_rows=db.backend.batch_rows)
+    return limits
+
+
+def _prepared(read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]]
+              ) -> Callable[[ReadLimits, bool], Iterator[ColumnBatch]]:
+    """A reader of row batches as a reader of prepared batches (prepared in the caller's thread, one by one)."""
+    return lambda lim, as_text: (prepare(rows, lim.max_depth, as_text) for rows in read(lim))
+
+
+def _replay(parsed: Parsed) -> Iterator[ColumnBatch]:
+    """A worker's batches in order, then the error it met after them (as the in-thread reader would raise it)."""
+    yield from parsed.batches
+    if parsed.error is not None:
+        raise parsed.error
 
 
 def _committed(db: Database, file_hash: str) -> tuple[int, int] | None:
@@ -287,22 +306,31 @@ class PendingIngest:
 def start_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName, member: str = "0",
                limits: ReadLimits = DEFAULT_LIMITS, almgm: str = "almgm", timeout: float | None = None,
                cancel: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None,
-               defer_record: bool = False) -> PendingIngest:
+               defer_record: bool = False, parser: ParsePool | None = None) -> PendingIngest:
     """:func:`ingest_file` up to the moment every row is read and handed to the writer; the commit follows.
 
     Errors found while reading (bad name, bad JSON, a duplicate already committed) are
     raised here; the writer's (rows the table refuses, a duplicate committed meanwhile)
-    by :meth:`PendingIngest.result`. The file must stay where it is until then.
+    by :meth:`PendingIngest.result`. The file must stay where it is until then. With a
+    ``parser``, a small file is read and prepared by one of its worker processes when one is
+    free (same batches, same errors; see :mod:`anynode.ingest.parse_worker`).
     """
-    data = small_file(path, limits.whole_file_bytes)  # read once; hashed and parsed from memory
-    source: str | Path | bytes = path if data is None else data
-    if name.hash != "0":
-        fhash = name.hash
-    elif data is not None:
-        fhash = body_hash(data, name.dbms, name.table)
+    parsed = _in_worker(parser, path, catalog, name, limits, cancel) if parser is not None else None
+    read: Callable[[ReadLimits, bool], Iterator[ColumnBatch]]
+    if parsed is not None:
+        fhash = name.hash if name.hash != "0" else parsed.file_hash
+        read = lambda lim, as_text: _replay(parsed)  # noqa: E731
     else:
-        fhash = file_hash(path, name.dbms, name.table, limits.chunk_bytes, cancel)
-    finish = _start(catalog, name.dbms, name.table, lambda lim: read_batches(source, lim, cancel),
+        data = small_file(path, limits.whole_file_bytes)  # read once; hashed and parsed from memory
+        source: str | Path | bytes = path if data is None else data
+        if name.hash != "0":
+            fhash = name.hash
+        elif data is not None:
+            fhash = body_hash(data, name.dbms, name.table)
+        else:
+            fhash = file_hash(path, name.dbms, name.table, limits.chunk_bytes, cancel)
+        read = _prepared(lambda lim: read_batches(source, lim, cancel))
+    finish = _start(catalog, name.dbms, name.table, read,
                     file_hash=fhash, source=name.source, instructions=name.instructions, member=member,
                     limits=limits, almgm=almgm, timeout=timeout, cancel=cancel, progress=progress,
                     defer_record=defer_record)
@@ -312,6 +340,17 @@ def start_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName, me
         return replace(report, name=name.with_hash(fhash).with_tsd(member, report.file_id, when))
 
     return PendingIngest(named)
+
+
+def _in_worker(parser: ParsePool, path: str | Path, catalog: DatabaseCatalog, name: FileName, limits: ReadLimits,
+               cancel: Callable[[], bool] | None) -> Parsed | None:
+    """The file read and prepared by a worker, or None (no worker free, a big file, a target to be refused)."""
+    try:
+        db = _target_db(catalog, name.dbms, name.table)
+    except IngestError:
+        return None  # refused in-thread, in the order the in-thread path checks things
+    return parser.parse(Path(path), name.dbms, name.table, _limits_for(db, limits), db.backend.timestamps_as_text,
+                        cancel)
 
 
 def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, catalog: DatabaseCatalog, *,

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from anynode.codes import Code
 from anynode.errors import IngestError
 from anynode.ingest.naming import FileName
+from anynode.ingest.parse_worker import ParsePool, parse_workers
 from anynode.ingest.reader import IngestCancelled, not_regular
 from anynode.operator import stats as operator_stats
 from anynode.operator.archiver import Archiver
@@ -88,6 +89,7 @@ class OperatorService(Service):
         self._stop = threading.Event()  # the running service's stop event, asked between batches of a file
         self._left: set[tuple[str, int]] = set()  # (name, inode) refused but not movable: reported once
         self._archiver: Archiver | None = None  # puts ingested files away beside the ingest (while running)
+        self._parser = ParsePool(0)  # reads and prepares small files in child processes (while running)
         self._open: tuple[Path, str, float, bool, PendingIngest] | None = None  # a file whose commit is not awaited
         self.rescans = PeriodicTask("operator rescan", max(config.rescan, 0.01), call=self._rescan_task,
                                     run_at_start=False, logger=logging.getLogger("anynode.operator"))
@@ -143,6 +145,7 @@ class OperatorService(Service):
         recovered = sorted(cfg.work_dir.iterdir())  # whatever it is: _ingest refuses what is not a regular file
         watch = watch_directory(cfg.watch_dir, self.offer, self.lost, self._wake.set, is_data_file)
         archiver = self._archiver = Archiver(cfg)
+        self._parser = ParsePool(parse_workers(cfg.threads))
         if cfg.threads > 1:
             self._pool = ThreadPoolExecutor(cfg.threads, thread_name_prefix="anynode:operator-pool")
         try:
@@ -172,6 +175,7 @@ class OperatorService(Service):
                 self._pool.shutdown(wait=True, cancel_futures=True)  # files not started stay in .work/
             archiver.close()  # what was ingested is put away: a clean stop leaves .work/ empty
             self._archiver = None
+            self._parser.close()
             watch.stop()
 
     def wake(self) -> None:
@@ -279,7 +283,8 @@ class OperatorService(Service):
             check_archive_name(self.config, name)
             check_table(self.config, self.node.catalog, self._seen_tables, name)
             pending = start_file(path, self.node.catalog, name=name, cancel=self._stop.is_set,
-                                 progress=lambda n: self._progress(claimed, n), defer_record=True)
+                                 progress=lambda n: self._progress(claimed, n), defer_record=True,
+                                 parser=self._parser)
         except Exception as exc:
             self._outcome(path, claimed, started, recovered, None, exc)
             return
@@ -397,7 +402,8 @@ class OperatorService(Service):
             return operator_stats.info(self.stats, pending=len(self._pending),
                                        in_flight=len(self.stats.busy_since), archive_waiting=archive_waiting,
                                        threads=self.config.threads, rescans=self.rescans.runs,
-                                       watch_dir=str(self.config.watch_dir))
+                                       watch_dir=str(self.config.watch_dir), parse_workers=self._parser.pids,
+                                       parsed_in_workers=self._parser.files)
 
     def summary(self) -> dict[str, Any]:
         """AnyLog's ``get operator summary`` row; "new" counts are since the previous summary."""

@@ -54,7 +54,8 @@ def busy(stats: OperatorStats, now: float) -> float:
 
 
 def info(stats: OperatorStats, *, pending: int, in_flight: int, archive_waiting: int, threads: int,
-         rescans: int, watch_dir: str) -> dict[str, Any]:
+         rescans: int, watch_dir: str, parse_workers: list[int] | None = None, parsed_in_workers: int = 0
+         ) -> dict[str, Any]:
     """``get operator``'s fields (the caller holds the lock)."""
     now = time.perf_counter()
     in_progress = sum(stats.in_progress.values())
@@ -65,6 +66,7 @@ def info(stats: OperatorStats, *, pending: int, in_flight: int, archive_waiting:
             "rows_per_second_overall": rate(stats.rows, elapsed), "last_file": stats.last_file,
             "last_error": stats.last_error, "last_error_code": stats.last_error_code,
             "pending": pending, "in_flight": in_flight, "archive_waiting": archive_waiting, "threads": threads,
+            "parse_workers": parse_workers or [], "files_parsed_in_workers": parsed_in_workers,
             "rescans": rescans, "watch_dir": watch_dir}
 
 

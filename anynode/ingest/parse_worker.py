@@ -1,0 +1,375 @@
+"""Reading and preparing small data files in a child process, so that ingest uses the second core.
+
+Parsing JSON and turning rows into typed columns is Python work that holds
+the GIL: in one process it cannot run beside the rest of ingest (the
+writer's inserts, the archive's gzip), only take turns with it. A
+:class:`ParsePool` keeps up to ``workers`` child processes
+(``python -m anynode.ingest.parse_worker``); each takes a file's path and
+sends back its hash and its prepared :class:`~anynode.ingest.transform.ColumnBatch`
+list, which is what the operator's thread would otherwise have made itself.
+The child reads and prepares exactly as :func:`~anynode.ingest.pipeline.start_file`
+does in-thread (the same functions), so the answer is the same either way.
+
+What keeps this safe for a node that runs for months:
+
+* **Nothing depends on it.** :meth:`ParsePool.parse` answers None whenever
+  no worker is free, ready and healthy, and the caller then does the work in
+  its own thread. A worker starts on first use and is used from the next
+  file on (its imports take ~0.1 s); one that dies, hangs past
+  ``timeout`` or answers nonsense is killed and replaced, at most
+  :data:`RESTARTS` times, then the pool stays in-thread and logs why.
+* **Only small files** (``whole_file_bytes``, 4 MB by default) go to a
+  worker; bigger ones are streamed in-thread in bounded memory as before.
+* **Errors keep their place.** A file the worker cannot read comes back as
+  that error; a bad row in batch *k* comes back as batches ``1..k-1`` and the
+  error, replayed to the writer in that order, so the file's record and
+  rollback are what the in-thread path gives.
+* **The child is the node's own**: started from this interpreter with this
+  package first on its path, in its own session (a Ctrl-C at the node's
+  prompt does not reach it) and ignoring SIGINT; it exits when its input
+  closes, so it never outlives the node, even a killed one.
+* Requests and answers are pickles over the child's private pipes: the only
+  party on either end is this code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anynode
+from anynode.errors import IngestError
+from anynode.ingest.rows import ReadLimits
+from anynode.ingest.transform import ColumnBatch
+
+log = logging.getLogger("anynode.operator")
+
+#: Workers replaced after a crash or a hang before the pool gives up and stays in-thread.
+RESTARTS = 3
+_HEADER = struct.Struct("!Q")
+_READY = b"ready"
+_MAX_REPLY = 2**31  # a 4 MB file prepares to a few tens of MB; anything near this is not an answer
+
+
+@dataclass
+class Parsed:
+    """A file read and prepared by a worker: its hash, its batches, and the error met after them (if any)."""
+
+    file_hash: str
+    batches: list[ColumnBatch]
+    error: IngestError | None = None
+
+
+class _Broken(Exception):
+    """The worker died, hung or answered something that is not an answer."""
+
+
+class _Worker:
+    """One child process and its two pipes; used by one thread at a time."""
+
+    def __init__(self) -> None:
+        root = str(Path(anynode.__file__).resolve().parent.parent)
+        path = os.environ.get("PYTHONPATH")
+        env = dict(os.environ, PYTHONPATH=root if not path else root + os.pathsep + path)
+        self.proc = subprocess.Popen([sys.executable, "-m", "anynode.ingest.parse_worker"], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     start_new_session=True, close_fds=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self._out = self.proc.stdin.fileno()
+        self._in = self.proc.stdout.fileno()
+        self.ready = False
+        self.files = 0
+
+    def poll_ready(self) -> bool:
+        """True once the child said it is ready (without waiting for it)."""
+        if not self.ready and select.select([self._in], [], [], 0)[0]:
+            if _read_frame(self._in, time.monotonic() + 5.0, None) != _READY:
+                raise _Broken("the worker did not start")
+            self.ready = True
+        return self.ready
+
+    def ask(self, request: tuple[Any, ...], timeout: float, cancel: Callable[[], bool] | None) -> Any:
+        _write_frame(self._out, pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
+        reply = pickle.loads(_read_frame(self._in, time.monotonic() + timeout, cancel))
+        self.files += 1
+        return reply
+
+    def close(self, wait: float = 1.0) -> None:
+        """Close its input (it exits on its own); kill it if it has not within ``wait`` seconds."""
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                if f is not None:
+                    f.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class ParsePool:
+    """Up to ``workers`` child processes that read and prepare small files; see the module doc.
+
+    Args:
+        workers: child processes at most (0: everything in-thread).
+        timeout: seconds one file may take in a worker before it is killed and the file done in-thread.
+    """
+
+    def __init__(self, workers: int, timeout: float = 60.0) -> None:
+        self.workers = max(0, workers)
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._all: list[_Worker] = []
+        self._restarts = 0
+        self._closed = False
+        self.files = 0  # files prepared by a worker
+        self.answered = 0  # requests a worker answered (prepared, refused, too big, failed)
+
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes now running."""
+        with self._lock:
+            return [w.proc.pid for w in self._all]
+
+    def parse(self, path: Path, dbms: str, table: str, limits: ReadLimits, ts_as_text: bool,
+              cancel: Callable[[], bool] | None = None) -> Parsed | None:
+        """The file prepared by a free worker, or None: then the caller does it in its own thread.
+
+        Raises:
+            IngestError: the file cannot be read (what :func:`~anynode.ingest.reader.small_file` raises).
+            IngestCancelled: ``cancel()`` said stop while the worker was busy with the file.
+        """
+        worker = self._take()
+        if worker is None:
+            return None
+        try:
+            kind, *rest = worker.ask((str(path), dbms, table, limits, ts_as_text), self.timeout, cancel)
+        except _Broken as exc:
+            self._lost(worker, str(exc))
+            return None
+        except BaseException:  # cancelled (or interrupted) mid-answer: the pipe is out of step, start afresh
+            self._lost(worker, None)
+            raise
+        self._give_back(worker)
+        with self._lock:
+            self.answered += 1
+            self.files += kind == "ok"
+        if kind == "ok":
+            return Parsed(*rest)
+        if kind == "refused":
+            raise rest[0]
+        return None  # "big" (streamed in-thread) or "failed" (the in-thread path says what is wrong)
+
+    def warm(self, wait: float = 0.0) -> int:
+        """Start the missing workers now rather than at the next files; returns how many are ready after ``wait`` s."""
+        deadline = time.monotonic() + wait
+        with self._lock:
+            while not self._closed and len(self._all) < self.workers and self._restarts <= RESTARTS:
+                if not self._spawn():
+                    break
+        while True:
+            with self._lock:
+                ready = 0
+                for w in list(self._idle):
+                    try:
+                        ready += w.poll_ready()
+                    except (_Broken, OSError) as exc:
+                        self._drop(w, str(exc))
+            if ready >= self.workers or time.monotonic() >= deadline:
+                return ready
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        """End every worker (they exit when their input closes); the pool answers None from now on."""
+        with self._lock:
+            self._closed = True
+            workers, self._all, self._idle = self._all, [], []
+        for w in workers:
+            w.close()
+
+    def _take(self) -> _Worker | None:
+        with self._lock:
+            if self._closed or self.workers == 0:
+                return None
+            for w in self._idle:
+                try:
+                    ready = w.poll_ready()
+                except (_Broken, OSError) as exc:
+                    self._drop(w, str(exc))
+                    return None
+                if ready:
+                    self._idle.remove(w)
+                    return w
+            if len(self._all) < self.workers and self._restarts <= RESTARTS:
+                self._spawn()  # used once it says it is ready; this file is done in-thread
+            return None
+
+    def _spawn(self) -> bool:
+        """A new idle worker (the caller holds the lock); False when none can start (then none ever will)."""
+        try:
+            w = _Worker()
+        except OSError as exc:
+            self._restarts = RESTARTS + 1
+            log.warning("operator: no parse worker (%s); files are prepared in the operator's thread", exc)
+            return False
+        self._all.append(w)
+        self._idle.append(w)
+        return True
+
+    def _drop(self, worker: _Worker, reason: str) -> None:
+        """Forget an idle worker that failed to start (the caller holds the lock)."""
+        self._idle.remove(worker)
+        self._all.remove(worker)
+        self._note_loss(worker, reason)
+        worker.proc.kill()
+        worker.close(0.5)
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            if self._closed:
+                closing = True
+            else:
+                closing = False
+                self._idle.append(worker)
+        if closing:
+            worker.close()
+
+    def _lost(self, worker: _Worker, reason: str | None) -> None:
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+            if reason is not None:
+                self._note_loss(worker, reason)
+        worker.proc.kill()
+        worker.close(0.5)
+
+    def _note_loss(self, worker: _Worker, reason: str) -> None:
+        self._restarts += 1
+        left = RESTARTS - self._restarts + 1
+        log.warning("operator: parse worker %d lost (%s); %s", worker.proc.pid, reason,
+                    f"a new one starts ({left} more times)" if left > 0
+                    else "files are prepared in the operator's thread from now on")
+
+
+def parse_workers(threads: int) -> int:
+    """Workers for an operator of ``threads`` threads: one per thread, leaving a core for the node itself."""
+    return max(0, min(threads, (os.cpu_count() or 1) - 1))
+
+
+# --- the pipes --------------------------------------------------------------
+def _write_frame(fd: int, payload: bytes) -> None:
+    try:
+        _write_all(fd, _HEADER.pack(len(payload)) + payload)
+    except OSError as exc:  # BrokenPipe: the worker is gone
+        raise _Broken(f"cannot write to the worker: {exc.strerror}") from exc
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_frame(fd: int, deadline: float, cancel: Callable[[], bool] | None) -> bytes:
+    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline, cancel))
+    if size > _MAX_REPLY:
+        raise _Broken(f"an answer of {size} bytes")
+    return _read_exact(fd, size, deadline, cancel)
+
+
+def _read_exact(fd: int, size: int, deadline: float, cancel: Callable[[], bool] | None) -> bytes:
+    from anynode.ingest.reader import IngestCancelled
+
+    buf = bytearray(size)
+    view, got = memoryview(buf), 0
+    while got < size:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Broken("no answer in time")
+        if not select.select([fd], [], [], min(left, 0.1))[0]:
+            if cancel is not None and cancel():
+                raise IngestCancelled()
+            continue
+        try:
+            n = os.readv(fd, [view[got:]])
+        except OSError as exc:
+            raise _Broken(f"cannot read from the worker: {exc.strerror}") from exc
+        if n == 0:
+            raise _Broken("the worker exited")
+        got += n
+    return bytes(buf)
+
+
+# --- the child --------------------------------------------------------------
+def _prepare_file(path: str, dbms: str, table: str, limits: ReadLimits, ts_as_text: bool) -> tuple[Any, ...]:
+    """One request, answered as the in-thread path would act: ("ok", hash, batches, error) etc."""
+    from anynode.ingest.reader import body_hash, read_batches, small_file
+    from anynode.ingest.transform import prepare
+
+    try:
+        data = small_file(path, limits.whole_file_bytes)
+    except IngestError as exc:
+        return ("refused", exc)
+    if data is None:
+        return ("big",)
+    batches: list[ColumnBatch] = []
+    try:
+        for rows in read_batches(data, limits):
+            batches.append(prepare(rows, limits.max_depth, ts_as_text))
+    except IngestError as exc:
+        return ("ok", body_hash(data, dbms, table), batches, exc)
+    return ("ok", body_hash(data, dbms, table), batches, None)
+
+
+def main() -> int:
+    """The worker: answer requests from stdin on stdout until stdin closes."""
+    from anynode.collector import tune_for_node
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tune_for_node()
+    into, out = 0, os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # a stray print must not land in the answers
+    _write_all(out, _HEADER.pack(len(_READY)) + _READY)
+    while True:
+        head = _read_child(into, _HEADER.size)
+        if head is None:
+            return 0
+        body = _read_child(into, _HEADER.unpack(head)[0])
+        if body is None:
+            return 0
+        try:
+            reply = _prepare_file(*pickle.loads(body))
+        except Exception as exc:  # a bug or no memory: the node does this file in-thread and says what it is
+            reply = ("failed", f"{type(exc).__name__}: {exc}")
+        payload = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        _write_all(out, _HEADER.pack(len(payload)) + payload)
+
+
+def _read_child(fd: int, size: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < size:
+        piece = os.read(fd, size - len(buf))
+        if not piece:
+            return None
+        buf += piece
+    return bytes(buf)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Small files read and prepared in a worker process: same table, same refusals, and nothing depends on the worker."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anynode.errors import IngestError
+from anynode.ingest.naming import FileName
+from anynode.ingest.parse_worker import RESTARTS, ParsePool
+from anynode.ingest.pipeline import start_file
+from anynode.ingest.reader import IngestCancelled
+from anynode.ingest.rows import ReadLimits
+from anynode.node import Node
+from anynode.store.catalog import DatabaseCatalog
+from tests.data.bad_files import CASES
+from tests.helpers import INGEST_WAIT, drop, wait_for_rows, wait_until, watch
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMITS = ReadLimits(max_record_bytes=2000)  # as the bad-file cases expect; files still whole up to 4 MB
+GOOD = {
+    "array": json.dumps([{"t": "2026-01-02T03:04:05Z", "v": 1.5, "n": 3, "s": "a"},
+                         {"t": "2026-01-02T03:04:06.5+02:00", "v": 2, "n": None, "s": ""}]).encode(),
+    "lines": b"".join(json.dumps({"ts": f"2026-03-01 00:00:{i % 60:02d}.123456", "v": i, "ok": i % 2 == 0}).encode()
+                      + b"\n" for i in range(2500)),
+    "nested": b"".join(json.dumps({"ts": "2026-03-01T00:00:00Z", "r": {"temp": i / 3, "hum": i}, "tags": ["a", i]})
+                       .encode() + b"\n" for i in range(1200)),
+    "mixed": json.dumps([{"v": 1}, {"v": 1.5}, {"v": "x"}, {"v": True}, {"v": None}, {"v": [1]}, {"v": {"k": 1}}])
+    .encode(),
+    "bom-and-blanks": b"\xef\xbb\xbf\n\n  " + json.dumps({"only": "one", "at": "2026-01-01"}).encode(),
+    "late-bad-line": b"".join(json.dumps({"v": i}).encode() + b"\n" for i in range(1500)) + b"{v: 2}\n",
+    "late-bad-row": json.dumps([{"v": i} for i in range(1500)] + [{}]).encode(),
+}
+FILES = [(f"good-{k}", "{d}.sensor.json", v) for k, v in GOOD.items()]
+FILES += [("good-gz", "{d}.sensor.json.gz", gzip.compress(GOOD["lines"]))]
+FILES += [(c[0], c[1], c[2]) for c in CASES]
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ParsePool]:
+    p = ParsePool(1)
+    assert p.warm(wait=20) == 1, "the worker did not start"
+    yield p
+    p.close()
+
+
+def _outcome(tmp: Path, name: str, content: bytes, parser: ParsePool | None) -> tuple[Any, ...]:
+    """What one file does to a fresh database: its rows and file records, or the refusal word for word."""
+    with DatabaseCatalog(tmp / "dbms") as cat:
+        cat.connect("demo")
+        path = tmp / name.format(d="demo")
+        path.write_bytes(content)
+        try:
+            fname = FileName.parse(path)
+            start_file(path, cat, name=fname, limits=LIMITS, parser=parser).result(30)
+        except IngestError as exc:
+            records = cat.query("almgm", "SELECT count(*) FROM tsd_info")[1] if cat.is_connected("almgm") else []
+            return ("refused", type(exc).__name__, exc.anylog_code, exc.message, exc.hint, records)
+        cols, rows = cat.query("demo", "SELECT * FROM sensor ORDER BY row_id")
+        keep = [i for i, c in enumerate(cols) if c not in ("insert_timestamp", "tsd_id")]
+        records = cat.query("almgm", "SELECT file_hash, rows FROM tsd_info")[1]
+        return ("rows", [cols[i] for i in keep], [tuple(r[i] for i in keep) for r in rows], records)
+
+
+@pytest.mark.parametrize("case, name, content", FILES, ids=[f[0] for f in FILES])
+def test_a_worker_gives_the_table_and_the_refusal_the_thread_gives(pool: ParsePool, tmp_path: Path, case: str,
+                                                                   name: str, content: bytes) -> None:
+    before = pool.answered
+    in_thread = _outcome(tmp_path / "thread", name, content, None)
+    in_worker = _outcome(tmp_path / "worker", name, content, pool)
+    assert in_worker == in_thread
+    reaches_worker = in_thread[0] == "rows" or in_thread[2] not in (10, 119)  # a bad name is refused before
+    assert pool.answered == before + reaches_worker
+    if case.startswith("good") and not case.startswith("good-late"):
+        assert in_thread[0] == "rows" and len(in_thread[2]) >= 1
+
+
+def test_a_file_bigger_than_whole_file_bytes_stays_in_the_thread(pool: ParsePool, tmp_path: Path) -> None:
+    path = tmp_path / "demo.sensor.json"
+    path.write_bytes(GOOD["lines"])
+    assert pool.parse(path, "demo", "sensor", ReadLimits(whole_file_bytes=1000), True) is None
+    assert pool.pids, "the worker stays"
+
+
+def _warm(pool: ParsePool) -> int:
+    assert pool.warm(wait=20) == 1, "no worker"
+    return pool.pids[0]
+
+
+def _gone(pid: int, within: float = 5.0) -> bool:
+    """True once ``pid`` has exited (a zombie counts: it runs no more)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_killed_worker_costs_nothing_and_is_replaced(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    pool = ParsePool(1)
+    try:
+        pid = _warm(pool)
+        path = tmp_path / "demo.sensor.json"
+        path.write_bytes(GOOD["nested"])
+        os.kill(pid, signal.SIGKILL)
+        with caplog.at_level(logging.WARNING, "anynode.operator"):
+            assert pool.parse(path, "demo", "sensor", LIMITS, True) is None  # the caller does it in its thread
+        assert any(f"parse worker {pid} lost" in r.getMessage() for r in caplog.records)
+        new = _warm(pool)
+        assert new != pid
+        parsed = pool.parse(path, "demo", "sensor", LIMITS, True)
+        assert parsed is not None and sum(b.size for b in parsed.batches) == 1200
+    finally:
+        pool.close()
+
+
+def test_after_repeated_losses_the_pool_stays_in_the_thread(tmp_path: Path,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    pool = ParsePool(1)
+    path = tmp_path / "demo.sensor.json"
+    path.write_bytes(GOOD["array"])
+    try:
+        with caplog.at_level(logging.WARNING, "anynode.operator"):
+            for _ in range(RESTARTS + 1):
+                os.kill(_warm(pool), signal.SIGKILL)
+                assert pool.parse(path, "demo", "sensor", LIMITS, True) is None
+            assert pool.warm(wait=0.5) == 0 and pool.pids == []
+            assert pool.parse(path, "demo", "sensor", LIMITS, True) is None
+        assert "in the operator's thread from now on" in caplog.records[-1].getMessage()
+    finally:
+        pool.close()
+
+
+def test_a_hung_worker_is_killed_after_its_timeout(tmp_path: Path) -> None:
+    pool = ParsePool(1, timeout=0.5)
+    path = tmp_path / "demo.sensor.json"
+    path.write_bytes(GOOD["array"])
+    try:
+        pid = _warm(pool)
+        os.kill(pid, signal.SIGSTOP)
+        t0 = time.monotonic()
+        assert pool.parse(path, "demo", "sensor", LIMITS, True) is None
+        assert time.monotonic() - t0 < 3
+        assert _gone(pid) and pid not in pool.pids
+    finally:
+        pool.close()
+
+
+def test_a_stop_while_the_worker_is_busy_cancels_the_file_at_once(tmp_path: Path) -> None:
+    pool = ParsePool(1)
+    path = tmp_path / "demo.sensor.json"
+    path.write_bytes(GOOD["array"])
+    try:
+        pid = _warm(pool)
+        os.kill(pid, signal.SIGSTOP)  # busy for as long as it takes
+        t0 = time.monotonic()
+        with pytest.raises(IngestCancelled):
+            pool.parse(path, "demo", "sensor", LIMITS, True, cancel=lambda: time.monotonic() - t0 > 0.2)
+        assert time.monotonic() - t0 < 2
+        assert _gone(pid)
+    finally:
+        pool.close()
+
+
+def test_ctrl_c_at_the_node_does_not_reach_the_worker(pool: ParsePool, tmp_path: Path) -> None:
+    pid = _warm(pool)
+    assert os.getsid(pid) != os.getsid(0)  # its own session: the terminal's Ctrl-C goes to the node's group only
+    os.kill(pid, signal.SIGINT)  # and sent to it directly, ignored
+    path = tmp_path / "demo.sensor.json"
+    path.write_bytes(GOOD["array"])
+    assert pool.parse(path, "demo", "sensor", LIMITS, True) is not None
+    assert pool.pids == [pid]
+
+
+def test_the_worker_ends_with_its_node_even_a_killed_one(tmp_path: Path) -> None:
+    script = textwrap.dedent("""
+        import sys, time
+        from anynode.ingest.parse_worker import ParsePool
+        pool = ParsePool(1)
+        assert pool.warm(wait=20) == 1
+        print(pool.pids[0], flush=True)
+        time.sleep(60)
+    """)
+    node = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        assert node.stdout is not None
+        pid = int(node.stdout.readline())
+        assert not _gone(pid, 0.2)
+        node.kill()
+        node.wait()
+        assert _gone(pid), "the worker outlived its node"
+    finally:
+        node.kill()
+        node.wait()
+
+
+def test_the_operator_uses_a_worker_and_ends_it_when_it_stops(node: Node) -> None:
+    node.execute("connect dbms demo where type = sqlite")
+    node.execute("run operator")
+    sent = 0
+    try:
+        def parsed_in_worker() -> int:
+            nonlocal sent
+            sent += 1
+            drop(watch(node), f"demo.sensor.f{sent}.json", GOOD["lines"].replace(b'"v": ', f'"f{sent}": 0, "v": '
+                                                                                  .encode()))
+            wait_for_rows(node, "demo", "sensor", 2500 * sent)
+            return int(node.execute("get operator where format = json").to_json()["files_parsed_in_workers"])
+        wait_until(parsed_in_worker, INGEST_WAIT, "a file prepared by the worker")
+        info = node.execute("get operator where format = json").to_json()
+        assert len(info["parse_workers"]) == 1 and info["files"] == sent
+        pid = info["parse_workers"][0]
+    finally:
+        node.services.stop("Operator")
+    assert _gone(pid, 2.0)
