@@ -342,15 +342,32 @@ def start_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName, me
     return PendingIngest(named)
 
 
-def _in_worker(parser: ParsePool, path: str | Path, catalog: DatabaseCatalog, name: FileName, limits: ReadLimits,
-               cancel: Callable[[], bool] | None) -> Parsed | None:
-    """The file read and prepared by a worker, or None (no worker free, a big file, a target to be refused)."""
+def prefetch_file(path: str | Path, catalog: DatabaseCatalog, parser: ParsePool, *, name: FileName,
+                  limits: ReadLimits = DEFAULT_LIMITS) -> bool:
+    """Have a worker of ``parser`` start on a file now; :func:`start_file` of the same file takes its work later.
+
+    The operator sends the next file while it hands the current one on, so the worker
+    never waits for it. False when no worker took it (start_file then does as usual).
+    """
+    request = _worker_request(catalog, name, limits)
+    return request is not None and parser.ask(Path(path), *request)
+
+
+def _worker_request(catalog: DatabaseCatalog, name: FileName, limits: ReadLimits
+                    ) -> tuple[str, str, ReadLimits, bool] | None:
+    """What a worker needs besides the path: dbms, table, limits and timestamp form; None for a refused target."""
     try:
         db = _target_db(catalog, name.dbms, name.table)
     except IngestError:
         return None  # refused in-thread, in the order the in-thread path checks things
-    return parser.parse(Path(path), name.dbms, name.table, _limits_for(db, limits), db.backend.timestamps_as_text,
-                        cancel)
+    return name.dbms, name.table, _limits_for(db, limits), db.backend.timestamps_as_text
+
+
+def _in_worker(parser: ParsePool, path: str | Path, catalog: DatabaseCatalog, name: FileName, limits: ReadLimits,
+               cancel: Callable[[], bool] | None) -> Parsed | None:
+    """The file read and prepared by a worker, or None (no worker free, a big file, a target to be refused)."""
+    request = _worker_request(catalog, name, limits)
+    return None if request is None else parser.parse(Path(path), *request, cancel=cancel)
 
 
 def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, catalog: DatabaseCatalog, *,
@@ -387,4 +404,5 @@ def _list_batches(rows: list[Any], size: int) -> Iterator[list[dict[str, Any]]]:
         yield rows[i:i + size]
 
 
-__all__ = ["IngestReport", "PendingIngest", "check_target", "ingest_file", "ingest_rows", "start_file"]
+__all__ = ["IngestReport", "PendingIngest", "check_target", "ingest_file", "ingest_rows", "prefetch_file",
+           "start_file"]

@@ -91,6 +91,7 @@ class OperatorService(Service):
         self._archiver: Archiver | None = None  # puts ingested files away beside the ingest (while running)
         self._parser = ParsePool(0)  # reads and prepares small files in child processes (while running)
         self._open: tuple[Path, str, float, bool, PendingIngest] | None = None  # a file whose commit is not awaited
+        self._ahead: tuple[Path, FileName | IngestError] | None = None  # claimed and sent to a parse worker
         self.rescans = PeriodicTask("operator rescan", max(config.rescan, 0.01), call=self._rescan_task,
                                     run_at_start=False, logger=logging.getLogger("anynode.operator"))
 
@@ -181,40 +182,53 @@ class OperatorService(Service):
     def wake(self) -> None:
         self._wake.set()
 
-    def _next_pending(self) -> str | None:
+    def _next_pending(self, take: bool = True) -> str | None:
         """The oldest queued name that is not being ingested right now (a same-named file waits)."""
         with self._lock:
             busy = set(self._inflight.values())
             for name in self._pending:
                 if name not in busy:
-                    del self._pending[name]
+                    if take:
+                        del self._pending[name]
                     return name
         return None
+
+    def _claim(self, name: str) -> tuple[Path, FileName | IngestError] | None:
+        """Move a queued file into .work/ (it is this operator's from now on); None when it is not there to take."""
+        source, work = self.config.watch_dir / name, self.config.work_dir / name
+        if self._open is not None and self._open[1] == name:
+            self._settle()  # a file of the same name is being committed: it goes first
+        if self._archiver is not None:
+            self._archiver.wait_name(name)  # a file of this name still in .work/ is put away first
+        try:
+            st = os.lstat(source)
+            if not stat.S_ISREG(st.st_mode):  # a link, pipe, directory ...: refused unopened
+                if (name, st.st_ino) not in self._left:
+                    self._fail(source, not_regular(name, st.st_mode), st.st_ino)
+                return None
+            os.replace(source, work)
+        except FileNotFoundError:
+            return None  # taken already (a duplicate event)
+        return work, parse_arrival(name)  # the file's one parse: _ingest and the pipeline use it
 
     def _drain(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self._reap(block=False)
-            name = self._next_pending()
-            if name is None:
-                self._settle()
-                return
-            source, work = self.config.watch_dir / name, self.config.work_dir / name
-            if self._open is not None and self._open[1] == name:
-                self._settle()  # a file of the same name is being committed: it goes first
-            if self._archiver is not None:
-                self._archiver.wait_name(name)  # a file of this name still in .work/ is put away first
-            try:
-                st = os.lstat(source)
-                if not stat.S_ISREG(st.st_mode):  # a link, pipe, directory ...: refused unopened
-                    if (name, st.st_ino) not in self._left:
-                        self._fail(source, not_regular(name, st.st_mode), st.st_ino)
+            if self._ahead is not None:
+                work, parsed = self._ahead
+                self._ahead = None
+            else:
+                first = self._next_pending()
+                if first is None:
+                    self._settle()
+                    return
+                claimed = self._claim(first)
+                if claimed is None:
                     continue
-                os.replace(source, work)
-            except FileNotFoundError:
-                continue  # taken already (a duplicate event)
-            parsed = parse_arrival(name)  # the file's one parse: _ingest and the pipeline use it
+                work, parsed = claimed
             key = table_key(self.config, parsed)
             if self._pool is None:
+                self._send_ahead(work, parsed)
                 self._ingest(work, parsed=parsed, hold=True)
             elif key is None or key not in self._seen_tables:
                 self._reap(block=True, until=0)  # a table's first file runs alone: no create-table race
@@ -223,11 +237,37 @@ class OperatorService(Service):
                 self._reap(block=True, until=self.config.threads - 1)  # bounded: at most `threads` in flight
                 future = self._pool.submit(self._ingest, work, False, parsed)
                 with self._lock:
-                    self._inflight[future] = name
+                    self._inflight[future] = work.name
                 future.add_done_callback(lambda _: self._wake.set())  # a same-named file may be waiting
         self._settle()
         if stop.is_set():
             self._reap(block=True, until=0)
+
+    def _send_ahead(self, work: Path, parsed: FileName | IngestError) -> None:
+        """Send this file to a parse worker and claim the next one and send it behind (one file at a time only).
+
+        The worker then prepares the next file while this one is handed to the writer.
+        Left out: names the operator renames (``dbms_name``/``table_name``), files whose rows
+        are in already (member ``@``), and a next file of this one's name (it waits its turn).
+        """
+        from anynode.ingest.pipeline import prefetch_file
+
+        def send(path: Path, name: FileName | IngestError) -> bool:
+            if isinstance(name, IngestError) or already_inserted(name) is not None:
+                return False
+            return prefetch_file(path, self.node.catalog, self._parser, name=name)
+
+        if self.config.dbms_name or self.config.table_name or not send(work, parsed):
+            return
+        following = self._next_pending(take=False)
+        if following is None or following == work.name:
+            return
+        with self._lock:
+            self._pending.pop(following, None)
+        claimed = self._claim(following)
+        if claimed is not None:
+            self._ahead = claimed
+            send(*claimed)
 
     def _reap(self, block: bool, until: int = 0) -> None:
         """Forget finished pool jobs; with ``block``, wait until at most ``until`` are in flight."""
