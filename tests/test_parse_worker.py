@@ -231,3 +231,62 @@ def test_the_operator_uses_a_worker_and_ends_it_when_it_stops(node: Node) -> Non
     finally:
         node.services.stop("Operator")
     assert _gone(pid, 2.0)
+
+
+def _lines(tag: int, rows: int = 2500) -> bytes:
+    return b"".join(json.dumps({"f": tag, "i": i, "t": "2026-03-01T00:00:00Z"}).encode() + b"\n" for i in range(rows))
+
+
+def _worker_ready(node: Node) -> None:
+    """Files until one was prepared by the worker (it starts with the first file and is used from the next)."""
+    sent = 0
+
+    def used() -> int:
+        nonlocal sent
+        sent += 1
+        drop(watch(node), f"demo.warm.w{sent}.json", json.dumps([{"v": sent}]).encode())
+        wait_for_rows(node, "demo", "warm", sent)
+        return int(node.execute("get operator where format = json").to_json()["files_parsed_in_workers"])
+    wait_until(used, INGEST_WAIT, "a file prepared by the worker")
+
+
+def test_files_of_one_name_in_a_row_are_each_ingested_once(node: Node) -> None:
+    """The next file is taken ahead into .work/ only when its name differs from the one being handed on."""
+    node.execute("connect dbms demo where type = sqlite")
+    node.execute("run operator")
+    try:
+        _worker_ready(node)
+        for tag in range(12):
+            drop(watch(node), "demo.same.json", _lines(tag, 500))
+            wait_until(lambda: not (watch(node) / "demo.same.json").exists(), INGEST_WAIT, "the file taken")
+        wait_for_rows(node, "demo", "same", 12 * 500)
+        got = node.execute('sql demo format = json "select f, count(*) as n from same group by f order by f"')
+        assert got.to_json()["Query"] == [{"f": t, "n": 500} for t in range(12)]
+    finally:
+        node.services.stop("Operator")
+
+
+def test_a_stop_while_files_flow_loses_and_repeats_nothing(node: Node) -> None:
+    """Files taken ahead and not yet ingested at the stop stay in .work/ and go in at the next start, once."""
+    node.execute("connect dbms demo where type = sqlite")
+    node.execute("run operator")
+    _worker_ready(node)
+    staged = watch(node).parent / "staged"
+    staged.mkdir()
+    for tag in range(40):
+        (staged / f"demo.flow.f{tag}.json").write_bytes(_lines(tag, 1000))
+    for p in sorted(staged.iterdir()):
+        os.replace(p, watch(node) / p.name)
+    wait_until(lambda: node.execute("get operator where format = json").to_json()["files"] >= 8, INGEST_WAIT)
+    node.services.stop("Operator")
+    left = os.listdir(watch(node)) + os.listdir(watch(node) / ".work")
+    assert len([n for n in left if n.startswith("demo.flow.")]) >= 5, "stopped too late to test anything"
+    node.execute("run operator")
+    try:
+        wait_for_rows(node, "demo", "flow", 40 * 1000)
+        wait_until(lambda: not any(p.is_file() for p in watch(node).rglob("*")), INGEST_WAIT, "all put away")
+        got = node.execute('sql demo format = json "select f, count(*) as n from flow group by f order by f"')
+        assert got.to_json()["Query"] == [{"f": t, "n": 1000} for t in range(40)]
+        assert not [e for e in os.listdir(node.get_var("err_dir") or "")]
+    finally:
+        node.services.stop("Operator")
