@@ -4,7 +4,7 @@ Parsing JSON and turning rows into typed columns is Python work that holds
 the GIL: in one process it cannot run beside the rest of ingest (the
 writer's inserts, the archive's gzip), only take turns with it. A
 :class:`ParsePool` keeps up to ``workers`` child processes
-(``python -m anynode.ingest.parse_worker``); each takes a file's path and
+(``python -m anynode.ingest.parse_child``); each takes a file's path and
 sends back its hash and its prepared :class:`~anynode.ingest.transform.ColumnBatch`
 list, which is what the operator's thread would otherwise have made itself.
 The child reads and prepares exactly as :func:`~anynode.ingest.pipeline.start_file`
@@ -39,8 +39,6 @@ import logging
 import os
 import pickle
 import select
-import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -53,6 +51,7 @@ from typing import Any
 
 import anynode
 from anynode.errors import IngestError
+from anynode.ingest.parse_child import HEADER as _HEADER, READY as _READY, write_all as _write_all
 from anynode.ingest.rows import ReadLimits
 from anynode.ingest.transform import ColumnBatch
 
@@ -60,8 +59,6 @@ log = logging.getLogger("anynode.operator")
 
 #: Workers replaced after a crash or a hang before the pool gives up and stays in-thread.
 RESTARTS = 3
-_HEADER = struct.Struct("!Q")
-_READY = b"ready"
 _PIPE_BYTES = 2**20
 _MAX_REPLY = 2**31  # a 4 MB file prepares to a few tens of MB; anything near this is not an answer
 
@@ -86,7 +83,7 @@ class _Worker:
         root = str(Path(anynode.__file__).resolve().parent.parent)
         path = os.environ.get("PYTHONPATH")
         env = dict(os.environ, PYTHONPATH=root if not path else root + os.pathsep + path)
-        self.proc = subprocess.Popen([sys.executable, "-m", "anynode.ingest.parse_worker"], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "anynode.ingest.parse_child"], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      start_new_session=True, close_fds=True)
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -336,12 +333,6 @@ def _write_frame(fd: int, payload: bytes) -> None:
         raise _Broken(f"cannot write to the worker: {exc.strerror}") from exc
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 def _read_frame(fd: int, deadline: float, cancel: Callable[[], bool] | None) -> bytes:
     (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline, cancel))
     if size > _MAX_REPLY:
@@ -370,63 +361,3 @@ def _read_exact(fd: int, size: int, deadline: float, cancel: Callable[[], bool] 
             raise _Broken("the worker exited")
         got += n
     return bytes(buf)
-
-
-# --- the child --------------------------------------------------------------
-def _prepare_file(path: str, dbms: str, table: str, limits: ReadLimits, ts_as_text: bool) -> tuple[Any, ...]:
-    """One request, answered as the in-thread path would act: ("ok", hash, batches, error) etc."""
-    from anynode.ingest.reader import body_hash, read_batches, small_file
-    from anynode.ingest.transform import prepare
-
-    try:
-        data = small_file(path, limits.whole_file_bytes)
-    except IngestError as exc:
-        return ("refused", exc)
-    if data is None:
-        return ("big",)
-    batches: list[ColumnBatch] = []
-    try:
-        for rows in read_batches(data, limits):
-            batches.append(prepare(rows, limits.max_depth, ts_as_text))
-    except IngestError as exc:
-        return ("ok", body_hash(data, dbms, table), batches, exc)
-    return ("ok", body_hash(data, dbms, table), batches, None)
-
-
-def main() -> int:
-    """The worker: answer requests from stdin on stdout until stdin closes."""
-    from anynode.collector import tune_for_node
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    tune_for_node()
-    into, out = 0, os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # a stray print must not land in the answers
-    _write_all(out, _HEADER.pack(len(_READY)) + _READY)
-    while True:
-        head = _read_child(into, _HEADER.size)
-        if head is None:
-            return 0
-        body = _read_child(into, _HEADER.unpack(head)[0])
-        if body is None:
-            return 0
-        try:
-            reply = _prepare_file(*pickle.loads(body))
-        except Exception as exc:  # a bug or no memory: the node does this file in-thread and says what it is
-            reply = ("failed", f"{type(exc).__name__}: {exc}")
-        payload = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-        _write_all(out, _HEADER.pack(len(payload)) + payload)
-
-
-def _read_child(fd: int, size: int) -> bytes | None:
-    buf = bytearray()
-    while len(buf) < size:
-        piece = os.read(fd, size - len(buf))
-        if not piece:
-            return None
-        buf += piece
-    return bytes(buf)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
