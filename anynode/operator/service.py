@@ -39,6 +39,7 @@ from anynode.ingest.parse_worker import ParsePool, parse_workers
 from anynode.ingest.reader import IngestCancelled, not_regular
 from anynode.operator import stats as operator_stats
 from anynode.operator.archiver import Archiver
+from anynode.operator.arrivals import Arrivals
 from anynode.operator.files import (
     ErrorDir,
     OperatorConfig,
@@ -79,7 +80,7 @@ class OperatorService(Service):
         self.stats = OperatorStats()
         self.errors = ErrorDir(config.error_dir)
         self._wake = threading.Event()
-        self._pending: dict[str, float] = {}  # name -> time seen (ordered: first come, first served)
+        self._pending = Arrivals()
         self._rescan_now = False  # the watch lost events
         self._sizes: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -101,8 +102,7 @@ class OperatorService(Service):
         name = os.path.basename(path)
         if os.path.dirname(os.path.abspath(path)) != str(self.config.watch_dir) or not is_data_file(name):
             return
-        with self._lock:
-            self._pending.setdefault(name, time.monotonic())
+        self._pending.add([name])
         self._wake.set()
 
     def lost(self) -> None:
@@ -126,12 +126,7 @@ class OperatorService(Service):
         for path, st in odd:  # nothing to wait for: it can never become a data file
             if (path.name, st.st_ino) not in self._left:
                 self._fail(path, not_regular(path.name, st.st_mode), st.st_ino)
-        queued = 0
-        with self._lock:
-            for name in still:
-                if name not in self._pending:
-                    self._pending[name] = time.monotonic()
-                    queued += 1
+        queued = self._pending.add(still)
         self._sizes = sizes
         if queued:
             self._wake.set()
@@ -186,12 +181,7 @@ class OperatorService(Service):
         """The oldest queued name that is not being ingested right now (a same-named file waits)."""
         with self._lock:
             busy = set(self._inflight.values())
-            for name in self._pending:
-                if name not in busy:
-                    if take:
-                        del self._pending[name]
-                    return name
-        return None
+        return self._pending.first(busy, take)
 
     def _claim(self, name: str) -> tuple[Path, FileName | IngestError] | None:
         """Move a queued file into .work/ (it is this operator's from now on); None when it is not there to take."""
@@ -262,8 +252,7 @@ class OperatorService(Service):
         following = self._next_pending(take=False)
         if following is None or following == work.name:
             return
-        with self._lock:
-            self._pending.pop(following, None)
+        self._pending.discard(following)
         claimed = self._claim(following)
         if claimed is not None:
             self._ahead = claimed
