@@ -88,9 +88,15 @@ def test_a_worker_gives_the_table_and_the_refusal_the_thread_gives(pool: ParsePo
 
 
 def test_a_file_bigger_than_whole_file_bytes_stays_in_the_thread(pool: ParsePool, tmp_path: Path) -> None:
-    path = tmp_path / "demo.sensor.json"
+    path, packed = tmp_path / "demo.sensor.json", tmp_path / "demo.sensor.json.gz"
     path.write_bytes(GOOD["lines"])
-    assert pool.parse(path, "demo", "sensor", ReadLimits(whole_file_bytes=1000), True) is None
+    packed.write_bytes(gzip.compress(GOOD["lines"]))
+    small = ReadLimits(whole_file_bytes=len(packed.read_bytes()) + 1)
+    asked = pool.answered
+    assert pool.parse(path, "demo", "sensor", small, True) is None
+    assert pool.answered == asked, "a big plain file is not even sent"
+    assert pool.parse(packed, "demo", "sensor", small, True) is None
+    assert pool.answered == asked + 1, "small packed, big unpacked: the worker says so"
     assert pool.pids, "the worker stays"
 
 

@@ -164,7 +164,7 @@ class ParsePool:
         taken is dropped). False when no worker could take it (nothing was sent).
         """
         request = (str(path), dbms, table, limits, ts_as_text)
-        worker = self._take(request, send=True)
+        worker = self._take(request, send=True) if _small(path, limits) else None
         if worker is None:
             return False
         try:
@@ -185,7 +185,7 @@ class ParsePool:
             IngestCancelled: ``cancel()`` said stop while the worker was busy with the file.
         """
         request = (str(path), dbms, table, limits, ts_as_text)
-        worker = self._take(request, send=False)
+        worker = self._take(request, send=False) if _small(path, limits) else None
         if worker is None:
             return None
         try:
@@ -301,6 +301,14 @@ class ParsePool:
         log.warning("operator: parse worker %d lost (%s); %s", worker.proc.pid, reason,
                     f"a new one starts ({left} more times)" if left > 0
                     else "files are prepared in the operator's thread from now on")
+
+
+def _small(path: Path, limits: ReadLimits) -> bool:
+    """False for a file too big to be read whole (gzip never shrinks data): it is streamed in-thread."""
+    try:
+        return os.stat(path).st_size <= limits.whole_file_bytes
+    except OSError:
+        return True  # the worker says what is wrong with it, as the thread would
 
 
 def parse_workers(threads: int) -> int:
