@@ -5,7 +5,8 @@ A file is picked up when its writer closes it or moves it in
 ``rescan`` seconds for missed events (a file found so must keep its size and
 be untouched for two seconds). Each file is claimed by moving it into
 ``<watch_dir>/.work/``, ingested by the pipeline (rows and record in one
-transaction; the next file is read while the writer commits this one), then
+transaction; the next file is read while the writer commits this one, by a
+parse worker process when one is free, see :mod:`anynode.ingest.parse_worker`), then
 archived beside the ingest (:mod:`anynode.operator.archiver`) or refused
 (:mod:`anynode.operator.files`).
 
@@ -141,7 +142,7 @@ class OperatorService(Service):
         recovered = sorted(cfg.work_dir.iterdir())  # whatever it is: _ingest refuses what is not a regular file
         watch = watch_directory(cfg.watch_dir, self.offer, self.lost, self._wake.set, is_data_file)
         archiver = self._archiver = Archiver(cfg)
-        self._parser = ParsePool(parse_workers(cfg.threads))
+        self._parser, self._ahead = ParsePool(parse_workers(cfg.threads)), None  # one taken ahead is in recovered
         if cfg.threads > 1:
             self._pool = ThreadPoolExecutor(cfg.threads, thread_name_prefix="anynode:operator-pool")
         try:
