@@ -231,8 +231,9 @@ def test_the_operator_uses_a_worker_and_ends_it_when_it_stops(node: Node) -> Non
             wait_for_rows(node, "demo", "sensor", 2500 * sent)
             return int(node.execute("get operator where format = json").to_json()["files_parsed_in_workers"])
         wait_until(parsed_in_worker, INGEST_WAIT, "a file prepared by the worker")
-        info = node.execute("get operator where format = json").to_json()
-        assert len(info["parse_workers"]) == 1 and info["files"] == sent
+        info = wait_until(lambda: (i := node.execute("get operator where format = json").to_json())["files"] == sent
+                          and i, INGEST_WAIT, "every file counted")  # counted just after its commit
+        assert len(info["parse_workers"]) == 1
         pid = info["parse_workers"][0]
     finally:
         node.services.stop("Operator")

@@ -1,35 +1,26 @@
 """Reading and preparing small data files in a child process, so that ingest uses the second core.
 
-Parsing JSON and turning rows into typed columns is Python work that holds
-the GIL: in one process it cannot run beside the rest of ingest (the
-writer's inserts, the archive's gzip), only take turns with it. A
-:class:`ParsePool` keeps up to ``workers`` child processes
-(``python -m anynode.ingest.parse_child``); each takes a file's path and
-sends back its hash and its prepared :class:`~anynode.ingest.transform.ColumnBatch`
-list, which is what the operator's thread would otherwise have made itself.
-The child reads and prepares exactly as :func:`~anynode.ingest.pipeline.start_file`
-does in-thread (the same functions), so the answer is the same either way.
+Parsing JSON and turning rows into typed columns is Python work that holds the
+GIL: on the node's threads it can only take turns with the writer's inserts
+and the archive's gzip. A :class:`ParsePool` keeps up to ``workers`` child
+processes (``python -m anynode.ingest.parse_child``); each takes a file's path
+and sends back its hash and prepared batches, made by the same functions the
+operator's thread would use, so the answer is the same either way. Safe for a
+node that runs for months because:
 
-What keeps this safe for a node that runs for months:
-
-* **Nothing depends on it.** :meth:`ParsePool.parse` answers None whenever
-  no worker is free, ready and healthy, and the caller then does the work in
-  its own thread. A worker starts on first use and is used from the next
-  file on (its imports take ~0.1 s); one that dies, hangs past
-  ``timeout`` or answers nonsense is killed and replaced, at most
-  :data:`RESTARTS` times, then the pool stays in-thread and logs why.
-* **Only small files** (``whole_file_bytes``, 4 MB by default) go to a
-  worker; bigger ones are streamed in-thread in bounded memory as before.
-* **Errors keep their place.** A file the worker cannot read comes back as
-  that error; a bad row in batch *k* comes back as batches ``1..k-1`` and the
-  error, replayed to the writer in that order, so the file's record and
-  rollback are what the in-thread path gives.
-* **The child is the node's own**: started from this interpreter with this
-  package first on its path, in its own session (a Ctrl-C at the node's
-  prompt does not reach it) and ignoring SIGINT; it exits when its input
-  closes, so it never outlives the node, even a killed one.
-* Requests and answers are pickles over the child's private pipes: the only
-  party on either end is this code.
+* **nothing depends on it**: without a free, ready and healthy worker the
+  caller does the work in its own thread. A worker starts on first use and is
+  used from the next file on; one that dies, hangs past ``timeout`` or answers
+  nonsense is killed and replaced, at most :data:`RESTARTS` times, then the
+  pool stays in-thread and logs why;
+* **only small files** (``whole_file_bytes``, 4 MB by default) go to a worker;
+  bigger ones are streamed in-thread in bounded memory;
+* **errors keep their place**: a bad row in batch *k* comes back as batches
+  ``1..k-1`` and the error, replayed to the writer in that order;
+* **the child is the node's own**: this interpreter, this package first on its
+  path, its own session (a Ctrl-C at the prompt does not reach it), SIGINT
+  ignored; it exits when its input closes, so it never outlives the node, even
+  a killed one. Requests and answers are pickles over its private pipes.
 """
 
 from __future__ import annotations
@@ -44,16 +35,19 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anynode
 from anynode.errors import IngestError
+from anynode.ingest.naming import FileName
 from anynode.ingest.parse_child import HEADER as _HEADER, READY as _READY, write_all as _write_all
-from anynode.ingest.rows import ReadLimits
+from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits
+from anynode.ingest.target import limits_for, target_db
 from anynode.ingest.transform import ColumnBatch
+from anynode.store.catalog import DatabaseCatalog
 
 log = logging.getLogger("anynode.operator")
 
@@ -70,6 +64,12 @@ class Parsed:
     file_hash: str
     batches: list[ColumnBatch]
     error: IngestError | None = None
+
+    def replay(self) -> Iterator[ColumnBatch]:
+        """The batches in order, then the error met after them (where the in-thread reader would raise it)."""
+        yield from self.batches
+        if self.error is not None:
+            raise self.error
 
 
 class _Broken(Exception):
@@ -208,6 +208,22 @@ class ParsePool:
             raise rest[0]
         return None  # "big" (streamed in-thread) or "failed" (the in-thread path says what is wrong)
 
+    def prefetch(self, path: Path, catalog: DatabaseCatalog, name: FileName,
+                 limits: ReadLimits = DEFAULT_LIMITS) -> bool:
+        """Have a worker start on a named file now; :meth:`parse_file` of the same file takes its work later.
+
+        The operator sends the next file while it hands the current one on, so the worker
+        never waits for it. False when no worker took it.
+        """
+        request = _request(catalog, name, limits)
+        return request is not None and self.ask(path, *request)
+
+    def parse_file(self, path: str | Path, catalog: DatabaseCatalog, name: FileName, limits: ReadLimits,
+                   cancel: Callable[[], bool] | None = None) -> Parsed | None:
+        """:meth:`parse` for a named file bound for ``catalog``; None also for a target to be refused in-thread."""
+        request = _request(catalog, name, limits)
+        return None if request is None else self.parse(Path(path), *request, cancel=cancel)
+
     def warm(self, wait: float = 0.0) -> int:
         """Start the missing workers now rather than at the next files; returns how many are ready after ``wait`` s."""
         deadline = time.monotonic() + wait
@@ -301,6 +317,16 @@ class ParsePool:
         log.warning("operator: parse worker %d lost (%s); %s", worker.proc.pid, reason,
                     f"a new one starts ({left} more times)" if left > 0
                     else "files are prepared in the operator's thread from now on")
+
+
+def _request(catalog: DatabaseCatalog, name: FileName, limits: ReadLimits
+             ) -> tuple[str, str, ReadLimits, bool] | None:
+    """What a worker needs besides the path: dbms, table, limits and timestamp form; None for a refused target."""
+    try:
+        db = target_db(catalog, name.dbms, name.table)
+    except IngestError:
+        return None  # refused in-thread, in the order the in-thread path checks things
+    return name.dbms, name.table, limits_for(db, limits), db.backend.timestamps_as_text
 
 
 def _small(path: Path, limits: ReadLimits) -> bool:

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from anynode.codes import Code
-from anynode.errors import IngestError, NoSuchDatabase
+from anynode.errors import IngestError
 from anynode.ingest.handoff import Handoff
 from anynode.ingest.naming import TABLE_NAME, FileName
-from anynode.ingest.parse_worker import Parsed, ParsePool
+from anynode.ingest.parse_worker import ParsePool
 from anynode.ingest.reader import IngestCancelled, body_hash, file_hash, read_batches, small_file
 from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits, bad
-from anynode.ingest.target import TargetTable, check_target
+from anynode.ingest.target import TargetTable, check_target, limits_for, target_db
 from anynode.ingest.transform import ColumnBatch, column_values, prepare
 from anynode.store import tsd
 from anynode.store.backend import SYSTEM_COLUMNS, Backend
@@ -69,15 +69,6 @@ class IngestReport:
     columns_widened: tuple[str, ...] = ()
     name: FileName | None = None
     recorded: Future[None] | None = field(default=None, compare=False, repr=False)
-
-
-def _target_db(catalog: DatabaseCatalog, dbms: str, table: str) -> Database:
-    check_target(dbms, table)
-    try:
-        return catalog.get(dbms)
-    except NoSuchDatabase:
-        raise IngestError(f"Logical DBMS '{dbms}' not connected",
-                          hint=f"connect dbms {dbms} where type = sqlite", code=Code.DBMS_NOT_OPEN) from None
 
 
 def _almgm(catalog: DatabaseCatalog, name: str) -> Database:
@@ -164,8 +155,8 @@ def _start(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[Read
            defer_record: bool = False) -> Callable[[float | None], tuple[IngestReport, datetime]]:
     """Read, prepare and hand every batch to the writer; the answer waits for the commit and reports."""
     start = time.perf_counter()
-    db = _target_db(catalog, dbms, table)
-    limits = _limits_for(db, limits)
+    db = target_db(catalog, dbms, table)
+    limits = limits_for(db, limits)
     batches = read(limits, db.backend.timestamps_as_text)
     when = datetime.now(timezone.utc)
     rec = None
@@ -239,24 +230,10 @@ def _run(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLi
     return _start(catalog, dbms, table, _prepared(read), timeout=timeout, **options)(timeout)
 
 
-def _limits_for(db: Database, limits: ReadLimits) -> ReadLimits:
-    """The default limits with the batch size that suits the database; other limits as given."""
-    if limits is DEFAULT_LIMITS and limits.batch_rows != db.backend.batch_rows:
-        return replace(limits, batch_rows=db.backend.batch_rows)
-    return limits
-
-
 def _prepared(read: Callable[[ReadLimits], Iterable[list[dict[str, Any]]]]
               ) -> Callable[[ReadLimits, bool], Iterator[ColumnBatch]]:
     """A reader of row batches as a reader of prepared batches (prepared in the caller's thread, one by one)."""
     return lambda lim, as_text: (prepare(rows, lim.max_depth, as_text) for rows in read(lim))
-
-
-def _replay(parsed: Parsed) -> Iterator[ColumnBatch]:
-    """A worker's batches in order, then the error it met after them (as the in-thread reader would raise it)."""
-    yield from parsed.batches
-    if parsed.error is not None:
-        raise parsed.error
 
 
 def _committed(db: Database, file_hash: str) -> tuple[int, int] | None:
@@ -315,11 +292,11 @@ def start_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName, me
     ``parser``, a small file is read and prepared by one of its worker processes when one is
     free (same batches, same errors; see :mod:`anynode.ingest.parse_worker`).
     """
-    parsed = _in_worker(parser, path, catalog, name, limits, cancel) if parser is not None else None
+    parsed = parser.parse_file(path, catalog, name, limits, cancel) if parser is not None else None
     read: Callable[[ReadLimits, bool], Iterator[ColumnBatch]]
     if parsed is not None:
         fhash = name.hash if name.hash != "0" else parsed.file_hash
-        read = lambda lim, as_text: _replay(parsed)  # noqa: E731
+        read = lambda lim, as_text: parsed.replay()  # noqa: E731
     else:
         data = small_file(path, limits.whole_file_bytes)  # read once; hashed and parsed from memory
         source: str | Path | bytes = path if data is None else data
@@ -340,34 +317,6 @@ def start_file(path: str | Path, catalog: DatabaseCatalog, *, name: FileName, me
         return replace(report, name=name.with_hash(fhash).with_tsd(member, report.file_id, when))
 
     return PendingIngest(named)
-
-
-def prefetch_file(path: str | Path, catalog: DatabaseCatalog, parser: ParsePool, *, name: FileName,
-                  limits: ReadLimits = DEFAULT_LIMITS) -> bool:
-    """Have a worker of ``parser`` start on a file now; :func:`start_file` of the same file takes its work later.
-
-    The operator sends the next file while it hands the current one on, so the worker
-    never waits for it. False when no worker took it (start_file then does as usual).
-    """
-    request = _worker_request(catalog, name, limits)
-    return request is not None and parser.ask(Path(path), *request)
-
-
-def _worker_request(catalog: DatabaseCatalog, name: FileName, limits: ReadLimits
-                    ) -> tuple[str, str, ReadLimits, bool] | None:
-    """What a worker needs besides the path: dbms, table, limits and timestamp form; None for a refused target."""
-    try:
-        db = _target_db(catalog, name.dbms, name.table)
-    except IngestError:
-        return None  # refused in-thread, in the order the in-thread path checks things
-    return name.dbms, name.table, _limits_for(db, limits), db.backend.timestamps_as_text
-
-
-def _in_worker(parser: ParsePool, path: str | Path, catalog: DatabaseCatalog, name: FileName, limits: ReadLimits,
-               cancel: Callable[[], bool] | None) -> Parsed | None:
-    """The file read and prepared by a worker, or None (no worker free, a big file, a target to be refused)."""
-    request = _worker_request(catalog, name, limits)
-    return None if request is None else parser.parse(Path(path), *request, cancel=cancel)
 
 
 def ingest_rows(rows: bytes | Sequence[dict[str, Any]], dbms: str, table: str, catalog: DatabaseCatalog, *,
@@ -404,5 +353,4 @@ def _list_batches(rows: list[Any], size: int) -> Iterator[list[dict[str, Any]]]:
         yield rows[i:i + size]
 
 
-__all__ = ["IngestReport", "PendingIngest", "check_target", "ingest_file", "ingest_rows", "prefetch_file",
-           "start_file"]
+__all__ = ["IngestReport", "PendingIngest", "check_target", "ingest_file", "ingest_rows", "start_file"]

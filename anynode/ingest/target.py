@@ -3,18 +3,40 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from anynode.codes import Code
-from anynode.errors import IngestError
+from anynode.errors import IngestError, NoSuchDatabase
+from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits
 from anynode.ingest.transform import ColumnBatch
 from anynode.store.backend import SYSTEM_COLUMNS, Backend, ColType, widen
-from anynode.store.catalog import SYSTEM_DATABASES
+from anynode.store.catalog import SYSTEM_DATABASES, Database, DatabaseCatalog
 from anynode.store.partitioned import PartitionedTarget
 
 _RESERVED_TABLES = re.compile(r"^tsd_(info|\d+)$")
 _CATALOG_TABLES = re.compile(r"^(sqlite_|pg_)")  # names the databases keep for their own catalog
+
+
+def target_db(catalog: DatabaseCatalog, dbms: str, table: str) -> Database:
+    """The connected database rows for ``dbms.table`` go to.
+
+    Raises:
+        IngestError: 119 for a name that may not be written, 10 for a database not connected.
+    """
+    check_target(dbms, table)
+    try:
+        return catalog.get(dbms)
+    except NoSuchDatabase:
+        raise IngestError(f"Logical DBMS '{dbms}' not connected",
+                          hint=f"connect dbms {dbms} where type = sqlite", code=Code.DBMS_NOT_OPEN) from None
+
+
+def limits_for(db: Database, limits: ReadLimits) -> ReadLimits:
+    """The default limits with the batch size that suits the database; other limits as given."""
+    if limits is DEFAULT_LIMITS and limits.batch_rows != db.backend.batch_rows:
+        return replace(limits, batch_rows=db.backend.batch_rows)
+    return limits
 
 
 @dataclass

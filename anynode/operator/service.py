@@ -241,12 +241,10 @@ class OperatorService(Service):
         Left out: names the operator renames (``dbms_name``/``table_name``), files whose rows
         are in already (member ``@``), and a next file of this one's name (it waits its turn).
         """
-        from anynode.ingest.pipeline import prefetch_file
-
         def send(path: Path, name: FileName | IngestError) -> bool:
             if isinstance(name, IngestError) or already_inserted(name) is not None:
                 return False
-            return prefetch_file(path, self.node.catalog, self._parser, name=name)
+            return self._parser.prefetch(path, self.node.catalog, name)
 
         if self.config.dbms_name or self.config.table_name or not send(work, parsed):
             return
