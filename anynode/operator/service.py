@@ -406,17 +406,11 @@ class OperatorService(Service):
             if inode is not None:
                 with self._lock:
                     self._left.add((path.name, inode))
-                    self.stats.errors += 1
-                    self.stats.last_error = f"{exc.one_line()}; left in {path.parent}: {why}"
-                    self.stats.last_error_code = exc.anylog_code
+                    operator_stats.refused(self.stats, exc, f"left in {path.parent}: {why}")
             return
-        reason = exc.one_line()
         with self._lock:
-            self.stats.errors += 1
-            if exc.anylog_code == Code.DUPLICATE_JSON_FILE:
-                self.stats.duplicates += 1
-            self.stats.last_error, self.stats.last_error_code = reason, exc.anylog_code
-        self.node.log.warning("operator: %s -> %s: %s", path.name, target.name, reason)
+            operator_stats.refused(self.stats, exc)
+        self.node.log.warning("operator: %s -> %s: %s", path.name, target.name, exc.one_line())
 
     # -- reporting ------------------------------------------------------------
     def details(self) -> str:

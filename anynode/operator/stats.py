@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anynode.codes import Code
+from anynode.errors import IngestError
 
 
 @dataclass
@@ -34,6 +35,15 @@ class OperatorStats:
     reported: tuple[int, int] = (0, 0)  # rows, errors at the last 'get operator summary'
     in_progress: dict[str, int] = field(default_factory=dict)  # file being ingested -> rows inserted, uncommitted
     busy_since: dict[str, float] = field(default_factory=dict)  # file being ingested -> perf_counter at its start
+
+
+def refused(stats: OperatorStats, exc: IngestError, left: str | None = None) -> None:
+    """Count a refused file (``left``: why it stays where it is); the caller holds the lock."""
+    stats.errors += 1
+    if left is None and exc.anylog_code == Code.DUPLICATE_JSON_FILE:
+        stats.duplicates += 1
+    stats.last_error = exc.one_line() if left is None else f"{exc.one_line()}; {left}"
+    stats.last_error_code = exc.anylog_code
 
 
 def rate(count: float, seconds: float) -> float:
