@@ -297,3 +297,16 @@ def test_a_stop_while_files_flow_loses_and_repeats_nothing(node: Node) -> None:
         assert not [e for e in os.listdir(node.get_var("err_dir") or "")]
     finally:
         node.services.stop("Operator")
+
+
+def test_without_an_interpreter_to_start_everything_stays_in_the_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    pool = ParsePool(1)
+    path = tmp_path / "demo.sensor.json"
+    path.write_bytes(GOOD["array"])
+    with caplog.at_level(logging.WARNING, "anynode.operator"):
+        assert pool.parse(path, "demo", "sensor", LIMITS, True) is None
+        assert pool.warm(wait=0.2) == 0 and pool.pids == []
+    assert "no parse worker" in caplog.text and "operator's thread" in caplog.text
+    pool.close()

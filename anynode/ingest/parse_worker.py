@@ -278,7 +278,7 @@ class ParsePool:
         """A new idle worker (the caller holds the lock); False when none can start (then none ever will)."""
         try:
             w = _Worker()
-        except OSError as exc:
+        except (OSError, ValueError, TypeError) as exc:  # no interpreter to start (embedded, sys.executable unset)
             self._restarts = RESTARTS + 1
             log.warning("operator: no parse worker (%s); files are prepared in the operator's thread", exc)
             return False
