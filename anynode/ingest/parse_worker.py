@@ -95,7 +95,7 @@ class _Worker:
 
     def poll_ready(self) -> bool:
         """True once the child said it is ready (without waiting for it)."""
-        if not self.ready and select.select([self._in], [], [], 0)[0]:
+        if not self.ready and _readable(self._in, 0):
             if _read_frame(self._in, time.monotonic() + 5.0, None) != _READY:
                 raise _Broken("the worker did not start")
             self.ready = True
@@ -367,6 +367,13 @@ def _write_frame(fd: int, payload: bytes) -> None:
         raise _Broken(f"cannot write to the worker: {exc.strerror}") from exc
 
 
+def _readable(fd: int, timeout: float) -> bool:
+    """True when ``fd`` has data (or its end closed) within ``timeout`` seconds; poll, not select (any fd number)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
+
+
 def _read_frame(fd: int, deadline: float, cancel: Callable[[], bool] | None) -> bytes:
     (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline, cancel))
     if size > _MAX_REPLY:
@@ -383,7 +390,7 @@ def _read_exact(fd: int, size: int, deadline: float, cancel: Callable[[], bool] 
         left = deadline - time.monotonic()
         if left <= 0:
             raise _Broken("no answer in time")
-        if not select.select([fd], [], [], min(left, 0.1))[0]:
+        if not _readable(fd, min(left, 0.1)):
             if cancel is not None and cancel():
                 raise IngestCancelled()
             continue
