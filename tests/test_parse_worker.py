@@ -310,3 +310,24 @@ def test_without_an_interpreter_to_start_everything_stays_in_the_thread(tmp_path
         assert pool.warm(wait=0.2) == 0 and pool.pids == []
     assert "no parse worker" in caplog.text and "operator's thread" in caplog.text
     pool.close()
+
+
+def test_a_node_with_many_open_files_still_reads_its_worker(tmp_path: Path) -> None:
+    """A busy node may hold more than 1,024 descriptors; the worker's pipes then get numbers select() cannot take."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip(f"the open-files limit is {soft}")
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    pool = ParsePool(1)
+    try:
+        path = tmp_path / "demo.sensor.json"
+        path.write_bytes(GOOD["array"])
+        _warm(pool)
+        parsed = pool.parse(path, "demo", "sensor", LIMITS, True)
+        assert parsed is not None and parsed.batches[0].size == 2
+    finally:
+        pool.close()
+        for fd in held:
+            os.close(fd)
