@@ -50,7 +50,7 @@ FILES += [(c[0], c[1], c[2]) for c in CASES]
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[ParsePool]:
-    p = ParsePool(1)
+    p = ParsePool(1, min_bytes=0)
     assert p.warm(wait=20) == 1, "the worker did not start"
     yield p
     p.close()
@@ -120,7 +120,7 @@ def _gone(pid: int, within: float = 5.0) -> bool:
 
 
 def test_a_killed_worker_costs_nothing_and_is_replaced(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    pool = ParsePool(1)
+    pool = ParsePool(1, min_bytes=0)
     try:
         pid = _warm(pool)
         path = tmp_path / "demo.sensor.json"
@@ -139,7 +139,7 @@ def test_a_killed_worker_costs_nothing_and_is_replaced(tmp_path: Path, caplog: p
 
 def test_after_repeated_losses_the_pool_stays_in_the_thread(tmp_path: Path,
                                                             caplog: pytest.LogCaptureFixture) -> None:
-    pool = ParsePool(1)
+    pool = ParsePool(1, min_bytes=0)
     path = tmp_path / "demo.sensor.json"
     path.write_bytes(GOOD["array"])
     try:
@@ -155,7 +155,7 @@ def test_after_repeated_losses_the_pool_stays_in_the_thread(tmp_path: Path,
 
 
 def test_a_hung_worker_is_killed_after_its_timeout(tmp_path: Path) -> None:
-    pool = ParsePool(1, timeout=0.5)
+    pool = ParsePool(1, timeout=0.5, min_bytes=0)
     path = tmp_path / "demo.sensor.json"
     path.write_bytes(GOOD["array"])
     try:
@@ -170,7 +170,7 @@ def test_a_hung_worker_is_killed_after_its_timeout(tmp_path: Path) -> None:
 
 
 def test_a_stop_while_the_worker_is_busy_cancels_the_file_at_once(tmp_path: Path) -> None:
-    pool = ParsePool(1)
+    pool = ParsePool(1, min_bytes=0)
     path = tmp_path / "demo.sensor.json"
     path.write_bytes(GOOD["array"])
     try:
@@ -199,7 +199,7 @@ def test_the_worker_ends_with_its_node_even_a_killed_one(tmp_path: Path) -> None
     script = textwrap.dedent("""
         import sys, time
         from anynode.ingest.parse_worker import ParsePool
-        pool = ParsePool(1)
+        pool = ParsePool(1, min_bytes=0)
         assert pool.warm(wait=20) == 1
         print(pool.pids[0], flush=True)
         time.sleep(60)
@@ -251,8 +251,8 @@ def _worker_ready(node: Node) -> None:
     def used() -> int:
         nonlocal sent
         sent += 1
-        drop(watch(node), f"demo.warm.w{sent}.json", json.dumps([{"v": sent}]).encode())
-        wait_for_rows(node, "demo", "warm", sent)
+        drop(watch(node), f"demo.warm.w{sent}.json", _lines(sent, 1000))  # 60 KB: worth a worker
+        wait_for_rows(node, "demo", "warm", 1000 * sent)
         return int(node.execute("get operator where format = json").to_json()["files_parsed_in_workers"])
     wait_until(used, INGEST_WAIT, "a file prepared by the worker")
 
@@ -264,11 +264,11 @@ def test_files_of_one_name_in_a_row_are_each_ingested_once(node: Node) -> None:
     try:
         _worker_ready(node)
         for tag in range(12):
-            drop(watch(node), "demo.same.json", _lines(tag, 500))
+            drop(watch(node), "demo.same.json", _lines(tag, 1000))
             wait_until(lambda: not (watch(node) / "demo.same.json").exists(), INGEST_WAIT, "the file taken")
-        wait_for_rows(node, "demo", "same", 12 * 500)
+        wait_for_rows(node, "demo", "same", 12 * 1000)
         got = node.execute('sql demo format = json "select f, count(*) as n from same group by f order by f"')
-        assert got.to_json()["Query"] == [{"f": t, "n": 500} for t in range(12)]
+        assert got.to_json()["Query"] == [{"f": t, "n": 1000} for t in range(12)]
     finally:
         node.services.stop("Operator")
 
@@ -302,7 +302,7 @@ def test_a_stop_while_files_flow_loses_and_repeats_nothing(node: Node) -> None:
 def test_without_an_interpreter_to_start_everything_stays_in_the_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                        caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
-    pool = ParsePool(1)
+    pool = ParsePool(1, min_bytes=0)
     path = tmp_path / "demo.sensor.json"
     path.write_bytes(GOOD["array"])
     with caplog.at_level(logging.WARNING, "anynode.operator"):
@@ -320,7 +320,7 @@ def test_a_node_with_many_open_files_still_reads_its_worker(tmp_path: Path) -> N
     if soft < 1200:
         pytest.skip(f"the open-files limit is {soft}")
     held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
-    pool = ParsePool(1)
+    pool = ParsePool(1, min_bytes=0)
     try:
         path = tmp_path / "demo.sensor.json"
         path.write_bytes(GOOD["array"])
@@ -331,3 +331,17 @@ def test_a_node_with_many_open_files_still_reads_its_worker(tmp_path: Path) -> N
         pool.close()
         for fd in held:
             os.close(fd)
+
+
+def test_small_files_stay_in_the_thread(tmp_path: Path) -> None:
+    """Below min_bytes the round trip costs more than the parsing it saves: the file is not sent."""
+    pool = ParsePool(1, min_bytes=1000)
+    try:
+        _warm(pool)
+        small, big = tmp_path / "demo.small.json", tmp_path / "demo.big.json"
+        small.write_bytes(GOOD["array"])
+        big.write_bytes(GOOD["lines"])
+        assert pool.parse(small, "demo", "small", LIMITS, True) is None and pool.answered == 0
+        assert pool.parse(big, "demo", "big", LIMITS, True) is not None and pool.answered == 1
+    finally:
+        pool.close()
