@@ -117,7 +117,7 @@ def _write(db: Database, table: str, prepared: Iterator[ColumnBatch], member: st
            rec: tsd.TsdRecord | None, timeout: float | None,
            cancel: Callable[[], bool] | None = None, progress: Callable[[int], None] | None = None,
            spec: PartitionSpec | None = None) -> Future[tuple[int, list[str], list[str]]]:
-    """Prepare the batches here and hand them to the writer, which inserts them in one transaction.
+    """Hand the prepared batches (made here one by one, or by a parse worker) to the writer, in one transaction.
 
     Returns once every batch is handed on (or the read failed, which the job then raises):
     the writer job's future, done when the transaction committed or rolled back. A partitioned table
