@@ -78,3 +78,17 @@ def test_each_partition_takes_its_rows_in_statements_of_one_shape(
     assert [r[0] for r in per_day] == [700, 1_200, 700]
     alone = catalog.query(db, "SELECT v, tag, n FROM t WHERE ts = ?", [rows[1_234]["ts"]])[1]
     assert [tuple(r) for r in alone] == [(None, None, None)]
+
+
+def test_rows_in_order_are_cut_at_each_period_start_and_skip_empty_periods(
+        catalog: DatabaseCatalog, traced: tuple[str, list[str]]) -> None:  # noqa: F811
+    db, _ = traced
+    catalog.partitions.declare(db, "t", PartitionSpec.parse("ts", "1 day"))
+    times = ["2026-03-01 23:59:59", "2026-03-01 23:59:59", "2026-03-02 00:00:00", "2026-03-02 00:00:00",
+             "2026-03-02 23:59:59.999", "2026-03-04 00:00:00", "2026-03-04 00:00:01"]  # nothing on 3 March
+    ingest_rows([{"ts": t, "v": i} for i, t in enumerate(times)], db, "t", catalog)
+    got = catalog.query(db, "SELECT 1, group_concat(v) FROM par_t_2026_03_01_d01_ts UNION ALL "
+                            "SELECT 2, group_concat(v) FROM par_t_2026_03_02_d01_ts UNION ALL "
+                            "SELECT 4, group_concat(v) FROM par_t_2026_03_04_d01_ts")[1]
+    assert [tuple(r) for r in got] == [(1, "0,1"), (2, "2,3,4"), (4, "5,6")]
+    assert "par_t_2026_03_03_d01_ts" not in catalog.tables(db)

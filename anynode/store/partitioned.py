@@ -179,8 +179,7 @@ class PartitionedTarget:
         ~15-25% slower than into the partition); its partitions share the parent's columns.
         SQLite: see :func:`_sqlite_insert`.
         """
-        starts, where = self._periods(columns, rows, constants)
-        groups = [rows] if where is None else _split(rows, where, len(starts))
+        starts, groups = self._periods(columns, rows, constants)
         if not self.sqlite:
             names = self._ensure(conn, starts)
             for name, group in zip(names, groups, strict=True):
@@ -199,27 +198,30 @@ class PartitionedTarget:
             for _, name, group in later:
                 _sqlite_insert(self.backend, conn, name, columns, types, group, constants, key)
 
-    def _periods(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
-                 constants: Sequence[tuple[str, Any]]) -> tuple[list[datetime], list[int] | None]:
-        """The periods the rows fall in, oldest first, and each row's index among them (None: all in one).
+    def _periods(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]]
+                 ) -> tuple[list[datetime], list[Sequence[tuple[Any, ...]]]]:
+        """The periods the rows fall in, oldest first, and the rows of each (in their order).
 
-        The usual batch is within one period (min and max say so); one that
-        spans a few is split with a binary search of the period bounds (C code,
-        ~0.15 us a row); only rows spread over more than 256 periods pay for a
-        period computed each.
+        The usual batch is within one period (min and max say so). Rows in
+        order (the sort that found min and max left them where they were) are
+        cut where each period begins, found by a binary search of the keys;
+        rows out of order are placed one by one with a binary search of the
+        period bounds (C code, ~0.15 us a row); only rows spread over more than
+        256 periods pay for a period computed each.
         """
         col = self.spec.column
         start = self.spec.start
         fixed = dict(constants)
         if col in fixed:  # insert_timestamp: one value for the whole file
-            return [start(fixed[col])], None
+            return [start(fixed[col])], [rows]
         if col not in columns:
             self._check_column(None)
         i = list(columns).index(col)
         keys = rows.columns[i] if isinstance(rows, ColumnRows) else list(map(itemgetter(i), rows))
         try:
             try:
-                low, high = map(start, _first_last(keys))  # a None among them fails here (no order)
+                first, last, in_order = _first_last(keys)  # a None among them fails here (no order)
+                low, high = start(first), start(last)
             except (TypeError, ValueError):
                 if None in keys:
                     n = keys.index(None) + 1
@@ -228,12 +230,16 @@ class PartitionedTarget:
                                   ) from None
                 raise
             if low == high:  # the usual batch: one period
-                return [low], None
+                return [low], [rows]
             starts = [low]
             while starts[-1] < high and len(starts) <= 256:
                 starts.append(self.spec.end(starts[-1]))
             if starts[-1] == high:
                 bounds: list[Any] = starts[1:] if isinstance(keys[0], datetime) else [str(b) for b in starts[1:]]
+                if in_order:
+                    cuts = [0, *(bisect_left(keys, b) for b in bounds), len(keys)]
+                    spans = [(s, a, b) for s, (a, b) in zip(starts, pairwise(cuts), strict=True) if a < b]
+                    return [s for s, _, _ in spans], [rows[a:b] for _, a, b in spans]
                 where = list(map(bisect_right, repeat(bounds), keys))
             else:
                 per_row = list(map(start, keys))
@@ -244,10 +250,10 @@ class PartitionedTarget:
             raise _refuse(f"Column '{col}' of table {self.table} holds a value that is not a date-time ({exc})",
                           hint="the partition column must hold ISO 8601 date-times") from exc
         used = sorted(set(where))
-        if len(used) == len(starts):
-            return starts, where
-        renumber = {old: new for new, old in enumerate(used)}  # periods between min and max with no row
-        return [starts[i] for i in used], [renumber[i] for i in where]
+        if len(used) < len(starts):  # periods between min and max with no row
+            renumber = {old: new for new, old in enumerate(used)}
+            starts, where = [starts[i] for i in used], [renumber[i] for i in where]
+        return starts, _split(rows, where, len(starts))
 
     def _ensure(self, conn: Any, starts: list[datetime]) -> list[str]:
         """The partitions of the periods starting at ``starts``; the missing ones are made (PostgreSQL:
@@ -278,13 +284,14 @@ class PartitionedTarget:
         return [name for _, name in self._parts]
 
 
-def _first_last(keys: Sequence[Any]) -> tuple[Any, Any]:
-    """The smallest and the largest key: for keys in order (the rule) sorted() takes one pass of
-    memcmp (~10 us for 1,000), min() and max() two of generic comparisons (~55 us)."""
+def _first_last(keys: Sequence[Any]) -> tuple[Any, Any, bool]:
+    """The smallest and the largest key, and whether the keys are in order: for keys in order (the rule)
+    sorted() takes one pass of memcmp (~10 us for 1,000) and leaves each where it was (a comparison of
+    identities tells), min() and max() two of generic comparisons (~55 us)."""
     if keys and keys[0] <= keys[len(keys) // 2] <= keys[-1]:
         ordered = sorted(keys)
-        return ordered[0], ordered[-1]
-    return min(keys), max(keys)
+        return ordered[0], ordered[-1], ordered == keys
+    return min(keys), max(keys), False
 
 
 def _sqlite_insert(backend: Backend, conn: Any, name: str, columns: Sequence[str], types: Sequence[ColType],
