@@ -326,11 +326,12 @@ def _sqlite_insert(backend: Backend, conn: Any, name: str, columns: Sequence[str
     head = tuple(v for _, v in constants)
     flat = list(chain.from_iterable(rows))
     step = size * width
+    cursor = conn.cursor()  # one for all the statements (conn.execute makes one each)
     for start in range(0, len(flat), step):
         params = head + tuple(flat[start:start + step])
         if len(params) < len(head) + step:
             params += (0,) * (len(head) + step - len(params))
-        conn.execute(sql, params)
+        cursor.execute(sql, params)
 
 
 def _split(rows: Sequence[tuple[Any, ...]], where: list[int], groups: int) -> list[Sequence[tuple[Any, ...]]]:
