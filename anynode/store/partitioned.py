@@ -25,7 +25,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import compress, islice, pairwise, repeat
+from itertools import chain, compress, islice, pairwise, repeat
 from operator import itemgetter, le
 from typing import Any
 
@@ -37,7 +37,8 @@ from anynode.store.partitions import Partition, PartitionSpec, partitions_of
 
 _VIEW_TERMS = 400  # SQLite allows 500 terms in one compound SELECT; more partitions are nested in groups
 _OLD = "_anynode_unpartitioned_"
-_SQLITE_ROWS = 250  # rows in one INSERT into a SQLite partition (see _sqlite_insert)
+_SQLITE_ROWS = 100  # rows in one INSERT into a SQLite partition (see _sqlite_insert)
+_SQLITE_PARAMS = 30_000  # parameters in one of them: below SQLite's default limit of 32,766
 
 
 def _sql_time(t: datetime) -> str:
@@ -178,46 +179,49 @@ class PartitionedTarget:
         ~15-25% slower than into the partition); its partitions share the parent's columns.
         SQLite: see :func:`_sqlite_insert`.
         """
-        starts, where = self._periods(columns, rows, constants)
-        groups = [rows] if where is None else _split(rows, where, len(starts))
+        starts, groups = self._periods(columns, rows, constants)
         if not self.sqlite:
             names = self._ensure(conn, starts)
             for name, group in zip(names, groups, strict=True):
                 self.backend.insert_rows(conn, name, columns, types, group, constants, layout=self.table)
             return
         names = [self.spec.name(self.table, start) for start in starts]
+        key = None if self.spec.column in dict(constants) else list(columns).index(self.spec.column)
         later = []
         for start, name, group in zip(starts, names, groups, strict=True):
             if name in self._known:
-                _sqlite_insert(self.backend, conn, name, columns, types, group, constants)
+                _sqlite_insert(self.backend, conn, name, columns, types, group, constants, key)
             else:
                 later.append((start, name, group))
         if later:
             self._ensure(conn, [start for start, _, _ in later])
             for _, name, group in later:
-                _sqlite_insert(self.backend, conn, name, columns, types, group, constants)
+                _sqlite_insert(self.backend, conn, name, columns, types, group, constants, key)
 
-    def _periods(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
-                 constants: Sequence[tuple[str, Any]]) -> tuple[list[datetime], list[int] | None]:
-        """The periods the rows fall in, oldest first, and each row's index among them (None: all in one).
+    def _periods(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]]
+                 ) -> tuple[list[datetime], list[Sequence[tuple[Any, ...]]]]:
+        """The periods the rows fall in, oldest first, and the rows of each (in their order).
 
-        The usual batch is within one period (min and max say so); one that
-        spans a few is split with a binary search of the period bounds (C code,
-        ~0.15 us a row); only rows spread over more than 256 periods pay for a
-        period computed each.
+        The usual batch is within one period (min and max say so). Rows in
+        order (the sort that found min and max left them where they were) are
+        cut where each period begins, found by a binary search of the keys;
+        rows out of order are placed one by one with a binary search of the
+        period bounds (C code, ~0.15 us a row); only rows spread over more than
+        256 periods pay for a period computed each.
         """
         col = self.spec.column
         start = self.spec.start
         fixed = dict(constants)
         if col in fixed:  # insert_timestamp: one value for the whole file
-            return [start(fixed[col])], None
+            return [start(fixed[col])], [rows]
         if col not in columns:
             self._check_column(None)
         i = list(columns).index(col)
         keys = rows.columns[i] if isinstance(rows, ColumnRows) else list(map(itemgetter(i), rows))
         try:
             try:
-                low, high = map(start, _first_last(keys))  # a None among them fails here (no order)
+                first, last, in_order = _first_last(keys)  # a None among them fails here (no order)
+                low, high = start(first), start(last)
             except (TypeError, ValueError):
                 if None in keys:
                     n = keys.index(None) + 1
@@ -226,12 +230,16 @@ class PartitionedTarget:
                                   ) from None
                 raise
             if low == high:  # the usual batch: one period
-                return [low], None
+                return [low], [rows]
             starts = [low]
             while starts[-1] < high and len(starts) <= 256:
                 starts.append(self.spec.end(starts[-1]))
             if starts[-1] == high:
                 bounds: list[Any] = starts[1:] if isinstance(keys[0], datetime) else [str(b) for b in starts[1:]]
+                if in_order:
+                    cuts = [0, *(bisect_left(keys, b) for b in bounds), len(keys)]
+                    spans = [(s, a, b) for s, (a, b) in zip(starts, pairwise(cuts), strict=True) if a < b]
+                    return [s for s, _, _ in spans], [rows[a:b] for _, a, b in spans]
                 where = list(map(bisect_right, repeat(bounds), keys))
             else:
                 per_row = list(map(start, keys))
@@ -242,10 +250,10 @@ class PartitionedTarget:
             raise _refuse(f"Column '{col}' of table {self.table} holds a value that is not a date-time ({exc})",
                           hint="the partition column must hold ISO 8601 date-times") from exc
         used = sorted(set(where))
-        if len(used) == len(starts):
-            return starts, where
-        renumber = {old: new for new, old in enumerate(used)}  # periods between min and max with no row
-        return [starts[i] for i in used], [renumber[i] for i in where]
+        if len(used) < len(starts):  # periods between min and max with no row
+            renumber = {old: new for new, old in enumerate(used)}
+            starts, where = [starts[i] for i in used], [renumber[i] for i in where]
+        return starts, _split(rows, where, len(starts))
 
     def _ensure(self, conn: Any, starts: list[datetime]) -> list[str]:
         """The partitions of the periods starting at ``starts``; the missing ones are made (PostgreSQL:
@@ -276,31 +284,54 @@ class PartitionedTarget:
         return [name for _, name in self._parts]
 
 
-def _first_last(keys: Sequence[Any]) -> tuple[Any, Any]:
-    """The smallest and the largest key: for keys in order (the rule) sorted() takes one pass of
-    memcmp (~10 us for 1,000), min() and max() two of generic comparisons (~55 us)."""
+def _first_last(keys: Sequence[Any]) -> tuple[Any, Any, bool]:
+    """The smallest and the largest key, and whether the keys are in order: for keys in order (the rule)
+    sorted() takes one pass of memcmp (~10 us for 1,000) and leaves each where it was (a comparison of
+    identities tells), min() and max() two of generic comparisons (~55 us)."""
     if keys and keys[0] <= keys[len(keys) // 2] <= keys[-1]:
         ordered = sorted(keys)
-        return ordered[0], ordered[-1]
-    return min(keys), max(keys)
+        return ordered[0], ordered[-1], ordered == keys
+    return min(keys), max(keys), False
 
 
 def _sqlite_insert(backend: Backend, conn: Any, name: str, columns: Sequence[str], types: Sequence[ColType],
-                   rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]]) -> None:
-    """Rows into one SQLite partition, :data:`_SQLITE_ROWS` a statement.
+                   rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]], key: int | None) -> None:
+    """Rows into one SQLite partition in statements of :data:`_SQLITE_ROWS` rows: one statement text a partition.
 
-    SQLite parses a statement of n rows in about twice the time it inserts them
-    (~2.6 ms for 1,000 rows of 5 columns), and a statement is reused only for the
-    same table and row count, and only until the schema changes (a new partition:
-    hence the partitions that exist take their rows before any is made). A table
-    keeps taking one statement of 1,000 rows; each partition needs its own, and a
-    batch that spans two periods two more of sizes seen once: 200,000 rows over 30
-    daily partitions spent 11% of the ingest's instructions parsing (callgrind).
-    Statements of 250 rows are parsed in a quarter of the time; in a partition that
-    takes rows for long they cost 0.6% more than statements of 1,000 rows.
+    SQLite parses an INSERT of n rows in about twice the time it inserts them
+    (~10,000 instructions a row), reuses a parsed statement only for the same
+    text (table and row count), and parses every cached statement again after
+    a schema change (a new partition). A plain table keeps taking one text of
+    1,000 rows; a partition needs texts of its own, and the rows a batch has
+    left for a partition (the end of a period, the start of the next) took
+    texts of sizes seen once: two thirds of what SQLite parsed in the bench
+    (callgrind). So each statement has the same :data:`_SQLITE_ROWS` rows, the
+    last of a group filled up with rows of zeros that ``WHERE <partition
+    column> IS NOT 0`` drops: a partition value is a date-time (text), never
+    the integer 0, and sqlite3 binds an int as it is where a None costs it a
+    failed adapter lookup (~4,000 instructions). ``key`` is the partition
+    column's place in ``columns`` (None: a constant, so the batch goes to one
+    partition and the backend inserts it).
     """
-    for start in range(0, len(rows), _SQLITE_ROWS):
-        backend.insert_rows(conn, name, columns, types, rows[start:start + _SQLITE_ROWS], constants)
+    if key is None:
+        backend.insert_rows(conn, name, columns, types, rows, constants)
+        return
+    q = backend.quote
+    width = len(columns)
+    size = max(1, min(_SQLITE_ROWS, _SQLITE_PARAMS // max(width, 1)))
+    names = ", ".join([q(c) for c, _ in constants] + [q(c) for c in columns])
+    select = ", ".join(["?"] * len(constants) + [f"column{i + 1}" for i in range(width)])
+    values = ", ".join([f"({', '.join(['?'] * width)})"] * size)
+    sql = f"INSERT INTO {q(name)} ({names}) SELECT {select} FROM (VALUES {values}) WHERE column{key + 1} IS NOT 0"
+    head = tuple(v for _, v in constants)
+    flat = list(chain.from_iterable(rows))
+    step = size * width
+    cursor = conn.cursor()  # one for all the statements (conn.execute makes one each)
+    for start in range(0, len(flat), step):
+        params = head + tuple(flat[start:start + step])
+        if len(params) < len(head) + step:
+            params += (0,) * (len(head) + step - len(params))
+        cursor.execute(sql, params)
 
 
 def _split(rows: Sequence[tuple[Any, ...]], where: list[int], groups: int) -> list[Sequence[tuple[Any, ...]]]:
