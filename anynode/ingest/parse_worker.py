@@ -25,11 +25,9 @@ node that runs for months because:
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import pickle
-import select
 import subprocess
 import sys
 import threading
@@ -43,7 +41,8 @@ from typing import Any
 import anynode
 from anynode.errors import IngestError
 from anynode.ingest.naming import FileName
-from anynode.ingest.parse_child import HEADER as _HEADER, READY as _READY, write_all as _write_all
+from anynode.ingest.parse_child import READY as _READY
+from anynode.ingest.parse_pipe import Broken, read_frame, readable, widen, write_frame
 from anynode.ingest.rows import DEFAULT_LIMITS, ReadLimits
 from anynode.ingest.target import limits_for, target_db
 from anynode.ingest.transform import ColumnBatch
@@ -56,8 +55,6 @@ RESTARTS = 3
 #: Files below this size are prepared in-thread: measured on 300 files of 5 rows, the round trip to a worker
 #: made each file ~0.4 ms slower; 32 KB of JSON is ~300 rows, whose parsing costs more than the trip.
 MIN_BYTES = 32 * 1024
-_PIPE_BYTES = 2**20
-_MAX_REPLY = 2**31  # a 4 MB file prepares to a few tens of MB; anything near this is not an answer
 
 
 @dataclass
@@ -75,10 +72,6 @@ class Parsed:
             raise self.error
 
 
-class _Broken(Exception):
-    """The worker died, hung or answered something that is not an answer."""
-
-
 class _Worker:
     """One child process and its two pipes, used by one thread at a time; answers come in the order asked."""
 
@@ -92,30 +85,34 @@ class _Worker:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._out = self.proc.stdin.fileno()
         self._in = self.proc.stdout.fileno()
-        _widen(self._in)
+        widen(self._in)
         self.ready = False
         self.asked: deque[tuple[Any, ...]] = deque()  # requests sent, answers not yet read
 
     def poll_ready(self) -> bool:
         """True once the child said it is ready (without waiting for it)."""
-        if not self.ready and _readable(self._in, 0):
-            if _read_frame(self._in, time.monotonic() + 5.0, None) != _READY:
-                raise _Broken("the worker did not start")
+        if not self.ready and readable(self._in, 0):
+            if read_frame(self._in, time.monotonic() + 5.0, None) != _READY:
+                raise Broken("the worker did not start")
             self.ready = True
         return self.ready
 
     def send(self, request: tuple[Any, ...]) -> None:
-        _write_frame(self._out, pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
+        write_frame(self._out, pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
         self.asked.append(request)
 
     def answer(self, request: tuple[Any, ...], timeout: float, cancel: Callable[[], bool] | None) -> Any:
         """The answer to ``request`` (sent before); answers to earlier requests nobody took are dropped."""
         while self.asked:
             asked = self.asked.popleft()
-            reply = pickle.loads(_read_frame(self._in, time.monotonic() + timeout, cancel))
+            frame = read_frame(self._in, time.monotonic() + timeout, cancel)
+            try:
+                reply = pickle.loads(frame)
+            except Exception as exc:  # e.g. an error class that cannot be rebuilt: the thread does the file
+                raise Broken(f"an answer that cannot be read ({type(exc).__name__}: {exc})") from exc
             if asked == request:
                 return reply
-        raise _Broken("an answer to a request never sent")
+        raise Broken("an answer to a request never sent")
 
     def close(self, wait: float = 1.0) -> None:
         """Close its input (it exits on its own); kill it if it has not within ``wait`` seconds."""
@@ -175,7 +172,7 @@ class ParsePool:
         try:
             if request not in worker.asked:
                 worker.send(request)
-        except _Broken as exc:
+        except Broken as exc:
             self._lost(worker, str(exc))
             return False
         self._give_back(worker)
@@ -197,7 +194,7 @@ class ParsePool:
             if request not in worker.asked:
                 worker.send(request)
             kind, *rest = worker.answer(request, self.timeout, cancel)
-        except _Broken as exc:
+        except Broken as exc:
             self._lost(worker, str(exc))
             return None
         except BaseException:  # cancelled (or interrupted) mid-answer: the pipe is out of step, start afresh
@@ -242,7 +239,7 @@ class ParsePool:
                 for w in list(self._idle):
                     try:
                         ready += w.poll_ready()
-                    except (_Broken, OSError) as exc:
+                    except (Broken, OSError) as exc:
                         self._drop(w, str(exc))
             if ready >= self.workers or time.monotonic() >= deadline:
                 return ready
@@ -274,7 +271,7 @@ class ParsePool:
                 try:
                     if w.poll_ready():
                         ready.append(w)
-                except (_Broken, OSError) as exc:
+                except (Broken, OSError) as exc:
                     self._drop(w, str(exc))
             holding = [w for w in ready if request in w.asked]
             room = [w for w in ready if len(w.asked) < (self.DEPTH if send else self.DEPTH + 1)]
@@ -344,65 +341,3 @@ def _request(catalog: DatabaseCatalog, name: FileName, limits: ReadLimits
 def parse_workers(threads: int) -> int:
     """Workers for an operator of ``threads`` threads: one per thread, leaving a core for the node itself."""
     return max(0, min(threads, (os.cpu_count() or 1) - 1))
-
-
-def _widen(fd: int) -> None:
-    """Let the pipe hold a whole answer (most are 0.1-1 MB), so the worker hands it over in one write.
-
-    With the default 64 KB the worker waits for the node's thread to read each 64 KB, and that
-    thread first needs the GIL each time: measured 2.2 ms a 225 KB answer against 0.3 ms.
-    """
-    setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if setsize is None:
-        return
-    for size in (_PIPE_BYTES, 256 * 1024):  # the larger may be above the system's limit for this user
-        try:
-            fcntl.fcntl(fd, setsize, size)
-            return
-        except OSError:
-            continue
-
-
-# --- the pipes --------------------------------------------------------------
-def _write_frame(fd: int, payload: bytes) -> None:
-    try:
-        _write_all(fd, _HEADER.pack(len(payload)) + payload)
-    except OSError as exc:  # BrokenPipe: the worker is gone
-        raise _Broken(f"cannot write to the worker: {exc.strerror}") from exc
-
-
-def _readable(fd: int, timeout: float) -> bool:
-    """True when ``fd`` has data (or its end closed) within ``timeout`` seconds; poll, not select (any fd number)."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(timeout * 1000))
-
-
-def _read_frame(fd: int, deadline: float, cancel: Callable[[], bool] | None) -> bytes:
-    (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline, cancel))
-    if size > _MAX_REPLY:
-        raise _Broken(f"an answer of {size} bytes")
-    return _read_exact(fd, size, deadline, cancel)
-
-
-def _read_exact(fd: int, size: int, deadline: float, cancel: Callable[[], bool] | None) -> bytes:
-    from anynode.ingest.reader import IngestCancelled
-
-    buf = bytearray(size)
-    view, got = memoryview(buf), 0
-    while got < size:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _Broken("no answer in time")
-        if not _readable(fd, min(left, 0.1)):
-            if cancel is not None and cancel():
-                raise IngestCancelled()
-            continue
-        try:
-            n = os.readv(fd, [view[got:]])
-        except OSError as exc:
-            raise _Broken(f"cannot read from the worker: {exc.strerror}") from exc
-        if n == 0:
-            raise _Broken("the worker exited")
-        got += n
-    return bytes(buf)
