@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from anynode.ingest.pipeline import ingest_rows
-from anynode.store import partitioned
+from anynode.store import partition_rows, partitioned
 from anynode.store.catalog import DatabaseCatalog
 from anynode.store.column_rows import ColumnRows
 from anynode.store.partitions import PartitionSpec
@@ -46,11 +46,11 @@ def test_rows_out_of_order_are_picked_for_each_period(catalog: DatabaseCatalog, 
 
 def test_a_split_keeps_each_rows_values_together() -> None:
     rows = ColumnRows([list(range(6)), list("abcdef")])
-    ordered = partitioned._split(rows, [0, 0, 1, 1, 1, 2], 3)
+    ordered = partition_rows.split(rows, [0, 0, 1, 1, 1, 2], 3)
     assert [list(g) for g in ordered] == [[(0, "a"), (1, "b")], [(2, "c"), (3, "d"), (4, "e")], [(5, "f")]]
-    mixed = partitioned._split(rows, [1, 0, 1, 0, 2, 0], 3)
+    mixed = partition_rows.split(rows, [1, 0, 1, 0, 2, 0], 3)
     assert [list(g) for g in mixed] == [[(1, "b"), (3, "d"), (5, "f")], [(0, "a"), (2, "c")], [(4, "e")]]
-    assert [list(g) for g in partitioned._split(list(rows), [1, 0, 1, 0, 2, 0], 3)] == [list(g) for g in mixed]
+    assert [list(g) for g in partition_rows.split(list(rows), [1, 0, 1, 0, 2, 0], 3)] == [list(g) for g in mixed]
 
 
 def test_postgresql_column_lookups_answer_as_information_schema(catalog: DatabaseCatalog) -> None:  # noqa: F811

@@ -25,20 +25,19 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import chain, compress, islice, pairwise, repeat
-from operator import itemgetter, le
+from itertools import pairwise, repeat
+from operator import itemgetter
 from typing import Any
 
 from anynode.codes import Code
 from anynode.errors import IngestError, StoreError
 from anynode.store.backend import ROW_ID, SYSTEM_COLUMNS, Backend, ColType
 from anynode.store.column_rows import ColumnRows
+from anynode.store.partition_rows import first_last, split, sqlite_insert
 from anynode.store.partitions import Partition, PartitionSpec, partitions_of
 
 _VIEW_TERMS = 400  # SQLite allows 500 terms in one compound SELECT; more partitions are nested in groups
 _OLD = "_anynode_unpartitioned_"
-_SQLITE_ROWS = 100  # rows in one INSERT into a SQLite partition (see _sqlite_insert)
-_SQLITE_PARAMS = 30_000  # parameters in one of them: below SQLite's default limit of 32,766
 
 
 def _sql_time(t: datetime) -> str:
@@ -177,7 +176,7 @@ class PartitionedTarget:
         The rows are split here, where their periods are known already, so that
         PostgreSQL does not route each row again (a COPY into the parent measured
         ~15-25% slower than into the partition); its partitions share the parent's columns.
-        SQLite: see :func:`_sqlite_insert`.
+        SQLite: see :func:`~anynode.store.partition_rows.sqlite_insert`.
         """
         starts, groups = self._periods(columns, rows, constants)
         if not self.sqlite:
@@ -190,13 +189,13 @@ class PartitionedTarget:
         later = []
         for start, name, group in zip(starts, names, groups, strict=True):
             if name in self._known:
-                _sqlite_insert(self.backend, conn, name, columns, types, group, constants, key)
+                sqlite_insert(self.backend, conn, name, columns, types, group, constants, key)
             else:
                 later.append((start, name, group))
         if later:
             self._ensure(conn, [start for start, _, _ in later])
             for _, name, group in later:
-                _sqlite_insert(self.backend, conn, name, columns, types, group, constants, key)
+                sqlite_insert(self.backend, conn, name, columns, types, group, constants, key)
 
     def _periods(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]]
                  ) -> tuple[list[datetime], list[Sequence[tuple[Any, ...]]]]:
@@ -220,7 +219,7 @@ class PartitionedTarget:
         keys = rows.columns[i] if isinstance(rows, ColumnRows) else list(map(itemgetter(i), rows))
         try:
             try:
-                first, last, in_order = _first_last(keys)  # a None among them fails here (no order)
+                first, last, in_order = first_last(keys)  # a None among them fails here (no order)
                 low, high = start(first), start(last)
             except (TypeError, ValueError):
                 if None in keys:
@@ -253,7 +252,7 @@ class PartitionedTarget:
         if len(used) < len(starts):  # periods between min and max with no row
             renumber = {old: new for new, old in enumerate(used)}
             starts, where = [starts[i] for i in used], [renumber[i] for i in where]
-        return starts, _split(rows, where, len(starts))
+        return starts, split(rows, where, len(starts))
 
     def _ensure(self, conn: Any, starts: list[datetime]) -> list[str]:
         """The partitions of the periods starting at ``starts``; the missing ones are made (PostgreSQL:
@@ -282,71 +281,6 @@ class PartitionedTarget:
     @property
     def _names(self) -> list[str]:
         return [name for _, name in self._parts]
-
-
-def _first_last(keys: Sequence[Any]) -> tuple[Any, Any, bool]:
-    """The smallest and the largest key, and whether the keys are in order: for keys in order (the rule)
-    sorted() takes one pass of memcmp (~10 us for 1,000) and leaves each where it was (a comparison of
-    identities tells), min() and max() two of generic comparisons (~55 us)."""
-    if keys and keys[0] <= keys[len(keys) // 2] <= keys[-1]:
-        ordered = sorted(keys)
-        return ordered[0], ordered[-1], ordered == keys
-    return min(keys), max(keys), False
-
-
-def _sqlite_insert(backend: Backend, conn: Any, name: str, columns: Sequence[str], types: Sequence[ColType],
-                   rows: Sequence[tuple[Any, ...]], constants: Sequence[tuple[str, Any]], key: int | None) -> None:
-    """Rows into one SQLite partition in statements of :data:`_SQLITE_ROWS` rows: one statement text a partition.
-
-    SQLite parses an INSERT of n rows in about twice the time it inserts them
-    (~10,000 instructions a row), reuses a parsed statement only for the same
-    text (table and row count), and parses every cached statement again after
-    a schema change (a new partition). A plain table keeps taking one text of
-    1,000 rows; a partition needs texts of its own, and the rows a batch has
-    left for a partition (the end of a period, the start of the next) took
-    texts of sizes seen once: two thirds of what SQLite parsed in the bench
-    (callgrind). So each statement has the same :data:`_SQLITE_ROWS` rows, the
-    last of a group filled up with rows of zeros that ``WHERE <partition
-    column> IS NOT 0`` drops: a partition value is a date-time (text), never
-    the integer 0, and sqlite3 binds an int as it is where a None costs it a
-    failed adapter lookup (~4,000 instructions). ``key`` is the partition
-    column's place in ``columns`` (None: a constant, so the batch goes to one
-    partition and the backend inserts it).
-    """
-    if key is None:
-        backend.insert_rows(conn, name, columns, types, rows, constants)
-        return
-    q = backend.quote
-    width = len(columns)
-    size = max(1, min(_SQLITE_ROWS, _SQLITE_PARAMS // max(width, 1)))
-    names = ", ".join([q(c) for c, _ in constants] + [q(c) for c in columns])
-    select = ", ".join(["?"] * len(constants) + [f"column{i + 1}" for i in range(width)])
-    values = ", ".join([f"({', '.join(['?'] * width)})"] * size)
-    sql = f"INSERT INTO {q(name)} ({names}) SELECT {select} FROM (VALUES {values}) WHERE column{key + 1} IS NOT 0"
-    head = tuple(v for _, v in constants)
-    flat = list(chain.from_iterable(rows))
-    step = size * width
-    cursor = conn.cursor()  # one for all the statements (conn.execute makes one each)
-    for start in range(0, len(flat), step):
-        params = head + tuple(flat[start:start + step])
-        if len(params) < len(head) + step:
-            params += (0,) * (len(head) + step - len(params))
-        cursor.execute(sql, params)
-
-
-def _split(rows: Sequence[tuple[Any, ...]], where: list[int], groups: int) -> list[Sequence[tuple[Any, ...]]]:
-    """The rows of each group (``where`` gives each row's), in their order: slices when the groups
-    follow one another (rows in time order, the usual case), else picked column by column."""
-    if isinstance(rows, ColumnRows):
-        if all(map(le, where, islice(where, 1, None))):
-            cuts = [bisect_left(where, g) for g in range(groups)] + [len(where)]
-            return [rows[a:b] for a, b in pairwise(cuts)]
-        masks = [list(map(g.__eq__, where)) for g in range(groups)]
-        return [ColumnRows([list(compress(col, mask)) for col in rows.columns]) for mask in masks]
-    out: list[list[tuple[Any, ...]]] = [[] for _ in range(groups)]
-    for i, row in zip(where, rows, strict=True):
-        out[i].append(row)
-    return list(out)
 
 
 def _copy_layout(backend: Backend, conn: Any, source: str, target: str) -> None:
