@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -122,13 +123,17 @@ def main() -> int:
     for kind in kinds:
         best = {"plain": [float("inf")] * 2, "part": [float("inf")] * 2}
         made = 0
+        pairs = []  # each round's plain / partitioned wall time: the two ran one right after the other
         for i in range(args.rounds):
             sides = [None, spec] if i % 2 == 0 else [spec, None]
+            walls = {}
             for side in sides:
                 seconds, cpu, parts = one_run(paths, work, kind, side)
                 key = "plain" if side is None else "part"
+                walls[key] = seconds
                 best[key] = [min(best[key][0], seconds), min(best[key][1], cpu)]
                 made = max(made, parts)
+            pairs.append(walls["plain"] / walls["part"])
         (plain, plain_cpu), (part, part_cpu) = best["plain"], best["part"]
         print(f"{kind:6} unpartitioned: {total / plain:10,.0f} rows/s ({plain:.2f} s wall, {plain_cpu:.2f} s CPU, "
               f"best of {args.rounds})")
@@ -136,6 +141,8 @@ def main() -> int:
               f"best of {args.rounds}, {made} partitions)")
         print(f"{kind:6} ratio partitioned/unpartitioned: {plain / part:.2f} by wall time, "
               f"{plain_cpu / part_cpu:.2f} by CPU time (target >= 0.90)")
+        print(f"{kind:6} the same, round by round (each pair run back to back): median {statistics.median(pairs):.2f}, "
+              f"from {min(pairs):.2f} to {max(pairs):.2f}")
     print(f"load average {_load()}")
     return 0
 
