@@ -29,6 +29,7 @@ from tests.data.bad_files import CASES
 from tests.helpers import INGEST_WAIT, drop, wait_for_rows, wait_until, watch
 
 ROOT = Path(__file__).resolve().parent.parent
+TWO_CORES = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the operator starts no parse worker on one core")
 LIMITS = ReadLimits(max_record_bytes=2000)  # as the bad-file cases expect; files still whole up to 4 MB
 GOOD = {
     "array": json.dumps([{"t": "2026-01-02T03:04:05Z", "v": 1.5, "n": 3, "s": "a"},
@@ -218,6 +219,7 @@ def test_the_worker_ends_with_its_node_even_a_killed_one(tmp_path: Path) -> None
         node.wait()
 
 
+@TWO_CORES
 def test_the_operator_uses_a_worker_and_ends_it_when_it_stops(node: Node) -> None:
     node.execute("connect dbms demo where type = sqlite")
     node.execute("run operator")
@@ -257,6 +259,7 @@ def _worker_ready(node: Node) -> None:
     wait_until(used, INGEST_WAIT, "a file prepared by the worker")
 
 
+@TWO_CORES
 def test_files_of_one_name_in_a_row_are_each_ingested_once(node: Node) -> None:
     """The next file is taken ahead into .work/ only when its name differs from the one being handed on."""
     node.execute("connect dbms demo where type = sqlite")
@@ -273,6 +276,7 @@ def test_files_of_one_name_in_a_row_are_each_ingested_once(node: Node) -> None:
         node.services.stop("Operator")
 
 
+@TWO_CORES
 def test_a_stop_while_files_flow_loses_and_repeats_nothing(node: Node) -> None:
     """Files taken ahead and not yet ingested at the stop stay in .work/ and go in at the next start, once."""
     node.execute("connect dbms demo where type = sqlite")
@@ -345,3 +349,11 @@ def test_small_files_stay_in_the_thread(tmp_path: Path) -> None:
         assert pool.parse(big, "demo", "big", LIMITS, True) is not None and pool.answered == 1
     finally:
         pool.close()
+
+
+def test_one_worker_per_operator_thread_leaving_a_core_for_the_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anynode.ingest.parse_worker import parse_workers
+
+    for cores, threads, workers in ((1, 1, 0), (1, 4, 0), (2, 1, 1), (2, 4, 1), (8, 3, 3), (8, 10, 7)):
+        monkeypatch.setattr(os, "cpu_count", lambda n=cores: n)
+        assert parse_workers(threads) == workers, (cores, threads)
