@@ -165,15 +165,8 @@ class ParsePool:
         :meth:`parse` with the same arguments later takes the answer (an answer never
         taken is dropped). False when no worker could take it (nothing was sent).
         """
-        request = (str(path), dbms, table, limits, ts_as_text)
-        worker = self._take(request, send=True) if self._fits(path, limits) else None
+        worker = self._holding((str(path), dbms, table, limits, ts_as_text), path, limits, send=True)
         if worker is None:
-            return False
-        try:
-            if request not in worker.asked:
-                worker.send(request)
-        except Broken as exc:
-            self._lost(worker, str(exc))
             return False
         self._give_back(worker)
         return True
@@ -187,12 +180,10 @@ class ParsePool:
             IngestCancelled: ``cancel()`` said stop while the worker was busy with the file.
         """
         request = (str(path), dbms, table, limits, ts_as_text)
-        worker = self._take(request, send=False) if self._fits(path, limits) else None
+        worker = self._holding(request, path, limits, send=False)
         if worker is None:
             return None
         try:
-            if request not in worker.asked:
-                worker.send(request)
             kind, *rest = worker.answer(request, self.timeout, cancel)
         except Broken as exc:
             self._lost(worker, str(exc))
@@ -252,6 +243,19 @@ class ParsePool:
             workers, self._all, self._idle = self._all, [], []
         for w in workers:
             w.close()
+
+    def _holding(self, request: tuple[Any, ...], path: Path, limits: ReadLimits, send: bool) -> _Worker | None:
+        """A worker taken for ``request`` that holds it (sent now unless sent by :meth:`ask`), or None."""
+        worker = self._take(request, send) if self._fits(path, limits) else None
+        if worker is None:
+            return None
+        try:
+            if request not in worker.asked:
+                worker.send(request)
+        except Broken as exc:
+            self._lost(worker, str(exc))
+            return None
+        return worker
 
     def _fits(self, path: Path, limits: ReadLimits) -> bool:
         """False for a file too small to gain, or too big to be read whole (gzip never shrinks data)."""
