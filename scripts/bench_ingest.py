@@ -35,6 +35,7 @@ import os
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,14 +73,20 @@ def wait_rows(db: Path, table: str, total: int, timeout: float = 600) -> float:
 WORKER = {"files": 0}  # files the last through_operator's parse worker prepared
 
 
-def through_operator(paths: list[Path], work: Path, total: int, threads: int = 1, options: str = "") -> float:
-    """Seconds from the first file moved into the watch directory until all rows are in and all files put away."""
+def through_operator(paths: list[Path], work: Path, total: int, threads: int = 1, options: str = "",
+                     setup: tuple[str, ...] = ()) -> float:
+    """Seconds from the first file moved into the watch directory until all rows are in and all files put away.
+
+    ``setup``: commands run after the database is connected, before the operator starts.
+    """
     import anynode.assembly  # noqa: F401  (declares every command)
     from anynode.node import Node
 
     node = Node(work / f"node-{threads}-{time.monotonic_ns()}")
     try:
         node.execute("connect dbms bench where type = sqlite")
+        for command in setup:
+            node.execute(command)
         extra = [f"threads = {threads}"] if threads > 1 else []
         extra += [options] if options else []
         node.execute("run operator" + (" where " + " and ".join(extra) if extra else ""))
@@ -226,6 +233,38 @@ def bench_shape(shape: str, files: int, rows: int, work: Path, rounds: int) -> t
     return raw, op
 
 
+PARTITION = "partition bench sensor using timestamp by 1 day"
+
+
+def bench_partitioned(files: int, rows: int, work: Path, rounds: int) -> tuple[float, float]:
+    """The operator at its defaults into a table partitioned by day and into the same table not partitioned,
+    alternating; rows over 30 days in time order (scripts/bench_partition.py's files). Prints the lines."""
+    from bench_partition import DAYS, make_files as days_files
+
+    d = work / "partitioned"
+    d.mkdir()
+    paths = days_files(d, files, rows)
+    total = files * rows
+    best = {"plain": float("inf"), "part": float("inf")}
+    pairs = []
+    with node_collector():
+        for i in range(rounds):
+            got = {}
+            for side in (("plain", "part") if i % 2 == 0 else ("part", "plain")):
+                got[side] = through_operator(paths, d, total, setup=(PARTITION,) if side == "part" else ())
+                best[side] = min(best[side], got[side])
+            pairs.append(got["plain"] / got["part"])
+    plain, part = best["plain"], best["part"]
+    print(f"partitioned: {files} files x {rows:,} rows = {total:,} rows over {DAYS} days (array), the operator at "
+          f"its defaults, best of {rounds}")
+    print(f"  unpartitioned       : {total / plain:10,.0f} rows/s  ({plain:.2f} s)")
+    print(f"  by 1 day ({DAYS} parts) : {total / part:10,.0f} rows/s  ({part:.2f} s)  ratio {plain / part:.2f} "
+          f"(target >= 0.90) {'met' if plain / part >= 0.9 else 'NOT met'}")
+    print(f"  round by round (each pair back to back): median {statistics.median(pairs):.2f}, "
+          f"from {min(pairs):.2f} to {max(pairs):.2f}")
+    return plain, part
+
+
 @contextmanager
 def node_collector() -> Iterator[None]:
     """The collector thresholds of a node process (the command line sets them when it opens the node)."""
@@ -248,6 +287,9 @@ def main() -> int:
     parser.add_argument("--big", action="store_true", help="also the ~1 GB file peak-RSS run (about a minute)")
     parser.add_argument("--big-mb", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3, help="best of N, every side interleaved")
+    parser.add_argument("--partitioned", action="store_true",
+                        help="also 1 M rows over 30 days into a table partitioned by day and not (about a minute)")
+    parser.add_argument("--partitioned-files", type=int, default=100, help="files of 10,000 rows for --partitioned")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -276,6 +318,8 @@ def main() -> int:
                 for mode in ("file", "streaming"):
                     t = through_put_rows(paths, work, total, mode)
                     print(f"array, put_rows {mode:<9}: {total / t:10,.0f} rows/s until queryable ({t:.2f} s)")
+        if args.partitioned:
+            bench_partitioned(args.partitioned_files, 10_000, work, args.rounds)
         if args.big:
             big_rss(work, args.big_mb)
         print(load())
