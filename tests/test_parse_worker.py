@@ -133,7 +133,7 @@ def test_a_killed_worker_costs_nothing_and_is_replaced(tmp_path: Path, caplog: p
         new = _warm(pool)
         assert new != pid
         parsed = pool.parse(path, "demo", "sensor", LIMITS, True)
-        assert parsed is not None and sum(b.size for b in parsed.batches) == 1200
+        assert parsed is not None and sum(b.size for b in parsed.replay()) == 1200
     finally:
         pool.close()
 
@@ -316,6 +316,18 @@ def test_without_an_interpreter_to_start_everything_stays_in_the_thread(tmp_path
     pool.close()
 
 
+def test_a_files_batches_are_unpickled_one_at_a_time_as_they_are_taken(pool: ParsePool, tmp_path: Path) -> None:
+    """Each batch stays a pickle until the writer's side takes it: the node never holds the GIL to rebuild a
+    whole file's rows at once (that stalled the writer between its statements)."""
+    path = tmp_path / "demo.sensor.json"
+    path.write_bytes(GOOD["lines"])  # 2,500 rows: three batches
+    parsed = pool.parse(path, "demo", "sensor", LIMITS, True)
+    assert parsed is not None and len(parsed.batches) == 3
+    assert all(isinstance(b, bytes) for b in parsed.batches)
+    taken = parsed.replay()
+    assert next(taken).size == 1000 and [b.size for b in taken] == [1000, 500]
+
+
 def test_a_node_with_many_open_files_still_reads_its_worker(tmp_path: Path) -> None:
     """A busy node may hold more than 1,024 descriptors; the worker's pipes then get numbers select() cannot take."""
     import resource
@@ -330,7 +342,7 @@ def test_a_node_with_many_open_files_still_reads_its_worker(tmp_path: Path) -> N
         path.write_bytes(GOOD["array"])
         _warm(pool)
         parsed = pool.parse(path, "demo", "sensor", LIMITS, True)
-        assert parsed is not None and parsed.batches[0].size == 2
+        assert parsed is not None and next(parsed.replay()).size == 2
     finally:
         pool.close()
         for fd in held:

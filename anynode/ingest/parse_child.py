@@ -17,9 +17,9 @@ import struct
 import sys
 from typing import Any
 
+import anynode.ingest.transform  # noqa: F401  (imported before READY, so that the first file pays no import)
 from anynode.errors import IngestError
 from anynode.ingest.rows import ReadLimits
-from anynode.ingest.transform import ColumnBatch
 
 HEADER = struct.Struct("!Q")  # every frame: its length, then the pickle
 READY = b"ready"  # the first frame: imports done, requests welcome
@@ -43,10 +43,10 @@ def _prepare_file(path: str, dbms: str, table: str, limits: ReadLimits, ts_as_te
         return ("refused", exc)
     if data is None:
         return ("big",)
-    batches: list[ColumnBatch] = []
+    batches: list[bytes] = []  # each batch pickled alone: the node unpickles one as the writer needs it
     try:
         for rows in read_batches(data, limits):
-            batches.append(prepare(rows, limits.max_depth, ts_as_text))
+            batches.append(pickle.dumps(prepare(rows, limits.max_depth, ts_as_text), protocol=pickle.HIGHEST_PROTOCOL))
     except IngestError as exc:
         return ("ok", body_hash(data, dbms, table), batches, exc)
     return ("ok", body_hash(data, dbms, table), batches, None)

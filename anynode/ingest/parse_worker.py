@@ -20,7 +20,8 @@ node that runs for months because:
 * **the child is the node's own**: this interpreter, this package first on its
   path, its own session (a Ctrl-C at the prompt does not reach it), SIGINT
   ignored; it exits when its input closes, so it never outlives the node, even
-  a killed one. Requests and answers are pickles over its private pipes.
+  a killed one. Requests and answers are pickles over its private pipes; each
+  batch in an answer is a pickle of its own, unpickled as the writer needs it.
 """
 
 from __future__ import annotations
@@ -59,15 +60,23 @@ MIN_BYTES = 32 * 1024
 
 @dataclass
 class Parsed:
-    """A file read and prepared by a worker: its hash, its batches, and the error met after them (if any)."""
+    """A file read and prepared by a worker: its hash, its batches, and the error met after them (if any).
+
+    Each batch stays a pickle of its own until :meth:`replay` reaches it. Unpickling a whole
+    file's batches at once held the GIL for milliseconds while the writer, between two
+    statements, waited for it; batch by batch, the operator's thread unpickles one while
+    the writer inserts the one before (the operator at its defaults, 1 M rows: 4.25 -> 3.76 s,
+    median of 4 alternating runs).
+    """
 
     file_hash: str
-    batches: list[ColumnBatch]
+    batches: list[bytes]
     error: IngestError | None = None
 
     def replay(self) -> Iterator[ColumnBatch]:
         """The batches in order, then the error met after them (where the in-thread reader would raise it)."""
-        yield from self.batches
+        for batch in self.batches:
+            yield pickle.loads(batch)
         if self.error is not None:
             raise self.error
 
