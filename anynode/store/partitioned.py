@@ -111,6 +111,7 @@ class PartitionedTarget:
         self.sqlite = backend.kind == "sqlite"
         self._parts = [(p.start, p.name) for p in partitions_of(table, names)]
         self._known = {name for _, name in self._parts}
+        self._name_of: dict[datetime, str] = {}  # period start -> partition name, made once a period
         self._pending: list[tuple[str, ColType]] | None = None  # SQLite: columns before the first partition
 
     # --- the schema calls of the pipeline -------------------------------
@@ -184,7 +185,7 @@ class PartitionedTarget:
             for name, group in zip(names, groups, strict=True):
                 self.backend.insert_rows(conn, name, columns, types, group, constants, layout=self.table)
             return
-        names = [self.spec.name(self.table, start) for start in starts]
+        names = [self._name(start) for start in starts]
         key = None if self.spec.column in dict(constants) else list(columns).index(self.spec.column)
         later = []
         for start, name, group in zip(starts, names, groups, strict=True):
@@ -257,7 +258,7 @@ class PartitionedTarget:
     def _ensure(self, conn: Any, starts: list[datetime]) -> list[str]:
         """The partitions of the periods starting at ``starts``; the missing ones are made (PostgreSQL:
         in one round trip)."""
-        names = [self.spec.name(self.table, start) for start in starts]
+        names = [self._name(start) for start in starts]
         new = [(start, name) for start, name in zip(starts, names, strict=True) if name not in self._known]
         if not new:
             return names
@@ -277,6 +278,12 @@ class PartitionedTarget:
         if self.sqlite:
             rebuild_view(self.backend, conn, self.table, self._names)
         return names
+
+    def _name(self, start: datetime) -> str:
+        name = self._name_of.get(start)
+        if name is None:
+            name = self._name_of[start] = self.spec.name(self.table, start)
+        return name
 
     @property
     def _names(self) -> list[str]:

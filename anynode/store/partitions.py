@@ -22,6 +22,7 @@ them again at every start, which is still harmless here).
 from __future__ import annotations
 
 import calendar
+import functools
 import json
 import re
 import threading
@@ -175,8 +176,13 @@ class Partition:
 _PARTS = {"hour": 4, "day": 3, "month": 2, "year": 1}
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_name(table: str, name: str) -> Partition | None:
-    """The partition ``name`` is, when it is a partition of ``table``; None otherwise."""
+    """The partition ``name`` is, when it is a partition of ``table``; None otherwise.
+
+    Remembered: the ingest of each file lists a partitioned table's partitions again (30 names took
+    ~0.4 ms to parse, on the writer's thread; the answers never change).
+    """
     head = f"{PREFIX}{table}_"
     if not name.startswith(head):
         return None
