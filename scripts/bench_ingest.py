@@ -245,24 +245,33 @@ def bench_partitioned(files: int, rows: int, work: Path, rounds: int) -> tuple[f
     d.mkdir()
     paths = days_files(d, files, rows)
     total = files * rows
-    best = {"plain": float("inf"), "part": float("inf")}
+    times: dict[str, list[float]] = {"plain": [], "part": []}
     pairs = []
     with node_collector():
         for i in range(rounds):
             got = {}
             for side in (("plain", "part") if i % 2 == 0 else ("part", "plain")):
                 got[side] = through_operator(paths, d, total, setup=(PARTITION,) if side == "part" else ())
-                best[side] = min(best[side], got[side])
+                times[side].append(got[side])
             pairs.append(got["plain"] / got["part"])
-    plain, part = best["plain"], best["part"]
+    plain, part = min(times["plain"]), min(times["part"])
     print(f"partitioned: {files} files x {rows:,} rows = {total:,} rows over {DAYS} days (array), the operator at "
-          f"its defaults, best of {rounds}")
-    print(f"  unpartitioned       : {total / plain:10,.0f} rows/s  ({plain:.2f} s)")
-    print(f"  by 1 day ({DAYS} parts) : {total / part:10,.0f} rows/s  ({part:.2f} s)  ratio {plain / part:.2f} "
-          f"(target >= 0.90) {'met' if plain / part >= 0.9 else 'NOT met'}")
-    print(f"  round by round (each pair back to back): median {statistics.median(pairs):.2f}, "
-          f"from {min(pairs):.2f} to {max(pairs):.2f}")
+          f"its defaults, {rounds} rounds")
+    for label, side in (("unpartitioned      ", "plain"), (f"by 1 day ({DAYS} parts)", "part")):
+        print(f"  {label} : {total / min(times[side]):10,.0f} rows/s  (best {min(times[side]):.2f} s, "
+              f"median {statistics.median(times[side]):.2f} s)")
+    print(f"  ratio partitioned/unpartitioned: {plain / part:.2f} best against best; "
+          f"{statistics.median(pairs):.2f} the median of {rounds} pairs run back to back{_spread(pairs)} "
+          f"(target >= 0.90)")
     return plain, part
+
+
+def _spread(ratios: list[float]) -> str:
+    """The middle half and the whole range of the pairs' ratios, when there are enough of them."""
+    if len(ratios) < 4:
+        return ""
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return f", middle half {q1:.2f}-{q3:.2f}, all {min(ratios):.2f}-{max(ratios):.2f}"
 
 
 @contextmanager

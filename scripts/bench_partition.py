@@ -141,8 +141,12 @@ def main() -> int:
               f"best of {args.rounds}, {made} partitions)")
         print(f"{kind:6} ratio partitioned/unpartitioned: {plain / part:.2f} by wall time, "
               f"{plain_cpu / part_cpu:.2f} by CPU time (target >= 0.90)")
-        print(f"{kind:6} the same, round by round (each pair run back to back): median {statistics.median(pairs):.2f}, "
-              f"from {min(pairs):.2f} to {max(pairs):.2f}")
+        spread = ""
+        if len(pairs) >= 4:
+            q1, _, q3 = statistics.quantiles(pairs, n=4)
+            spread = f", middle half {q1:.2f}-{q3:.2f}"
+        print(f"{kind:6} the same, round by round (each pair run back to back): median {statistics.median(pairs):.2f}"
+              f"{spread}, from {min(pairs):.2f} to {max(pairs):.2f}")
     print(f"load average {_load()}")
     return 0
 
