@@ -22,9 +22,14 @@
 * put_rows   - (array) rows handed to put_rows (what the REST PUT handler calls), mode file
                (through the watch directory) and mode streaming; time until all are queryable.
 * --big      - peak RSS of a node at its defaults ingesting a ~1 GB JSON-lines file (target < 200 MB).
+* --partitioned - 1 M rows over 30 days (100 files of 10,000, in time order) through the operator at its
+               defaults into a table partitioned by day and into the same table unpartitioned,
+               alternating; each side's best and median, and the median of the back-to-back pairs'
+               ratios (target >= 0.90; docs/retention.md, "Measured").
 
     .venv/bin/python scripts/bench_ingest.py [--shapes array,lines,nested] [--files 20] [--rows 10000]
                                              [--threads 4] [--rounds 3] [--big [--big-mb 1024]]
+                                             [--partitioned [--partitioned-files 100]]
 """
 
 from __future__ import annotations

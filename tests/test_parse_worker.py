@@ -6,6 +6,7 @@ import gzip
 import json
 import logging
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -326,6 +327,28 @@ def test_a_files_batches_are_unpickled_one_at_a_time_as_they_are_taken(pool: Par
     assert all(isinstance(b, bytes) for b in parsed.batches)
     taken = parsed.replay()
     assert next(taken).size == 1000 and [b.size for b in taken] == [1000, 500]
+
+
+def test_a_batch_that_cannot_be_unpickled_fails_its_file_and_leaves_no_rows(pool: ParsePool, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unpickled only as the writer takes them, a broken second batch comes after the first went in: the
+    whole file is rolled back and refused, with no row of it left in the table."""
+    real = pool.parse_file
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        parsed = real(*args, **kwargs)
+        assert parsed is not None and len(parsed.batches) == 3
+        parsed.batches[1] = parsed.batches[1][:-20]  # cut short: pickle cannot rebuild it
+        return parsed
+
+    monkeypatch.setattr(pool, "parse_file", broken)
+    with DatabaseCatalog(tmp_path / "dbms") as cat:
+        cat.connect("demo")
+        path = tmp_path / "demo.sensor.json"
+        path.write_bytes(GOOD["lines"])
+        with pytest.raises(pickle.UnpicklingError):
+            start_file(path, cat, name=FileName.parse(path), limits=LIMITS, parser=pool).result(30)
+        assert not cat.query("demo", "SELECT name FROM sqlite_master WHERE name = 'sensor'")[1]
 
 
 def test_a_node_with_many_open_files_still_reads_its_worker(tmp_path: Path) -> None:

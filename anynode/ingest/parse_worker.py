@@ -74,7 +74,12 @@ class Parsed:
     error: IngestError | None = None
 
     def replay(self) -> Iterator[ColumnBatch]:
-        """The batches in order, then the error met after them (where the in-thread reader would raise it)."""
+        """The batches in order, then the error met after them (where the in-thread reader would raise it).
+
+        A batch that could not be unpickled here (it comes from this interpreter's own child, so only
+        for want of memory) fails the file like any unexpected error: rolled back, the file refused
+        with the reason, nothing lost.
+        """
         for batch in self.batches:
             yield pickle.loads(batch)
         if self.error is not None:
