@@ -27,7 +27,7 @@ from anynode.ingest.rows import ReadLimits
 from anynode.node import Node
 from anynode.store.catalog import DatabaseCatalog
 from tests.data.bad_files import CASES
-from tests.helpers import INGEST_WAIT, drop, wait_for_rows, wait_until, watch
+from tests.helpers import INGEST_WAIT, drop, errors, wait_for_rows, wait_until, watch
 
 ROOT = Path(__file__).resolve().parent.parent
 TWO_CORES = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the operator starts no parse worker on one core")
@@ -349,6 +349,38 @@ def test_a_batch_that_cannot_be_unpickled_fails_its_file_and_leaves_no_rows(pool
         with pytest.raises(pickle.UnpicklingError):
             start_file(path, cat, name=FileName.parse(path), limits=LIMITS, parser=pool).result(30)
         assert not cat.query("demo", "SELECT name FROM sqlite_master WHERE name = 'sensor'")[1]
+
+
+@TWO_CORES
+def test_the_operator_puts_a_file_whose_batch_cannot_be_unpickled_aside_and_goes_on(
+        node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path nobody designed for: the file goes to the error directory with the reason beside it, none of
+    its rows stay, and the next file goes in."""
+    from anynode.ingest import parse_worker
+
+    node.execute("connect dbms demo where type = sqlite")
+    node.execute("run operator")
+    try:
+        _worker_ready(node)
+        real, broken = parse_worker.Parsed.replay, []
+
+        def replay(self: parse_worker.Parsed) -> Iterator[Any]:
+            if broken:
+                self.batches[1] = self.batches[1][:-20]
+                broken.clear()
+            return real(self)
+
+        monkeypatch.setattr(parse_worker.Parsed, "replay", replay)
+        broken.append(True)
+        drop(watch(node), "demo.bad.b1.json", _lines(1))
+        wait_until(lambda: any(e.endswith(".err.txt") for e in errors(node)), INGEST_WAIT, "the file refused")
+        reason = next(e for e in errors(node) if e.endswith(".err.txt"))
+        assert "unexpected failure" in (Path(node.get_var("err_dir") or "") / reason).read_text()
+        drop(watch(node), "demo.bad.b2.json", _lines(2))
+        wait_for_rows(node, "demo", "bad", 2500)
+        assert node.catalog.query("demo", "SELECT DISTINCT f FROM bad")[1] == [(2,)]
+    finally:
+        node.services.stop("Operator")
 
 
 def test_a_node_with_many_open_files_still_reads_its_worker(tmp_path: Path) -> None:
