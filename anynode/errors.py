@@ -178,6 +178,14 @@ class IngestError(AnyNodeError):
         self.anylog_code = code
 
 
+class DuplicateFile(IngestError):
+    """A data file whose rows are already in (AnyLog's code 86); ``file_hash`` is the hash they are recorded under."""
+
+    def __init__(self, message: str, hint: str | None = None, file_hash: str = "") -> None:
+        super().__init__(message, hint, code=Code.DUPLICATE_JSON_FILE)
+        self.file_hash = file_hash
+
+
 class RemoteError(AnyNodeError):
     """A peer that could not be reached or answered with an error."""
 

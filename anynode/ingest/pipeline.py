@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from anynode.codes import Code
-from anynode.errors import IngestError
+from anynode.errors import DuplicateFile, IngestError
 from anynode.ingest.handoff import Handoff
 from anynode.ingest.naming import TABLE_NAME, FileName
 from anynode.ingest.parse_worker import ParsePool
@@ -143,9 +143,8 @@ def _write(db: Database, table: str, prepared: Iterator[ColumnBatch], member: st
 
 
 def _duplicate(file_hash: str, dbms: str) -> IngestError:
-    return IngestError(f"Duplicate JSON File: hash {file_hash} is already ingested in {dbms}",
-                       hint="its rows are already in the table; nothing was inserted again",
-                       code=Code.DUPLICATE_JSON_FILE)
+    return DuplicateFile(f"Duplicate JSON File: hash {file_hash} is already ingested in {dbms}",
+                         hint="its rows are already in the table; nothing was inserted again", file_hash=file_hash)
 
 
 def _start(catalog: DatabaseCatalog, dbms: str, table: str, read: Callable[[ReadLimits, bool], Iterator[ColumnBatch]],

@@ -30,7 +30,7 @@ import stat
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from anynode.codes import Code
@@ -230,6 +230,36 @@ def put_away(config: OperatorConfig, path: Path, archived_name: str | None) -> P
     target = target_dir / name
     os.replace(path, target)
     return target
+
+
+def archived_copy(config: OperatorConfig, path: Path, file_hash: str) -> Path | None:
+    """The archive copy of ``path`` (in .work/), already ingested, when a stop came after :func:`put_away`
+    wrote the copy and before it removed the file; None when there is none.
+
+    Only gzip copies are written beside the file (the other ways are one rename). A copy is named with the
+    file's hash as its fourth section and lies in the archive's folder of the day it was made: the day the
+    file was taken into .work/ (its ctime) up to today, newest first, at most 8 days.
+    """
+    if config.delete_json or not (config.archive_json and config.compress_json) or not file_hash:
+        return None
+    try:
+        first = datetime.fromtimestamp(path.stat().st_ctime, timezone.utc).date()
+    except OSError:
+        return None
+    day = datetime.now(timezone.utc).date()
+    for _ in range(8):
+        try:
+            with os.scandir(config.archive_dir / day.strftime("%y/%m/%d")) as entries:
+                for entry in entries:
+                    parts = entry.name.split(".")
+                    if len(parts) > 4 and parts[3] == file_hash and entry.name.endswith(".gz"):
+                        return Path(entry.path)
+        except OSError:
+            pass
+        if day <= first:
+            break
+        day -= timedelta(days=1)
+    return None
 
 
 class ErrorDir:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anynode.codes import Code
-from anynode.errors import IngestError
+from anynode.errors import DuplicateFile, IngestError
 from anynode.ingest.naming import FileName
 from anynode.ingest.parse_worker import ParsePool, parse_workers
 from anynode.ingest.reader import IngestCancelled, not_regular
@@ -45,6 +45,7 @@ from anynode.operator.files import (
     ErrorDir,
     OperatorConfig,
     already_inserted,
+    archived_copy,
     check_archive_name,
     check_table,
     is_data_file,
@@ -352,8 +353,13 @@ class OperatorService(Service):
             return
         except IngestError as exc:
             if exc.anylog_code == Code.DUPLICATE_JSON_FILE and recovered:
-                self.node.log.info("operator: %s was already ingested before the restart; archiving it", path.name)
-                self._done(path, None)
+                copy = archived_copy(self.config, path, exc.file_hash if isinstance(exc, DuplicateFile) else "")
+                self.node.log.info("operator: %s was already ingested before the restart; %s", path.name,
+                                   "archiving it" if copy is None else f"its archive copy {copy.name} was made too")
+                if copy is None:
+                    self._done(path, None)
+                else:
+                    path.unlink(missing_ok=True)
                 return
             self._fail(path, exc)
             return
