@@ -244,7 +244,7 @@ PARTITION = "partition bench sensor using timestamp by 1 day"
 def bench_partitioned(files: int, rows: int, work: Path, rounds: int) -> tuple[float, float]:
     """The operator at its defaults into a table partitioned by day and into the same table not partitioned,
     alternating; rows over 30 days in time order (scripts/bench_partition.py's files). Prints the lines."""
-    from bench_partition import DAYS, make_files as days_files
+    from bench_partition import DAYS, make_files as days_files, pair_ratios
 
     d = work / "partitioned"
     d.mkdir()
@@ -266,17 +266,8 @@ def bench_partitioned(files: int, rows: int, work: Path, rounds: int) -> tuple[f
         print(f"  {label} : {total / min(times[side]):10,.0f} rows/s  (best {min(times[side]):.2f} s, "
               f"median {statistics.median(times[side]):.2f} s)")
     print(f"  ratio partitioned/unpartitioned: {plain / part:.2f} best against best; "
-          f"{statistics.median(pairs):.2f} the median of {rounds} pairs run back to back{_spread(pairs)} "
-          f"(target >= 0.90)")
+          f"{rounds} pairs run back to back: {pair_ratios(pairs)} (target >= 0.90)")
     return plain, part
-
-
-def _spread(ratios: list[float]) -> str:
-    """The middle half and the whole range of the pairs' ratios, when there are enough of them."""
-    if len(ratios) < 4:
-        return ""
-    q1, _, q3 = statistics.quantiles(ratios, n=4)
-    return f", middle half {q1:.2f}-{q3:.2f}, all {min(ratios):.2f}-{max(ratios):.2f}"
 
 
 @contextmanager

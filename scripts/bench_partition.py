@@ -141,14 +141,18 @@ def main() -> int:
               f"best of {args.rounds}, {made} partitions)")
         print(f"{kind:6} ratio partitioned/unpartitioned: {plain / part:.2f} by wall time, "
               f"{plain_cpu / part_cpu:.2f} by CPU time (target >= 0.90)")
-        spread = ""
-        if len(pairs) >= 4:
-            q1, _, q3 = statistics.quantiles(pairs, n=4)
-            spread = f", middle half {q1:.2f}-{q3:.2f}"
-        print(f"{kind:6} the same, round by round (each pair run back to back): median {statistics.median(pairs):.2f}"
-              f"{spread}, from {min(pairs):.2f} to {max(pairs):.2f}")
+        print(f"{kind:6} the same, round by round (each pair run back to back): {pair_ratios(pairs)}")
     print(f"load average {_load()}")
     return 0
+
+
+def pair_ratios(ratios: list[float]) -> str:
+    """The back-to-back pairs' ratios: their median, middle half (from 4 pairs on) and range."""
+    middle = ""
+    if len(ratios) >= 4:
+        q1, _, q3 = statistics.quantiles(ratios, n=4)
+        middle = f", middle half {q1:.2f}-{q3:.2f}"
+    return f"median {statistics.median(ratios):.2f}{middle}, all {min(ratios):.2f}-{max(ratios):.2f}"
 
 
 def _load() -> str:

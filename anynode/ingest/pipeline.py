@@ -142,7 +142,7 @@ def _write(db: Database, table: str, prepared: Iterator[ColumnBatch], member: st
     return job
 
 
-def _duplicate(file_hash: str, dbms: str) -> IngestError:
+def _duplicate(file_hash: str, dbms: str) -> DuplicateFile:
     return DuplicateFile(f"Duplicate JSON File: hash {file_hash} is already ingested in {dbms}",
                          hint="its rows are already in the table; nothing was inserted again", file_hash=file_hash)
 
